@@ -1,0 +1,53 @@
+# Seam: two commands on a fresh machine.
+#   make demo   installs everything and runs a short chaos test
+#   make test   installs everything and runs the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SYSTEM_PACKAGES := iproute2 iptables openssh-server faketime libfaketime procps
+STAMP := $(VENV)/.installed
+
+.PHONY: all install system venv demo test test-fast lint bench clean-results
+
+all: test
+
+# System packages: installed only when missing, and only when we are root.
+system:
+	@missing=""; \
+	for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "seam: installing system packages:$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "seam: missing system packages:$$missing (not root: namespace, iptables, clock and ssh tests will skip)"; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip >/dev/null
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+install: system venv
+
+demo: install
+	$(BIN)/seam test --workload register --time-limit 30 --demo
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -x -m "not slow and not root" tests
+
+lint: venv
+	$(BIN)/ruff check harness nemesis checkers target tests bench
+	$(BIN)/mypy harness nemesis checkers target
+
+bench: venv
+	$(BIN)/python bench/checker.py

@@ -1,0 +1,169 @@
+"""The extension points of Seam, as runtime-checkable Protocols.
+
+Required protocols stay minimal; extra abilities are separate optional
+protocols that a nemesis or workload checks with ``isinstance`` (as Jepsen's
+DB has only setup!/teardown! and Kill, Pause, Primary, LogFiles are separate).
+Implementations live elsewhere; only ``harness.cli`` names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from harness.core.op import History, Op
+from harness.core.verdict import CheckResult
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a command on a node returned."""
+
+    node: str
+    argv: tuple[str, ...]
+    status: int
+    stdout: str
+    stderr: str
+
+
+@runtime_checkable
+class Remote(Protocol):
+    """How a command reaches a node.
+
+    Invariants: every argv element is passed as one argument, whatever it
+    contains (the Remote quotes, never the caller); a non-zero exit with
+    ``check=True`` raises ``RemoteError`` naming node, command, status,
+    stderr and a fix; ``timeout`` is enforced (``RemoteError`` with
+    ``status=None``); ``spawn`` returns a pid that ``signal`` accepts and
+    the process outlives the call.
+    """
+
+    def run(self, node: str, argv: Sequence[str], *, timeout: float = 60.0, check: bool = True, stdin: bytes | None = None) -> Result: ...
+
+    def spawn(self, node: str, argv: Sequence[str], log: str, *, env: Mapping[str, str] | None = None) -> int: ...
+
+    def signal(self, node: str, pid: int, sig: int) -> None: ...
+
+    def upload(self, node: str, src: Path, dst: str) -> None: ...
+
+    def download(self, node: str, src: str, dst: Path) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Cluster(Protocol):
+    """Provisions nodes. Teardown is idempotent and also repairs a crashed earlier run."""
+
+    def up(self) -> list[str]: ...
+
+    def down(self) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Target(Protocol):
+    """The system under test on one node (Jepsen's DB). Both calls are idempotent."""
+
+    def setup(self, test: Any, node: str) -> None: ...
+
+    def teardown(self, test: Any, node: str) -> None: ...
+
+
+@runtime_checkable
+class Killable(Protocol):
+    def start(self, test: Any, node: str, role: str | None = None) -> None: ...
+
+    def kill(self, test: Any, node: str, role: str | None = None) -> list[int]: ...
+
+
+@runtime_checkable
+class Pausable(Protocol):
+    def pids(self, test: Any, node: str, role: str | None = None) -> list[int]: ...
+
+
+@runtime_checkable
+class HasLeader(Protocol):
+    def leader(self, test: Any) -> str | None: ...
+
+
+@runtime_checkable
+class HasLogs(Protocol):
+    def collect(self, test: Any, node: str, dst: Path) -> list[Path]: ...
+
+
+@runtime_checkable
+class Client(Protocol):
+    """Performs ops against one node.
+
+    ``invoke`` returns the completion op. An exception or timeout is turned
+    into ``info`` by the interpreter; return ``fail`` only for a definite
+    refusal (the op certainly did not happen).
+    """
+
+    def open(self, test: Any, node: str) -> Client: ...
+
+    def invoke(self, test: Any, op: Op) -> Op: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A pure, seeded description of ops over time (Jepsen's generator).
+
+    ``op`` returns ``(op_or_PENDING_or_None, next_generator)``: None means
+    exhausted, PENDING means nothing now but maybe later. ``update`` folds an
+    event (an invoke or completion) into the generator. Neither mutates self.
+    """
+
+    def op(self, test: Any, ctx: Any) -> tuple[Any, Generator | None]: ...
+
+    def update(self, test: Any, ctx: Any, event: Op) -> Generator: ...
+
+
+@runtime_checkable
+class Nemesis(Protocol):
+    """Injects faults. ``heal`` is idempotent and always runs (end, error, Ctrl-C, next start)."""
+
+    def setup(self, test: Any) -> None: ...
+
+    def invoke(self, test: Any, op: Op) -> Op: ...
+
+    def heal(self, test: Any) -> None: ...
+
+
+@runtime_checkable
+class Checker(Protocol):
+    """Reads a history and collected artifacts; never touches nodes.
+
+    Must not raise for a bad history it can describe; ``compose`` turns any
+    exception into ``unknown`` with the error.
+    """
+
+    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult: ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Keeps a run on disk as it happens (DESIGN section 5)."""
+
+    @property
+    def path(self) -> Path: ...
+
+    def record(self, op: Op) -> None: ...
+
+    def write_json(self, name: str, data: Any) -> Path: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Artifacts:
+    """Where a run's collected files are: nodes/<node>/ logs, ledgers, metrics."""
+
+    root: Path
+    nodes: list[str] = field(default_factory=list)

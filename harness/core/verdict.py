@@ -1,0 +1,88 @@
+"""Checker results: three-valued verdicts, anomalies, and how they merge.
+
+Checkers return data, never text: rendering (narratives, graphs, HTML) reads
+these structures later. ``valid`` is ``True``, ``False`` or ``"unknown"``;
+a checker that gave up or crashed says ``"unknown"`` with the reason, never a
+guess. Merging follows Jepsen: ``False`` beats ``"unknown"`` beats ``True``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from harness.core.errors import EXIT_INVALID, EXIT_UNKNOWN, EXIT_VALID
+
+Valid = bool | Literal["unknown"]
+UNKNOWN_VERDICT: Literal["unknown"] = "unknown"
+
+ANOMALY_KINDS = frozenset(
+    {
+        "nonlinearizable",
+        "stale-read",
+        "weak-quorum-config",
+        "lost-effect",
+        "duplicate-effect",
+        "conservation",
+        "stale-fenced-write",
+        "causal-inversion",
+        "retry-amplification",
+        "duplicate-key-alert",
+    }
+)
+
+
+@dataclass
+class Anomaly:
+    """One thing a checker found. ``fingerprint`` ignores times, ids and values,
+    so the same bug found twice has the same fingerprint."""
+
+    checker: str
+    kind: str
+    summary: str
+    ops: list[int] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+    history: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            self.fingerprint = self.kind
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CheckResult:
+    valid: Valid
+    anomalies: list[Anomaly] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "anomalies": [a.to_json() for a in self.anomalies],
+            "stats": self.stats,
+            "files": self.files,
+            "error": self.error,
+        }
+
+
+def merge_valid(verdicts: list[Valid]) -> Valid:
+    """False beats unknown beats True; an empty list is True."""
+    if any(v is False for v in verdicts):
+        return False
+    if any(v == UNKNOWN_VERDICT for v in verdicts):
+        return UNKNOWN_VERDICT
+    return True
+
+
+def exit_code(valid: Valid) -> int:
+    if valid is True:
+        return EXIT_VALID
+    if valid is False:
+        return EXIT_INVALID
+    return EXIT_UNKNOWN
