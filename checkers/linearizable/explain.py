@@ -1,0 +1,561 @@
+"""Why a key is not linearizable, as data first and as a short proof second.
+
+``explain`` turns one failing ``KeyResult`` into an ``Explanation``: the
+longest linearizable prefix the search found, the first call it could not
+place, the model states possible just before that call, the calls that must
+precede it in real time, and a shrunk failing sub-history (delta debugging),
+kept as the original ops so it can be written as JSONL and replayed as a
+regression case.
+
+Everything in an ``Explanation`` is plain data (``to_json``); ``narrate``
+renders it as Elle-style text, and ``checkers.report.linear`` draws it.
+The real-time precedence graph (a -> b iff a returned before b was invoked)
+is a networkx DiGraph, built only over the few calls near the failure: the
+search itself never touches networkx.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from harness.core.op import INF, UNKNOWN, Call, History, Op
+
+#: How many calls around the failure the timeline and precedence graph show.
+WINDOW_LIMIT = 160
+#: How many possible states an explanation lists (the rest are counted).
+STATES_LIMIT = 12
+
+
+@dataclass
+class CallView:
+    """One call as an explanation shows it: who, what, and where in the history.
+
+    ``invoke`` and ``complete`` are op numbers (the history's ``index``
+    field, or the position when the file had none); ``complete`` is the
+    ``info`` op for a crashed call that reported one, else None. ``call``
+    and ``ret`` are positions in the history (``ret`` None when crashed).
+    """
+
+    id: int
+    process: Any
+    f: str
+    input: Any
+    output: Any
+    output_known: bool
+    crashed: bool
+    invoke: int
+    complete: int | None
+    call: int
+    ret: int | None
+    description: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def ops_label(self) -> str:
+        """"ops 12–15", "op 12, crashed", "op 12, never completed"."""
+        if self.complete is None:
+            return f"op {self.invoke}, never completed"
+        if self.crashed:
+            return f"ops {self.invoke}–{self.complete}, crashed"
+        return f"ops {self.invoke}–{self.complete}"
+
+
+@dataclass
+class Explanation:
+    """Why one key's calls have no linearization. Plain data; see the module docstring.
+
+    ``prefix`` is the longest linearizable prefix (in linearization order),
+    ``failing`` the call to blame at the deepest point of the search and
+    ``states`` the model states possible just before it (described by the
+    model). ``must_precede`` are ``failing``'s immediate real-time
+    predecessors. ``window`` is the set of calls near the failure that the
+    timeline draws, with ``edges`` the transitive reduction of real-time
+    precedence among them. ``shrunk`` is a failing sub-history, 1-minimal
+    when ``shrunk_minimal``; ``shrunk_failing``/``shrunk_prefix``/
+    ``shrunk_states``/``shrunk_edges`` are the same analysis on it, which is
+    what the narrative walks through.
+    """
+
+    model: str
+    key: Any
+    source: str
+    independent: bool
+    calls_total: int
+    valid: Any
+    prefix: list[CallView]
+    failing: CallView | None
+    stuck: list[CallView]
+    states: list[str]
+    states_total: int
+    must_precede: list[CallView]
+    must_precede_total: int
+    window: list[CallView]
+    edges: list[tuple[int, int]]
+    shrunk: list[CallView]
+    shrunk_ops: list[Op] = field(repr=False)
+    shrunk_minimal: bool
+    shrunk_failing: CallView | None
+    shrunk_prefix: list[CallView]
+    shrunk_states: list[str]
+    shrunk_states_total: int
+    shrunk_edges: list[tuple[int, int]]
+    shrink_tests: int
+    shrink_seconds: float
+    history: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        def views(vs: Sequence[CallView]) -> list[dict[str, Any]]:
+            return [v.to_json() for v in vs]
+
+        def view(v: CallView | None) -> dict[str, Any] | None:
+            return None if v is None else v.to_json()
+
+        return {
+            "model": self.model,
+            "key": jsonable(self.key),
+            "source": self.source,
+            "independent": self.independent,
+            "calls_total": self.calls_total,
+            "valid": self.valid,
+            "prefix": views(self.prefix),
+            "failing": view(self.failing),
+            "stuck": views(self.stuck),
+            "states": list(self.states),
+            "states_total": self.states_total,
+            "must_precede": views(self.must_precede),
+            "must_precede_total": self.must_precede_total,
+            "window": views(self.window),
+            "edges": [list(e) for e in self.edges],
+            "shrunk": views(self.shrunk),
+            "shrunk_ops": [jsonable(op.to_json()) for op in self.shrunk_ops],
+            "shrunk_minimal": self.shrunk_minimal,
+            "shrunk_failing": view(self.shrunk_failing),
+            "shrunk_prefix": views(self.shrunk_prefix),
+            "shrunk_states": list(self.shrunk_states),
+            "shrunk_states_total": self.shrunk_states_total,
+            "shrunk_edges": [list(e) for e in self.shrunk_edges],
+            "shrink_tests": self.shrink_tests,
+            "shrink_seconds": round(self.shrink_seconds, 6),
+            "history": self.history,
+        }
+
+
+def jsonable(v: Any) -> Any:
+    """A JSON-safe copy: tuples and sets become lists, UNKNOWN becomes None, the rest repr."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if v is UNKNOWN:
+        return None
+    if isinstance(v, dict):
+        return {str(k) if not isinstance(k, str) else k: jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if isinstance(v, (set, frozenset)):
+        items = [jsonable(x) for x in v]
+        try:
+            return sorted(items)
+        except TypeError:
+            return sorted(items, key=repr)
+    return repr(v)
+
+
+# --------------------------------------------------------------------------
+# Building an explanation
+
+
+def explain(
+    history: History,
+    key: Any,
+    calls: Sequence[Call],
+    result: Any,
+    model: Any,
+    *,
+    independent: bool = False,
+    shrink_budget: float = 5.0,
+    test_timeout: float = 0.5,
+    max_configs: int | None = None,
+) -> Explanation:
+    """Explain why ``calls`` (one key's calls, as searched) are not linearizable.
+
+    ``result`` is that key's ``SearchResult``. Shrinking re-runs the search
+    on candidate sub-histories, each with ``test_timeout`` seconds, and stops
+    after ``shrink_budget`` seconds overall (the result is then still failing
+    but not necessarily 1-minimal: ``shrunk_minimal`` says which).
+    """
+    calls = list(calls)
+    by_id = {c.id: c for c in calls}
+    completions = completion_positions(history)
+
+    def cv(c: Call) -> CallView:
+        return call_view(history, c, model, completions)
+
+    prefix = [by_id[i] for i in result.linearization if i in by_id]
+    stuck = [by_id[i] for i in result.stuck if i in by_id]
+    failing = stuck[0] if stuck else None
+
+    t0 = time.monotonic()
+    shrunk, minimal, tests = shrink(calls, model, failing=failing, budget=shrink_budget, test_timeout=test_timeout, max_configs=max_configs)
+    shrink_seconds = time.monotonic() - t0
+    s_result = _search(shrunk, model, test_timeout * 4, max_configs)
+    s_ids = [c.id for c in shrunk]
+    s_prefix = [shrunk[i] for i in s_result.linearization] if s_result is not None else []
+    s_failing = shrunk[s_result.stuck[0]] if s_result is not None and s_result.stuck else None
+    s_states = list(s_result.states) if s_result is not None else []
+
+    focus = list(shrunk) + ([failing] if failing is not None else [])
+    window = window_calls(calls, focus)
+    graph = precedence_graph(window)
+    reduced = _reduction(graph)
+    must = sorted(reduced.predecessors(failing.id), key=lambda i: by_id[i].ret) if failing is not None else []
+    must_total = sum(1 for c in calls if failing is not None and c.ret < failing.call)
+    s_reduced = _reduction(precedence_graph(shrunk))
+
+    return Explanation(
+        model=getattr(model, "name", str(model)),
+        key=key,
+        source=history.source,
+        independent=independent,
+        calls_total=len(calls),
+        valid=result.valid,
+        prefix=[cv(c) for c in prefix],
+        failing=cv(failing) if failing is not None else None,
+        stuck=[cv(c) for c in stuck],
+        states=[model.describe_state(s) for s in list(result.states)[:STATES_LIMIT]],
+        states_total=len(result.states),
+        must_precede=[cv(by_id[i]) for i in must],
+        must_precede_total=must_total,
+        window=[cv(c) for c in window],
+        edges=sorted(reduced.edges()),
+        shrunk=[cv(c) for c in shrunk],
+        shrunk_ops=sub_history_ops(history, shrunk, completions),
+        shrunk_minimal=minimal,
+        shrunk_failing=cv(s_failing) if s_failing is not None else None,
+        shrunk_prefix=[cv(c) for c in s_prefix],
+        shrunk_states=[model.describe_state(s) for s in s_states[:STATES_LIMIT]],
+        shrunk_states_total=len(s_states),
+        shrunk_edges=sorted((a, b) for a, b in s_reduced.edges() if a in s_ids and b in s_ids),
+        shrink_tests=tests,
+        shrink_seconds=shrink_seconds,
+    )
+
+
+def completion_positions(history: History) -> dict[int, int]:
+    """invoke position -> position of its completion (ok, fail or info), in one pass."""
+    out: dict[int, int] = {}
+    open_by_process: dict[Any, int] = {}
+    for pos, op in enumerate(history.ops):
+        if not op.is_client:
+            continue
+        if op.type == "invoke":
+            open_by_process[op.process] = pos
+        elif op.process in open_by_process:
+            out[open_by_process.pop(op.process)] = pos
+    return out
+
+
+def _op_number(history: History, pos: int) -> int:
+    index = history.ops[pos].index
+    return index if isinstance(index, int) and index >= 0 else pos
+
+
+def call_view(history: History, c: Call, model: Any, completions: dict[int, int]) -> CallView:
+    done = completions.get(c.call)
+    return CallView(
+        id=c.id,
+        process=c.process,
+        f=c.f,
+        input=jsonable(c.input),
+        output=jsonable(c.output),
+        output_known=c.output is not UNKNOWN,
+        crashed=c.ret == INF,
+        invoke=_op_number(history, c.call),
+        complete=_op_number(history, done) if done is not None else None,
+        call=c.call,
+        ret=None if c.ret == INF else c.ret,
+        description=model.describe_call(c),
+    )
+
+
+def sub_history_ops(history: History, calls: Sequence[Call], completions: dict[int, int] | None = None) -> list[Op]:
+    """The original ops (invoke and completion, in history order) of ``calls``.
+
+    A crashed call keeps its ``info`` completion if it had one, or stays
+    open, so the sub-history means exactly what the full one did.
+    """
+    completions = completion_positions(history) if completions is None else completions
+    positions: list[int] = []
+    for c in calls:
+        positions.append(c.call)
+        done = completions.get(c.call)
+        if done is not None:
+            positions.append(done)
+    return [history.ops[p] for p in sorted(set(positions))]
+
+
+def write_explanation_jsonl(explanation: Explanation, path_or_file: str | Path | IO[str]) -> None:
+    """Write the shrunk failing sub-history as Seam JSONL: a ready regression case."""
+    from harness.formats import write_jsonl
+
+    write_jsonl(explanation.shrunk_ops, path_or_file)
+
+
+# --------------------------------------------------------------------------
+# Real-time precedence (networkx, small graphs only)
+
+
+def precedence_graph(calls: Sequence[Call]) -> Any:
+    """DiGraph over call ids with a -> b iff a returned before b was invoked."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from(c.id for c in calls)
+    ordered = sorted(calls, key=lambda c: c.call)
+    for a in calls:
+        if a.ret == INF:
+            continue
+        for b in ordered:
+            if b.call > a.ret:
+                g.add_edge(a.id, b.id)
+    return g
+
+
+def _reduction(graph: Any) -> Any:
+    import networkx as nx
+
+    reduced = nx.transitive_reduction(graph)
+    reduced.add_nodes_from(graph.nodes)
+    return reduced
+
+
+def window_calls(calls: Sequence[Call], focus: Sequence[Call], limit: int = WINDOW_LIMIT) -> list[Call]:
+    """The calls a timeline of the failure should show, in invoke order.
+
+    Every focus call, plus each call overlapping the span from the earliest
+    focus invoke (or the latest invoke that completed before the last focus
+    call began, so the immediate predecessors are in) to the last focus
+    return; at most ``limit``, the focus first and then the nearest.
+    """
+    if not focus:
+        return list(calls)[:limit]
+    focus_ids = {c.id for c in focus}
+    last = max(focus, key=lambda c: c.call)
+    preds = [c.call for c in calls if c.ret < last.call]
+    lo = min([min(c.call for c in focus)] + ([max(preds)] if preds else []))
+    finite = [c.ret for c in focus if c.ret != INF] + [c.call for c in focus]
+    hi = max(finite)
+    near = [c for c in calls if c.id not in focus_ids and c.call <= hi and c.ret >= lo]
+    near.sort(key=lambda c: abs(c.call - last.call))
+    chosen = [c for c in calls if c.id in focus_ids] + near[: max(0, limit - len(focus_ids))]
+    return sorted(chosen, key=lambda c: c.call)
+
+
+# --------------------------------------------------------------------------
+# Shrinking (delta debugging)
+
+
+def _search(calls: Sequence[Call], model: Any, seconds: float, max_configs: int | None) -> Any:
+    """Search a sub-history; calls are renumbered 0..n-1 as the search expects."""
+    from checkers.linearizable.search import search
+
+    renumbered = [dataclasses.replace(c, id=i) for i, c in enumerate(calls)]
+    return search(renumbered, model, deadline=time.monotonic() + seconds, max_configs=max_configs)
+
+
+def shrink(
+    calls: Sequence[Call],
+    model: Any,
+    *,
+    failing: Call | None = None,
+    budget: float = 5.0,
+    test_timeout: float = 0.5,
+    max_configs: int | None = None,
+) -> tuple[list[Call], bool, int]:
+    """A failing sub-history of ``calls``: (calls, is_1_minimal, searches run).
+
+    First tries the calls invoked before ``failing`` returned (usually a big
+    cut), then ddmin with ``failing`` kept, then a final pass that may drop
+    it too, so the result is 1-minimal unless the budget ran out. A search
+    that times out counts as "not shown failing": shrinking never trusts a
+    guess.
+    """
+    deadline = time.monotonic() + budget
+    seen: dict[frozenset[int], bool] = {}
+    tests = 0
+
+    def fails(subset: Sequence[Call]) -> bool:
+        nonlocal tests
+        k = frozenset(c.id for c in subset)
+        if k not in seen:
+            if time.monotonic() > deadline:
+                raise _OutOfBudget
+            tests += 1
+            seen[k] = _search(subset, model, test_timeout, max_configs).valid is False
+        return seen[k]
+
+    current = list(calls)
+    try:
+        if failing is not None and failing.ret != INF:
+            cut = [c for c in current if c.call < failing.ret]
+            if len(cut) < len(current) and fails(cut):
+                current = cut
+        if failing is not None and any(c.id == failing.id for c in current):
+            rest = [c for c in current if c.id != failing.id]
+            kept = ddmin(rest, lambda s: fails(_merge(s, failing)))
+            current = _merge(kept, failing)
+        current = ddmin(current, fails)
+        return current, True, tests
+    except _OutOfBudget:
+        best = min((k for k, v in seen.items() if v), key=len, default=None)
+        if best is not None:
+            current = [c for c in calls if c.id in best]
+        return current, False, tests
+
+
+class _OutOfBudget(Exception):
+    pass
+
+
+def _merge(calls: Sequence[Call], extra: Call) -> list[Call]:
+    return sorted([*calls, extra], key=lambda c: c.call)
+
+
+def ddmin(items: list[Any], fails: Callable[[list[Any]], bool]) -> list[Any]:
+    """Zeller's ddmin: a 1-minimal sublist of ``items`` for which ``fails`` holds.
+
+    Assumes ``fails(items)``. Order is preserved. On return, removing any
+    single element makes ``fails`` false (1-minimality).
+    """
+    n = 2
+    while len(items) >= 2:
+        chunks = _split(items, n)
+        for chunk in chunks:
+            if fails(chunk):
+                items, n = chunk, 2
+                break
+        else:
+            for i in range(len(chunks)):
+                complement = [x for j, ch in enumerate(chunks) if j != i for x in ch]
+                if fails(complement):
+                    items, n = complement, max(n - 1, 2)
+                    break
+            else:
+                if n >= len(items):
+                    break
+                n = min(len(items), 2 * n)
+    if len(items) == 1 and fails([]):
+        return []
+    return items
+
+
+def _split(items: list[Any], n: int) -> list[list[Any]]:
+    size, extra = divmod(len(items), n)
+    out, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        out.append(items[start:end])
+        start = end
+    return [c for c in out if c]
+
+
+# --------------------------------------------------------------------------
+# Narrative
+
+
+def narrate(explanation: Explanation | dict[str, Any], model: Any = None) -> str:
+    """A short proof, Elle-style: "Let A = ... A completed before B began ... However ...: a contradiction."
+
+    Reads only explanation data (descriptions were taken from the model when
+    the explanation was built), so a stored ``results.json`` can be narrated
+    again; ``model`` only supplies a name when the data lacks one.
+    """
+    e = explanation.to_json() if isinstance(explanation, Explanation) else explanation
+    name = e.get("model") or getattr(model, "name", "model")
+    key = "" if e.get("key") is None else f"On key {e['key']!r}: "
+    calls = e.get("shrunk") or []
+    failing = e.get("shrunk_failing")
+    prefix = e.get("shrunk_prefix") or []
+    states, states_total = e.get("shrunk_states") or [], e.get("shrunk_states_total", 0)
+    edges = e.get("shrunk_edges") or []
+    if failing is None:  # shrinking could not re-establish the failure: tell the full-history story
+        calls = _unique([*e.get("must_precede", []), *([e["failing"]] if e.get("failing") else [])])
+        failing, prefix = e.get("failing"), e.get("prefix", [])
+        states, states_total = e.get("states", []), e.get("states_total", 0)
+        edges = e.get("edges", [])
+    if failing is None:
+        return f"{key}the {name} history has no linearization, but the search gave no call to blame."
+    letters = _letters(calls, failing)
+    parts = []
+    if e.get("shrunk") and e.get("shrunk_failing") is not None:
+        size = len(e["shrunk"])
+        minimal = "" if e.get("shrunk_minimal") else " (shrinking ran out of time, so it may not be minimal)"
+        parts.append(f"{key}{size} of the {e.get('calls_total', size)} calls already have no linearization{minimal}.")
+    elif key:
+        parts.append(key.rstrip(": ") + ".")
+    parts.append("Let " + _join([f"{letters[c['id']]} = {_who(c)}" for c in calls if c["id"] in letters]) + ".")
+    b = letters[failing["id"]]
+    lettered = {c["id"]: c for c in calls if c["id"] in letters}
+    before = [letters[a] for a, x in edges if x == failing["id"] and a in letters]
+    if before:
+        verb = "completed" if len(before) == 1 else "all completed"
+        parts.append(f"{_join(before)} {verb} before {b} began, so {'it takes' if len(before) == 1 else 'they take'} effect before {b}.")
+    other = [(letters[a], letters[x]) for a, x in edges if x != failing["id"] and a in letters and x in letters]
+    if other:
+        parts.append(_join([f"{x} completed before {y} began" for x, y in other]) + ".")
+    for c in lettered.values():
+        if c["crashed"]:
+            parts.append(f"{letters[c['id']]} crashed: it may take effect at any point after it began, or never.")
+    done = [letters[c["id"]] for c in prefix if c["id"] in letters]
+    where = f"After {_join(done)} (the longest order the {name} accepts)" if done else "At the start"
+    parts.append(f"{where}, {_states_phrase(states, states_total)}.")
+    parts.append(f"However, {b} ({failing['description']}) is not legal in {'that state' if states_total == 1 else 'any of them'}, and no other order gets further: a contradiction.")
+    if e.get("failing") and e.get("prefix") is not None:
+        full_b = e["failing"]
+        parts.append(
+            f"(In the full history the search placed {len(e['prefix'])} of {e.get('calls_total', '?')} calls "
+            f"before it got stuck at {_who(full_b)}.)"
+        )
+    return " ".join(parts)
+
+
+def _unique(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen, out = set(), []
+    for v in views:
+        if v["id"] not in seen:
+            seen.add(v["id"])
+            out.append(v)
+    return sorted(out, key=lambda v: v["call"])
+
+
+def _letters(calls: list[dict[str, Any]], failing: dict[str, Any]) -> dict[int, str]:
+    """A, B, C... in invoke order; at most 8 calls get a letter, the failing one always."""
+    chosen = calls if len(calls) <= 8 else [c for c in calls if c["id"] == failing["id"]] + calls[:7]
+    chosen = sorted(_unique(chosen), key=lambda c: c["call"])
+    names = [chr(ord("A") + i) for i in range(26)]
+    return {c["id"]: names[i] for i, c in enumerate(chosen)}
+
+
+def _who(c: dict[str, Any]) -> str:
+    ops = CallView(**c).ops_label
+    return f"process {c['process']}'s {c['description']} ({ops})"
+
+
+def _states_phrase(states: list[str], total: int) -> str:
+    if total <= 0 or not states:
+        return "no state is possible"
+    if total == 1:
+        return f"the only possible state is {states[0]}"
+    more = f" and {total - len(states)} more" if total > len(states) else ""
+    return f"the possible states are {_join(states)}{more}"
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

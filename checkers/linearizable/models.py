@@ -1,0 +1,465 @@
+"""Sequential specifications that a linearizability search checks against.
+
+A model is a pure state machine: ``init()`` gives the initial state and
+``step(state, call)`` says whether ``call`` is legal in ``state`` and what the
+state becomes. States are hashable, because the search memoizes
+(linearized set, state) pairs.
+
+How a call's outcome reaches the model (see ``harness.core.op``):
+
+* ``call.input`` is the invoke's value, ``call.output`` the completion's
+  value; ``UNKNOWN`` when nobody saw it (a crashed op, an unknown read);
+  ``True`` for a cas that succeeded; ``False`` for a cas whose compare failed
+  and that the model counts as an observation (``observed_failures``).
+* A crashed call (``ret == INF``) may take effect at any instant after its
+  invoke, or never. The search supplies the "never"; the model only says what
+  the call does *if* it takes effect, with its output ``UNKNOWN``.
+
+Each model also compiles a call into a one-argument function
+(``compile(call)(state) -> next state or ILLEGAL``). The search calls that in
+its hot loop; ``step`` is defined from it, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, Protocol, runtime_checkable
+
+from harness.core.errors import InputError
+from harness.core.op import UNKNOWN, Call
+
+__all__ = [
+    "ILLEGAL",
+    "MODELS",
+    "Model",
+    "get_model",
+    "freeze",
+    "Register",
+    "CasRegister",
+    "EtcdRegister",
+    "MultiRegister",
+    "Mutex",
+    "KV",
+]
+
+
+class _Illegal:
+    def __repr__(self) -> str:
+        return "ILLEGAL"
+
+
+#: What a compiled step returns when the call is not legal in the state.
+ILLEGAL: Any = _Illegal()
+
+Stepper = Callable[[Any], Any]
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A sequential specification.
+
+    Invariants an implementation keeps: ``step`` is pure and deterministic;
+    states are hashable and equal states behave identically; a call whose
+    ``output`` is ``UNKNOWN`` is checked only for its effect, never for what
+    it returned.
+    """
+
+    name: str
+    observed_failures: frozenset[str]
+    keyed: bool
+
+    def init(self) -> Hashable: ...
+
+    def step(self, state: Any, call: Call) -> tuple[bool, Hashable]: ...
+
+    def validate(self, call: Call) -> str | None: ...
+
+    def describe_call(self, call: Call) -> str: ...
+
+    def describe_state(self, state: Any) -> str: ...
+
+
+def freeze(value: Any) -> Hashable:
+    """A hashable twin of a JSON-like value: lists become tuples, dicts sorted item tuples."""
+    if isinstance(value, list | tuple):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((freeze(k), freeze(v)) for k, v in value.items()))
+    if isinstance(value, set | frozenset):
+        return frozenset(freeze(v) for v in value)
+    return value
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "nil"
+    if value is UNKNOWN:
+        return "?"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        return "[" + " ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
+class _Base:
+    """Shared plumbing: ``step`` from ``compile``; the known functions of the model."""
+
+    name = "base"
+    observed_failures: frozenset[str] = frozenset()
+    keyed = False
+    functions: tuple[str, ...] = ()
+
+    def init(self) -> Hashable:
+        raise NotImplementedError
+
+    def compile(self, call: Call) -> Stepper:
+        raise NotImplementedError
+
+    def step(self, state: Any, call: Call) -> tuple[bool, Hashable]:
+        nxt = self.compile(call)(state)
+        if nxt is ILLEGAL:
+            return False, state
+        return True, nxt
+
+    def _unknown_f(self, call: Call) -> str | None:
+        if call.f not in self.functions:
+            expected = ", ".join(self.functions)
+            return f"the {self.name} model has no operation {call.f!r} (expected {expected})"
+        return None
+
+    def describe_state(self, state: Any) -> str:
+        return _show(state)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(initial={self.describe_state(self.init())})"
+
+
+# --------------------------------------------------------------------------- registers
+
+
+def _read_stepper(output: Any) -> Stepper:
+    """A read is legal iff it saw the current value; an unknown read constrains nothing."""
+    if output is UNKNOWN:
+        return lambda s: s
+    want = freeze(output)
+    return lambda s: s if s == want else ILLEGAL
+
+
+class Register(_Base):
+    """A read/write register (Knossos ``register``).
+
+    * ``write v``: always legal; the value becomes ``v``.
+    * ``read -> v``: legal iff the value is ``v``. ``None`` is the value of a
+      register never written (when the initial value is ``None``), checked like
+      any other; an ``UNKNOWN`` output constrains nothing.
+    """
+
+    name = "register"
+    functions: tuple[str, ...] = ("read", "write")
+
+    def __init__(self, initial: Any = None):
+        self.initial = freeze(initial)
+
+    def init(self) -> Hashable:
+        return self.initial
+
+    def compile(self, call: Call) -> Stepper:
+        f = call.f
+        if f == "read":
+            return _read_stepper(call.output)
+        if f == "write":
+            v = freeze(call.input)
+            return lambda s: v
+        return lambda s: ILLEGAL
+
+    def validate(self, call: Call) -> str | None:
+        problem = self._unknown_f(call)
+        if problem:
+            return problem
+        if call.f == "write" and call.input is UNKNOWN:
+            return "write needs a value"
+        return None
+
+    def describe_call(self, call: Call) -> str:
+        if call.f == "read":
+            return f"read → {_show(call.output)}"
+        if call.f == "write":
+            return f"write {_show(call.input)}"
+        if call.f == "cas":
+            old, new = _pair(call.input)
+            tail = {True: "", False: " (compare failed)"}.get(call.output, " (outcome unknown)")
+            if call.crashed:
+                tail = " (crashed)"
+            return f"cas {_show(old)}→{_show(new)}{tail}"
+        return f"{call.f} {_show(call.input)}"
+
+
+def _pair(value: Any) -> tuple[Any, Any]:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return value[0], value[1]
+    return value, None
+
+
+def _cas_problem(call: Call) -> str | None:
+    v = call.input
+    if not isinstance(v, list | tuple) or len(v) != 2:
+        return f"cas value must be [old, new], got {v!r}"
+    return None
+
+
+class CasRegister(Register):
+    """A compare-and-set register (Knossos ``cas-register``).
+
+    * ``read`` and ``write`` as in ``register``.
+    * ``cas [old, new]`` that succeeded (or crashed, when it takes effect):
+      legal iff the value is ``old``; the value becomes ``new``. A crashed cas
+      can therefore take effect only where the value equals ``old`` (or
+      never).
+    * Knossos drops failed ops, so a cas with output ``False`` normally never
+      reaches this model; if one does, it is read as an observation: legal iff
+      the value is not ``old``, and nothing changes.
+    """
+
+    name = "cas-register"
+    functions = ("read", "write", "cas")
+
+    def compile(self, call: Call) -> Stepper:
+        if call.f != "cas":
+            return super().compile(call)
+        old, new = (freeze(x) for x in _pair(call.input))
+        if call.output is False:
+            return lambda s: s if s != old else ILLEGAL
+        return lambda s: new if s == old else ILLEGAL
+
+    def validate(self, call: Call) -> str | None:
+        problem = super().validate(call)
+        if problem is None and call.f == "cas":
+            problem = _cas_problem(call)
+        return problem
+
+
+class EtcdRegister(CasRegister):
+    """Porcupine's etcd register: a cas register that starts empty (``None``).
+
+    * ``read -> None`` is legal iff the register is empty; ``read -> v`` iff it
+      holds ``v``; an unknown read (timed out) is always legal.
+    * ``write v``: always legal; the value becomes ``v``.
+    * ``cas [a, b]`` that succeeded (output ``True``): legal iff it holds ``a``;
+      it becomes ``b``.
+    * ``cas [a, b]`` that failed (output ``False``) is an observation: legal
+      iff the register does not hold ``a`` (empty counts as "not ``a``");
+      nothing changes. Hence ``observed_failures = {"cas"}``.
+    * a crashed cas (output ``UNKNOWN``) is always legal: if it holds ``a`` it
+      becomes ``b``, otherwise nothing changes.
+    """
+
+    name = "etcd-register"
+    observed_failures = frozenset({"cas"})
+
+    def compile(self, call: Call) -> Stepper:
+        if call.f == "cas" and call.output is UNKNOWN:
+            old, new = (freeze(x) for x in _pair(call.input))
+            return lambda s: new if s == old else s
+        return super().compile(call)
+
+
+# --------------------------------------------------------------------------- multi-register
+
+
+class MultiRegister(_Base):
+    """Knossos ``multi-register``: a map of registers updated by atomic transactions.
+
+    ``txn`` takes a list of micro-ops ``["read", k, v]`` / ``["write", k, v]``
+    applied in order; a read is legal iff ``v`` is ``None`` (unconstrained) or
+    equals the current value of ``k``. The transaction is legal iff every
+    micro-op is. The completion's value (reads filled in) is what is checked;
+    a crashed txn uses its invoke value. The state is a sorted tuple of
+    ``(key, value)`` pairs, so it hashes.
+    """
+
+    name = "multi-register"
+    functions = ("txn",)
+
+    def __init__(self, initial: Any = None):
+        initial = initial or {}
+        if not isinstance(initial, dict):
+            raise InputError(f"multi-register initial state must be a map like {{\"x\": 0}}, got {initial!r}")
+        self.initial = tuple(sorted((freeze(k), freeze(v)) for k, v in initial.items()))
+
+    def init(self) -> Hashable:
+        return self.initial
+
+    @staticmethod
+    def _micro_ops(call: Call) -> Any:
+        return call.input if call.output is UNKNOWN else call.output
+
+    def compile(self, call: Call) -> Stepper:
+        if call.f != "txn":
+            return lambda s: ILLEGAL
+        ops = [(str(m[0]), freeze(m[1]), freeze(m[2])) for m in self._micro_ops(call)]
+
+        def step(s: Any) -> Any:
+            regs = dict(s)
+            for f, k, v in ops:
+                if f == "write":
+                    regs[k] = v
+                elif v is not None and regs.get(k) != v:
+                    return ILLEGAL
+            return tuple(sorted(regs.items()))
+
+        return step
+
+    def validate(self, call: Call) -> str | None:
+        problem = self._unknown_f(call)
+        if problem:
+            return problem
+        ops = self._micro_ops(call)
+        if not isinstance(ops, list | tuple):
+            return f"txn value must be a list of [f, key, value] micro-ops, got {ops!r}"
+        for m in ops:
+            if not isinstance(m, list | tuple) or len(m) != 3 or m[0] not in ("read", "write"):
+                return f"txn micro-op must be [\"read\"|\"write\", key, value], got {m!r}"
+        return None
+
+    def describe_call(self, call: Call) -> str:
+        ops = self._micro_ops(call)
+        if not isinstance(ops, list | tuple):
+            return f"txn {_show(ops)}"
+        parts = []
+        for f, k, v in ops:
+            parts.append(f"{'r' if f == 'read' else 'w'} {k} {_show(v)}")
+        return "txn [" + ", ".join(parts) + "]"
+
+    def describe_state(self, state: Any) -> str:
+        return "{" + ", ".join(f"{k} {_show(v)}" for k, v in state) + "}"
+
+
+# --------------------------------------------------------------------------- mutex
+
+
+class Mutex(_Base):
+    """Knossos ``mutex``: ``acquire`` is legal iff unlocked, ``release`` iff locked.
+
+    Ownership is not tracked: any process may release. The state is a bool,
+    ``True`` meaning locked.
+    """
+
+    name = "mutex"
+    functions = ("acquire", "release")
+
+    def __init__(self, initial: Any = "unlocked"):
+        if initial in (None, "unlocked", False):
+            self.initial = False
+        elif initial in ("locked", True):
+            self.initial = True
+        else:
+            raise InputError(f"mutex initial state must be \"unlocked\" or \"locked\", got {initial!r}")
+
+    def init(self) -> Hashable:
+        return self.initial
+
+    def compile(self, call: Call) -> Stepper:
+        if call.f == "acquire":
+            return lambda s: ILLEGAL if s else True
+        if call.f == "release":
+            return lambda s: False if s else ILLEGAL
+        return lambda s: ILLEGAL
+
+    def validate(self, call: Call) -> str | None:
+        return self._unknown_f(call)
+
+    def describe_call(self, call: Call) -> str:
+        return call.f
+
+    def describe_state(self, state: Any) -> str:
+        return "locked" if state else "unlocked"
+
+
+# --------------------------------------------------------------------------- kv
+
+
+class KV(_Base):
+    """Porcupine's kv map, always checked one key at a time (P-compositionality).
+
+    Values are ``[key, v]``; the partitioner splits the key off, so for each
+    key the state is one string, ``""`` until something is stored.
+
+    * ``get -> s``: legal iff the value is ``s`` (``None`` reads as ``""``);
+      an unknown get constrains nothing.
+    * ``put s``: the value becomes ``s``.
+    * ``append s``: the value becomes the old value followed by ``s``.
+    """
+
+    name = "kv"
+    keyed = True
+    functions = ("get", "put", "append")
+
+    def __init__(self, initial: Any = ""):
+        if initial is None:
+            initial = ""
+        if not isinstance(initial, str):
+            raise InputError(f"kv initial value must be a string, got {initial!r}")
+        self.initial = initial
+
+    def init(self) -> Hashable:
+        return self.initial
+
+    def compile(self, call: Call) -> Stepper:
+        f = call.f
+        if f == "get":
+            if call.output is UNKNOWN:
+                return lambda s: s
+            want = "" if call.output is None else call.output
+            return lambda s: s if s == want else ILLEGAL
+        if f == "put":
+            v = call.input
+            return lambda s: v
+        if f == "append":
+            v = call.input
+            return lambda s: s + v
+        return lambda s: ILLEGAL
+
+    def validate(self, call: Call) -> str | None:
+        problem = self._unknown_f(call)
+        if problem:
+            return problem
+        if call.key is None:
+            return "kv values must be [key, value] (the key is missing)"
+        if call.f in ("put", "append") and not isinstance(call.input, str):
+            return f"kv {call.f} value must be a string, got {call.input!r}"
+        if call.f == "get" and call.output not in (UNKNOWN, None) and not isinstance(call.output, str):
+            return f"kv get result must be a string, got {call.output!r}"
+        return None
+
+    def describe_call(self, call: Call) -> str:
+        key = "" if call.key is None else f"{_show(call.key)} "
+        if call.f == "get":
+            return f"get {key}→ {_show(call.output)}"
+        return f"{call.f} {key}{_show(call.input)}"
+
+
+# --------------------------------------------------------------------------- registry
+
+MODELS: dict[str, Callable[..., Any]] = {
+    "register": Register,
+    "cas-register": CasRegister,
+    "multi-register": MultiRegister,
+    "mutex": Mutex,
+    "kv": KV,
+    "etcd-register": EtcdRegister,
+}
+
+_DEFAULT = object()
+
+
+def get_model(name: str, initial: Any = _DEFAULT) -> Model:
+    """The model called ``name``, starting from ``initial`` (each model's default if omitted)."""
+    try:
+        factory = MODELS[name]
+    except KeyError:
+        known = ", ".join(sorted(MODELS))
+        raise InputError(f"unknown model {name!r}; known models: {known}") from None
+    if initial is _DEFAULT:
+        return factory()
+    return factory(initial)

@@ -1,0 +1,166 @@
+"""Check a whole history: split it by key, search each key, merge the verdicts.
+
+Linearizability is compositional (Herlihy and Wing's locality; Horn and
+Kroening's P-compositionality): a history over independent keys is
+linearizable iff each key's sub-history is. So ``kv`` (keyed) and any model
+lifted with ``independent`` are checked one key at a time.
+
+Keys are searched in worker processes when there is enough work to pay for
+them (several keys and many calls); small inputs run inline, so the oracle
+corpus does not pay for a process pool. Each key has its own deadline and
+configuration budget; a key that exhausts either is ``unknown`` with the
+reason, and the history is then ``unknown`` unless another key is invalid.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from harness.core.errors import HistoryError, InputError
+from harness.core.op import Call, History
+
+from checkers.linearizable.models import Model
+from checkers.linearizable.search import SearchResult, search
+
+__all__ = ["KeyResult", "LinearResult", "check_history", "check_calls", "merge_valid"]
+
+#: Below this many calls in total, every key is checked in this process.
+_INLINE_CALLS = 4000
+
+Valid = bool | Literal["unknown"]
+
+
+@dataclass
+class KeyResult:
+    """The verdict for one key (``key`` is ``None`` when the history is not partitioned)."""
+
+    key: Any
+    valid: Valid
+    calls: list[Call]
+    result: SearchResult
+    seconds: float
+
+
+@dataclass
+class LinearResult:
+    """The verdict for a history: ``False`` if any key is, else ``"unknown"`` if any is, else ``True``."""
+
+    valid: Valid
+    keys: list[KeyResult]
+    seconds: float
+
+
+def merge_valid(verdicts: list[Valid]) -> Valid:
+    if any(v is False for v in verdicts):
+        return False
+    if any(v == "unknown" for v in verdicts):
+        return "unknown"
+    return True
+
+
+def check_history(
+    history: History,
+    model: Model,
+    *,
+    independent: bool = False,
+    timeout: float | None = None,
+    jobs: int | None = None,
+    max_configs: int | None = None,
+) -> LinearResult:
+    """Check ``history`` against ``model``; keyed models are always split by key.
+
+    Raises ``HistoryError`` naming the line of the first call whose value
+    does not fit the model.
+    """
+    by_key = independent or model.keyed
+    calls = history.calls(observed_failures=model.observed_failures, independent=by_key)
+    for c in calls:
+        problem = model.validate(c)
+        if problem:
+            raise HistoryError(problem, source=history.source, line=_line(history, c.call))
+    return check_calls(calls, model, by_key=by_key, timeout=timeout, jobs=jobs, max_configs=max_configs)
+
+
+def _line(history: History, position: int) -> int:
+    lines = getattr(history, "_lines", None)
+    return lines[position] if lines is not None else position + 1
+
+
+def check_calls(
+    calls: list[Call],
+    model: Model,
+    *,
+    by_key: bool,
+    timeout: float | None = None,
+    jobs: int | None = None,
+    max_configs: int | None = None,
+) -> LinearResult:
+    """Check already-built calls; with ``by_key`` they are grouped by ``Call.key``."""
+    if timeout is not None and timeout <= 0:
+        raise InputError(f"timeout must be positive, got {timeout}")
+    started = time.perf_counter()
+    groups: dict[Any, list[Call]] = {}
+    if by_key:
+        for c in calls:
+            groups.setdefault(c.key, []).append(c)
+    else:
+        groups[None] = list(calls)
+    keys = list(groups)
+    jobs = jobs or os.cpu_count() or 1
+    work = [(k, groups[k]) for k in keys]
+    if jobs > 1 and len(work) > 1 and len(calls) >= _INLINE_CALLS:
+        results = _run_pool(work, model, timeout, max_configs, jobs)
+    else:
+        results = [_check_key(cs, model, timeout, max_configs) for _, cs in work]
+    out = [KeyResult(k, r.valid, cs, r, secs) for (k, cs), (r, secs) in zip(work, results, strict=True)]
+    return LinearResult(merge_valid([k.valid for k in out]), out, time.perf_counter() - started)
+
+
+def _check_key(
+    calls: list[Call], model: Model, timeout: float | None, max_configs: int | None
+) -> tuple[SearchResult, float]:
+    t0 = time.monotonic()
+    deadline = None if timeout is None else t0 + timeout
+    result = search(calls, model, deadline=deadline, max_configs=max_configs)
+    return result, time.monotonic() - t0
+
+
+# Worker processes are forked and read their work from this module global,
+# so the calls are never pickled on the way in; only results come back.
+_WORK: tuple[list[tuple[Any, list[Call]]], Model, float | None, int | None] | None = None
+
+
+def _work_item(i: int) -> tuple[int, SearchResult, float]:
+    assert _WORK is not None
+    work, model, timeout, max_configs = _WORK
+    result, secs = _check_key(work[i][1], model, timeout, max_configs)
+    return i, result, secs
+
+
+def _run_pool(
+    work: list[tuple[Any, list[Call]]],
+    model: Model,
+    timeout: float | None,
+    max_configs: int | None,
+    jobs: int,
+) -> list[tuple[SearchResult, float]]:
+    global _WORK
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return [_check_key(cs, model, timeout, max_configs) for _, cs in work]
+    # Largest keys first, so one big key does not finish last on its own.
+    order = sorted(range(len(work)), key=lambda i: -len(work[i][1]))
+    chunk = max(1, min(32, len(work) // (jobs * 8)))
+    results: list[tuple[SearchResult, float] | None] = [None] * len(work)
+    _WORK = (work, model, timeout, max_configs)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(min(jobs, len(work))) as pool:
+            for i, result, secs in pool.imap_unordered(_work_item, order, chunksize=chunk):
+                results[i] = (result, secs)
+    finally:
+        _WORK = None
+    return [r for r in results if r is not None]

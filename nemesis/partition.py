@@ -1,0 +1,96 @@
+"""The partition nemesis: compute a grudge, record it, apply it with iptables.
+
+Ops (process ``nemesis``):
+  ``{"f": "start-partition", "value": "halves"}`` -> completion ``info`` whose
+  value is the grudge that was applied (node -> nodes it drops), so the history
+  says exactly who could not hear whom;
+  ``{"f": "stop-partition"}`` -> heals every node.
+Shapes: ``halves``, ``isolate-one``, ``isolate-leader`` (asks the target who
+leads), ``majorities-ring``, ``bridge``, ``random``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from harness.core.errors import NemesisError, UnsupportedError
+from harness.core.op import Op
+from harness.core.protocols import HasLeader
+from nemesis import grudge as g
+from nemesis.net import Net
+
+SHAPES = ("halves", "isolate-one", "isolate-leader", "majorities-ring", "bridge", "random")
+
+
+def compute(shape: str, nodes: Sequence[str], rng: random.Random, leader: str | None = None) -> g.Grudge:
+    """The grudge for a named shape. Pure: the rng and the leader are inputs."""
+    if shape == "halves":
+        return g.halves(nodes, rng)
+    if shape == "isolate-one":
+        return g.isolate_one(nodes, rng)
+    if shape == "isolate-leader":
+        if leader is None:
+            raise NemesisError("isolate-leader: the target reports no leader right now; try again later or use isolate-one")
+        return g.isolate(nodes, leader)
+    if shape == "majorities-ring":
+        return g.majorities_ring(nodes, rng)
+    if shape == "bridge":
+        return g.bridge(nodes, rng)
+    if shape == "random":
+        return g.random_partition(nodes, rng)
+    raise ValueError(f"unknown partition shape {shape!r}; choose one of {', '.join(SHAPES)}")
+
+
+class PartitionNemesis:
+    """Applies grudges on every node; heal removes Seam's chains everywhere."""
+
+    def __init__(
+        self,
+        net: Net,
+        nodes: Sequence[str],
+        *,
+        seed: int = 0,
+        target: Any = None,
+        on_apply: Callable[[str, dict[str, list[str]]], None] | None = None,
+    ):
+        self.net = net
+        self.nodes = list(nodes)
+        self.rng = random.Random(seed)
+        self.target = target
+        self.on_apply = on_apply
+
+    def setup(self, test: Any) -> None:
+        self.heal(test)
+
+    def invoke(self, test: Any, op: Op) -> Op:
+        if op.f == "start-partition":
+            shape = op.value or "halves"
+            leader = None
+            if shape == "isolate-leader":
+                if not isinstance(self.target, HasLeader):
+                    raise UnsupportedError("isolate-leader needs a target that can say who leads (HasLeader)")
+                leader = self.target.leader(test)
+            grudge = compute(shape, self.nodes, self.rng, leader)
+            applied = {node: sorted(srcs) for node, srcs in grudge.items() if srcs}
+            if self.on_apply is not None:
+                self.on_apply("partition", applied)
+            for node, srcs in applied.items():
+                self.net.drop_from(node, srcs)
+            return replace(op, type="info", value={"shape": shape, "grudge": applied})
+        if op.f == "stop-partition":
+            self.heal(test)
+            return replace(op, type="info", value="healed")
+        raise ValueError(f"partition nemesis does not know op {op.f!r}")
+
+    def heal(self, test: Any) -> None:
+        errors = []
+        for node in self.nodes:
+            try:
+                self.net.heal(node)
+            except Exception as e:  # heal every node even if one fails
+                errors.append(f"{node}: {e}")
+        if errors:
+            raise NemesisError("heal failed on " + "; ".join(errors))

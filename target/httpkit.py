@@ -1,0 +1,291 @@
+"""HTTP/JSON plumbing for one node: a router, a threaded server, a client call.
+
+Handlers take a ``Request`` and return ``(status, dict)`` (or ``(status, str)``
+for plain text). They may raise ``HTTPError`` to answer with a JSON error that
+names the field, or ``DropConnection`` to close the socket without a reply
+(the lost-response fault). Any other exception becomes a logged 500: nothing a
+client sends may crash the node.
+
+``http_call`` separates the two ways a call can fail, because the caller must
+know whether the effect may have happened: ``CallFailed(definite=True)`` means
+the request never reached the server (connection refused); a timeout or a
+dropped connection is ``CallTimeout`` / ``CallFailed(definite=False)``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import re
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+MAX_BODY = 1 << 20
+_MISSING = object()
+
+
+class HTTPError(Exception):
+    """Raise from a handler to answer ``{"error": message, "field": field}``."""
+
+    def __init__(self, status: int, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.message}
+        if self.field is not None:
+            out["field"] = self.field
+        return out
+
+
+class DropConnection(Exception):
+    """Raise from a handler to close the connection without sending any reply."""
+
+
+class CallError(Exception):
+    """A call that got no HTTP response."""
+
+    definite = False
+
+    def __init__(self, url: str, problem: str):
+        super().__init__(f"{url}: {problem}")
+        self.url = url
+        self.problem = problem
+
+
+class CallTimeout(CallError):
+    """No reply within the timeout: the effect may or may not have happened."""
+
+
+class CallFailed(CallError):
+    """Connection refused (definite: never delivered) or reset/dropped (not definite)."""
+
+    def __init__(self, url: str, problem: str, *, definite: bool):
+        super().__init__(url, problem)
+        self.definite = definite
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    _json: Any = _MISSING
+
+    @property
+    def json(self) -> dict[str, Any]:
+        """The body as a JSON object ({} when empty); 400 naming ``body`` otherwise."""
+        if self._json is _MISSING:
+            if not self.body.strip():
+                self._json = {}
+            else:
+                try:
+                    self._json = json.loads(self.body)
+                except (ValueError, UnicodeDecodeError) as e:
+                    raise HTTPError(400, f"malformed JSON body: {e}", "body") from e
+                if not isinstance(self._json, dict):
+                    raise HTTPError(400, "JSON body must be an object", "body")
+        return self._json
+
+    def field(self, name: str, kind: type | tuple[type, ...] = str, default: Any = _MISSING) -> Any:
+        """A body field of the given type; 400 naming the field when missing or mistyped."""
+        body = self.json
+        if name not in body or body[name] is None:
+            if default is _MISSING:
+                raise HTTPError(400, f"missing field {name!r}", name)
+            return default
+        value = body[name]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise HTTPError(400, f"field {name!r} must be {_kind_names(kinds)}, got a boolean", name)
+        if not isinstance(value, kinds):
+            raise HTTPError(400, f"field {name!r} must be {_kind_names(kinds)}, got {type(value).__name__}", name)
+        return value
+
+
+def _kind_names(kinds: tuple[type, ...]) -> str:
+    return " or ".join(k.__name__ for k in kinds)
+
+
+Handler = Callable[[Request], "tuple[int, dict[str, Any] | str]"]
+
+
+class Router:
+    """Maps (method, path pattern) to handlers; ``{name}`` matches one path segment."""
+
+    def __init__(self) -> None:
+        self._routes: list[tuple[str, str, re.Pattern[str], Handler]] = []
+
+    def add(self, method: str, pattern: str, handler: Handler) -> None:
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(pattern).replace(r"\{", "{").replace(r"\}", "}"))
+        for m, p, _, _ in self._routes:
+            if m == method.upper() and p == pattern:
+                raise ValueError(f"route {method} {pattern} registered twice")
+        self._routes.append((method.upper(), pattern, re.compile(f"^{regex}$"), handler))
+
+    def routes(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p, _, _ in self._routes]
+
+    def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        allowed = []
+        for m, _, regex, handler in self._routes:
+            match = regex.match(path)
+            if match:
+                if m == method:
+                    return handler, match.groupdict()
+                allowed.append(m)
+        if allowed:
+            raise HTTPError(405, f"{method} not allowed on {path}; use {', '.join(sorted(set(allowed)))}")
+        raise HTTPError(404, f"no such path {path}")
+
+    def dispatch(self, req: Request, log: logging.Logger | None = None) -> tuple[int, dict[str, Any] | str]:
+        """Run the handler; every failure but DropConnection becomes a JSON error."""
+        try:
+            handler, req.params = self.resolve(req.method, req.path)
+            result = handler(req)
+            if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], int)):
+                raise TypeError(f"handler for {req.method} {req.path} returned {result!r}, not (status, dict)")
+            return result
+        except HTTPError as e:
+            return e.status, e.body()
+        except DropConnection:
+            raise
+        except Exception as e:  # noqa: BLE001 - the node must survive any handler bug
+            if log:
+                log.exception("handler error on %s %s", req.method, req.path)
+            return 500, {"error": f"internal error: {type(e).__name__}: {e}"}
+
+
+def _make_handler(router: Router, log: logging.Logger | None) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+        timeout = 30  # a client that stalls mid-request cannot pin a thread forever
+
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            length = self.headers.get("Content-Length")
+            try:
+                n = int(length) if length else 0
+                if n < 0 or n > MAX_BODY:
+                    raise ValueError(n)
+            except ValueError:
+                self._reply(400, {"error": f"bad Content-Length {length!r}", "field": "Content-Length"})
+                return
+            body = self.rfile.read(n) if n else b""
+            req = Request(
+                method=self.command,
+                path=url.path,
+                query=dict(parse_qsl(url.query, keep_blank_values=True)),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+            )
+            try:
+                status, payload = router.dispatch(req, log)
+            except DropConnection:
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                return
+            self._reply(status, payload)
+
+        def _reply(self, status: int, payload: dict[str, Any] | str) -> None:
+            if isinstance(payload, str):
+                data, ctype = payload.encode(), "text/plain; version=0.0.4; charset=utf-8"
+            else:
+                data, ctype = json.dumps(payload, default=_json_default).encode(), "application/json"
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except OSError:
+                pass  # the client went away; nothing to tell it
+
+        do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            if log:
+                log.debug("%s %s", self.address_string(), format % args)
+
+    return _Handler
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "to_json"):
+        return value.to_json()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+    allow_reuse_address = True
+
+    thread: threading.Thread
+
+
+def serve(host: str, port: int, router: Router, log: logging.Logger | None = None) -> Server:
+    """Bind and start serving in a background thread; stop with ``server.shutdown()``."""
+    server = Server((host, port), _make_handler(router, log))
+    server.thread = threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True)
+    server.thread.start()
+    return server
+
+
+def http_call(
+    base_url: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    *,
+    timeout: float,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """One HTTP request, no retries. Returns (status, JSON body as dict)."""
+    url = urlsplit(base_url)
+    where = f"{method} {base_url}{path}"
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port or 80, timeout=timeout)
+    data = json.dumps(body, default=_json_default).encode() if body is not None else None
+    hdrs = {"Content-Type": "application/json", **(headers or {})}
+    try:
+        try:
+            conn.connect()
+        except ConnectionRefusedError as e:
+            raise CallFailed(where, "connection refused", definite=True) from e
+        except (TimeoutError, socket.timeout) as e:
+            raise CallFailed(where, "connect timed out (request not sent)", definite=True) from e
+        except OSError as e:
+            raise CallFailed(where, f"cannot connect: {e}", definite=True) from e
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            raw = resp.read()
+        except (TimeoutError, socket.timeout) as e:
+            raise CallTimeout(where, f"no reply within {timeout:g}s") from e
+        except (http.client.HTTPException, OSError) as e:
+            raise CallFailed(where, f"connection dropped: {type(e).__name__}: {e}", definite=False) from e
+    finally:
+        conn.close()
+    try:
+        payload = json.loads(raw) if raw else {}
+    except ValueError:
+        payload = {"raw": raw.decode(errors="replace")}
+    if not isinstance(payload, dict):
+        payload = {"value": payload}
+    return resp.status, payload
