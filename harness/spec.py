@@ -44,6 +44,9 @@ class TestSpec:
     ssh_insecure: bool = False
     ssh_sudo: bool = False
     known_hosts: str | None = None
+    subnet: str = "10.77.0.0/24"  # netns: the private subnet (documented default of `seam cluster`)
+    cluster_prefix: str = "seam"  # netns: names seam-n1.., seam-br0; another prefix runs a second cluster
+    cluster_state: str | None = None  # netns: state directory (default results/.cluster)
     bugs: list[str] = field(default_factory=list)
     scenario: str | None = None
     results: str = "results"
@@ -51,7 +54,7 @@ class TestSpec:
     recovery_time: float = 2.0  # quiet time after the final heal, before final reads
     keys: int = 8  # register: distinct keys in the independent workload
     replication: tuple[int, int, int] = (3, 2, 2)  # N, W, R of the quorum store
-    base_port: int = 7100
+    base_port: int = 0  # node i listens on base_port + i; 0 = 7100, or for local the first free hundred
     demo: bool = False
 
     def __post_init__(self) -> None:
@@ -70,6 +73,8 @@ class TestSpec:
             raise ConfigError(f"--rate {self.rate}: must be >= 0 (0 means as fast as possible)")
         if self.recovery_time < 0:
             raise ConfigError(f"--recovery-time {self.recovery_time}: must be >= 0")
+        if not 0 <= self.base_port <= 65000:
+            raise ConfigError(f"--base-port {self.base_port}: choose 1024..65000 (0 = automatic)")
         if self.keys < 1:
             raise ConfigError(f"--keys {self.keys}: need at least one key")
         if self.cluster != "ssh":
@@ -77,9 +82,9 @@ class TestSpec:
                 raise ConfigError(f"--node-count {self.node_count}: choose 1..50")
         elif not self.nodes:
             raise ConfigError("--cluster ssh needs --nodes host1,host2,... or --nodes-file FILE")
-        for n in self.nodes:
-            if not _NODE_NAME.match(n):
-                raise ConfigError(f"node {n!r}: not a host name; use letters, digits, '.', '-', ':' (e.g. n1 or 10.0.0.5)")
+        for node in self.nodes:
+            if not _NODE_NAME.match(node):
+                raise ConfigError(f"node {node!r}: not a host name; use letters, digits, '.', '-', ':' (e.g. n1 or 10.0.0.5)")
         if len(set(self.nodes)) != len(self.nodes):
             raise ConfigError(f"--nodes lists a node twice: {','.join(self.nodes)}")
         n, w, r = self.replication
@@ -87,7 +92,8 @@ class TestSpec:
         if not (1 <= w <= n and 1 <= r <= n):
             raise ConfigError(f"replication N={n} W={w} R={r}: W and R must be within 1..N")
         if n > count:
-            raise ConfigError(f"replication N={n} needs at least {n} nodes, the cluster has {count}; use --node-count {n}")
+            fix = f"give at least {n} hosts" if self.cluster == "ssh" else f"use --node-count {n}"
+            raise ConfigError(f"replication N={n} needs at least {n} nodes, the cluster has {count}; {fix}")
         return self
 
     def node_names(self) -> list[str]:

@@ -147,7 +147,16 @@ def from_dict(raw: Any, *, source: str = "node.json") -> Config:
     port = _num(source, "port", raw["port"], int, 1)
     if port > 65535:
         raise ConfigInvalid(source, "port", f"must be <= 65535, got {port}")
-    repl = _section(source, "replication", raw.get("replication"), Replication)
+    # Default replication adapts to small clusters: n = min(3, peers), majorities for w and r.
+    repl_raw = raw.get("replication", {})
+    if isinstance(repl_raw, dict):
+        repl_raw = dict(repl_raw)
+        n_default = min(3, len(peers))
+        repl_raw.setdefault("n", n_default)
+        n_val = repl_raw["n"] if isinstance(repl_raw["n"], int) else n_default
+        repl_raw.setdefault("w", n_val // 2 + 1)
+        repl_raw.setdefault("r", n_val // 2 + 1)
+    repl = _section(source, "replication", repl_raw, Replication)
     if not 1 <= repl.n <= len(peers):
         raise ConfigInvalid(source, "replication.n", f"must be between 1 and {len(peers)} (the number of peers)")
     for k in ("w", "r"):

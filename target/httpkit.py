@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 MAX_BODY = 1 << 20
 _MISSING = object()
@@ -143,7 +143,7 @@ class Router:
             match = regex.match(path)
             if match:
                 if m == method:
-                    return handler, match.groupdict()
+                    return handler, {k: unquote(v) for k, v in match.groupdict().items()}
                 allowed.append(m)
         if allowed:
             raise HTTPError(405, f"{method} not allowed on {path}; use {', '.join(sorted(set(allowed)))}")
@@ -268,7 +268,7 @@ def http_call(
             conn.connect()
         except ConnectionRefusedError as e:
             raise CallFailed(where, "connection refused", definite=True) from e
-        except (TimeoutError, socket.timeout) as e:
+        except TimeoutError as e:
             raise CallFailed(where, "connect timed out (request not sent)", definite=True) from e
         except OSError as e:
             raise CallFailed(where, f"cannot connect: {e}", definite=True) from e
@@ -276,7 +276,7 @@ def http_call(
             conn.request(method, path, body=data, headers=hdrs)
             resp = conn.getresponse()
             raw = resp.read()
-        except (TimeoutError, socket.timeout) as e:
+        except TimeoutError as e:
             raise CallTimeout(where, f"no reply within {timeout:g}s") from e
         except (http.client.HTTPException, OSError) as e:
             raise CallFailed(where, f"connection dropped: {type(e).__name__}: {e}", definite=False) from e
@@ -289,3 +289,43 @@ def http_call(
     if not isinstance(payload, dict):
         payload = {"value": payload}
     return resp.status, payload
+
+
+def fan_out(
+    pool: Any,
+    nodes: list[str],
+    need: int,
+    fn: Callable[[str], Any],
+    timeout: float,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Run fn(node) for every node on ``pool``; return as soon as ``need`` succeeded.
+
+    Returns ({node: result}, {node: error}). Stragglers keep running on the pool
+    (each bounded by its own call timeout) but are not waited for.
+    """
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    futures = {pool.submit(fn, n): n for n in nodes}
+    ok: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    pending = set(futures)
+    deadline = _monotonic() + timeout
+    while pending and len(ok) < need:
+        left = deadline - _monotonic()
+        if left <= 0:
+            break
+        finished, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+        for f in finished:
+            try:
+                ok[futures[f]] = f.result()
+            except (CallError, OSError, ValueError, KeyError, TypeError) as e:
+                errors[futures[f]] = str(e)
+    for f in pending:
+        errors.setdefault(futures[f], "no answer in time")
+    return ok, errors
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()

@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,3 +196,114 @@ class Ledger:
         if late:
             row["late"] = True
         _append(self.fence_path, row)
+
+
+# --- the HTTP face shared by payment, inventory and shipping -----------------
+
+ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:")
+MAX_ID = 128
+
+
+def check_id(value: Any, name: str) -> str:
+    """A non-empty id of safe characters; HTTPError 400 naming the field otherwise."""
+    from target.httpkit import HTTPError
+
+    if not isinstance(value, str) or not value or len(value) > MAX_ID or not set(value) <= ID_CHARS:
+        raise HTTPError(400, f"{name} must be 1-{MAX_ID} characters of [A-Za-z0-9-_.:], got {value!r}", name)
+    return value
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One mutating endpoint of a ledger service.
+
+    ``fields`` are the required body fields beyond order_id/key/token, with
+    their types; ``rule(ledger, order_id, values)`` returns the row's extra
+    fields or raises HTTPError (402 declined, 409 out of stock) without
+    writing; ``key_optional`` is true only for the refund-without-key bug.
+    """
+
+    name: str
+    fields: dict[str, Any]
+    rule: Callable[[Ledger, str, dict[str, Any]], dict[str, Any]]
+    key_optional: bool = False
+
+
+def find(ledger: Ledger, op: str, order_id: str) -> dict[str, Any] | None:
+    """The first non-void row of ``op`` for an order (what a compensation undoes)."""
+    for row in ledger.rows():
+        if row["op"] == op and row.get("order_id") == order_id and not row.get("void"):
+            return row
+    return None
+
+
+def _positive(req: Any, name: str, kind: Any) -> Any:
+    from target.httpkit import HTTPError
+
+    value = req.field(name, kind)
+    if value <= 0 or value != value or value > 1e12:
+        raise HTTPError(400, f"field {name!r} must be a positive number below 1e12, got {value!r}", name)
+    return value
+
+
+def mount(ctx: Any, router: Any, service: str, operations: list[Operation]) -> Ledger:
+    """Register ``POST /<service>/<op>`` for each operation and ``GET /<service>/ledger``."""
+    from target import faults
+    from target.httpkit import HTTPError
+
+    def duplicate(key: str) -> None:
+        ctx.metrics.inc("duplicate_key_hits")
+        ctx.metrics.inc("duplicate_key_hits", labels={"service": service})
+
+    ledger = Ledger(
+        ctx.data_dir,
+        service,
+        fence_after_write=ctx.bugs.on("fence-after-write"),
+        on_duplicate=duplicate,
+        log=ctx.log,
+    )
+
+    def make(op: Operation) -> Any:
+        def handle(req: Any) -> tuple[int, dict[str, Any]]:
+            order_id = check_id(req.field("order_id"), "order_id")
+            token = req.field("token", int)
+            if token < 0:
+                raise HTTPError(400, f"field 'token' must be >= 0, got {token}", "token")
+            key = req.field("key", str, None) if op.key_optional else req.field("key")
+            if key is not None:
+                check_id(key, "key")
+            values = {}
+            for name, kind in op.fields.items():
+                values[name] = _positive(req, name, kind) if kind in (int, (int, float)) else req.field(name, kind)
+            stamp = ctx.hlc.now()
+            if "hlc" in req.json:
+                try:
+                    stamp = ctx.hlc.update(req.json["hlc"])
+                except ValueError as e:
+                    raise HTTPError(400, str(e), "hlc") from e
+            entry = op.rule(ledger, order_id, values)
+            if key is None:  # the refund-without-key bug: every call is a new refund
+                key = f"{op.name}:{order_id}:call-{uuid.uuid4().hex[:12]}"
+            out = ledger.apply(key, token, op.name, {"order_id": order_id, "node": ctx.node, "hlc": list(stamp), **entry})
+            if out.rejected:
+                ctx.metrics.inc("fence_rejections", labels={"service": service})
+                return 409, out.body()
+            ctx.metrics.inc("ledger_rows" if out.status == "applied" else "ledger_replays", labels={"service": service})
+            return 200, out.body()
+
+        return handle
+
+    for op in operations:
+        router.add("POST", f"/{service}/{op.name}", faults.wrap(ctx, service, op.name, make(op)))
+
+    def show(req: Any) -> tuple[int, dict[str, Any]]:
+        return 200, {
+            "service": service,
+            "node": ctx.node,
+            "highest_token": ledger.highest_token,
+            "rows": ledger.rows(),
+            "fence": ledger.fence_rows(),
+        }
+
+    router.add("GET", f"/{service}/ledger", show)
+    return ledger

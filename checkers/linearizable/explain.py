@@ -59,11 +59,9 @@ class CallView:
 
     @property
     def ops_label(self) -> str:
-        """"ops 12–15", "op 12, crashed", "op 12, never completed"."""
+        """ "ops 12–15" (invoke and completion), or "op 12, never completed"."""
         if self.complete is None:
             return f"op {self.invoke}, never completed"
-        if self.crashed:
-            return f"ops {self.invoke}–{self.complete}, crashed"
         return f"ops {self.invoke}–{self.complete}"
 
 
@@ -75,7 +73,8 @@ class Explanation:
     ``failing`` the call to blame at the deepest point of the search and
     ``states`` the model states possible just before it (described by the
     model). ``must_precede`` are ``failing``'s immediate real-time
-    predecessors. ``window`` is the set of calls near the failure that the
+    predecessors. ``initial`` is the model's initial state (to replay
+    ``shrunk_ops`` with the same model). ``window`` is the set of calls near the failure that the
     timeline draws, with ``edges`` the transitive reduction of real-time
     precedence among them. ``shrunk`` is a failing sub-history, 1-minimal
     when ``shrunk_minimal``; ``shrunk_failing``/``shrunk_prefix``/
@@ -106,9 +105,11 @@ class Explanation:
     shrunk_states: list[str]
     shrunk_states_total: int
     shrunk_edges: list[tuple[int, int]]
+    shrunk_real_time: bool
     shrink_tests: int
     shrink_seconds: float
     history: str | None = None
+    initial: Any = None
 
     def to_json(self) -> dict[str, Any]:
         def views(vs: Sequence[CallView]) -> list[dict[str, Any]]:
@@ -141,9 +142,11 @@ class Explanation:
             "shrunk_states": list(self.shrunk_states),
             "shrunk_states_total": self.shrunk_states_total,
             "shrunk_edges": [list(e) for e in self.shrunk_edges],
+            "shrunk_real_time": self.shrunk_real_time,
             "shrink_tests": self.shrink_tests,
             "shrink_seconds": round(self.shrink_seconds, 6),
             "history": self.history,
+            "initial": self.initial,
         }
 
 
@@ -181,17 +184,23 @@ def explain(
     shrink_budget: float = 5.0,
     test_timeout: float = 0.5,
     max_configs: int | None = None,
+    window_limit: int = WINDOW_LIMIT,
+    completions: dict[int, int] | None = None,
 ) -> Explanation:
     """Explain why ``calls`` (one key's calls, as searched) are not linearizable.
 
     ``result`` is that key's ``SearchResult``. Shrinking re-runs the search
     on candidate sub-histories, each with ``test_timeout`` seconds, and stops
     after ``shrink_budget`` seconds overall (the result is then still failing
-    but not necessarily 1-minimal: ``shrunk_minimal`` says which).
+    but not necessarily 1-minimal: ``shrunk_minimal`` says which). A budget
+    of 0 skips shrinking: ``shrunk`` is then empty. ``completions`` is
+    ``completion_positions(history)``, passed in when explaining many keys
+    of one history so it is computed once.
     """
     calls = list(calls)
     by_id = {c.id: c for c in calls}
-    completions = completion_positions(history)
+    if completions is None:
+        completions = completion_positions(history)
 
     def cv(c: Call) -> CallView:
         return call_view(history, c, model, completions)
@@ -199,24 +208,13 @@ def explain(
     prefix = [by_id[i] for i in result.linearization if i in by_id]
     stuck = [by_id[i] for i in result.stuck if i in by_id]
     failing = stuck[0] if stuck else None
-
     t0 = time.monotonic()
-    shrunk, minimal, tests = shrink(calls, model, failing=failing, budget=shrink_budget, test_timeout=test_timeout, max_configs=max_configs)
+    part = _shrunk_part(calls, model, failing, shrink_budget, test_timeout, max_configs)
     shrink_seconds = time.monotonic() - t0
-    s_result = _search(shrunk, model, test_timeout * 4, max_configs)
-    s_ids = [c.id for c in shrunk]
-    s_prefix = [shrunk[i] for i in s_result.linearization] if s_result is not None else []
-    s_failing = shrunk[s_result.stuck[0]] if s_result is not None and s_result.stuck else None
-    s_states = list(s_result.states) if s_result is not None else []
 
-    focus = list(shrunk) + ([failing] if failing is not None else [])
-    window = window_calls(calls, focus)
-    graph = precedence_graph(window)
-    reduced = _reduction(graph)
-    must = sorted(reduced.predecessors(failing.id), key=lambda i: by_id[i].ret) if failing is not None else []
-    must_total = sum(1 for c in calls if failing is not None and c.ret < failing.call)
-    s_reduced = _reduction(precedence_graph(shrunk))
-
+    window = window_calls(calls, [*part.calls, *([failing] if failing else [])], window_limit)
+    reduced = _reduction(precedence_graph(window))
+    must = sorted(reduced.predecessors(failing.id), key=lambda i: by_id[i].ret) if failing else []
     return Explanation(
         model=getattr(model, "name", str(model)),
         key=key,
@@ -230,19 +228,67 @@ def explain(
         states=[model.describe_state(s) for s in list(result.states)[:STATES_LIMIT]],
         states_total=len(result.states),
         must_precede=[cv(by_id[i]) for i in must],
-        must_precede_total=must_total,
+        must_precede_total=sum(1 for c in calls if failing is not None and c.ret < failing.call),
         window=[cv(c) for c in window],
         edges=sorted(reduced.edges()),
-        shrunk=[cv(c) for c in shrunk],
-        shrunk_ops=sub_history_ops(history, shrunk, completions),
-        shrunk_minimal=minimal,
-        shrunk_failing=cv(s_failing) if s_failing is not None else None,
-        shrunk_prefix=[cv(c) for c in s_prefix],
-        shrunk_states=[model.describe_state(s) for s in s_states[:STATES_LIMIT]],
-        shrunk_states_total=len(s_states),
-        shrunk_edges=sorted((a, b) for a, b in s_reduced.edges() if a in s_ids and b in s_ids),
-        shrink_tests=tests,
+        shrunk=[cv(c) for c in part.calls],
+        shrunk_ops=sub_history_ops(history, part.calls, completions),
+        shrunk_minimal=part.minimal,
+        shrunk_failing=cv(part.failing) if part.failing is not None else None,
+        shrunk_prefix=[cv(c) for c in part.prefix],
+        shrunk_states=[model.describe_state(s) for s in part.states[:STATES_LIMIT]],
+        shrunk_states_total=len(part.states),
+        shrunk_edges=sorted(_reduction(precedence_graph(part.calls)).edges()),
+        shrunk_real_time=part.real_time,
+        shrink_tests=part.tests,
         shrink_seconds=shrink_seconds,
+        initial=jsonable(model.init()),
+    )
+
+
+@dataclass
+class _ShrunkPart:
+    """The shrunk sub-history and the search's own analysis of it."""
+
+    calls: list[Call] = field(default_factory=list)
+    minimal: bool = False
+    tests: int = 0
+    real_time: bool = False
+    failing: Call | None = None
+    prefix: list[Call] = field(default_factory=list)
+    states: list[Any] = field(default_factory=list)
+
+
+def _shrunk_part(
+    calls: list[Call],
+    model: Any,
+    failing: Call | None,
+    budget: float,
+    test_timeout: float,
+    max_configs: int | None,
+) -> _ShrunkPart:
+    if budget <= 0:
+        return _ShrunkPart()
+    found = shrink(
+        calls,
+        model,
+        failing=failing,
+        budget=budget,
+        test_timeout=test_timeout,
+        max_configs=max_configs,
+    )
+    result = _search(found.calls, model, test_timeout * 4, max_configs)
+    if result.valid is not False:  # the failure could not be shown again in time: claim nothing
+        return _ShrunkPart(tests=found.tests)
+    sub = found.calls  # the search saw them renumbered 0..n-1
+    return _ShrunkPart(
+        calls=sub,
+        minimal=found.minimal,
+        tests=found.tests,
+        real_time=found.real_time,
+        failing=sub[result.stuck[0]] if result.stuck else None,
+        prefix=[sub[i] for i in result.linearization],
+        states=list(result.states),
     )
 
 
@@ -283,7 +329,9 @@ def call_view(history: History, c: Call, model: Any, completions: dict[int, int]
     )
 
 
-def sub_history_ops(history: History, calls: Sequence[Call], completions: dict[int, int] | None = None) -> list[Op]:
+def sub_history_ops(
+    history: History, calls: Sequence[Call], completions: dict[int, int] | None = None
+) -> list[Op]:
     """The original ops (invoke and completion, in history order) of ``calls``.
 
     A crashed call keeps its ``info`` completion if it had one, or stays
@@ -334,7 +382,9 @@ def _reduction(graph: Any) -> Any:
     return reduced
 
 
-def window_calls(calls: Sequence[Call], focus: Sequence[Call], limit: int = WINDOW_LIMIT) -> list[Call]:
+def window_calls(
+    calls: Sequence[Call], focus: Sequence[Call], limit: int = WINDOW_LIMIT
+) -> list[Call]:
     """The calls a timeline of the failure should show, in invoke order.
 
     Every focus call, plus each call overlapping the span from the earliest
@@ -368,6 +418,27 @@ def _search(calls: Sequence[Call], model: Any, seconds: float, max_configs: int 
     return search(renumbered, model, deadline=time.monotonic() + seconds, max_configs=max_configs)
 
 
+@dataclass
+class Shrunk:
+    """A failing sub-history. ``real_time``: it keeps the blamed call and fails
+    only because of *when* that call happened (see ``shrink``), as opposed to
+    a call that no placement in time could make legal."""
+
+    calls: list[Call]
+    minimal: bool
+    tests: int
+    real_time: bool
+
+
+def stretched(calls: Sequence[Call], target: Call) -> list[Call]:
+    """The same calls with ``target`` free to take effect at any time: its
+    interval made to cover the whole sub-history (still not optional)."""
+    lo = min(c.call for c in calls) - 1
+    hi = max([c.ret for c in calls if c.ret != INF] + [c.call for c in calls]) + 1
+    ret = target.ret if target.ret == INF else hi
+    return [dataclasses.replace(c, call=lo, ret=ret) if c.id == target.id else c for c in calls]
+
+
 def shrink(
     calls: Sequence[Call],
     model: Any,
@@ -376,46 +447,81 @@ def shrink(
     budget: float = 5.0,
     test_timeout: float = 0.5,
     max_configs: int | None = None,
-) -> tuple[list[Call], bool, int]:
-    """A failing sub-history of ``calls``: (calls, is_1_minimal, searches run).
+) -> Shrunk:
+    """A failing sub-history of ``calls``, by delta debugging (ddmin).
 
-    First tries the calls invoked before ``failing`` returned (usually a big
-    cut), then ddmin with ``failing`` kept, then a final pass that may drop
-    it too, so the result is 1-minimal unless the budget ran out. A search
-    that times out counts as "not shown failing": shrinking never trusts a
-    guess.
+    Plain ddmin ("still not linearizable") almost always ends at a lone
+    read of a value that nothing in the sub-history wrote: true, but it
+    hides the real bug. So when it can, the shrinker keeps the blamed call
+    B (``failing``) and asks for more: the sub-history is not linearizable,
+    *and* it becomes linearizable once B may take effect at any time. What
+    remains is a real-time contradiction (B's result is legal, just not
+    when B happened) and is 1-minimal for that test. When even the whole
+    history fails that test (B's result is impossible whenever it
+    happened), plain ddmin gives the honest lone culprit instead.
+
+    Both modes first try the calls invoked before B returned (usually a big
+    cut). The result is 1-minimal unless the budget ran out. A search that
+    times out counts as "not shown": shrinking never trusts a guess.
     """
     deadline = time.monotonic() + budget
-    seen: dict[frozenset[int], bool] = {}
+    cache: dict[tuple[int, frozenset[int]], Any] = {}
     tests = 0
+    passed: list[frozenset[int]] = []
 
-    def fails(subset: Sequence[Call]) -> bool:
+    def verdict(subset: Sequence[Call], stretch: Call | None = None) -> Any:
         nonlocal tests
-        k = frozenset(c.id for c in subset)
-        if k not in seen:
+        k = (-1 if stretch is None else stretch.id, frozenset(c.id for c in subset))
+        if k not in cache:
             if time.monotonic() > deadline:
                 raise _OutOfBudget
             tests += 1
-            seen[k] = _search(subset, model, test_timeout, max_configs).valid is False
-        return seen[k]
+            target = subset if stretch is None else stretched(subset, stretch)
+            cache[k] = _search(target, model, test_timeout, max_configs).valid
+        return cache[k]
+
+    def fails(subset: Sequence[Call]) -> bool:
+        ok = verdict(subset) is False
+        if ok:
+            passed.append(frozenset(c.id for c in subset))
+        return ok
+
+    def real_time_fails(subset: Sequence[Call]) -> bool:
+        assert failing is not None
+        ok = verdict(subset) is False and verdict(subset, failing) is True
+        if ok:
+            passed.append(frozenset(c.id for c in subset))
+        return ok
 
     current = list(calls)
+    real_time = False
     try:
+        if failing is not None:
+            cut = [c for c in current if c.call < failing.ret] if failing.ret != INF else current
+            for candidate in (cut, current) if len(cut) < len(current) else (current,):
+                if real_time_fails(candidate):
+                    current, real_time = candidate, True
+                    break
+        if real_time:
+            assert failing is not None
+            rest = [c for c in current if c.id != failing.id]
+            kept = ddmin(rest, lambda s: real_time_fails(_merge(s, failing)))
+            return Shrunk(_merge(kept, failing), True, tests, True)
+        passed.clear()
         if failing is not None and failing.ret != INF:
             cut = [c for c in current if c.call < failing.ret]
             if len(cut) < len(current) and fails(cut):
                 current = cut
         if failing is not None and any(c.id == failing.id for c in current):
             rest = [c for c in current if c.id != failing.id]
-            kept = ddmin(rest, lambda s: fails(_merge(s, failing)))
-            current = _merge(kept, failing)
+            current = _merge(ddmin(rest, lambda s: fails(_merge(s, failing))), failing)
         current = ddmin(current, fails)
-        return current, True, tests
+        return Shrunk(current, True, tests, False)
     except _OutOfBudget:
-        best = min((k for k, v in seen.items() if v), key=len, default=None)
+        best = min(passed, key=len, default=None)
         if best is not None:
             current = [c for c in calls if c.id in best]
-        return current, False, tests
+        return Shrunk(current, False, tests, real_time)
 
 
 class _OutOfBudget(Exception):
@@ -471,56 +577,120 @@ def _split(items: list[Any], n: int) -> list[list[Any]]:
 def narrate(explanation: Explanation | dict[str, Any], model: Any = None) -> str:
     """A short proof, Elle-style: "Let A = ... A completed before B began ... However ...: a contradiction."
 
-    Reads only explanation data (descriptions were taken from the model when
-    the explanation was built), so a stored ``results.json`` can be narrated
-    again; ``model`` only supplies a name when the data lacks one.
+    Two paragraphs: where the search got stuck in the full history, then the
+    shrunk sub-history's own proof (skipped when shrinking removed nothing
+    the first paragraph does not already show). Reads only explanation data
+    (descriptions were taken from the model when the explanation was built),
+    so a stored ``results.json`` can be narrated again; ``model`` only
+    supplies a name when the data lacks one.
     """
     e = explanation.to_json() if isinstance(explanation, Explanation) else explanation
     name = e.get("model") or getattr(model, "name", "model")
-    key = "" if e.get("key") is None else f"On key {e['key']!r}: "
-    calls = e.get("shrunk") or []
-    failing = e.get("shrunk_failing")
-    prefix = e.get("shrunk_prefix") or []
-    states, states_total = e.get("shrunk_states") or [], e.get("shrunk_states_total", 0)
-    edges = e.get("shrunk_edges") or []
-    if failing is None:  # shrinking could not re-establish the failure: tell the full-history story
-        calls = _unique([*e.get("must_precede", []), *([e["failing"]] if e.get("failing") else [])])
-        failing, prefix = e.get("failing"), e.get("prefix", [])
-        states, states_total = e.get("states", []), e.get("states_total", 0)
-        edges = e.get("edges", [])
+    where = "" if e.get("key") is None else f"On key {e['key']!r}: "
+    total = e.get("calls_total", 0)
+    failing = e.get("failing")
     if failing is None:
-        return f"{key}the {name} history has no linearization, but the search gave no call to blame."
-    letters = _letters(calls, failing)
-    parts = []
-    if e.get("shrunk") and e.get("shrunk_failing") is not None:
-        size = len(e["shrunk"])
-        minimal = "" if e.get("shrunk_minimal") else " (shrinking ran out of time, so it may not be minimal)"
-        parts.append(f"{key}{size} of the {e.get('calls_total', size)} calls already have no linearization{minimal}.")
-    elif key:
-        parts.append(key.rstrip(": ") + ".")
-    parts.append("Let " + _join([f"{letters[c['id']]} = {_who(c)}" for c in calls if c["id"] in letters]) + ".")
+        return f"{where}the history has no linearization under the {name} model, but the search named no call to blame."
+    preds = e.get("must_precede", [])[-3:]
+    shrunk, s_failing = e.get("shrunk") or [], e.get("shrunk_failing")
+    letters = _letters([*preds, failing], shrunk, [failing, *([s_failing] if s_failing else [])])
+    known: set[int] = set()
+    story = _story(
+        letters,
+        known,
+        [*preds, failing],
+        failing,
+        [[p["id"], failing["id"]] for p in preds],
+        len(e.get("prefix", [])),
+        f"the longest linearizable prefix ({len(e.get('prefix', []))} of {total} calls)",
+        e.get("states", []),
+        e.get("states_total", 0),
+    )
+    text = where + story
+    shown = {p["id"] for p in preds} | {failing["id"]}
+    if s_failing is not None and {c["id"] for c in shrunk} != shown:
+        minimal = (
+            "" if e.get("shrunk_minimal") else " (shrinking ran out of time: it may not be minimal)"
+        )
+        have = "has" if len(shrunk) == 1 else "have"
+        s_prefix = e.get("shrunk_prefix", [])
+        why = (
+            f", though {letters[failing['id']]}'s result would be legal if it took effect at another time"
+            if e.get("shrunk_real_time") and failing["id"] in letters
+            else ""
+        )
+        text += (
+            f"\nShrunk: {len(shrunk)} of the {total} calls alone {have} no linearization{why}{minimal}. "
+            + _story(
+                letters,
+                known,
+                shrunk,
+                s_failing,
+                e.get("shrunk_edges", []),
+                len(s_prefix),
+                None,
+                e.get("shrunk_states", []),
+                e.get("shrunk_states_total", 0),
+                prefix=s_prefix,
+            )
+        )
+    return text
+
+
+def _story(
+    letters: dict[int, str],
+    known: set[int],
+    calls: list[dict[str, Any]],
+    failing: dict[str, Any],
+    edges: list[list[int]] | list[tuple[int, int]],
+    placed: int,
+    placed_phrase: str | None,
+    states: list[str],
+    states_total: int,
+    prefix: list[dict[str, Any]] | None = None,
+) -> str:
+    named = [c for c in _unique(calls) if c["id"] in letters]
     b = letters[failing["id"]]
-    lettered = {c["id"]: c for c in calls if c["id"] in letters}
+    fresh = [c for c in named if c["id"] not in known]
+    parts = []
+    if placed_phrase is None:  # a sub-history: say which calls it keeps
+        parts.append(
+            "Consider "
+            + _join(sorted(letters[c["id"]] for c in named))
+            + (" alone." if len(named) == 1 else " only.")
+        )
+    if fresh:
+        parts.append("Let " + _join([f"{letters[c['id']]} = {_who(c)}" for c in fresh]) + ".")
+    known.update(c["id"] for c in named)
     before = [letters[a] for a, x in edges if x == failing["id"] and a in letters]
     if before:
-        verb = "completed" if len(before) == 1 else "all completed"
-        parts.append(f"{_join(before)} {verb} before {b} began, so {'it takes' if len(before) == 1 else 'they take'} effect before {b}.")
-    other = [(letters[a], letters[x]) for a, x in edges if x != failing["id"] and a in letters and x in letters]
+        they = "it takes" if len(before) == 1 else "they take"
+        parts.append(f"{_join(before)} completed before {b} began, so {they} effect before {b}.")
+    other = [
+        f"{letters[a]} completed before {letters[x]} began"
+        for a, x in edges
+        if x != failing["id"] and a in letters and x in letters
+    ]
     if other:
-        parts.append(_join([f"{x} completed before {y} began" for x, y in other]) + ".")
-    for c in lettered.values():
-        if c["crashed"]:
-            parts.append(f"{letters[c['id']]} crashed: it may take effect at any point after it began, or never.")
-    done = [letters[c["id"]] for c in prefix if c["id"] in letters]
-    where = f"After {_join(done)} (the longest order the {name} accepts)" if done else "At the start"
-    parts.append(f"{where}, {_states_phrase(states, states_total)}.")
-    parts.append(f"However, {b} ({failing['description']}) is not legal in {'that state' if states_total == 1 else 'any of them'}, and no other order gets further: a contradiction.")
-    if e.get("failing") and e.get("prefix") is not None:
-        full_b = e["failing"]
+        parts.append(_join(other) + ".")
+    crashed = [letters[c["id"]] for c in named if c["crashed"]]
+    if crashed:
+        verb = "crashed: it" if len(crashed) == 1 else "crashed: each"
         parts.append(
-            f"(In the full history the search placed {len(e['prefix'])} of {e.get('calls_total', '?')} calls "
-            f"before it got stuck at {_who(full_b)}.)"
+            f"{_join(crashed)} {verb} may take effect at any point after it began, or never."
         )
+    if placed_phrase is not None:
+        lead = f"After {placed_phrase}" if placed else "At the start"
+    else:
+        done = [letters[c["id"]] for c in (prefix or []) if c["id"] in letters]
+        lead = (
+            f"After {_join(done)} (the longest order the model accepts)" if done else "At the start"
+        )
+    parts.append(f"{lead}, {_states_phrase(states, states_total)}.")
+    there = "there" if states_total == 1 else "in any of them"
+    parts.append(
+        f"However, {b} ({failing['description']}) is not legal {there}, and no other order gets further: a contradiction."
+    )
     return " ".join(parts)
 
 
@@ -533,12 +703,18 @@ def _unique(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda v: v["call"])
 
 
-def _letters(calls: list[dict[str, Any]], failing: dict[str, Any]) -> dict[int, str]:
-    """A, B, C... in invoke order; at most 8 calls get a letter, the failing one always."""
-    chosen = calls if len(calls) <= 8 else [c for c in calls if c["id"] == failing["id"]] + calls[:7]
-    chosen = sorted(_unique(chosen), key=lambda c: c["call"])
-    names = [chr(ord("A") + i) for i in range(26)]
-    return {c["id"]: names[i] for i, c in enumerate(chosen)}
+def _letters(
+    first: list[dict[str, Any]], then: list[dict[str, Any]], must: list[dict[str, Any]]
+) -> dict[int, str]:
+    """A, B, C... in the order the narrative introduces calls (``first``, then
+    the new ones of ``then``), each group in invoke order; at most 12 calls
+    get a letter, the ``must`` ones always."""
+    ids = {c["id"] for c in first}
+    ordered = _unique(first) + [c for c in _unique(then) if c["id"] not in ids]
+    if len(ordered) > 12:
+        keep = {c["id"] for c in must} | {c["id"] for c in ordered[: 12 - len(must)]}
+        ordered = [c for c in ordered if c["id"] in keep]
+    return {c["id"]: chr(ord("A") + i) for i, c in enumerate(ordered)}
 
 
 def _who(c: dict[str, Any]) -> str:

@@ -72,6 +72,8 @@ class Model(Protocol):
 
     def step(self, state: Any, call: Call) -> tuple[bool, Hashable]: ...
 
+    def read_only(self, call: Call) -> bool: ...
+
     def validate(self, call: Call) -> str | None: ...
 
     def describe_call(self, call: Call) -> str: ...
@@ -115,6 +117,10 @@ class _Base:
 
     def compile(self, call: Call) -> Stepper:
         raise NotImplementedError
+
+    def read_only(self, call: Call) -> bool:
+        """True if ``call`` never changes the state wherever it is legal (the search relies on it)."""
+        return False
 
     def step(self, state: Any, call: Call) -> tuple[bool, Hashable]:
         nxt = self.compile(call)(state)
@@ -172,6 +178,9 @@ class Register(_Base):
             v = freeze(call.input)
             return lambda s: v
         return lambda s: ILLEGAL
+
+    def read_only(self, call: Call) -> bool:
+        return call.f == "read"
 
     def validate(self, call: Call) -> str | None:
         problem = self._unknown_f(call)
@@ -231,6 +240,9 @@ class CasRegister(Register):
         if call.output is False:
             return lambda s: s if s != old else ILLEGAL
         return lambda s: new if s == old else ILLEGAL
+
+    def read_only(self, call: Call) -> bool:
+        return call.f == "read" or (call.f == "cas" and call.output is False)
 
     def validate(self, call: Call) -> str | None:
         problem = super().validate(call)
@@ -309,6 +321,10 @@ class MultiRegister(_Base):
             return tuple(sorted(regs.items()))
 
         return step
+
+    def read_only(self, call: Call) -> bool:
+        ops = self._micro_ops(call)
+        return isinstance(ops, list | tuple) and all(m[0] == "read" for m in ops)
 
     def validate(self, call: Call) -> str | None:
         problem = self._unknown_f(call)
@@ -419,6 +435,25 @@ class KV(_Base):
             v = call.input
             return lambda s: s + v
         return lambda s: ILLEGAL
+
+    def read_only(self, call: Call) -> bool:
+        return call.f == "get"
+
+    def resets(self, call: Call) -> bool:
+        """A put can set any value; appends only extend (see ``hopeless``)."""
+        return call.f != "get" and call.f != "append"
+
+    def hopeless(self, call: Call) -> Stepper | None:
+        """For a get: a test of states from which appends alone can never make it legal.
+
+        Appends only extend the string, so from ``s`` a get of ``want`` can
+        become legal without a put only if ``want`` starts with ``s``. The
+        search applies the test only where no put can come before the get.
+        """
+        if call.f != "get" or call.output is UNKNOWN:
+            return None
+        want = "" if call.output is None else call.output
+        return lambda s: not want.startswith(s)
 
     def validate(self, call: Call) -> str | None:
         problem = self._unknown_f(call)

@@ -24,7 +24,7 @@ from harness.core.errors import HistoryError, InputError
 from harness.core.op import Call, History
 
 from checkers.linearizable.models import Model
-from checkers.linearizable.search import SearchResult, search
+from checkers.linearizable.search import SearchResult, search, start
 
 __all__ = ["KeyResult", "LinearResult", "check_history", "check_calls", "merge_valid"]
 
@@ -109,13 +109,12 @@ def check_calls(
             groups.setdefault(c.key, []).append(c)
     else:
         groups[None] = list(calls)
-    keys = list(groups)
+    work = list(groups.items())
     jobs = jobs or os.cpu_count() or 1
-    work = [(k, groups[k]) for k in keys]
     if jobs > 1 and len(work) > 1 and len(calls) >= _INLINE_CALLS:
         results = _run_pool(work, model, timeout, max_configs, jobs)
     else:
-        results = [_check_key(cs, model, timeout, max_configs) for _, cs in work]
+        results = _run_inline(work, model, timeout, max_configs)
     out = [KeyResult(k, r.valid, cs, r, secs) for (k, cs), (r, secs) in zip(work, results, strict=True)]
     return LinearResult(merge_valid([k.valid for k in out]), out, time.perf_counter() - started)
 
@@ -127,6 +126,43 @@ def _check_key(
     deadline = None if timeout is None else t0 + timeout
     result = search(calls, model, deadline=deadline, max_configs=max_configs)
     return result, time.monotonic() - t0
+
+
+def _not_finished(key: Any) -> SearchResult:
+    return SearchResult("unknown", f"not finished: key {key!r} is already not linearizable")
+
+
+def _run_inline(
+    work: list[tuple[Any, list[Call]]], model: Model, timeout: float | None, max_configs: int | None
+) -> list[tuple[SearchResult, float]]:
+    """Search every key in this process, a slice of each in turn.
+
+    Round-robin (as Porcupine runs partitions concurrently) means a cheap
+    invalid key is found even when another key's search is exponential; the
+    first invalid key settles the verdict and the unfinished keys say so.
+    """
+    if len(work) == 1:
+        return [_check_key(work[0][1], model, timeout, max_configs)]
+    tasks = [start(cs, model, max_configs=max_configs) for _, cs in work]
+    active = list(range(len(tasks)))
+    while active:
+        still = []
+        for i in active:
+            task = tasks[i]
+            result = task.advance()
+            if result is None and timeout is not None and task.seconds > timeout:
+                result = task.give_up(f"timeout after {task.seconds:.1f} s")
+            if result is None:
+                still.append(i)
+            elif result.valid is False:
+                still = []
+                for j, other in enumerate(tasks):
+                    if other.result is None:
+                        other.result = _not_finished(work[i][0])
+                        other.result.explored = other.explored
+                break
+        active = still
+    return [(t.result, t.seconds) for t in tasks]  # type: ignore[misc]
 
 
 # Worker processes are forked and read their work from this module global,
@@ -161,6 +197,12 @@ def _run_pool(
         with ctx.Pool(min(jobs, len(work))) as pool:
             for i, result, secs in pool.imap_unordered(_work_item, order, chunksize=chunk):
                 results[i] = (result, secs)
+                if result.valid is False:
+                    # The verdict is settled; the pool's exit terminates the workers.
+                    for j, r in enumerate(results):
+                        if r is None:
+                            results[j] = (_not_finished(work[i][0]), 0.0)
+                    break
     finally:
         _WORK = None
     return [r for r in results if r is not None]

@@ -25,13 +25,21 @@ linearized. Three rules keep them cheap, each an exact reduction:
   whose applied crashed set is a superset of a cached one for the same key
   can reach nothing the cached one could not, so it is skipped.
 
+One more exact reduction concerns reads. If a completed read-only call
+(one that never changes the state, e.g. a read, or an observed failed cas)
+can be linearized next and is legal in the current state, some successful
+order (if any exists) linearizes it right now: moving it to the front of a
+successful order breaks no real-time constraint (everything that returned
+before its invoke is already linearized) and changes no state. So such a
+read is the only move tried at that configuration.
+
 Completed calls are tried before crashed ones (an ordering heuristic only).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -39,10 +47,11 @@ from harness.core.op import Call
 
 from checkers.linearizable.models import ILLEGAL, Model, freeze
 
-__all__ = ["SearchResult", "search"]
+__all__ = ["SearchResult", "SearchTask", "search", "start"]
 
-#: How many iterations pass between two looks at the clock.
-_CLOCK_EVERY = 2048
+#: Iterations per slice: a search pauses this often so its driver can look at the clock.
+_SLICE = 2048
+_FRESH, _LIST, _CRASHED, _BACKTRACK = range(4)
 #: At most this many states are reported for the deepest point.
 _MAX_STATES = 32
 
@@ -109,6 +118,50 @@ def search(
     return _Search(calls, model).run(deadline, max_configs)
 
 
+def start(calls: Sequence[Call], model: Model, *, max_configs: int | None = None) -> SearchTask:
+    """A search that runs a slice at a time (``advance``), so a driver can interleave keys."""
+    return SearchTask(_Search(calls, model), max_configs)
+
+
+class SearchTask:
+    """A paused search. ``advance()`` runs one slice and returns the result once there is one.
+
+    ``seconds`` counts only the time spent inside ``advance``, so a per-key
+    time budget is fair when several keys share one process.
+    """
+
+    def __init__(self, search: _Search, max_configs: int | None):
+        self._search = search
+        self._gen = search.iterate(max_configs)
+        self.seconds = 0.0
+        self.result: SearchResult | None = None
+
+    @property
+    def explored(self) -> int:
+        return self._search.explored
+
+    def advance(self) -> SearchResult | None:
+        if self.result is not None:
+            return self.result
+        t0 = time.monotonic()
+        try:
+            next(self._gen)
+        except StopIteration as stop:
+            self.result = stop.value
+        except _Stop as stop:
+            self.result = self.give_up(stop.reason)
+        finally:
+            self.seconds += time.monotonic() - t0
+        return self.result
+
+    def give_up(self, reason: str) -> SearchResult:
+        """End the search as ``unknown`` with ``reason``, keeping the longest prefix found."""
+        self._gen.close()
+        s = self._search
+        self.result = SearchResult("unknown", reason, s.best_path(), [], [], s.explored)
+        return self.result
+
+
 class _Search:
     def __init__(self, calls: Sequence[Call], model: Model):
         self.model = model
@@ -140,10 +193,19 @@ class _Search:
         self.nxt = list(range(1, 2 * n + 2)) + [self.end]
         self.prv = [0] + list(range(0, 2 * n + 1))
         self.fn = [_compile(model, c) for c in done]
+        read_only = getattr(model, "read_only", None)
+        self.ro = [bool(read_only and read_only(c)) for c in done]
+        self.hopeless, self.reset_mask = self._hopeless_checks(calls, model)
+        self.path: list[int] = []
+        self.explored = 0
+        self.best: list[int] = []
+        self.best_saved = True
 
         # Crashed classes: members ordered by invoke position.
         classes: dict[Any, list[Call]] = {}
-        for c in sorted((c for c in calls if c.crashed), key=lambda c: c.call):
+        # A crashed read-only call never changes the state: applying it never helps.
+        maybe = [c for c in calls if c.crashed and not (read_only and read_only(c))]
+        for c in sorted(maybe, key=lambda c: c.call):
             classes.setdefault(_class_key(c), []).append(c)
         self.cls_members = list(classes.values())
         self.cls_fn = [_compile(model, m[0]) for m in self.cls_members]
@@ -154,15 +216,41 @@ class _Search:
             self.cls_bits.append([1 << (bit + i) for i in range(len(ms))])
             bit += len(ms)
 
+    def _hopeless_checks(self, calls: Sequence[Call], model: Model) -> tuple[list[Any], list[int]]:
+        """Per completed read-only call: a test for states from which it can never
+        become legal, and the completed resets that must be linearized first.
+
+        Only for models with ``hopeless``/``resets`` hooks (kv: from state s,
+        appends alone only ever reach strings that start with s, so a get of a
+        string that does not start with s is hopeless unless a put may still
+        come first). A read with a crashed reset invoked before it returns is
+        never tested: that put may still take effect.
+        """
+        n = len(self.done)
+        hopeless_hook = getattr(model, "hopeless", None)
+        resets_hook = getattr(model, "resets", None)
+        if hopeless_hook is None or resets_hook is None:
+            return [None] * n, [0] * n
+        resets = [(c.call, 1 << k) for k, c in enumerate(self.done) if resets_hook(c)]
+        crashed_resets = [c.call for c in calls if c.crashed and resets_hook(c)]
+        first_crashed_reset = min(crashed_resets, default=1 << 63)
+        tests: list[Any] = [None] * n
+        masks = [0] * n
+        for k, c in enumerate(self.done):
+            if not self.ro[k] or first_crashed_reset < c.ret:
+                continue
+            tests[k] = hopeless_hook(c)
+            masks[k] = sum(bit for call, bit in resets if call < c.ret)
+        return tests, masks
+
     def run(self, deadline: float | None, max_configs: int | None) -> SearchResult:
-        started = time.monotonic()
-        try:
-            return self._run(deadline, max_configs)
-        except _Stop as stop:
-            reason = stop.reason
-            if reason == "timeout":
-                reason = f"timeout after {time.monotonic() - started:.1f} s"
-            return SearchResult("unknown", reason, self.best_path(), [], [], self.explored)
+        task = SearchTask(self, max_configs)
+        while True:
+            result = task.advance()
+            if result is not None:
+                return result
+            if deadline is not None and time.monotonic() > deadline:
+                return task.give_up(f"timeout after {task.seconds:.1f} s")
 
     def best_path(self) -> list[int]:
         if not self.best_saved:
@@ -170,140 +258,188 @@ class _Search:
             self.best_saved = True
         return self.best
 
-    def _run(self, deadline: float | None, max_configs: int | None) -> SearchResult:
-        done, kind, pos, match, nxt, prv, fn = (
-            self.done, self.kind, self.pos, self.match, self.nxt, self.prv, self.fn,
+    def iterate(self, max_configs: int | None) -> Generator[None, None, SearchResult]:
+        """The search, pausing (yielding) every few thousand steps so a driver can stop it.
+
+        At each configuration: (1) if a read-only candidate is legal, take it
+        and nothing else (see ``_Search``); (2) else try the other completed
+        candidates in list order; (3) then one member of each crashed class;
+        (4) at a dead end, undo the last move and resume where it left off.
+        """
+        kind, pos, match, nxt, prv, fn, ro = (
+            self.kind, self.pos, self.match, self.nxt, self.prv, self.fn, self.ro,
         )
+        hopeless, reset_mask = self.hopeless, self.reset_mask
         end = self.end
         cls_fn, cls_calls, cls_bits, cls_members = self.cls_fn, self.cls_calls, self.cls_bits, self.cls_members
         ncls = len(cls_fn)
         applied = [0] * ncls  # members of each crashed class applied so far
-        ids = [c.id for c in done]
+        ids = [c.id for c in self.done]
 
         state = self.model.init()
-        lin = 0  # bitset over done calls
+        lin = 0  # bitset over completed calls
         crashed = 0  # bitset over crashed class members
         depth = 0
         cache: dict[tuple[int, Any], list[int]] = {(0, state): [0]}
-        stack: list[tuple[int, Any, int]] = []  # (move, previous state, aux)
-        path: list[int] = []
-        self.path = path
+        # Frames: (move, previous state, aux). move > 0: a list entry, aux 1 if
+        # it was a forced read; move < 0: crashed class -move-1, aux the
+        # frontier entry at that configuration.
+        stack: list[tuple[int, Any, int]] = []
+        path = self.path
         self.explored = 1
         self.best, self.best_saved = [], True
         best_depth, best_lin, best_states = 0, 0, {state}
         budget = max_configs if max_configs is not None else 1 << 62
         tick = 0
 
-        entry = nxt[0]
-        cls_start = -1  # -1: scan the list first; >= 0: resume crashed classes there
+        phase = _FRESH
+        entry = 0
+        cls_start = 0
         while True:
-            if nxt[0] == end:
-                self.best, self.best_saved = path, True
-                return SearchResult(True, None, list(path), [], [], self.explored)
-            tick += 1
-            if tick >= _CLOCK_EVERY:
-                tick = 0
-                if deadline is not None and time.monotonic() > deadline:
-                    raise _Stop("timeout")
-            moved = False
-            if cls_start < 0:
-                # Completed candidates: call entries before the first return entry.
-                while True:
-                    k = kind[entry]
-                    if k < 0:
-                        break
-                    nstate = fn[k](state)
-                    if nstate is not ILLEGAL:
-                        nlin = lin | (1 << k)
-                        key = (nlin, nstate)
-                        seen = cache.get(key)
-                        if seen is None or not _dominated(seen, crashed):
-                            if seen is None:
-                                cache[key] = [crashed]
-                            else:
-                                seen.append(crashed)
-                            self.explored += 1
-                            if self.explored > budget:
-                                raise _Stop(f"memory budget of {max_configs} configurations exceeded")
-                            stack.append((entry, state, 0))
-                            ret = match[entry]
-                            nxt[prv[entry]] = nxt[entry]
-                            prv[nxt[entry]] = prv[entry]
-                            nxt[prv[ret]] = nxt[ret]
-                            prv[nxt[ret]] = prv[ret]
-                            path.append(ids[k])
-                            lin, state = nlin, nstate
-                            depth += 1
-                            if depth > best_depth:
-                                best_depth, best_lin, best_states = depth, lin, {state}
-                                self.best_saved = False
-                            elif lin == best_lin and len(best_states) < _MAX_STATES:
-                                best_states.add(state)
-                            moved = True
+            if phase == _FRESH:
+                if nxt[0] == end:
+                    self.best, self.best_saved = path, True
+                    return SearchResult(True, None, list(path), [], [], self.explored)
+                tick += 1
+                if tick >= _SLICE:
+                    tick = 0
+                    yield
+                # (1) A legal read-only candidate is the only move needed; a
+                # hopeless one means this configuration is a dead end.
+                entry = nxt[0]
+                forced = 0
+                k = kind[entry]
+                while k >= 0:
+                    if ro[k]:
+                        if fn[k](state) is not ILLEGAL:
+                            forced = entry
+                            break
+                        test = hopeless[k]
+                        if test is not None and not reset_mask[k] & ~lin and test(state):
                             break
                     entry = nxt[entry]
-                if moved:
-                    entry = nxt[0]
+                    k = kind[entry]
+                if k >= 0 and not forced:
+                    phase = _BACKTRACK
                     continue
-                cls_start = 0
-            # Crashed candidates: one per class, invoked before the first return.
-            frontier = pos[entry]
-            for ci in range(cls_start, ncls):
-                a = applied[ci]
-                calls_ci = cls_calls[ci]
-                if a == len(calls_ci) or calls_ci[a] >= frontier:
-                    continue
-                nstate = cls_fn[ci](state)
-                if nstate is ILLEGAL or nstate == state:
-                    continue
-                ncrashed = crashed | cls_bits[ci][a]
-                key = (lin, nstate)
-                seen = cache.get(key)
-                if seen is not None and _dominated(seen, ncrashed):
-                    continue
-                if seen is None:
-                    cache[key] = [ncrashed]
+                if forced:
+                    nlin = lin | (1 << k)
+                    seen = cache.get((nlin, state))
+                    if seen is not None and _dominated(seen, crashed):
+                        phase = _BACKTRACK
+                        continue
+                    nstate = state
+                    entry = forced
                 else:
-                    seen.append(ncrashed)
+                    entry = nxt[0]
+                    phase = _LIST
+            if phase == _LIST:
+                # (2) Completed candidates: call entries before the first return entry.
+                k = kind[entry]
+                while k >= 0:
+                    if not ro[k]:
+                        nstate = fn[k](state)
+                        if nstate is not ILLEGAL:
+                            nlin = lin | (1 << k)
+                            seen = cache.get((nlin, nstate))
+                            if seen is None or not _dominated(seen, crashed):
+                                break
+                    entry = nxt[entry]
+                    k = kind[entry]
+                if k < 0:
+                    cls_start = 0
+                    phase = _CRASHED
+                else:
+                    forced = 0
+            if phase == _FRESH or phase == _LIST:
+                # Take the move to entry (call k): nlin, nstate, seen are set.
+                if seen is None:
+                    cache[(nlin, nstate)] = [crashed]
+                else:
+                    seen.append(crashed)
                 self.explored += 1
                 if self.explored > budget:
                     raise _Stop(f"memory budget of {max_configs} configurations exceeded")
-                stack.append((-ci - 1, state, entry))
-                applied[ci] = a + 1
-                path.append(cls_members[ci][a].id)
-                crashed, state = ncrashed, nstate
-                if lin == best_lin and depth == best_depth and len(best_states) < _MAX_STATES:
+                stack.append((entry, state, 1 if forced else 0))
+                ret = match[entry]
+                nxt[prv[entry]] = nxt[entry]
+                prv[nxt[entry]] = prv[entry]
+                nxt[prv[ret]] = nxt[ret]
+                prv[nxt[ret]] = prv[ret]
+                path.append(ids[k])
+                lin, state = nlin, nstate
+                depth += 1
+                if depth > best_depth:
+                    best_depth, best_lin, best_states = depth, lin, {state}
+                    self.best_saved = False
+                elif lin == best_lin and len(best_states) < _MAX_STATES:
                     best_states.add(state)
-                moved = True
-                break
-            if moved:
-                entry = nxt[0]
-                cls_start = -1
+                phase = _FRESH
                 continue
-            # Dead end: undo the last move and try the next alternative.
-            if not stack:
-                return self._invalid(best_lin, best_states)
-            move, state, aux = stack.pop()
-            if move > 0:
-                if not self.best_saved and depth == best_depth:
-                    self.best, self.best_saved = list(path), True
-                path.pop()
-                ret = match[move]
-                nxt[prv[ret]] = ret
-                prv[nxt[ret]] = ret
-                nxt[prv[move]] = move
-                prv[nxt[move]] = move
-                lin &= ~(1 << kind[move])
-                depth -= 1
-                entry = nxt[move]
-                cls_start = -1
-            else:
+            if phase == _CRASHED:
+                # (3) Crashed candidates: one per class, invoked before the first return.
+                frontier = pos[entry]
+                for ci in range(cls_start, ncls):
+                    a = applied[ci]
+                    calls_ci = cls_calls[ci]
+                    if a == len(calls_ci) or calls_ci[a] >= frontier:
+                        continue
+                    nstate = cls_fn[ci](state)
+                    if nstate is ILLEGAL or nstate == state:
+                        continue
+                    ncrashed = crashed | cls_bits[ci][a]
+                    key = (lin, nstate)
+                    seen = cache.get(key)
+                    if seen is not None and _dominated(seen, ncrashed):
+                        continue
+                    if seen is None:
+                        cache[key] = [ncrashed]
+                    else:
+                        seen.append(ncrashed)
+                    self.explored += 1
+                    if self.explored > budget:
+                        raise _Stop(f"memory budget of {max_configs} configurations exceeded")
+                    stack.append((-ci - 1, state, entry))
+                    applied[ci] = a + 1
+                    path.append(cls_members[ci][a].id)
+                    crashed, state = ncrashed, nstate
+                    if lin == best_lin and depth == best_depth and len(best_states) < _MAX_STATES:
+                        best_states.add(state)
+                    phase = _FRESH
+                    break
+                else:
+                    phase = _BACKTRACK
+                if phase == _FRESH:
+                    continue
+            # (4) Dead end: undo moves until one has an alternative left.
+            while True:
+                if not stack:
+                    return self._invalid(best_lin, best_states)
+                move, state, aux = stack.pop()
+                if move > 0:
+                    if not self.best_saved and depth == best_depth:
+                        self.best, self.best_saved = list(path), True
+                    path.pop()
+                    ret = match[move]
+                    nxt[prv[ret]] = ret
+                    prv[nxt[ret]] = ret
+                    nxt[prv[move]] = move
+                    prv[nxt[move]] = move
+                    lin &= ~(1 << kind[move])
+                    depth -= 1
+                    if aux:
+                        continue  # a forced read: its configuration had no other move
+                    entry = nxt[move]
+                    phase = _LIST
+                    break
                 path.pop()
                 ci = -move - 1
                 applied[ci] -= 1
                 crashed &= ~cls_bits[ci][applied[ci]]
                 entry = aux
                 cls_start = ci + 1
+                phase = _CRASHED
+                break
 
     def _invalid(self, best_lin: int, best_states: set[Any]) -> SearchResult:
         left = [c for k, c in enumerate(self.done) if not (best_lin >> k) & 1]

@@ -15,9 +15,9 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from harness.control.quoting import check_argv
 from harness.core.errors import RemoteError, UnreachableError
 from harness.core.protocols import Result
-from harness.control.quoting import check_argv
 
 log = logging.getLogger("seam.control")
 
@@ -63,7 +63,9 @@ class LocalRemote:
         """The argv actually executed for ``argv`` on ``node``."""
         return list(argv)
 
-    def _diagnose(self, node: str, argv: tuple[str, ...], status: int, stderr: str) -> RemoteError | None:
+    def _diagnose(
+        self, node: str, argv: tuple[str, ...], status: int, stderr: str
+    ) -> RemoteError | None:
         """A more specific error for a failure that is the node's fault, not the command's."""
         return None
 
@@ -87,12 +89,18 @@ class LocalRemote:
             )
         except subprocess.TimeoutExpired as e:
             raise RemoteError(
-                node, args, status=None, stderr=_text(e.stderr),
+                node,
+                args,
+                status=None,
+                stderr=_text(e.stderr),
                 fix=f"the command did not finish in {timeout:g}s; raise timeout= or find why it hangs",
             ) from None
         except FileNotFoundError:
             raise RemoteError(
-                node, args, status=127, stderr=f"{self._wrap(node, args)[0]}: command not found",
+                node,
+                args,
+                status=127,
+                stderr=f"{self._wrap(node, args)[0]}: command not found",
                 fix=f"install {args[0]!r} on {node} or give its full path",
             ) from None
         result = Result(node, args, proc.returncode, _text(proc.stdout), _text(proc.stderr))
@@ -102,8 +110,11 @@ class LocalRemote:
                 raise specific
             if check:
                 raise RemoteError(
-                    node, args, status=proc.returncode, stderr=result.stderr,
-                    fix="read the stderr above; pass check=False if a non-zero exit is expected",
+                    node,
+                    args,
+                    status=proc.returncode,
+                    stderr=result.stderr,
+                    fix="see the command's stderr; pass check=False if a non-zero exit is expected",
                 )
         return result
 
@@ -127,12 +138,20 @@ class LocalRemote:
         with open(log, "ab") as out:
             try:
                 proc = subprocess.Popen(
-                    self._wrap(node, args), stdin=subprocess.DEVNULL, stdout=out,
-                    stderr=subprocess.STDOUT, start_new_session=True, env=full_env, cwd=cwd,
+                    self._wrap(node, args),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env=full_env,
+                    cwd=cwd,
                 )
             except FileNotFoundError as e:
                 raise RemoteError(
-                    node, args, status=127, stderr=str(e),
+                    node,
+                    args,
+                    status=127,
+                    stderr=str(e),
                     fix=f"install {args[0]!r} on {node}, give its full path, or check cwd={cwd!r}",
                 ) from None
         with self._lock:
@@ -144,7 +163,10 @@ class LocalRemote:
             os.kill(pid, sig)
         except ProcessLookupError:
             raise RemoteError(
-                node, ["kill", f"-{int(sig)}", str(pid)], status=1, stderr=f"no process {pid}",
+                node,
+                ["kill", f"-{int(sig)}", str(pid)],
+                status=1,
+                stderr=f"no process {pid}",
                 fix="the process already exited; check alive() first or read its log",
             ) from None
         self._reap()
@@ -185,11 +207,21 @@ def _copy(node: str, src: Path, dst: Path, verb: str) -> None:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
         else:
-            raise RemoteError(node, [verb, str(src), str(dst)], status=1, stderr=f"{src}: no such file or directory",
-                              fix=f"check the source path of the {verb}")
+            raise RemoteError(
+                node,
+                [verb, str(src), str(dst)],
+                status=1,
+                stderr=f"{src}: no such file or directory",
+                fix=f"check the source path of the {verb}",
+            )
     except OSError as e:
-        raise RemoteError(node, [verb, str(src), str(dst)], status=1, stderr=str(e),
-                          fix="check the paths and that the destination is writable") from None
+        raise RemoteError(
+            node,
+            [verb, str(src), str(dst)],
+            status=1,
+            stderr=str(e),
+            fix="check the paths and that the destination is writable",
+        ) from None
 
 
 def _text(data: bytes | str | None) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from harness.core.errors import RemoteError
 from harness.control.local import LocalRemote, unreachable
+from harness.core.errors import RemoteError
 
 IP = "ip"
 
@@ -29,7 +29,7 @@ class NetnsRemote(LocalRemote):
         super().__init__()
         self._namespace_of = namespace_of
 
-    def namespace(self, node: str) -> str:
+    def namespace(self, node: str, argv: tuple[str, ...] = ()) -> str:
         if callable(self._namespace_of):
             return self._namespace_of(node)
         try:
@@ -37,18 +37,24 @@ class NetnsRemote(LocalRemote):
         except KeyError:
             known = ", ".join(sorted(self._namespace_of)) or "none"
             raise unreachable(
-                node, ["ip", "netns", "exec", "?"], f"no namespace for node {node!r} (known: {known})",
+                node,
+                list(argv),
+                f"no namespace for node {node!r} (known: {known})",
                 "use one of the known node names, or `seam cluster up --nodes N` for more nodes",
             ) from None
 
     def _wrap(self, node: str, argv: tuple[str, ...]) -> list[str]:
-        return [IP, "netns", "exec", self.namespace(node), *argv]
+        return [IP, "netns", "exec", self.namespace(node, argv), *argv]
 
-    def _diagnose(self, node: str, argv: tuple[str, ...], status: int, stderr: str) -> RemoteError | None:
+    def _diagnose(
+        self, node: str, argv: tuple[str, ...], status: int, stderr: str
+    ) -> RemoteError | None:
         # ip's own failure to enter the namespace: the node does not exist, the command never ran.
         if status == 255 and "Cannot open network namespace" in stderr:
             return unreachable(
-                node, argv, stderr.strip().splitlines()[-1],
+                node,
+                argv,
+                stderr.strip().splitlines()[-1],
                 "the namespace is gone; run `seam cluster up` (or `seam cluster status` to see what exists)",
             )
         return None

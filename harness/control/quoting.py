@@ -24,13 +24,17 @@ def check_argv(argv: Sequence[str]) -> tuple[str, ...]:
     argument; NUL cannot appear in an exec argument at all.
     """
     if isinstance(argv, (str, bytes)):
-        raise ConfigError(f"argv must be a list of strings, not the string {argv!r}; fix: pass [{argv!r}] or split it")
+        raise ConfigError(
+            f"argv must be a list of strings, not the string {argv!r}; fix: pass [{argv!r}] or split it"
+        )
     out = tuple(argv)
     if not out:
         raise ConfigError("argv is empty; fix: pass at least the program name")
     for a in out:
         if not isinstance(a, str):
-            raise ConfigError(f"argv element {a!r} in {list(out)!r} is not a string; fix: convert it with str()")
+            raise ConfigError(
+                f"argv element {a!r} in {list(out)!r} is not a string; fix: convert it with str()"
+            )
         if "\0" in a:
             raise ConfigError(f"argv element {a!r} contains NUL, which no command line can carry")
     return out
@@ -46,14 +50,18 @@ def env_words(env: Mapping[str, str] | None) -> list[str]:
     words = []
     for name, value in (env or {}).items():
         if not _ENV_NAME.match(name):
-            raise ConfigError(f"environment variable name {name!r} is not valid; fix: use letters, digits and _")
+            raise ConfigError(
+                f"environment variable name {name!r} is not valid; fix: use letters, digits and _"
+            )
         if "\0" in str(value):
             raise ConfigError(f"environment value for {name} contains NUL")
         words.append(f"{name}={value}")
     return words
 
 
-def spawn_command(argv: Sequence[str], log: str, *, env: Mapping[str, str] | None = None, cwd: str | None = None) -> str:
+def spawn_command(
+    argv: Sequence[str], log: str, *, env: Mapping[str, str] | None = None, cwd: str | None = None
+) -> str:
     """The shell line that starts argv detached and prints its pid.
 
     ``setsid`` and ``nohup`` exec (no fork: a background job of a

@@ -217,25 +217,25 @@ class History(Sequence[Op]):
                 open_by_process[op.process] = c
                 calls.append(c)
                 continue
-            c = open_by_process.pop(op.process, None)  # type: ignore[assignment]
-            if c is None:
+            done = open_by_process.pop(op.process, None)
+            if done is None:
                 continue
             if op.type == "ok":
-                c.ret = pos
-                c.complete_index = op.index
+                done.ret = pos
+                done.complete_index = op.index
                 if op.unknown:
-                    c.output = UNKNOWN
-                elif op.f == "cas" and c.f == "cas":
-                    c.output = True
+                    done.output = UNKNOWN
+                elif op.f == "cas" and done.f == "cas":
+                    done.output = True
                 else:
-                    _, c.output = _split(op, independent, self.source, self._line(pos))
+                    _, done.output = _split(op, independent, self.source, self._line(pos))
             elif op.type == "fail":
                 if op.f in observed_failures:
-                    c.ret = pos
-                    c.complete_index = op.index
-                    c.output = False
+                    done.ret = pos
+                    done.complete_index = op.index
+                    done.output = False
                 else:
-                    c.id = -1  # dropped below
+                    done.id = -1  # dropped below
             # info: crashed, keeps ret=INF and output UNKNOWN
         kept = [c for c in calls if c.id != -1]
         for i, c in enumerate(kept):

@@ -42,7 +42,17 @@ class Remote(Protocol):
 
     def run(self, node: str, argv: Sequence[str], *, timeout: float = 60.0, check: bool = True, stdin: bytes | None = None) -> Result: ...
 
-    def spawn(self, node: str, argv: Sequence[str], log: str, *, env: Mapping[str, str] | None = None) -> int: ...
+    def spawn(
+        self,
+        node: str,
+        argv: Sequence[str],
+        log: str,
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> int: ...
+
+    def alive(self, node: str, pid: int) -> bool: ...
 
     def signal(self, node: str, pid: int, sig: int) -> None: ...
 
@@ -57,7 +67,7 @@ class Remote(Protocol):
 class Cluster(Protocol):
     """Provisions nodes. Teardown is idempotent and also repairs a crashed earlier run."""
 
-    def up(self) -> list[str]: ...
+    def up(self) -> list[Any]: ...
 
     def down(self) -> None: ...
 
@@ -88,6 +98,23 @@ class Pausable(Protocol):
 @runtime_checkable
 class HasLeader(Protocol):
     def leader(self, test: Any) -> str | None: ...
+
+
+@runtime_checkable
+class Skewable(Protocol):
+    """A target whose services run under libfaketime, each node reading its
+    fake-time offset from a file the clock nemesis rewrites at run time."""
+
+    def clock_file(self, test: Any, node: str) -> str: ...
+
+
+@runtime_checkable
+class HasAppFaults(Protocol):
+    """A target that can fail on purpose at the application level."""
+
+    def inject_fault(self, test: Any, node: str, fault: Mapping[str, Any]) -> None: ...
+
+    def clear_faults(self, test: Any, node: str) -> None: ...
 
 
 @runtime_checkable

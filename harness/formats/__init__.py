@@ -1,0 +1,98 @@
+"""History readers and the JSONL writer.
+
+Every reader returns a validated ``harness.core.op.History`` and raises
+``HistoryError`` (an ``InputError``, exit code 3) naming the file, the line
+and the problem for any bad input. Each foreign format keeps its own
+meaning (DESIGN section 4): see the module of each reader.
+
+    load(path, fmt="auto") -> History
+    read_text(text, fmt="auto", *, source="<string>") -> History
+    write_jsonl(history_or_ops, path_or_file) -> None
+    detect(text) -> "jsonl" | "edn" | "porcupine-etcd" | "porcupine-kv"
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from harness.core.errors import HistoryError
+from harness.core.op import History
+from harness.formats.detect import CONCRETE, detect
+from harness.formats.jsonl import read_jsonl_lines, write_jsonl
+
+__all__ = ["FORMATS", "detect", "load", "read_text", "write_jsonl"]
+
+FORMATS = ("auto", *CONCRETE)
+
+# Readers are imported when first used, so reading JSONL never loads the EDN code.
+_READERS = {
+    "jsonl": "harness.formats.jsonl:read_jsonl",
+    "edn": "harness.formats.knossos:read_edn",
+    "porcupine-etcd": "harness.formats.porcupine:read_etcd_log",
+    "porcupine-kv": "harness.formats.porcupine:read_kv",
+}
+
+
+def read_text(text: str, fmt: str = "auto", *, source: str = "<string>") -> History:
+    """Parse a history held in a string; ``fmt`` is one of FORMATS."""
+    if fmt not in FORMATS:
+        raise HistoryError(
+            f"unknown history format {fmt!r}; use one of {', '.join(FORMATS)}", source=source
+        )
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if fmt == "auto":
+        fmt = detect(text, source=source)
+    module, name = _READERS[fmt].split(":")
+    history: History = getattr(importlib.import_module(module), name)(text, source=source)
+    if not history.ops:
+        raise HistoryError(
+            f"no operations: the {fmt} history holds no client or nemesis op", source=source
+        )
+    return history
+
+
+def load(path: str | Path, fmt: str = "auto") -> History:
+    """Read a history file; errors name the file as given.
+
+    JSONL is read line by line from the open file, so a large history is
+    never held in memory twice (as text and as ops).
+    """
+    source = str(path)
+    if fmt not in FORMATS:
+        return read_text("", fmt, source=source)  # raises: unknown format
+    if fmt in ("auto", "jsonl"):
+        head = _read(path, source, limit=1 << 16)
+        if (
+            fmt == "jsonl"
+            or detect(head.decode("utf-8", errors="replace"), source=source) == "jsonl"
+        ):
+            try:
+                with open(path, encoding="utf-8-sig", newline="\n") as fh:
+                    history = read_jsonl_lines(fh, source=source)
+            except UnicodeDecodeError:
+                pass  # read it whole below, to name the line
+            else:
+                if not history.ops:
+                    raise HistoryError(
+                        "no operations: the jsonl history holds no op", source=source
+                    )
+                return history
+    data = _read(path, source)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise HistoryError(
+            f"not UTF-8 text ({e.reason} at byte {e.start})", source=source, line=line
+        ) from None
+    return read_text(text, fmt, source=source)
+
+
+def _read(path: str | Path, source: str, limit: int = -1) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(limit)
+    except OSError as e:
+        raise HistoryError(f"cannot read the history: {e.strerror or e}", source=source) from None

@@ -1,0 +1,123 @@
+"""How fast the harness records, and what it costs per op.
+
+For 10 and 50 client processes against the reference pipeline (register
+workload, as fast as possible: no --rate), it prints the sustained recorded
+ops per second and the harness's own overhead per op: the time from the
+interpreter's dispatch decision to the recorded completion, minus the time
+inside the client call (``harness.interpreter.Stats``). The cluster is the
+namespace cluster when root and `ip` exist, else local node processes (it
+says which). A last row runs a client that answers at once, which shows the
+interpreter's and store's own ceiling without the pipeline in the way.
+
+    .venv/bin/python bench/harness.py [--seconds 10] [--clients 10,50] [--cluster auto|local|netns]
+
+Goal (issue 4): >= 2,000 recorded ops/s on 2 cores, overhead < 5% of client latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.core.op import Op  # noqa: E402
+from harness.generator import clients, time_limit  # noqa: E402
+from harness.interpreter import run_generator  # noqa: E402
+from harness.runner import Test, _make_target, _teardown_all, provision, setup_all  # noqa: E402
+from harness.spec import TestSpec  # noqa: E402
+from harness.store import RunStore  # noqa: E402
+from harness.targets.pipeline import RegisterClient  # noqa: E402
+from harness.workloads import RegisterGen  # noqa: E402
+
+
+def pick_cluster(wanted: str) -> str:
+    if wanted != "auto":
+        return wanted
+    if os.geteuid() == 0 and shutil.which("ip"):
+        return "netns"
+    print("bench: not root or no `ip`: using local node processes instead of namespaces")
+    return "local"
+
+
+class NullClient:
+    """Answers every op at once: the harness's own ceiling."""
+
+    def invoke(self, test: object, op: Op) -> Op:
+        return dataclasses.replace(op, type="ok")
+
+    def close(self) -> None:
+        pass
+
+
+def measure(test: Test, concurrency: int, seconds: float, client_factory) -> dict:
+    gen = clients(time_limit(seconds, RegisterGen(seed=concurrency, keys=64)))
+    ran = run_generator(test, gen, client_factory=client_factory, concurrency=concurrency,
+                        record=test.store.record, seed=concurrency, op_timeout=5.0)
+    s = ran.stats
+    records = len(ran)
+    return {
+        "clients": concurrency,
+        "ops": s.ops,
+        "ops_s": s.ops / s.seconds,
+        "records_s": records / s.seconds,
+        "latency_ms": 1e3 * s.client_seconds / s.ops if s.ops else 0.0,
+        "overhead_us": 1e6 * s.overhead_seconds / s.ops if s.ops else 0.0,
+        "overhead_pct": 100 * s.overhead_fraction,
+        "record_us": 1e6 * s.record_seconds / records if records else 0.0,
+        "generator_us": 1e6 * s.generator_seconds / records if records else 0.0,
+        "ok": s.ok, "fail": s.fail, "info": s.info,
+    }
+
+
+def row(label: str, m: dict) -> str:
+    share = f"{m['overhead_pct']:>9.2f}%" if m["latency_ms"] >= 0.01 else f"{'n/a':>10}"
+    return (f"{label:<18} {m['clients']:>7} {m['ops']:>8} {m['ops_s']:>9.0f} {m['records_s']:>10.0f} "
+            f"{m['latency_ms']:>10.2f} {m['overhead_us']:>11.1f} {share} "
+            f"{m['record_us']:>9.1f} {m['generator_us']:>8.1f}   ok {m['ok']} fail {m['fail']} info {m['info']}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--clients", default="10,50")
+    ap.add_argument("--cluster", default="auto", choices=("auto", "local", "netns"))
+    args = ap.parse_args()
+    kind = pick_cluster(args.cluster)
+    counts = [int(c) for c in args.clients.split(",")]
+    tmp = Path(tempfile.mkdtemp(prefix="seam-bench-"))
+    spec = TestSpec(workload="register", name="bench", cluster=kind, node_count=5, results=str(tmp),
+                    subnet="10.77.250.0/24", cluster_prefix="seamb", cluster_state=str(tmp / "cluster")).validate()
+    print(f"bench: {os.cpu_count()} cores; pipeline on 5 {kind} nodes; {args.seconds:g}s per row, no rate limit")
+    header = (f"{'':<18} {'clients':>7} {'ops':>8} {'ops/s':>9} {'records/s':>10} {'lat ms':>10} "
+              f"{'overhead us':>11} {'of lat':>10} {'record us':>9} {'gen us':>8}")
+    print(header)
+    try:
+        with contextlib.ExitStack() as scopes:
+            store = RunStore(tmp, "bench")
+            scopes.callback(store.close)
+            remote, addrs = provision(spec, store, scopes)
+            test = Test(spec=spec, nodes=list(addrs), remote=remote, target=_make_target(spec, remote, addrs), store=store)
+            scopes.callback(_teardown_all, test)
+            setup_all(test)
+            base = RegisterClient(addrs, timeout=4.0)
+            for c in counts:
+                m = measure(test, c, args.seconds, lambda t: base.open(test, test.nodes[t % len(test.nodes)]))
+                print(row("pipeline", m), flush=True)
+            m = measure(test, max(counts), min(args.seconds, 5.0), lambda t: NullClient())
+            print(row("instant client", m), flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("records = invokes + completions written to history.jsonl (one write each); overhead = dispatch-to-record "
+          "time outside the client call; 'of lat' = overhead / client latency (goal < 5%).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

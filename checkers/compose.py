@@ -1,0 +1,65 @@
+"""Run several named checkers as one, Jepsen's ``compose``.
+
+Each checker runs through ``check_safe``: a checker that raises is reported
+as ``unknown`` with the error (a crashed checker never gives a verdict),
+except for ``InputError``, which means the history itself is bad: that is
+the run failing (exit 3), not a checker giving up, so it propagates.
+Verdicts merge with ``merge_valid`` (``False`` beats ``"unknown"`` beats
+``True``); the composed result's ``stats`` hold each checker's full result
+under its name, in the order given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import InputError
+from harness.core.op import History
+from harness.core.protocols import Checker
+from harness.core.verdict import UNKNOWN_VERDICT, CheckResult, merge_valid
+
+__all__ = ["Composed", "check_safe", "compose"]
+
+
+def check_safe(
+    checker: Checker, test: Any, history: History, artifacts: Path | None
+) -> CheckResult:
+    """``checker.check(...)``, with any exception but bad input turned into ``unknown``."""
+    try:
+        result = checker.check(test, history, artifacts)
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a crashed checker must not take the others down
+        return CheckResult(valid=UNKNOWN_VERDICT, error=f"{type(e).__name__}: {e}")
+    if not isinstance(result, CheckResult):
+        return CheckResult(
+            valid=UNKNOWN_VERDICT,
+            error=f"TypeError: {type(checker).__name__}.check returned {type(result).__name__}, not CheckResult",
+        )
+    return result
+
+
+class Composed:
+    """A Checker made of named checkers; see the module docstring."""
+
+    def __init__(self, checkers: Mapping[str, Checker]):
+        self.checkers = dict(checkers)
+
+    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+        results = {
+            name: check_safe(c, test, history, artifacts) for name, c in self.checkers.items()
+        }
+        return CheckResult(
+            valid=merge_valid([r.valid for r in results.values()]),
+            anomalies=[a for r in results.values() for a in r.anomalies],
+            stats={name: r.to_json() for name, r in results.items()},
+            files=[f for r in results.values() for f in r.files],
+            error="; ".join(f"{name}: {r.error}" for name, r in results.items() if r.error) or None,
+        )
+
+
+def compose(checkers: Mapping[str, Checker]) -> Composed:
+    """One Checker running every named checker (each isolated by ``check_safe``)."""
+    return Composed(checkers)

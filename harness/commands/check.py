@@ -1,0 +1,429 @@
+"""`seam check`: is a history (or a stored run) linearizable, and if not, why.
+
+Imports stay inside the command: checking many small files must not pay
+for networkx, jinja2 or matplotlib, which load only when a failure has to
+be explained or ``--out`` asks for files. Bad input (an unreadable file, a
+value of the wrong shape, an unknown model) is one line on stderr,
+``seam: FILE:LINE: problem``, and exit 3; the other files are still checked.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+#: Same as ``harness.formats.FORMATS`` (a test keeps them equal); spelled out
+#: here so that ``seam check --help`` does not import the readers.
+FORMATS = ("auto", "jsonl", "edn", "porcupine-etcd", "porcupine-kv")
+
+#: The model used when ``--model`` is not given, by detected format.
+DEFAULT_MODELS = {
+    "jsonl": "cas-register",
+    "edn": "cas-register",
+    "porcupine-etcd": "etcd-register",
+    "porcupine-kv": "kv",
+}
+
+EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_FAILED = 0, 1, 2, 3
+
+
+@dataclass
+class Options:
+    model: str | None
+    independent: bool
+    fmt: str
+    initial: Any
+    has_initial: bool
+    timeout: float | None
+    jobs: int | None
+    out: Path | None
+    verbose: bool
+    several: bool
+    used_names: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Outcome:
+    code: int
+    written: list[str] = field(default_factory=list)
+
+
+@click.command(
+    "check",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  seam check history.jsonl                       # cas-register, initial null
+  seam check results/latest                      # a stored run; writes results there
+  seam check h.jsonl --model register --independent --timeout 10
+  seam check etcd_*.log                          # Porcupine etcd logs: etcd-register
+  seam check c50-bad.txt --format porcupine-kv   # kv map, checked key by key
+  seam check bad.edn --model cas-register --initial 0 --out /tmp/why
+\b
+Exit codes: 0 linearizable, 1 NOT linearizable, 2 unknown (a key ran out of
+time or memory), 3 bad input. Over several files: any bad input gives 3,
+else any failure 1, else any unknown 2, else 0.""",
+)
+@click.argument("files", nargs=-1, required=True, metavar="FILE|RUN_DIR...")
+@click.option(
+    "--model",
+    "-m",
+    default=None,
+    metavar="M",
+    help="register, cas-register, multi-register, mutex, kv or etcd-register. Default: by format (cas-register for jsonl/edn, etcd-register for porcupine-etcd, kv for porcupine-kv).",
+)
+@click.option(
+    "--independent", is_flag=True, help="Values are [key, value]; check each key on its own."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="History format; auto picks by content.",
+)
+@click.option(
+    "--initial",
+    default=None,
+    metavar="JSON",
+    help="Initial model state as JSON, e.g. 0 or '{\"x\": 0}'. Default: the model's own.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="S",
+    help="Seconds per key before it is unknown. Default: no limit.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Worker processes for keys. Default: the core count.",
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Write results.json, linear.html, PNGs and anomalies/<n>.jsonl here.",
+)
+@click.option("--verbose", "-v", is_flag=True, help="A verdict line per key too.")
+@click.pass_context
+def check(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    model: str | None,
+    independent: bool,
+    fmt: str,
+    initial: str | None,
+    timeout: float | None,
+    jobs: int | None,
+    out: str | None,
+    verbose: bool,
+) -> None:
+    """Check histories for linearizability and explain every failure.
+
+    FILE is a history (Seam JSONL, Jepsen EDN, Porcupine etcd or kv log) or a
+    stored run directory (one holding history.jsonl). For each failure it
+    prints a short proof and, with --out, writes the timeline and a shrunk
+    failing sub-history that replays as a regression case.
+    """
+    from harness.core.errors import InputError, SeamError
+
+    try:
+        if model is not None:
+            from checkers.linearizable.models import get_model
+
+            get_model(model)  # unknown model: fail before reading anything
+        parsed = _parse_initial(initial)
+    except SeamError as e:
+        _bad(str(e))
+        ctx.exit(EXIT_FAILED)
+    opts = Options(
+        model,
+        independent,
+        fmt,
+        parsed,
+        initial is not None,
+        timeout,
+        jobs,
+        Path(out) if out else None,
+        verbose,
+        len(files) > 1,
+    )
+    codes = []
+    for name in files:
+        try:
+            codes.append(_check_file(Path(name), name, opts).code)
+        except InputError as e:
+            _bad(str(e))
+            codes.append(EXIT_FAILED)
+    ctx.exit(worst(codes))
+
+
+def worst(codes: list[int]) -> int:
+    """Any bad input -> 3, else any invalid -> 1, else any unknown -> 2, else 0."""
+    for code in (EXIT_FAILED, EXIT_INVALID, EXIT_UNKNOWN):
+        if code in codes:
+            return code
+    return EXIT_VALID
+
+
+def _bad(message: str) -> None:
+    click.echo(f"seam: {message}", err=True)
+
+
+def _parse_initial(text: str | None) -> Any:
+    if text is None:
+        return None
+    from harness.core.errors import InputError
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(
+            f"--initial must be JSON (e.g. 0, null, '\"\"', '{{\"x\": 0}}'): {e.msg} in {text!r}"
+        ) from None
+
+
+def _resolve(path: Path, name: str) -> tuple[Path, Path | None, dict[str, Any]]:
+    """(history file, run directory or None, the run's test.json or {})."""
+    from harness.core.errors import HistoryError
+
+    if path.is_dir():
+        history = path / "history.jsonl"
+        if not history.is_file():
+            raise HistoryError(
+                "a directory, but not a stored run (it has no history.jsonl)", source=name
+            )
+        test: dict[str, Any] = {}
+        try:
+            loaded = json.loads((path / "test.json").read_text(encoding="utf-8"))
+            test = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            pass
+        return history, path, test
+    if not path.exists():
+        raise HistoryError("no such file or directory", source=name)
+    return path, None, {}
+
+
+def _detect(path: Path, fmt: str) -> str:
+    """The concrete format, from the head of the file (the readers read it all later)."""
+    if fmt != "auto":
+        return fmt
+    from harness.formats import detect
+
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16).decode("utf-8", errors="replace")
+    return str(detect(head, source=str(path)))
+
+
+def _checker(history_path: Path, test: dict[str, Any], opts: Options) -> tuple[Any, str, str]:
+    """(composed checker, format to read, how it was chosen) for one file.
+
+    A stored run re-runs its workload's own checkers (``--model`` overrides
+    that with a single linearizability check); a plain file gets the model
+    named by ``--model`` or the default for its format.
+    """
+    from checkers.compose import compose
+    from checkers.linearizable.checker import LinearizableChecker
+    from checkers.linearizable.models import get_model
+
+    if opts.model is None and test.get("workload"):
+        from harness.spec import TestSpec
+        from harness.workloads import checker_for
+
+        options = test.get("options") if isinstance(test.get("options"), dict) else {}
+        checker = checker_for(str(test["workload"]), TestSpec.from_json(options or {}))
+        _override(checker, opts)
+        return checker, "jsonl", f"checkers of workload {test['workload']}"
+    fmt = opts.fmt if opts.model else _detect(history_path, opts.fmt)
+    name = opts.model or DEFAULT_MODELS.get(fmt, "cas-register")
+    model = get_model(name, opts.initial) if opts.has_initial else get_model(name)
+    how = f"model {model.name}" + ("" if opts.model else f", default for {fmt}")
+    linear = LinearizableChecker(
+        model, independent=opts.independent, timeout=opts.timeout, jobs=opts.jobs
+    )
+    return compose({"linearizable": linear}), fmt, how
+
+
+def _override(checker: Any, opts: Options) -> None:
+    """Apply --timeout and --jobs to the linearizability checkers of a workload."""
+    from checkers.linearizable.checker import LinearizableChecker
+
+    for c in getattr(checker, "checkers", {}).values():
+        if isinstance(c, LinearizableChecker):
+            c.timeout = opts.timeout if opts.timeout is not None else c.timeout
+            c.jobs = opts.jobs if opts.jobs is not None else c.jobs
+            c.independent = c.independent or opts.independent
+
+
+def _check_file(path: Path, name: str, opts: Options) -> Outcome:
+    from harness.formats import load
+
+    history_path, run_dir, test = _resolve(path, name)
+    checker, fmt, how = _checker(history_path, test, opts)
+    t0 = time.perf_counter()
+    history = load(str(history_path), fmt)
+    result = checker.check(None, history, run_dir)
+    seconds = time.perf_counter() - t0
+
+    linear = result.stats.get("linearizable", {})
+    verdict = _verdict(result, opts.timeout)
+    color = "green" if result.valid is True else "red" if result.valid is False else "yellow"
+    click.echo(
+        f"{name}: {click.style(verdict, fg=color, bold=True)} "
+        f"({len(history)} ops, {seconds:.3g} s, {how}{_keys(linear.get('stats', {}))})"
+    )
+    if opts.verbose:
+        for key, row in linear.get("stats", {}).get("per_key", {}).items():
+            v = {True: "linearizable", False: "NOT linearizable"}.get(row["valid"])
+            v = v or f"unknown ({row.get('reason')})"
+            click.echo(
+                f"  key {key}: {v}, {row['calls']} calls, {row['seconds']:.3g} s, "
+                f"{row['explored']} configurations"
+            )
+    for a in result.anomalies:
+        click.echo(_indent(a.details.get("narrative") or f"{a.kind}: {a.summary}"))
+
+    outcome = Outcome(code=_code(result.valid))
+    out_dir = _out_dir(opts, run_dir, history_path)
+    if out_dir is not None:
+        outcome.written = write_results(out_dir, result, history_path)
+        click.echo(f"  wrote {', '.join(outcome.written)} in {out_dir}")
+    return outcome
+
+
+def _code(valid: Any) -> int:
+    return EXIT_VALID if valid is True else EXIT_INVALID if valid is False else EXIT_UNKNOWN
+
+
+def _verdict(result: Any, timeout: float | None) -> str:
+    """ "linearizable", "NOT linearizable" or "unknown (why)"; "valid"/"INVALID" for a
+    workload whose checkers are not only linearizability."""
+    only_linear = set(result.stats) <= {"linearizable"}
+    if result.valid is True:
+        return "linearizable" if only_linear else "valid"
+    if result.valid is False:
+        return "NOT linearizable" if only_linear else "INVALID"
+    reasons: list[str] = []
+    for name, r in result.stats.items():
+        found = [u.get("reason") for u in r.get("stats", {}).get("unknown", [])]
+        if r.get("error"):
+            found.append(f"{name}: {r['error']}")
+        for why in found:
+            why = why or "gave up"
+            why = f"timeout after {timeout:g} s" if why.startswith("timeout") and timeout else why
+            if why not in reasons:
+                reasons.append(why)
+    shown = "; ".join(reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
+    return f"unknown ({shown or 'gave up'})"
+
+
+def _keys(stats: dict[str, Any]) -> str:
+    """ ", 1000 keys: 998 ok, 1 failed, 1 unknown" when the history was split by key."""
+    if stats.get("keys", 1) <= 1:
+        return ""
+    text = f", {stats['keys']} keys: {stats['keys_valid']} ok, {stats['keys_invalid']} failed"
+    return text + (f", {stats['keys_unknown']} unknown" if stats["keys_unknown"] else "")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def _out_dir(opts: Options, run_dir: Path | None, history_path: Path) -> Path | None:
+    if opts.out is None:
+        return run_dir
+    if not opts.several:
+        return opts.out
+    return opts.out / _unique_name(opts.used_names, history_path)
+
+
+def _unique_name(used: set[str], history_path: Path) -> str:
+    """One sub-directory per checked file, named after it (etcd_001, etcd_001-2, ...)."""
+    stem = history_path.parent.name if history_path.name == "history.jsonl" else history_path.stem
+    name, n = stem, 1
+    while name in used:
+        n += 1
+        name = f"{stem}-{n}"
+    used.add(name)
+    return name
+
+
+def write_results(out_dir: Path, result: Any, history_path: Path) -> list[str]:
+    """results.json (DESIGN section 5) and, for failures, anomalies/<n>.jsonl,
+    linear.html and linear-<n>.png. Returns the files written, relative to ``out_dir``.
+
+    ``result`` is a composed CheckResult (``stats`` holds each checker's
+    result by name). An existing results.json (a stored run's) keeps what
+    was not re-checked: other checkers' entries and fields such as ``run``;
+    ``valid`` and ``anomalies`` are merged again over all checkers.
+    """
+    from harness.core.verdict import merge_valid
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    nested = [a for r in result.stats.values() for a in r.get("anomalies", [])]
+    for n, anomaly in enumerate(result.anomalies, start=1):
+        ops = anomaly.details.get("shrunk_ops") or []
+        if not ops:
+            continue
+        rel = f"anomalies/{n}.jsonl"
+        (out_dir / "anomalies").mkdir(exist_ok=True)
+        with open(out_dir / rel, "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in ops)
+        anomaly.history = anomaly.details["history"] = rel
+        if len(nested) == len(result.anomalies):  # the same anomaly, as stored under its checker
+            nested[n - 1]["history"] = nested[n - 1]["details"]["history"] = rel
+        written.append(rel)
+    failures = [a.details for a in result.anomalies if a.kind == "nonlinearizable"]
+    if failures:
+        from checkers.report.linear import render_all
+
+        files = render_all(failures, out_dir)
+        written.extend(str(f.relative_to(out_dir)) for f in files)
+    result.files = [*result.files, *written]
+
+    results_path = out_dir / "results.json"
+    doc: dict[str, Any] = {}
+    if results_path.exists():
+        try:
+            loaded = json.loads(results_path.read_text(encoding="utf-8"))
+            doc = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            doc = {}
+    old = doc.get("checkers")
+    checkers = {**(old if isinstance(old, dict) else {}), **result.stats}
+    doc.update(
+        {
+            "valid": merge_valid([_valid(c.get("valid")) for c in checkers.values()]),
+            "anomalies": [a for c in checkers.values() for a in c.get("anomalies", [])],
+            "checkers": checkers,
+            "files": sorted({*(doc.get("files") or []), *written}),
+            "error": "; ".join(f"{k}: {c['error']}" for k, c in checkers.items() if c.get("error"))
+            or None,
+            "history": str(history_path),
+        }
+    )
+    results_path.write_text(
+        json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
+    written.insert(0, "results.json")
+    return written
+
+
+def _valid(v: Any) -> Any:
+    """A stored verdict; anything but true/false (a run that failed: null) counts as unknown."""
+    return v if v is True or v is False else "unknown"

@@ -1,0 +1,158 @@
+"""`seam test`: run one chaos test and print its verdict and results directory.
+
+Every option maps to a field of ``TestSpec``; the run itself is
+``harness.runner.run_test``. Bad input (unknown workload, nemesis, bug or
+node, a nodes file with garbage) is one line on stderr and exit 3, before
+any process starts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import click
+
+from harness.core.errors import ConfigError
+
+EPILOG = """\b
+Examples:
+  seam test --workload register --time-limit 30                 # 5 local node processes
+  seam test --workload register --cluster netns --node-count 5  # network namespaces (root)
+  seam test --workload register --bug weak-quorum --seed 7      # a planted bug: expect exit 1
+  seam test --workload orders --concurrency 20 --rate 200
+  seam test --cluster ssh --nodes-file nodes.txt --username admin --ssh-key ~/.ssh/id_ed25519
+  seam test --demo                                              # what `make demo` runs
+\b
+Exit codes: 0 valid, 1 anomalies found, 2 unknown (a checker gave up),
+3 the run itself failed (bad input, setup, unreachable node).
+Results: results/<name>/<YYYYmmddTHHMMSS>/ (history.jsonl, results.json,
+test.json, seam.log, nodes/<node>/); results/latest points at the newest."""
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    """Options given as repeats or comma lists: --bug a --bug b, --nemesis a,b."""
+    return [v.strip() for value in values for v in value.split(",") if v.strip()]
+
+
+@click.command("test", epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--workload", "-w", default="register", show_default=True, metavar="NAME", help="register or orders.")
+@click.option("--nemesis", "nemesis", multiple=True, metavar="A,B", help="Faults to inject (comma list or repeated); default none.")
+@click.option("--time-limit", type=float, default=30.0, show_default=True, metavar="S", help="Seconds of main phase.")
+@click.option("--concurrency", "-c", type=int, default=10, show_default=True, metavar="N", help="Client processes.")
+@click.option("--rate", type=float, default=100.0, show_default=True, metavar="HZ", help="Ops per second over all clients; 0 = as fast as possible.")
+@click.option("--seed", type=int, default=None, metavar="N", help="Seed of every random choice. Default: random, recorded in test.json.")
+@click.option("--cluster", default="local", show_default=True, metavar="KIND", help="local (processes on 127.0.0.x), netns (namespaces, root) or ssh.")
+@click.option("--node-count", type=int, default=5, show_default=True, metavar="N", help="Nodes for local and netns clusters.")
+@click.option("--subnet", default="10.77.0.0/24", show_default=True, metavar="CIDR", help="netns: the cluster's private subnet.")
+@click.option("--cluster-prefix", default="seam", show_default=True, metavar="P", help="netns: name prefix (seam-n1, seam-br0); another prefix runs a second cluster.")
+@click.option("--cluster-state", type=click.Path(file_okay=False), default=None, metavar="DIR", help="netns: the cluster's state directory (default results/.cluster).")
+@click.option("--nodes", default=None, metavar="A,B,...", help="Node names (local/netns) or SSH hosts (ssh).")
+@click.option("--nodes-file", type=click.Path(dir_okay=False), default=None, metavar="F", help="SSH hosts, one per line ('#' comments).")
+@click.option("--username", default=None, metavar="U", help="SSH user (default root).")
+@click.option("--ssh-key", type=click.Path(dir_okay=False), default=None, metavar="F", help="SSH private key (default: agent and ~/.ssh).")
+@click.option("--ssh-port", type=int, default=22, show_default=True, metavar="P")
+@click.option("--known-hosts", type=click.Path(dir_okay=False), default=None, metavar="F", help="known_hosts to verify host keys against (default ~/.ssh/known_hosts).")
+@click.option("--ssh-insecure", is_flag=True, help="Accept unknown SSH host keys (says so in the log).")
+@click.option("--sudo", is_flag=True, help="Run node commands with sudo -n over SSH.")
+@click.option("--bug", "bugs", multiple=True, metavar="NAME", help="Turn a target safety mechanism off (repeatable); see target/bugs.py.")
+@click.option("--scenario", default=None, metavar="NAME", help="A named scenario (none are defined yet).")
+@click.option("--name", default=None, metavar="NAME", help="Results directory name (default: the workload).")
+@click.option("--results", default="results", show_default=True, metavar="DIR", help="Where runs are stored.")
+@click.option("--op-timeout", type=float, default=5.0, show_default=True, metavar="S", help="A client call slower than this is recorded as info.")
+@click.option("--recovery-time", type=float, default=2.0, show_default=True, metavar="S", help="Quiet seconds after the final heal, before final reads.")
+@click.option("--keys", type=int, default=8, show_default=True, metavar="N", help="register: keys active at a time.")
+@click.option("--base-port", type=int, default=0, metavar="P", help="Node i listens on P+i. Default: 7100 (local: the first free hundred from 7100).")
+@click.option("--demo", is_flag=True, help="A 5-node namespace cluster when root and `ip` exist, else local processes.")
+@click.option("--no-progress", is_flag=True, help="No status line on stderr.")
+def test(workload: str, nemesis: tuple[str, ...], time_limit: float, concurrency: int, rate: float, seed: int | None,
+         cluster: str, node_count: int, subnet: str, cluster_prefix: str, cluster_state: str | None, nodes: str | None, nodes_file: str | None, username: str | None,
+         ssh_key: str | None, ssh_port: int, known_hosts: str | None, ssh_insecure: bool, sudo: bool,
+         bugs: tuple[str, ...], scenario: str | None, name: str | None, results: str, op_timeout: float,
+         recovery_time: float, keys: int, base_port: int, demo: bool, no_progress: bool) -> int:
+    """Run a chaos test against a cluster and check its history.
+
+    Provisions the nodes, installs and starts the reference pipeline
+    (target/), drives clients with a seeded generator for --time-limit
+    seconds, heals, waits, does final reads, collects every node's logs and
+    ledgers, runs the workload's checkers and prints the verdict. Ctrl-C
+    ends the main phase early and still checks what was recorded.
+    """
+    from harness.spec import TestSpec, read_nodes_file
+
+    if demo:
+        cluster = _demo_cluster()
+        node_count = 5
+    if scenario is not None:
+        raise ConfigError(f"unknown scenario {scenario!r}; no scenarios are defined yet (they come with the nemesis layer)")
+    node_list = _split((nodes,)) if nodes else []
+    if nodes_file:
+        if node_list:
+            raise ConfigError("give --nodes or --nodes-file, not both")
+        node_list = read_nodes_file(nodes_file)
+    if cluster in ("local", "netns") and node_list:
+        node_list = _known_nodes(cluster, node_list, node_count)
+    if seed is None:
+        seed = int.from_bytes(os.urandom(4), "big") % 1_000_000
+    spec = TestSpec(
+        workload=workload, name=name or "", nemesis=_split(nemesis), time_limit=time_limit,
+        concurrency=concurrency, rate=rate, seed=seed, cluster=cluster, subnet=subnet,
+        cluster_prefix=cluster_prefix, cluster_state=cluster_state,
+        node_count=len(node_list) if node_list else node_count, nodes=node_list, nodes_file=nodes_file,
+        username=username, ssh_key=ssh_key, ssh_port=ssh_port, ssh_insecure=ssh_insecure, ssh_sudo=sudo,
+        known_hosts=known_hosts, bugs=_split(bugs), scenario=scenario, results=results, op_timeout=op_timeout,
+        recovery_time=recovery_time, keys=keys, base_port=base_port, demo=demo,
+    )
+    from harness.runner import check_spec, run_test
+
+    check_spec(spec)  # bad input: one line, exit 3, before anything starts
+    if not no_progress:
+        click.echo(f"seam: {spec.workload} on {len(spec.node_names())} {_kind(spec.cluster)} for {spec.time_limit:g}s, "
+                   f"concurrency {spec.concurrency}, seed {spec.seed}" + (f", bugs {','.join(spec.bugs)}" if spec.bugs else ""), err=True)
+    outcome = run_test(spec, progress=not no_progress)
+    _print_outcome(outcome)
+    return outcome.exit_code
+
+
+def _demo_cluster() -> str:
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    if root and shutil.which("ip"):
+        click.echo("seam: demo on a 5-node network-namespace cluster (seam-n1..seam-n5)", err=True)
+        return "netns"
+    why = "not root" if not root else "`ip` (iproute2) not found"
+    click.echo(f"seam: demo on 5 local node processes ({why}, so no network namespaces)", err=True)
+    return "local"
+
+
+def _known_nodes(cluster: str, names: list[str], node_count: int) -> list[str]:
+    """local and netns nodes are n1..nN; any other name is a typo, said in one line."""
+    if cluster == "local":
+        return names
+    allowed = {f"n{i}" for i in range(1, 51)}
+    for n in names:
+        if n not in allowed:
+            raise ConfigError(f"unknown node {n!r} for --cluster netns; nodes are n1..n{max(node_count, len(names))} (or use --node-count)")
+    return names
+
+
+def _kind(cluster: str) -> str:
+    return {"local": "local processes", "netns": "namespace nodes", "ssh": "SSH hosts"}.get(cluster, cluster)
+
+
+def _print_outcome(outcome: object) -> None:
+    from harness.runner import RunOutcome
+
+    assert isinstance(outcome, RunOutcome)
+    counts = outcome.counts
+    tally = f"{sum(counts.values())} ops (ok {counts.get('ok', 0)}, fail {counts.get('fail', 0)}, info {counts.get('info', 0)})"
+    if outcome.valid is None:
+        click.echo(f"seam: the run failed: {outcome.error}", err=True)
+        verdict = "FAILED (no verdict)"
+    elif outcome.valid is True:
+        verdict = "VALID"
+    elif outcome.valid is False:
+        verdict = "INVALID: anomalies found"
+    else:
+        verdict = f"UNKNOWN ({outcome.error or 'a checker gave up'})"
+    click.echo(f"verdict: {verdict}; {tally}")
+    click.echo(f"results: {outcome.path}")

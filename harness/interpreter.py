@@ -1,0 +1,597 @@
+"""Runs a generator for real: the only threaded code in Seam.
+
+One worker thread per client thread plus one for the nemesis. The calling
+thread runs the main loop alone: it asks the generator for ops, waits until
+their time, hands each to its thread's worker, and records invokes and
+completions in the order it sees them. All generator calls and all
+``record`` calls happen on that one thread, so the generator stays a pure
+value and the history order is the real-time order.
+
+Rules (DESIGN section 3): a client exception, an op that outlives
+``op_timeout`` or a completion that makes no sense becomes ``info`` with an
+``error``, and the process is retired (its thread continues as process +
+concurrency, with a freshly opened client). A client that cannot even be
+reopened answers ``fail``: the op was never sent. Nemesis ops are recorded
+with process ``"nemesis"``; their ``info`` retires nothing.
+
+The loop never polls on a fixed tick: it blocks on the completion queue with
+a timeout equal to the next thing it must do (an op's time, an op deadline),
+capped at ``WAKE_S`` so that ``stop`` is noticed promptly.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from harness.core.errors import ConfigError
+from harness.core.op import Op
+from harness.generator.context import NEMESIS, PENDING, Context
+from harness.generator.core import op as gen_op
+from harness.generator.core import update as gen_update
+from harness.generator.simulate import SPECIAL_TYPES, invoke_op
+
+log = logging.getLogger("seam.interpreter")
+
+#: Longest the main loop blocks without looking at ``stop`` and the generator.
+WAKE_S = 0.05
+_COMPLETION_TYPES = frozenset(("ok", "fail", "info"))
+_STOP: Any = object()
+
+
+@dataclass
+class Stats:
+    """What the run cost, for ``bench/harness.py`` and results.json.
+
+    ``overhead_seconds`` sums, over client ops, the time from the dispatch
+    decision to the recorded completion minus the time inside the client
+    (open, invoke, close): the harness's own share of each op's latency.
+    ``to_worker_seconds`` is the part before the worker started the call
+    (recording the invoke, updating the generator, waking the worker); the
+    rest is after (waking the main loop, recording). ``generator_seconds``
+    and ``record_seconds`` are main-loop time in the generator and in
+    ``record``; ``seconds`` is wall time from the first op's clock start.
+    """
+
+    ops: int = 0
+    nemesis_ops: int = 0
+    ok: int = 0
+    fail: int = 0
+    info: int = 0
+    timeouts: int = 0
+    seconds: float = 0.0
+    client_seconds: float = 0.0
+    overhead_seconds: float = 0.0
+    generator_seconds: float = 0.0
+    record_seconds: float = 0.0
+    to_worker_seconds: float = 0.0
+
+    @property
+    def ops_per_second(self) -> float:
+        return self.ops / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def overhead_fraction(self) -> float:
+        """Harness overhead per op as a fraction of client latency (goal: < 0.05)."""
+        return self.overhead_seconds / self.client_seconds if self.client_seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["ops_per_second"] = self.ops_per_second
+        row["overhead_fraction"] = self.overhead_fraction
+        row["overhead_per_op_us"] = 1e6 * self.overhead_seconds / self.ops if self.ops else 0.0
+        return row
+
+
+class RunHistory(list):
+    """The recorded ops (a plain list) plus ``stats`` and the final thread -> process map.
+
+    Pass ``workers`` and ``next_index`` to a later ``run_generator`` call (final reads)
+    so that retired processes are never reused and indexes keep counting.
+    """
+
+    stats: Stats
+    workers: dict
+    next_index: int
+
+
+@dataclass(eq=False)
+class _Worker:
+    """One OS thread serving one generator thread. Replaced (and abandoned) on a timeout."""
+
+    thread: Any
+    inbox: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    os_thread: threading.Thread | None = None
+
+
+@dataclass(eq=False)
+class _InFlight:
+    op: Op
+    worker: _Worker
+    started_ns: int  # perf_counter_ns at the dispatch decision
+    deadline_ns: int  # monotonic_ns
+
+
+def run_generator(
+    test: Any,
+    gen: Any,
+    *,
+    client_factory: Callable[[int], Any],
+    nemesis: Any | None = None,
+    concurrency: int,
+    record: Callable[[Op], None],
+    seed: int = 0,
+    op_timeout: float = 10.0,
+    stop: threading.Event | None = None,
+    nemesis_timeout: float | None = None,
+    epoch_ns: int | None = None,
+    workers: Mapping[Any, Any] | None = None,
+    next_index: int = 0,
+) -> RunHistory:
+    """Run ``gen`` with ``concurrency`` client threads (and the nemesis) until it is exhausted.
+
+    ``client_factory(thread)`` returns an OPENED client for that thread (e.g.
+    ``lambda t: base.open(test, nodes[t % len(nodes)])``); it is called once
+    per thread before the clock starts (in parallel, on the workers; the
+    first error is raised) and again on a thread's worker whenever its
+    process was retired. ``record(op)`` gets every recorded op, on this
+    thread, in order. ``stop.set()`` ends the run: no new ops; ops in flight
+    complete or time out. ``nemesis_timeout`` defaults to max(op_timeout, 60 s).
+    ``epoch_ns`` (a ``time.monotonic_ns()`` value) is time zero for op times
+    (default: when the clients are open); ``workers`` and ``next_index``
+    continue an earlier run (see ``RunHistory``).
+    """
+    run = _Run(
+        test,
+        gen,
+        client_factory=client_factory,
+        nemesis=nemesis,
+        concurrency=concurrency,
+        record=record,
+        seed=seed,
+        op_timeout=op_timeout,
+        nemesis_timeout=max(op_timeout, 60.0) if nemesis_timeout is None else nemesis_timeout,
+        stop=stop or threading.Event(),
+        epoch_ns=epoch_ns,
+        workers=workers,
+        next_index=next_index,
+    )
+    return run.run()
+
+
+class _Run:
+    """The state of one ``run_generator`` call; every method runs on the calling thread
+    except ``_serve``, which is the body of each worker."""
+
+    def __init__(
+        self,
+        test: Any,
+        gen: Any,
+        *,
+        client_factory,
+        nemesis,
+        concurrency,
+        record,
+        seed,
+        op_timeout,
+        nemesis_timeout,
+        stop,
+        epoch_ns,
+        workers,
+        next_index,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigError(f"concurrency must be at least 1, got {concurrency}")
+        self.test = test
+        self.gen = gen
+        self.client_factory = client_factory
+        self.nemesis = nemesis
+        self.concurrency = concurrency
+        self.record_fn = record
+        self.seed = seed
+        self.op_timeout_ns = int(op_timeout * 1e9)
+        self.nemesis_timeout_ns = int(nemesis_timeout * 1e9)
+        self.stop = stop
+        self.halt = threading.Event()  # wakes sleeping workers when the run ends
+        self.epoch_ns = epoch_ns
+        self.completions: queue.SimpleQueue = queue.SimpleQueue()
+        start = dict(workers) if workers else {t: t for t in range(concurrency)}
+        if nemesis is not None:
+            start[NEMESIS] = NEMESIS
+        self.workers_map: dict = start
+        self.shared: dict = {}  # Context caches for this workers_map
+        self.by_process = {p: t for t, p in start.items()}
+        self.free: set = set(start)
+        self.free_frozen: frozenset | None = None
+        self.in_flight: dict[Any, _InFlight] = {}
+        self.current: dict[Any, _Worker] = {}
+        self.history = RunHistory()
+        self.index = next_index
+        self.step = 0
+        self.stats = Stats()
+
+    # -- lifecycle --------------------------------------------------------------
+    def run(self) -> RunHistory:
+        self._start_workers()
+        wall = time.perf_counter()
+        if self.epoch_ns is None:
+            self.epoch_ns = time.monotonic_ns()
+        try:
+            self._loop()
+        except BaseException:
+            self.halt.set()
+            self._drain_after_error()
+            raise
+        finally:
+            self.halt.set()
+            self._stop_workers()
+            self.stats.seconds = time.perf_counter() - wall
+            self.history.stats = self.stats
+            self.history.workers = dict(self.workers_map)
+            self.history.next_index = self.index
+        return self.history
+
+    def _start_workers(self) -> None:
+        """Open every client in parallel, each on its own worker; raise the first failure."""
+        ready: queue.SimpleQueue = queue.SimpleQueue()
+        for thread in self.workers_map:
+            self._spawn(thread, ready)
+        errors = []
+        for _ in self.workers_map:
+            thread, error = ready.get()
+            if error is not None:
+                errors.append((thread, error))
+        if errors:
+            self.halt.set()
+            self._stop_workers()
+            thread, error = min(errors, key=lambda e: str(e[0]))
+            raise error
+
+    def _spawn(self, thread: Any, ready: queue.SimpleQueue | None) -> _Worker:
+        worker = _Worker(thread)
+        self.current[thread] = worker
+        process = self.workers_map[thread]
+        worker.os_thread = threading.Thread(
+            target=self._serve,
+            args=(worker, process, ready),
+            name=f"seam-worker-{thread}",
+            daemon=True,
+        )
+        worker.os_thread.start()
+        return worker
+
+    def _stop_workers(self) -> None:
+        for worker in self.current.values():
+            worker.inbox.put(_STOP)
+        deadline = time.monotonic() + 5.0
+        for worker in self.current.values():
+            if worker.os_thread is not None and worker.thread not in self.in_flight:
+                worker.os_thread.join(max(0.0, deadline - time.monotonic()))
+
+    # -- the worker side --------------------------------------------------------
+    def _serve(self, worker: _Worker, process: Any, ready: queue.SimpleQueue | None) -> None:
+        """Worker body: open (eagerly at start), then invoke ops until told to stop."""
+        is_nemesis = worker.thread == NEMESIS
+        client = self.nemesis if is_nemesis else None
+        client_process = process
+        if ready is not None:
+            try:
+                if not is_nemesis:
+                    client = self.client_factory(worker.thread)
+            except BaseException as e:  # reported to the main thread, which raises it
+                ready.put((worker.thread, e))
+                return
+            ready.put((worker.thread, None))
+        perf = time.perf_counter_ns
+        while True:
+            invoke = worker.inbox.get()
+            if invoke is _STOP:
+                break
+            began = perf()
+            if invoke.type in SPECIAL_TYPES:
+                if invoke.type == "sleep":
+                    self.halt.wait(float(invoke.value or 0))
+                else:
+                    log.info("generator log: %s", invoke.value)
+                self.completions.put((worker, invoke, invoke, began, began))
+                continue
+            if not is_nemesis and (client is None or client_process != invoke.process):
+                _close(client)
+                client = None
+                try:
+                    client = self.client_factory(worker.thread)
+                    client_process = invoke.process
+                except Exception as e:
+                    done: Any = _failed(invoke, f"could not open a client: {_describe(e)}")
+                    self.completions.put((worker, invoke, done, began, perf()))
+                    continue
+            try:
+                done = client.invoke(self.test, invoke)  # type: ignore[union-attr]
+            except Exception as e:
+                done = _crashed(invoke, _describe(e))
+                if not is_nemesis:
+                    _close(client)
+                    client = None
+            self.completions.put((worker, invoke, done, began, perf()))
+        if not is_nemesis:
+            _close(client)
+
+    # -- the main loop ----------------------------------------------------------
+    def _now(self) -> int:
+        return time.monotonic_ns() - self.epoch_ns
+
+    def _context(self, now: int) -> Context:
+        if self.free_frozen is None:
+            self.free_frozen = frozenset(self.free)
+        return Context(now, self.free_frozen, self.workers_map, self.seed, self.step, self.shared)
+
+    def _loop(self) -> None:
+        perf = time.perf_counter_ns
+        stopping = False
+        while True:
+            self._drain(block_s=0.0)
+            self._expire()
+            if not stopping and self.stop.is_set():
+                stopping = True
+                self.halt.set()
+                log.info("stop requested: no new ops; %d in flight", len(self.in_flight))
+            if stopping or self.gen is None:
+                if not self.in_flight:
+                    return
+                self._drain(block_s=self._wait_s(None))
+                continue
+            now = self._now()
+            t0 = perf()
+            answer = gen_op(self.gen, self.test, self._context(now))
+            self.stats.generator_seconds += (perf() - t0) / 1e9
+            if answer is None:
+                self.gen = None
+                continue
+            template, after = answer
+            if template is PENDING:
+                if not self.in_flight:
+                    log.debug("generator pending with nothing in flight; waiting")
+                self._drain(block_s=self._wait_s(None))
+                continue
+            at = template["time"]
+            if at > now:
+                self._drain(block_s=self._wait_s(at - now))
+                continue
+            thread = self.by_process.get(template["process"])
+            if thread is None or thread not in self.free:
+                log.warning(
+                    "generator emitted %r for a process that is not free; waiting", template
+                )
+                self._drain(block_s=self._wait_s(None))
+                continue
+            self._dispatch(thread, template, after, t0)
+
+    def _wait_s(self, until_op_ns: int | None) -> float:
+        """How long to block: until the op's time, the next deadline, or WAKE_S."""
+        wait_ns = int(WAKE_S * 1e9)
+        if until_op_ns is not None:
+            wait_ns = min(wait_ns, until_op_ns)
+        if self.in_flight:
+            soonest = min(f.deadline_ns for f in self.in_flight.values())
+            wait_ns = min(wait_ns, soonest - time.monotonic_ns())
+        return max(0.0, wait_ns / 1e9)
+
+    def _dispatch(self, thread: Any, template: dict, after: Any, started: int) -> None:
+        """Hand the op to its worker first, then record it and update the generator.
+
+        Only this thread records, so the completion cannot be recorded before
+        the invoke; handing over first lets the worker start while we record.
+        """
+        now = self._now()
+        special = template["type"] in SPECIAL_TYPES
+        invoke = invoke_op(template, -1 if special else self.index, now)
+        budget = self.nemesis_timeout_ns if thread == NEMESIS else self.op_timeout_ns
+        if special and template["type"] == "sleep":
+            budget += int(float(template.get("value") or 0) * 1e9)
+        worker = self.current[thread]
+        self.in_flight[thread] = _InFlight(invoke, worker, started, time.monotonic_ns() + budget)
+        worker.inbox.put(invoke)
+        if not special:
+            self.index += 1
+            self._record(invoke)
+        self.free.discard(thread)
+        self.free_frozen = None
+        self.step += 1
+        t0 = time.perf_counter_ns()
+        self.gen = gen_update(after, self.test, self._context(now), invoke)
+        self.stats.generator_seconds += (time.perf_counter_ns() - t0) / 1e9
+
+    def _drain(self, block_s: float) -> None:
+        """Handle every completion waiting; block up to ``block_s`` for the first one."""
+        try:
+            item = (
+                self.completions.get(timeout=block_s)
+                if block_s > 0
+                else self.completions.get_nowait()
+            )
+        except queue.Empty:
+            return
+        while True:
+            self._complete(*item)
+            try:
+                item = self.completions.get_nowait()
+            except queue.Empty:
+                return
+
+    def _complete(self, worker: _Worker, invoke: Op, done: Any, began: int, ended: int) -> None:
+        flight = self.in_flight.get(worker.thread)
+        if flight is None or flight.worker is not worker or flight.op is not invoke:
+            log.info("late completion from an abandoned worker ignored: %r", done)
+            return
+        del self.in_flight[worker.thread]
+        if invoke.type in SPECIAL_TYPES:
+            self._finish(worker.thread, invoke)
+            return
+        completion = _completion(invoke, done, self.index, self._now())
+        self._finish(worker.thread, completion)
+        if invoke.process != NEMESIS:
+            client_ns = ended - began
+            span = time.perf_counter_ns() - flight.started_ns
+            self.stats.client_seconds += client_ns / 1e9
+            self.stats.overhead_seconds += max(0, span - client_ns) / 1e9
+            self.stats.to_worker_seconds += max(0, began - flight.started_ns) / 1e9
+
+    def _expire(self) -> None:
+        """Ops past their deadline complete as ``info``; their worker is abandoned."""
+        if not self.in_flight:
+            return
+        mono = time.monotonic_ns()
+        for thread, flight in list(self.in_flight.items()):
+            if flight.deadline_ns > mono:
+                continue
+            del self.in_flight[thread]
+            flight.worker.inbox.put(_STOP)  # it exits once its call returns, if ever
+            self._spawn(thread, None)
+            if flight.op.type in SPECIAL_TYPES:
+                self._finish(thread, flight.op)
+                continue
+            limit = (self.nemesis_timeout_ns if thread == NEMESIS else self.op_timeout_ns) / 1e9
+            self.stats.timeouts += 1
+            log.warning(
+                "op %s by process %s timed out after %.3gs", flight.op.f, flight.op.process, limit
+            )
+            error = f"timeout: no completion within op_timeout={limit:g}s"
+            self._finish(thread, _crashed(flight.op, error, self.index, self._now()))
+
+    def _finish(self, thread: Any, completion: Op) -> None:
+        """Record a completion, free its thread, update the generator, retire a crashed process."""
+        special = completion.type in SPECIAL_TYPES
+        if not special:
+            self.index += 1
+            self._record(completion)
+            self._count(completion)
+        self.free.add(thread)
+        self.free_frozen = None
+        self.step += 1
+        if self.gen is not None:
+            t0 = time.perf_counter_ns()
+            self.gen = gen_update(self.gen, self.test, self._context(completion.time), completion)
+            self.stats.generator_seconds += (time.perf_counter_ns() - t0) / 1e9
+        if completion.type == "info" and thread != NEMESIS:
+            old = self.workers_map[thread]
+            new = old + self.concurrency
+            # A new dict, so contexts already handed out stay valid.
+            self.workers_map = {**self.workers_map, thread: new}
+            self.shared = {}
+            del self.by_process[old]
+            self.by_process[new] = thread
+
+    def _record(self, op: Op) -> None:
+        t0 = time.perf_counter_ns()
+        self.record_fn(op)
+        self.history.append(op)
+        self.stats.record_seconds += (time.perf_counter_ns() - t0) / 1e9
+
+    def _count(self, op: Op) -> None:
+        if op.process == NEMESIS:
+            self.stats.nemesis_ops += 1
+            return
+        self.stats.ops += 1
+        if op.type == "ok":
+            self.stats.ok += 1
+        elif op.type == "fail":
+            self.stats.fail += 1
+        else:
+            self.stats.info += 1
+
+    def _drain_after_error(self) -> None:
+        """After a generator or record error: complete what is in flight, then let it raise."""
+        self.gen = None
+        try:
+            while self.in_flight:
+                self._drain(block_s=self._wait_s(None))
+                self._expire()
+        except Exception:
+            log.exception("could not complete the ops in flight after an error")
+
+
+def _describe(e: BaseException) -> str:
+    text = str(e)
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _failed(invoke: Op, error: str) -> Op:
+    return Op(
+        invoke.index,
+        invoke.time,
+        invoke.process,
+        "fail",
+        invoke.f,
+        invoke.value,
+        False,
+        {**invoke.extra, "error": error},
+    )
+
+
+def _crashed(invoke: Op, error: str, index: int | None = None, now: int | None = None) -> Op:
+    return Op(
+        invoke.index if index is None else index,
+        invoke.time if now is None else now,
+        invoke.process,
+        "info",
+        invoke.f,
+        invoke.value,
+        False,
+        {**invoke.extra, "error": error},
+    )
+
+
+def _completion(invoke: Op, done: Any, index: int, now: int) -> Op:
+    """The recorded completion: the client's answer, re-stamped; nonsense becomes ``info``."""
+    if isinstance(done, dict):
+        done = _from_dict(invoke, done)
+    if not isinstance(done, Op):
+        return _crashed(
+            invoke, f"client returned {type(done).__name__}, expected an Op", index, now
+        )
+    if done.type not in _COMPLETION_TYPES:
+        return _crashed(
+            invoke, f"client returned type {done.type!r}, expected ok, fail or info", index, now
+        )
+    return Op(
+        index,
+        now,
+        invoke.process,
+        done.type,
+        done.f or invoke.f,
+        done.value,
+        done.unknown,
+        done.extra,
+    )
+
+
+def _from_dict(invoke: Op, row: dict) -> Any:
+    extra = {
+        k: v
+        for k, v in row.items()
+        if k not in ("index", "time", "process", "type", "f", "value", "unknown")
+    }
+    return Op(
+        invoke.index,
+        invoke.time,
+        invoke.process,
+        str(row.get("type")),
+        row.get("f", invoke.f),
+        row.get("value", invoke.value),
+        bool(row.get("unknown", False)),
+        extra,
+    )
+
+
+def _close(client: Any) -> None:
+    if client is None:
+        return
+    try:
+        client.close()
+    except Exception as e:  # a broken connection may not close cleanly; the new one matters
+        log.debug("closing a client failed: %s", _describe(e))

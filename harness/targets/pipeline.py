@@ -1,0 +1,550 @@
+"""The adapter for target/, the reference pipeline.
+
+``PipelineTarget`` installs target/ on every node of a run, writes each
+node's ``node.json``, starts one ``python3 -m target.node`` process per node
+and answers the optional abilities nemeses ask for: ``Killable`` (start,
+kill), ``Pausable`` (pids), ``HasLeader`` (GET /leader) and ``HasLogs``
+(collect logs, ledgers and metrics into ``nodes/<node>/``).
+
+Layout on a node (one directory per run, so runs never share state)::
+
+    <root>/<node>/target/       the code, copied (local, netns) or sent by SFTP (ssh)
+    <root>/<node>/node.json     this node's config
+    <root>/<node>/data/         data_dir: node.log, replicas, ledgers, terms
+    <root>/<node>/stdout.log    the process's stdout and stderr
+
+Where nodes listen: ``local`` puts node i on 127.0.0.(10+i) (distinct
+loopback addresses, so a partition nemesis can tell nodes apart) and port
+base+i; ``netns`` uses each namespace's address; ``ssh`` binds 0.0.0.0
+and peers reach each other by the host names the user gave.
+
+The clients for the register and orders workloads are at the end of this
+module. They follow one rule (STYLE habit 4): only a definite refusal is
+``fail``; anything that may have happened is ``info``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import secrets
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from harness.core.errors import RemoteError, TargetError, UnsupportedError
+from harness.core.op import Op
+from harness.core.protocols import Remote
+
+log = logging.getLogger("seam.target.pipeline")
+
+#: target/ in this checkout: what gets installed on the nodes.
+TARGET_SOURCE = Path(__file__).resolve().parents[2] / "target"
+ROLES = ("node", "orchestrator-leader")
+
+
+@dataclass(frozen=True)
+class NodeAddr:
+    """Where one node lives: ``host`` is what it binds, ``address`` what others dial."""
+
+    name: str
+    host: str
+    address: str
+    port: int
+    workdir: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{self.port}"
+
+    @property
+    def data_dir(self) -> str:
+        return f"{self.workdir}/data"
+
+    @property
+    def stdout_log(self) -> str:
+        return f"{self.workdir}/stdout.log"
+
+
+def local_addrs(nodes: list[str], root: str, base_port: int = 7100) -> dict[str, NodeAddr]:
+    """Node i on 127.0.0.(10+i):base+i, so every node has its own loopback address."""
+    if len(nodes) > 200:
+        raise TargetError(f"--cluster local supports up to 200 nodes, got {len(nodes)}")
+    return {
+        n: NodeAddr(n, f"127.0.0.{10 + i}", f"127.0.0.{10 + i}", base_port + i, f"{root}/{n}")
+        for i, n in enumerate(nodes, 1)
+    }
+
+
+def mapped_addrs(addresses: dict[str, str], root: str, base_port: int = 7100, *, bind_all: bool = False) -> dict[str, NodeAddr]:
+    """Nodes with addresses of their own (namespaces, ssh hosts)."""
+    return {
+        n: NodeAddr(n, "0.0.0.0" if bind_all else a, a, base_port + i, f"{root}/{n}")
+        for i, (n, a) in enumerate(addresses.items(), 1)
+    }
+
+
+def run_root(kind: str, run_id: str) -> str:
+    """The per-run directory on the nodes: under this host's temp dir, or /tmp on ssh hosts."""
+    base = "/tmp" if kind == "ssh" else tempfile.gettempdir()
+    return f"{base}/seam-{run_id}"
+
+
+class PipelineTarget:
+    """Target + Killable + Pausable + HasLeader + HasLogs for target/.
+
+    Invariants: ``setup`` and ``teardown`` are idempotent per node; every
+    pid this adapter started is remembered until it is seen dead, so
+    ``teardown`` (and ``stop_all``) can always stop what was started, by pid.
+    """
+
+    def __init__(
+        self,
+        remote: Remote,
+        addrs: dict[str, NodeAddr],
+        *,
+        replication: tuple[int, int, int] = (3, 2, 2),
+        bugs: list[str] | tuple[str, ...] = (),
+        seed: int = 1,
+        python: str = "python3",
+        source: Path = TARGET_SOURCE,
+        grace: float = 3.0,
+        ready_timeout: float = 20.0,
+        extra_config: dict[str, Any] | None = None,
+    ):
+        self.remote = remote
+        self.addrs = dict(addrs)
+        self.replication = tuple(replication)
+        self.bugs = list(bugs)
+        self.seed = seed
+        self.python = python
+        self.source = Path(source)
+        self.grace = grace
+        self.ready_timeout = ready_timeout
+        self.extra_config = dict(extra_config or {})
+        self.admin_secret = secrets.token_hex(12)
+        self._pids: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def nodes(self) -> list[str]:
+        return list(self.addrs)
+
+    # -- config ---------------------------------------------------------------
+
+    def node_config(self, node: str) -> dict[str, Any]:
+        """The node.json for ``node`` (see target/config.py for every key)."""
+        a = self._addr(node)
+        n, w, r = self.replication
+        cfg: dict[str, Any] = {
+            "node": node,
+            "host": a.host,
+            "port": a.port,
+            "data_dir": a.data_dir,
+            "peers": {p.name: p.url for p in self.addrs.values()},
+            "replication": {"n": n, "w": w, "r": r},
+            "bugs": list(self.bugs),
+            "admin_secret": self.admin_secret,
+            "log": "node.log",
+            "seed": self.seed,
+        }
+        cfg.update(self.extra_config)
+        return cfg
+
+    def _addr(self, node: str) -> NodeAddr:
+        try:
+            return self.addrs[node]
+        except KeyError:
+            raise TargetError(f"unknown node {node!r}; this run has {', '.join(self.addrs)}") from None
+
+    # -- Target ---------------------------------------------------------------
+
+    def setup(self, test: Any, node: str) -> None:
+        """Install target/ and node.json on ``node`` and start it (not waiting: see wait_ready)."""
+        self.install(node)
+        self.start(test, node)
+
+    def install(self, node: str) -> None:
+        a = self._addr(node)
+        self.remote.run(node, ["mkdir", "-p", a.workdir, a.data_dir], timeout=30)
+        with tempfile.TemporaryDirectory(prefix="seam-stage-") as tmp:
+            stage = Path(tmp)
+            shutil.copytree(self.source, stage / "target", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests"))
+            (stage / "node.json").write_text(json.dumps(self.node_config(node), indent=2) + "\n")
+            self.remote.upload(node, stage / "target", f"{a.workdir}/target")
+            self.remote.upload(node, stage / "node.json", f"{a.workdir}/node.json")
+
+    def teardown(self, test: Any, node: str) -> None:
+        """Stop the node's process and remove its run directory."""
+        self.stop(node)
+        a = self._addr(node)
+        try:
+            self.remote.run(node, ["rm", "-rf", a.workdir], timeout=30, check=False)
+            # The per-run parent too, once its last node is gone (rmdir refuses a non-empty one).
+            self.remote.run(node, ["rmdir", "--ignore-fail-on-non-empty", a.workdir.rsplit("/", 1)[0]], timeout=30, check=False)
+        except RemoteError as e:
+            log.warning("teardown %s: could not remove %s: %s", node, a.workdir, e)
+
+    # -- Killable -------------------------------------------------------------
+
+    def start(self, test: Any, node: str, role: str | None = None) -> None:
+        """Start the node's process unless it is already running."""
+        self._check_role(role)
+        with self._lock:
+            pid = self._pids.get(node)
+        if pid is not None and self._alive(node, pid):
+            return
+        a = self._addr(node)
+        argv = [self.python, "-m", "target.node", "--config", f"{a.workdir}/node.json"]
+        pid = self.remote.spawn(node, argv, a.stdout_log, env={"PYTHONUNBUFFERED": "1"}, cwd=a.workdir)  # type: ignore[call-arg]
+        with self._lock:
+            self._pids[node] = pid
+        log.info("started %s: pid %d, %s", node, pid, a.url)
+
+    def kill(self, test: Any, node: str, role: str | None = None) -> list[int]:
+        """SIGKILL the node's process (or the leader's, for role orchestrator-leader)."""
+        pids = self.pids(test, node, role)
+        for pid in pids:
+            self._signal(node, pid, signal.SIGKILL)
+        for pid in pids:
+            self._wait_dead(node, pid, 5.0)
+        return pids
+
+    def stop(self, node: str) -> None:
+        """SIGTERM, then SIGKILL after the grace period. Idempotent."""
+        with self._lock:
+            pid = self._pids.get(node)
+        if pid is None:
+            return
+        if self._alive(node, pid):
+            self._signal(node, pid, signal.SIGTERM)
+            if not self._wait_dead(node, pid, self.grace):
+                log.warning("%s: pid %d ignored SIGTERM for %.1fs; sending SIGKILL", node, pid, self.grace)
+                self._signal(node, pid, signal.SIGKILL)
+                self._wait_dead(node, pid, 5.0)
+        with self._lock:
+            if self._pids.get(node) == pid:
+                del self._pids[node]
+
+    def stop_all(self) -> None:
+        for node in list(self._pids):
+            try:
+                self.stop(node)
+            except Exception as e:  # keep stopping the others
+                log.error("stopping %s failed: %s", node, e)
+
+    # -- Pausable -------------------------------------------------------------
+
+    def pids(self, test: Any, node: str, role: str | None = None) -> list[int]:
+        """The running pid of the node's process; for "orchestrator-leader", only if it leads."""
+        self._check_role(role)
+        with self._lock:
+            pid = self._pids.get(node)
+        if pid is None or not self._alive(node, pid):
+            return []
+        if role == "orchestrator-leader" and self.leader(test) != node:
+            return []
+        return [pid]
+
+    def _check_role(self, role: str | None) -> None:
+        if role is not None and role not in ROLES:
+            raise UnsupportedError(f"the pipeline has no role {role!r}; roles: {', '.join(ROLES)}")
+
+    # -- HasLeader ------------------------------------------------------------
+
+    def leader(self, test: Any) -> str | None:
+        """The node that says it leads, with the highest term; None if nobody does."""
+        best: tuple[int, str] | None = None
+        for node, a in self.addrs.items():
+            try:
+                status, body = http_json(a.address, a.port, "GET", "/leader", timeout=0.5)
+            except OSError:
+                continue
+            if status == 200 and body.get("is_leader"):
+                term = int(body.get("term") or 0)
+                if best is None or term > best[0]:
+                    best = (term, node)
+        return best[1] if best else None
+
+    # -- readiness ------------------------------------------------------------
+
+    def wait_ready(self, nodes: list[str] | None = None, timeout: float | None = None) -> None:
+        """Wait until every node answers GET /health; name the first that does not, with its log."""
+        deadline = time.monotonic() + (timeout or self.ready_timeout)
+        pending = list(nodes or self.nodes)
+        while pending:
+            node = pending[0]
+            a = self._addr(node)
+            try:
+                status, _ = http_json(a.address, a.port, "GET", "/health", timeout=1.0)
+                if status == 200:
+                    pending.pop(0)
+                    continue
+            except OSError:
+                pass
+            with self._lock:
+                pid = self._pids.get(node)
+            if pid is None or not self._alive(node, pid):
+                raise TargetError(f"{node}: target.node exited during start-up; {self._log_tail(node)}")
+            if time.monotonic() > deadline:
+                raise TargetError(
+                    f"{node}: no answer on {a.url}/health after {timeout or self.ready_timeout:g}s; {self._log_tail(node)}"
+                )
+            time.sleep(0.1)
+
+    def _log_tail(self, node: str) -> str:
+        a = self._addr(node)
+        try:
+            r = self.remote.run(node, ["tail", "-n", "3", a.stdout_log], timeout=10, check=False)
+            tail = " | ".join(line.strip() for line in r.stdout.splitlines() if line.strip())
+        except RemoteError:
+            tail = ""
+        return f"its log {a.stdout_log} says: {tail}" if tail else f"see {a.stdout_log} on {node}"
+
+    # -- HasLogs --------------------------------------------------------------
+
+    def collect(self, test: Any, node: str, dst: Path) -> list[Path]:
+        """Copy data_dir (logs, ledgers, fence logs), stdout.log, node.json and metrics into dst.
+
+        Works on a dead node too (files only); each part that fails is logged
+        and skipped, so one missing file never hides the others.
+        """
+        a = self._addr(node)
+        dst = Path(dst)
+        dst.mkdir(parents=True, exist_ok=True)
+        try:
+            status, body = http_json(a.address, a.port, "GET", "/metrics", timeout=2.0)
+            if status == 200:
+                (dst / "metrics.json").write_text(json.dumps(body, indent=2) + "\n")
+        except OSError as e:
+            log.info("collect %s: no metrics (%s); the node is down", node, e)
+        for src, target in ((a.data_dir, dst), (a.stdout_log, dst / "stdout.log"), (f"{a.workdir}/node.json", dst / "node.json")):
+            try:
+                self.remote.download(node, src, target)
+            except RemoteError as e:
+                log.warning("collect %s: %s", node, e)
+        return sorted(p for p in dst.rglob("*") if p.is_file())
+
+    # -- process helpers ------------------------------------------------------
+
+    def _alive(self, node: str, pid: int) -> bool:
+        alive = getattr(self.remote, "alive", None)
+        if alive is not None:
+            return bool(alive(node, pid))
+        r = self.remote.run(node, ["kill", "-0", str(pid)], check=False, timeout=10)
+        return r.status == 0
+
+    def _signal(self, node: str, pid: int, sig: int) -> None:
+        try:
+            self.remote.signal(node, pid, sig)
+        except RemoteError as e:
+            log.info("signal %s pid %d: %s (already gone)", node, pid, e)
+
+    def _wait_dead(self, node: str, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._alive(node, pid):
+                return True
+            time.sleep(0.05)
+        return not self._alive(node, pid)
+
+
+# ---------------------------------------------------------------------------
+# HTTP: one short-lived helper and one per-client connection holder.
+
+
+def http_json(host: str, port: int, method: str, path: str, body: Any = None, *, timeout: float) -> tuple[int, dict[str, Any]]:
+    """One request; raises OSError (timeout, refused, reset) for the caller to classify."""
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        return _request(conn, method, path, body)
+    finally:
+        conn.close()
+
+
+def _request(conn: http.client.HTTPConnection, method: str, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+    payload = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"} if payload is not None else {}
+    try:
+        conn.request(method, path, body=payload, headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+    except http.client.HTTPException as e:
+        # A half-read or malformed reply: the request may have been applied.
+        raise ConnectionResetError(f"bad HTTP reply: {e!r}") from None
+    try:
+        data = json.loads(raw) if raw else {}
+    except ValueError:
+        data = {"error": raw[:200].decode("utf-8", "replace")}
+    if not isinstance(data, dict):
+        data = {"value": data}
+    return resp.status, data
+
+
+class _Conn:
+    """A client's connection to one node, reused across ops (keep-alive when the server allows)."""
+
+    def __init__(self, addr: NodeAddr, timeout: float):
+        self.addr = addr
+        self.timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(self.addr.address, self.addr.port, timeout=self.timeout)
+        try:
+            return _request(self._conn, method, path, body)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _complete(op: Op, typ: str, value: Any, node: str, error: str | None = None) -> Op:
+    extra = dict(op.extra)
+    extra["node"] = node
+    if error:
+        extra["error"] = error
+    return replace(op, type=typ, value=value, extra=extra)
+
+
+def _refused(e: BaseException) -> bool:
+    """Connection refused: the request never reached the node, so nothing happened."""
+    return isinstance(e, ConnectionRefusedError)
+
+
+def _error_text(status: int, body: dict[str, Any]) -> str:
+    return f"{status}: {body.get('error') or body}"
+
+
+class _PipelineClient:
+    """Shared open/close for the pipeline's clients. ``open`` returns a new, bound client."""
+
+    def __init__(self, addrs: dict[str, NodeAddr], *, timeout: float = 2.0, node: str | None = None):
+        self.addrs = addrs
+        self.timeout = timeout
+        self.node = node
+        self._conn: _Conn | None = _Conn(addrs[node], timeout) if node is not None else None
+
+    def open(self, test: Any, node: str) -> Any:
+        if node not in self.addrs:
+            raise TargetError(f"client: unknown node {node!r}; this run has {', '.join(self.addrs)}")
+        return type(self)(self.addrs, timeout=self.timeout, node=node)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+    def _call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+        if self._conn is None:
+            raise TargetError("client used before open(test, node)")
+        return self._conn.call(method, path, body)
+
+
+class RegisterClient(_PipelineClient):
+    """read / write / cas on the quorum store, values ``[key, v]`` (Jepsen's independent shape).
+
+    Classification: a read changes nothing, so any read error is ``fail``.
+    A write or cas is ``fail`` only when it certainly did not happen:
+    connection refused, 400 (rejected before anything was done), 409 (cas
+    compare failed), or a 503 whose body says ``"definite": true``. Every
+    other error or timeout is ``info``.
+    """
+
+    def invoke(self, test: Any, op: Op) -> Op:
+        key, v = op.value
+        path = f"/kv/{quote(str(key), safe='')}"
+        node = self.node or "?"
+        try:
+            if op.f == "read":
+                status, body = self._call("GET", path)
+            elif op.f == "write":
+                status, body = self._call("PUT", path, {"value": v})
+            elif op.f == "cas":
+                status, body = self._call("POST", path + "/cas", {"expected": v[0], "new": v[1]})
+            else:
+                raise TargetError(f"register client: unknown f {op.f!r} (read, write, cas)")
+        except OSError as e:
+            if op.f == "read" or _refused(e):
+                return _complete(op, "fail", op.value, node, f"{type(e).__name__}: {e}")
+            return _complete(op, "info", op.value, node, f"{type(e).__name__}: {e}")
+        if status == 200:
+            if op.f == "read":
+                return _complete(op, "ok", [key, body.get("value")], node)
+            return _complete(op, "ok", op.value, node)
+        if op.f == "read" and status == 404:
+            return _complete(op, "ok", [key, None], node)  # never written: the initial state
+        definite = op.f == "read" or status in (400, 404, 409) or body.get("definite") is True
+        return _complete(op, "fail" if definite else "info", op.value, node, _error_text(status, body))
+
+
+class OrdersClient(_PipelineClient):
+    """place / cancel / read orders; ``read-ledger`` reads one service's ledger on every node.
+
+    Values: place ``{"order_id", "sku", "qty", "amount"}``; cancel and read
+    ``{"order_id"}`` (read's ok value adds ``"order"``); read-ledger
+    ``{"service"}``, whose ok value adds ``"ledgers": {node: GET /<service>/ledger}``
+    (rows, fence rows, highest token). A read changes nothing, so a failed
+    read is ``fail``; a place or cancel is ``fail`` only on a definite refusal.
+    """
+
+    LEDGER_SERVICES = ("payment", "inventory", "shipping")
+
+    def invoke(self, test: Any, op: Op) -> Op:
+        node = self.node or "?"
+        v = op.value or {}
+        if op.f == "read-ledger":
+            return self._read_ledger(op, v.get("service", ""), node)
+        oid = quote(str(v.get("order_id", "")), safe="")
+        try:
+            if op.f == "place":
+                status, body = self._call("POST", "/orders", v)
+            elif op.f == "cancel":
+                status, body = self._call("POST", f"/orders/{oid}/cancel", {})
+            elif op.f == "read":
+                status, body = self._call("GET", f"/orders/{oid}")
+            else:
+                raise TargetError(f"orders client: unknown f {op.f!r} (place, cancel, read, read-ledger)")
+        except OSError as e:
+            if op.f == "read" or _refused(e):
+                return _complete(op, "fail", v, node, f"{type(e).__name__}: {e}")
+            return _complete(op, "info", v, node, f"{type(e).__name__}: {e}")
+        if 200 <= status < 300:  # 202: a cancel accepted, the saga compensates later
+            if op.f == "read":
+                return _complete(op, "ok", {**v, "order": body}, node)
+            return _complete(op, "ok", {**v, "result": body}, node)
+        if op.f == "read" and status == 404:
+            return _complete(op, "ok", {**v, "order": None}, node)
+        definite = op.f == "read" or status in (400, 404, 409) or body.get("definite") is True
+        return _complete(op, "fail" if definite else "info", v, node, _error_text(status, body))
+
+    def _read_ledger(self, op: Op, service: str, node: str) -> Op:
+        if service not in self.LEDGER_SERVICES:
+            return _complete(op, "fail", op.value, node, f"unknown service {service!r}")
+        ledgers: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name, a in self.addrs.items():
+            try:
+                status, body = http_json(a.address, a.port, "GET", f"/{service}/ledger", timeout=self.timeout)
+            except OSError as e:
+                errors[name] = f"{type(e).__name__}: {e}"
+                continue
+            if status == 200:
+                ledgers[name] = body
+            else:
+                errors[name] = _error_text(status, body)
+        value = {"service": service, "ledgers": ledgers}
+        if errors:
+            value["errors"] = errors
+        return _complete(op, "ok" if ledgers else "fail", value, node, "; ".join(f"{k}: {e}" for k, e in errors.items()) or None)

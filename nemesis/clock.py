@@ -1,0 +1,107 @@
+"""Clock skew without touching the host clock: libfaketime, one file per node.
+
+The target starts each service with libfaketime preloaded and
+``FAKETIME_TIMESTAMP_FILE`` pointing at a per-node file (``Skewable``). The
+nemesis rewrites that file at run time: ``+5s`` or ``-3s`` shifts the node's
+wall clock, ``+0s`` resets it. libfaketime re-reads the file on every call
+(``FAKETIME_NO_CACHE=1``), so the skew applies at once to the running
+service, and the host clock never changes.
+
+Ops: ``bump`` (value ``{"node": "n2", "seconds": -30}``, a random node and
+offset when omitted), ``strobe`` (``{"node", "seconds", "period", "duration"}``:
+flip between +seconds and -seconds every period, for duration, then reset),
+``reset`` (every node back to +0s).
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import UnsupportedError
+from harness.core.op import Op
+from harness.core.protocols import Remote, Skewable
+from nemesis.pause import pick_node
+from nemesis.state import Fault, FaultLedger
+
+
+def offset_text(seconds: float) -> str:
+    """libfaketime's relative offset syntax: ``+12.5s`` / ``-3s``."""
+    return f"{seconds:+g}s"
+
+
+class ClockNemesis:
+    def __init__(
+        self,
+        remote: Remote,
+        target: Any,
+        nodes: Sequence[str],
+        *,
+        seed: int = 0,
+        ledger: FaultLedger | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if not isinstance(target, Skewable):
+            raise UnsupportedError(
+                f"the clock nemesis needs a target that runs under libfaketime (Skewable); {type(target).__name__} does not"
+            )
+        self.remote = remote
+        self.target = target
+        self.nodes = list(nodes)
+        self.rng = random.Random(seed)
+        self.ledger = ledger or FaultLedger(None)
+        self.sleep = sleep
+        self.skewed: dict[str, Fault] = {}
+
+    def setup(self, test: Any) -> None:
+        self.heal(test)
+
+    def _write(self, test: Any, node: str, seconds: float) -> None:
+        path = self.target.clock_file(test, node)
+        fault = Fault("clock", node, {"file": path})
+        if seconds != 0:
+            self.ledger.applied(fault)
+            self.skewed[node] = fault
+        write_offset(self.remote, node, path, seconds)
+        if seconds == 0 and node in self.skewed:
+            self.ledger.healed(self.skewed.pop(node))
+
+    def invoke(self, test: Any, op: Op) -> Op:
+        spec = op.value if isinstance(op.value, dict) else {}
+        if op.f == "bump":
+            node = pick_node(spec, self.nodes, self.target, test, self.rng)
+            seconds = float(spec.get("seconds", self.rng.choice([-1, 1]) * self.rng.randint(1, 60)))
+            self._write(test, node, seconds)
+            return replace(op, type="info", value={"node": node, "seconds": seconds})
+        if op.f == "strobe":
+            node = pick_node(spec, self.nodes, self.target, test, self.rng)
+            seconds = float(spec.get("seconds", 10))
+            period = float(spec.get("period", 0.5))
+            duration = float(spec.get("duration", 5))
+            flips = max(1, int(duration / period))
+            for i in range(flips):
+                self._write(test, node, seconds if i % 2 == 0 else -seconds)
+                self.sleep(period)
+            self._write(test, node, 0)
+            return replace(op, type="info", value={"node": node, "seconds": seconds, "period": period, "flips": flips})
+        if op.f == "reset":
+            self.heal(test)
+            return replace(op, type="info", value="reset")
+        raise ValueError(f"clock nemesis does not know op {op.f!r}")
+
+    def heal(self, test: Any) -> None:
+        for node in self.nodes:
+            self._write(test, node, 0)
+
+
+def write_offset(remote: Remote, node: str, path: str, seconds: float) -> None:
+    """Replace the node's faketime file. Written via upload so that any Remote works."""
+    with tempfile.TemporaryDirectory(prefix="seam-clock-") as tmp:
+        local = Path(tmp) / "faketime"
+        local.write_text(offset_text(seconds) + "\n", encoding="utf-8")
+        remote.upload(node, local, path)

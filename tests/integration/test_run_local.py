@@ -1,0 +1,250 @@
+"""`seam test` end to end on local node processes: real target/ nodes, real sockets.
+
+Every test runs the real command in a subprocess and, whatever happens,
+stops the node processes that run started (their pids are in its seam.log).
+The helpers here are shared by the other run tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+STARTED = re.compile(r"started (\S+): pid (\d+)")
+
+
+def seam(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def seam_popen(*args: str, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def run_dirs(results: Path) -> list[Path]:
+    return sorted(p for p in results.glob("*/*") if p.is_dir() and not p.is_symlink() and p.name[:8].isdigit())
+
+
+def node_pids(run_dir: Path) -> list[int]:
+    log = run_dir / "seam.log"
+    return [int(m.group(2)) for m in STARTED.finditer(log.read_text())] if log.exists() else []
+
+
+def _is_node(pid: int) -> bool:
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return b"target.node" in cmd and stat[stat.rfind(")") + 2] not in "ZX"
+
+
+def stop_nodes(results: Path) -> list[int]:
+    """SIGKILL every node process a run under ``results`` started and that still runs; remove
+    the runs' node directories. Returns the pids that were still alive (a test failure)."""
+    alive = []
+    for d in run_dirs(results):
+        for pid in node_pids(d):
+            if _is_node(pid):
+                alive.append(pid)
+                os.kill(pid, signal.SIGKILL)
+        test_json = d / "test.json"
+        try:
+            nodes = json.loads(test_json.read_text()).get("nodes", {})
+        except (OSError, ValueError):
+            nodes = {}
+        for info in nodes.values():
+            root = Path(info["workdir"]).parent
+            if root.name.startswith("seam-"):
+                shutil.rmtree(root, ignore_errors=True)
+    return alive
+
+
+def assert_well_formed(run_dir: Path) -> list:
+    """The history parses and pairs; every invoke completed; a process never acts after info."""
+    from harness.formats.jsonl import read_jsonl
+
+    path = run_dir / "history.jsonl"
+    history = read_jsonl(path.read_text(), source=str(path))  # validates pairing
+    assert len(history) > 0
+    assert [op.index for op in history] == list(range(len(history)))
+    times = [op.time for op in history]
+    assert times == sorted(times), "op times must follow the order the control node saw them"
+    for invoke, done in history.pairs():
+        assert done is not None, f"invoke {invoke.index} ({invoke.f} by {invoke.process}) never completed"
+        assert done.f == invoke.f
+    retired: set = set()
+    for op in history.client_ops:
+        assert op.process not in retired, f"process {op.process} acts at op {op.index} after its info"
+        if op.type == "info":
+            retired.add(op.process)
+    return list(history)
+
+
+def assert_prefix_lines(data: bytes) -> list[dict]:
+    """Every line of a history is whole JSON, and it ends with a newline (no torn write)."""
+    assert data.endswith(b"\n"), "the last line is torn"
+    rows = [json.loads(line) for line in data.splitlines()]
+    assert [r["index"] for r in rows] == list(range(len(rows)))
+    return rows
+
+
+def outcome_files(run_dir: Path) -> dict:
+    for name in ("test.json", "results.json", "seam.log", "history.jsonl"):
+        assert (run_dir / name).is_file(), f"{name} missing in {run_dir}"
+    return json.loads((run_dir / "results.json").read_text())
+
+
+@pytest.fixture
+def results(tmp_path: Path):
+    out = tmp_path / "results"
+    yield out
+    left = stop_nodes(out)
+    assert not left, f"node processes still running after the run: {left}"
+
+
+@pytest.mark.slow
+def test_short_register_run_records_a_well_formed_history_and_a_verdict(results: Path, tmp_path: Path) -> None:
+    r = seam("test", "--workload", "register", "--time-limit", "6", "--concurrency", "6", "--rate", "150",
+             "--seed", "11", "--results", str(results), "--no-progress", cwd=tmp_path)
+    assert r.returncode in (0, 1, 2), r.stderr
+    (run_dir,) = run_dirs(results)
+    assert f"results: {run_dir}" in r.stdout and "verdict: " in r.stdout
+    data = outcome_files(run_dir)
+    assert {0: True, 1: False, 2: "unknown"}[r.returncode] == data["valid"]
+    assert data["checkers"]["linearizable"]["stats"]["model"] == "cas-register"
+    ops = assert_well_formed(run_dir)
+    assert data["run"]["ops"] == len(ops)
+    # Final reads: after the main phase and the recovery wait, one read of every active key.
+    test = json.loads((run_dir / "test.json").read_text())
+    assert test["seed"] == 11 and test["options"]["time_limit"] == 6
+    late = [o for o in ops if o.time > 6e9 and o.type == "invoke"]
+    assert late and all(o.f == "read" for o in late)
+    for n in ("n1", "n2", "n3", "n4", "n5"):
+        files = {p.name for p in (run_dir / "nodes" / n).iterdir()}
+        assert {"node.log", "node.json", "metrics.json", "stdout.log"} <= files, (n, files)
+    assert os.readlink(results / "latest") == f"register/{run_dir.name}"
+    # Stopped by pid at the end, and the node directories are gone.
+    pids = node_pids(run_dir)
+    assert len(pids) == 5 and not any(_is_node(p) for p in pids)
+    assert all(not Path(i["workdir"]).exists() for i in test["nodes"].values())
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_main_phase_and_still_checks(results: Path, tmp_path: Path) -> None:
+    proc = seam_popen("test", "--time-limit", "60", "--seed", "5", "--results", str(results), "--no-progress", cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            hist = list(results.glob("register/*/history.jsonl"))
+            if hist and hist[0].stat().st_size > 5000:
+                break
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode in (0, 1, 2), err
+    assert "Ctrl-C: ending the main phase" in err
+    (run_dir,) = run_dirs(results)
+    data = outcome_files(run_dir)
+    assert data["run"]["interrupted"] is True and data["run"]["seconds"] < 30
+    ops = assert_well_formed(run_dir)
+    assert ops[-1].f == "read"  # the final reads still ran
+
+
+def _nodes_file(tmp_path: Path) -> str:
+    f = tmp_path / "nodes.txt"
+    f.write_text("10.0.0.5\n$(reboot)\n")
+    return str(f)
+
+
+BAD_INPUT = {
+    "unknown workload": (["--workload", "bank"], "unknown workload 'bank'"),
+    "unknown nemesis": (["--nemesis", "partition,meteor"], "unknown nemesis"),
+    "unknown bug": (["--bug", "no-such-bug"], "unknown bug 'no-such-bug'"),
+    "unknown netns node": (["--cluster", "netns", "--nodes", "n1,db7"], "unknown node 'db7'"),
+    "too few ssh hosts": (["--cluster", "ssh", "--nodes", "h1,h2"], "give at least 3 hosts"),
+    "garbage nodes file": (["--cluster", "ssh", "--nodes-file", "NODES"], "nodes.txt:2: '$(reboot)' is not a host name"),
+    "bad cluster kind": (["--cluster", "docker"], "--cluster 'docker'"),
+    "unreachable node": (["--cluster", "ssh", "--nodes", "127.0.0.1,127.0.0.2,127.0.0.3", "--ssh-port", "1", "--ssh-insecure"], "127.0.0.1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_is_one_line_and_exit_3_with_nothing_left_running(case: str, results: Path, tmp_path: Path) -> None:
+    args, fragment = BAD_INPUT[case]
+    args = [_nodes_file(tmp_path) if a == "NODES" else a for a in args]
+    if case == "unknown netns node" and os.geteuid() != 0:
+        fragment = "needs root"
+    r = seam("test", *args, "--time-limit", "5", "--results", str(results), "--no-progress", cwd=tmp_path, timeout=60)
+    assert r.returncode == 3, (r.stdout, r.stderr)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("seam: ") and fragment in lines[0], lines[0]
+    assert "Traceback" not in r.stderr
+    for d in run_dirs(results):
+        assert node_pids(d) == [], "a node was started for bad input"
+
+
+FAKE_NODE = '''
+import argparse, json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+ap = argparse.ArgumentParser()
+ap.add_argument("--config")
+cfg = json.load(open(ap.parse_args().config))
+if cfg["node"] == "n3":
+    sys.exit("boom: n3 cannot start")
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"{}")
+    def log_message(self, *a): pass
+HTTPServer((cfg["host"], cfg["port"]), H).serve_forever()
+'''
+
+
+def test_a_node_that_cannot_start_is_exit_3_and_the_others_are_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness import runner
+    from harness.spec import TestSpec
+    from harness.targets.pipeline import PipelineTarget
+
+    source = tmp_path / "src" / "target"
+    source.mkdir(parents=True)
+    (source / "__init__.py").write_text("")
+    (source / "node.py").write_text(FAKE_NODE)
+    monkeypatch.setattr(runner, "_make_target", lambda spec, remote, addrs: PipelineTarget(remote, addrs, source=source, grace=1.0))
+    results = tmp_path / "results"
+    try:
+        outcome = runner.run_test(TestSpec(time_limit=2, results=str(results)), progress=False, install_sigint=False)
+        assert outcome.exit_code == 3 and outcome.valid is None
+        assert "n3: target.node exited during start-up" in outcome.error and "boom: n3 cannot start" in outcome.error
+        (run_dir,) = run_dirs(results)
+        data = json.loads((run_dir / "results.json").read_text())
+        assert data["valid"] is None and "boom" in data["error"]
+        assert "boom" in (run_dir / "nodes" / "n3" / "stdout.log").read_text()  # collected though it failed
+        pids = node_pids(run_dir)
+        assert len(pids) == 5
+        alive = [p for p in pids if _is_node(p)]
+        assert not alive, f"still running after a failed setup: {alive}"
+    finally:
+        for d in run_dirs(results):
+            for pid in node_pids(d):
+                if _is_node(pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)

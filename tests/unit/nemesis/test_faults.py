@@ -1,0 +1,134 @@
+"""Pause, kill, clock and app nemeses against fake targets and a recording Remote.
+
+The real thing (SIGSTOP state T, libfaketime, restarts) is proven in the
+integration tests; here we check bookkeeping: what is applied is recorded
+first, and heal undoes exactly that, once.
+"""
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from harness.core.errors import UnsupportedError
+from harness.core.op import Op
+from nemesis.app import AppFaultNemesis
+from nemesis.clock import ClockNemesis, offset_text
+from nemesis.kill import KillNemesis
+from nemesis.pause import PauseNemesis
+from nemesis.state import FaultLedger, outstanding
+
+NODES = ["n1", "n2", "n3"]
+
+
+class RecordingRemote:
+    def __init__(self):
+        self.signals = []
+        self.files = {}
+
+    def signal(self, node, pid, sig):
+        self.signals.append((node, pid, sig))
+
+    def alive(self, node, pid):
+        return True
+
+    def upload(self, node, src, dst):
+        self.files[(node, dst)] = Path(src).read_text()
+
+
+class FakeTarget:
+    def __init__(self):
+        self.started, self.killed, self.faults = [], [], {}
+
+    def pids(self, test, node, role=None):
+        return [100 + NODES.index(node)]
+
+    def leader(self, test):
+        return "n2"
+
+    def kill(self, test, node, role=None):
+        self.killed.append(node)
+        return [100 + NODES.index(node)]
+
+    def start(self, test, node, role=None):
+        self.started.append(node)
+
+    def clock_file(self, test, node):
+        return f"/data/{node}/faketime"
+
+    def inject_fault(self, test, node, fault):
+        self.faults.setdefault(node, []).append(dict(fault))
+
+    def clear_faults(self, test, node):
+        self.faults.pop(node, None)
+
+
+def nem_op(f, value=None):
+    return Op(index=0, time=0, process="nemesis", type="invoke", f=f, value=value)
+
+
+def test_pause_leader_stops_then_continues_and_ledger_is_clean(tmp_path):
+    remote, ledger = RecordingRemote(), FaultLedger(tmp_path / "nemesis.jsonl")
+    nem = PauseNemesis(remote, FakeTarget(), NODES, ledger=ledger)
+    done = nem.invoke(None, nem_op("start-pause", {"role": "orchestrator-leader"}))
+    assert done.value["node"] == "n2" and remote.signals == [("n2", 101, signal.SIGSTOP)]
+    assert [f.node for f in outstanding(tmp_path / "nemesis.jsonl")] == ["n2"]
+    nem.invoke(None, nem_op("stop-pause"))
+    nem.heal(None)  # idempotent: nothing left to continue
+    assert remote.signals[1:] == [("n2", 101, signal.SIGCONT)]
+    assert outstanding(tmp_path / "nemesis.jsonl") == []
+
+
+def test_pause_refuses_a_target_without_pids():
+    with pytest.raises(UnsupportedError, match="Pausable"):
+        PauseNemesis(RecordingRemote(), object(), NODES)
+
+
+def test_kill_then_heal_restarts_exactly_what_was_killed(tmp_path):
+    target = FakeTarget()
+    nem = KillNemesis(target, NODES, ledger=FaultLedger(tmp_path / "l.jsonl"))
+    nem.invoke(None, nem_op("kill", {"node": "n3"}))
+    nem.heal(None)
+    nem.heal(None)
+    assert target.killed == ["n3"] and target.started == ["n3"]
+    assert outstanding(tmp_path / "l.jsonl") == []
+
+
+def test_clock_bump_writes_offset_and_heal_resets_every_node():
+    remote = RecordingRemote()
+    nem = ClockNemesis(remote, FakeTarget(), NODES, sleep=lambda s: None)
+    nem.invoke(None, nem_op("bump", {"node": "n1", "seconds": -30}))
+    assert remote.files[("n1", "/data/n1/faketime")] == "-30s\n"
+    nem.heal(None)
+    assert all(remote.files[(n, f"/data/{n}/faketime")] == "+0s\n" for n in NODES)
+
+
+def test_clock_strobe_flips_and_ends_reset():
+    remote = RecordingRemote()
+    nem = ClockNemesis(remote, FakeTarget(), NODES, sleep=lambda s: None)
+    done = nem.invoke(None, nem_op("strobe", {"node": "n2", "seconds": 5, "period": 1, "duration": 4}))
+    assert done.value["flips"] == 4
+    assert remote.files[("n2", "/data/n2/faketime")] == "+0s\n"
+    assert offset_text(2.5) == "+2.5s" and offset_text(-3) == "-3s"
+
+
+def test_app_fault_injects_and_clears(tmp_path):
+    target = FakeTarget()
+    nem = AppFaultNemesis(target, NODES)
+    nem.invoke(None, nem_op("start-app-fault", {"kind": "lost-response", "service": "payment", "op": "refund", "node": "n1"}))
+    assert target.faults["n1"][0]["op"] == "refund"
+    nem.invoke(None, nem_op("stop-app-fault"))
+    assert target.faults == {}
+    with pytest.raises(ValueError, match="unknown application fault"):
+        nem.invoke(None, nem_op("start-app-fault", {"kind": "melt"}))
+
+
+def test_outstanding_ignores_a_torn_last_line(tmp_path):
+    path = tmp_path / "nemesis.jsonl"
+    ledger = FaultLedger(path)
+    from nemesis.state import Fault
+
+    ledger.applied(Fault("pause", "n1", {"pids": [5]}))
+    with open(path, "a") as f:
+        f.write('{"event": "healed", "kind": "pa')
+    assert [f.node for f in outstanding(path)] == ["n1"]

@@ -1,0 +1,55 @@
+"""The runner's own logic: option checks, Ctrl-C escalation, the status line."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.core.errors import ConfigError
+from harness.core.op import Op
+from harness.runner import NoopNemesis, Progress, Stops, check_spec
+from harness.spec import TestSpec
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"workload": "bank"}, "unknown workload 'bank'; known workloads: orders, register"),
+        ({"bugs": ["weak-quorum", "typo"]}, "unknown bug 'typo'"),
+        ({"nemesis": ["meteor"]}, "unknown nemesis 'meteor'"),
+        ({"concurrency": 0}, "--concurrency"),
+    ],
+)
+def test_bad_options_fail_before_anything_starts(kwargs: dict, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        check_spec(TestSpec(**kwargs))
+
+
+def test_known_bugs_and_no_nemesis_pass() -> None:
+    check_spec(TestSpec(bugs=["weak-quorum", "no-write-back"], nemesis=["none"]))
+
+
+def test_ctrl_c_escalates_main_then_hard_then_interrupt(capsys: pytest.CaptureFixture) -> None:
+    stops = Stops()
+    stops.press()
+    assert stops.main.is_set() and not stops.hard.is_set()
+    stops.press()
+    assert stops.hard.is_set()
+    with pytest.raises(KeyboardInterrupt):
+        stops.press()
+    err = capsys.readouterr().err
+    assert "ending the main phase" in err and "stopping now" in err
+
+
+def test_progress_counts_completions_and_shows_the_last_fault() -> None:
+    p = Progress(enabled=False)
+    for typ in ("invoke", "ok", "invoke", "fail", "invoke", "info"):
+        p.count(Op(0, 0, 1, typ, "read", None))
+    p.count(Op(0, 0, "nemesis", "info", "start-partition", None))
+    assert p.total == 7 and p.counts == {"ok": 1, "fail": 1, "info": 1}
+    line = p.line()
+    assert "ops       3" in line and "ok 1  fail 1  info 1" in line and "start-partition info" in line
+
+
+def test_the_noop_nemesis_refuses_ops_as_info() -> None:
+    done = NoopNemesis().invoke(None, Op(0, 0, "nemesis", "invoke", "start-partition", None))
+    assert done.type == "info" and "no nemesis" in done.extra["error"]
