@@ -36,6 +36,54 @@ from harness.core.errors import HistoryError  # noqa: E402
 from harness.formats import load  # noqa: E402
 
 
+class MemorySampler:
+    """Samples the proportional set size (PSS) of this process plus its children.
+
+    RSS counts a page shared by the parent and a forked worker in both; PSS
+    splits it, so the sum is the real footprint. Linux only (/proc).
+    """
+
+    def __init__(self, every: float = 0.2):
+        import threading
+
+        self.every = every
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_mib = max(self.peak_mib, self.sample())
+            self._stop.wait(self.every)
+
+    @staticmethod
+    def sample() -> float:
+        pids = [os.getpid()]
+        for task in Path("/proc/self/task").glob("*/children"):
+            try:
+                pids += [int(p) for p in task.read_text().split()]
+            except OSError:
+                pass
+        total_kib = 0
+        for pid in pids:
+            try:
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total_kib += int(line.split()[1])
+                        break
+            except (OSError, ValueError):
+                pass
+        return total_kib / 1024
+
+
 def peak_rss_mib() -> tuple[float, float]:
     """Peak resident memory of this process and of its largest finished child, in MiB."""
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -69,7 +117,9 @@ def bench_corpus(verbose: bool) -> None:
     theirs = porcupine_times()
     print("== 1. oracle corpus: parse + check per file (seconds) ==")
     if verbose:
-        print(f"{'file':58} {'ops':>5} {'parse':>8} {'check':>8} {'seam':>8} {'porcupine':>10} {'ratio':>7}  verdict")
+        print(
+            f"{'file':58} {'ops':>5} {'parse':>8} {'check':>8} {'seam':>8} {'porcupine':>10} {'ratio':>7}  verdict"
+        )
     total_parse = total_check = total_theirs = 0.0
     wrong = 0
     slowest: list[tuple[float, str, float]] = []
@@ -84,7 +134,11 @@ def bench_corpus(verbose: bool) -> None:
                 wrong += 1
             continue
         t1 = time.perf_counter()
-        model = get_model(entry["model"], initial_state(entry)) if "initial_state" in entry else get_model(entry["model"])
+        model = (
+            get_model(entry["model"], initial_state(entry))
+            if "initial_state" in entry
+            else get_model(entry["model"])
+        )
         result = check_history(history, model)
         t2 = time.perf_counter()
         expected = {"linearizable": True, "not-linearizable": False}.get(entry["expected"])
@@ -97,7 +151,9 @@ def bench_corpus(verbose: bool) -> None:
         slowest.append((mine, entry["file"], porc))
         if verbose:
             ratio = f"{mine / porc:7.1f}" if porc else "      -"
-            print(f"{entry['file']:58} {entry['ops']:5} {t1 - t0:8.4f} {t2 - t1:8.4f} {mine:8.4f} {porc:10.6f} {ratio}  {result.valid}")
+            print(
+                f"{entry['file']:58} {entry['ops']:5} {t1 - t0:8.4f} {t2 - t1:8.4f} {mine:8.4f} {porc:10.6f} {ratio}  {result.valid}"
+            )
     wall = time.perf_counter() - started
     print("slowest files (seam parse+check vs porcupine check):")
     for mine, name, porc in sorted(slowest, reverse=True)[:6]:
@@ -111,8 +167,16 @@ def bench_corpus(verbose: bool) -> None:
 # --------------------------------------------------------------------------- generated histories
 
 
-def simulate(path: Path, *, ops: int, keys: int, procs_per_key: int, crash_rate: float, seed: int,
-             independent: bool) -> dict[str, int]:
+def simulate(
+    path: Path,
+    *,
+    ops: int,
+    keys: int,
+    procs_per_key: int,
+    crash_rate: float,
+    seed: int,
+    independent: bool,
+) -> dict[str, int]:
     """Write a JSONL history of a linearizable cas-register per key, keys interleaved.
 
     Every op takes effect atomically at one instant between its invoke and its
@@ -125,7 +189,11 @@ def simulate(path: Path, *, ops: int, keys: int, procs_per_key: int, crash_rate:
     values = range(5)
     value: list[object] = [None] * keys
     # per slot (key, process slot): [process id, stage, f, invoke value, result type, result value]
-    slots = [[k * procs_per_key + i, 0, "", None, "", None] for k in range(keys) for i in range(procs_per_key)]
+    slots = [
+        [k * procs_per_key + i, 0, "", None, "", None]
+        for k in range(keys)
+        for i in range(procs_per_key)
+    ]
     next_process = keys * procs_per_key
     invoked = completed = crashed = 0
     index = 0
@@ -135,7 +203,9 @@ def simulate(path: Path, *, ops: int, keys: int, procs_per_key: int, crash_rate:
     def emit(process: int, typ: str, f: str, v: object, key: int) -> None:
         nonlocal index
         v = [key, v] if independent else v
-        lines.append(f'{{"index":{index},"time":{index},"process":{process},"type":"{typ}","f":"{f}","value":{json.dumps(v)}}}\n')
+        lines.append(
+            f'{{"index":{index},"time":{index},"process":{process},"type":"{typ}","f":"{f}","value":{json.dumps(v)}}}\n'
+        )
         index += 1
         if len(lines) >= 20000:
             out.writelines(lines)
@@ -198,36 +268,66 @@ def simulate(path: Path, *, ops: int, keys: int, procs_per_key: int, crash_rate:
     return {"ops": invoked, "lines": index, "crashed": crashed}
 
 
-def bench_generated(title: str, *, ops: int, keys: int, procs: int, crash_rate: float, independent: bool,
-                    jobs: int, seed: int) -> None:
+def bench_generated(
+    title: str,
+    *,
+    ops: int,
+    keys: int,
+    procs: int,
+    crash_rate: float,
+    independent: bool,
+    jobs: int,
+    seed: int,
+) -> None:
     print(f"== {title} ==")
     with tempfile.TemporaryDirectory(prefix="seam-bench-") as tmp:
         path = Path(tmp) / "history.jsonl"
         t0 = time.perf_counter()
-        stats = simulate(path, ops=ops, keys=keys, procs_per_key=procs, crash_rate=crash_rate, seed=seed,
-                         independent=independent)
+        stats = simulate(
+            path,
+            ops=ops,
+            keys=keys,
+            procs_per_key=procs,
+            crash_rate=crash_rate,
+            seed=seed,
+            independent=independent,
+        )
         t1 = time.perf_counter()
         size = path.stat().st_size / 2**20
-        print(f"generated {stats['ops']} ops ({stats['crashed']} crashed), {stats['lines']} lines, {size:.0f} MiB "
-              f"in {t1 - t0:.1f} s (not counted)")
-        t1 = time.perf_counter()
-        history = load(path)
-        t2 = time.perf_counter()
-        result = check_history(history, get_model("cas-register"), independent=independent, jobs=jobs)
-        t3 = time.perf_counter()
+        print(
+            f"generated {stats['ops']} ops ({stats['crashed']} crashed), {stats['lines']} lines, {size:.0f} MiB "
+            f"in {t1 - t0:.1f} s (not counted)"
+        )
+        with MemorySampler() as memory:
+            t1 = time.perf_counter()
+            history = load(path)
+            t2 = time.perf_counter()
+            result = check_history(
+                history, get_model("cas-register"), independent=independent, jobs=jobs
+            )
+            t3 = time.perf_counter()
     explored = sum(k.result.explored for k in result.keys)
     slowest = max(k.seconds for k in result.keys)
     own, children = peak_rss_mib()
-    print(f"verdict: {result.valid}  keys: {len(result.keys)}  configurations explored: {explored}  "
-          f"slowest key: {slowest:.3f} s")
+    print(
+        f"verdict: {result.valid}  keys: {len(result.keys)}  configurations explored: {explored}  "
+        f"slowest key: {slowest:.3f} s"
+    )
     print(f"load {t2 - t1:.2f} s + check {t3 - t2:.2f} s (jobs={jobs}) = {t3 - t1:.2f} s")
-    print(f"peak RSS so far: this process {own:.0f} MiB, largest worker {children:.0f} MiB, "
-          f"sum {own + children:.0f} MiB")
+    print(
+        f"peak memory during load + check: {memory.peak_mib:.0f} MiB PSS (this process + workers, sampled)"
+    )
+    print(
+        f"peak RSS so far: this process {own:.0f} MiB, largest worker {children:.0f} MiB "
+        f"(RSS counts pages shared with the parent in both)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 ops instead of 1,000,000 for part 2")
+    parser.add_argument(
+        "--quick", action="store_true", help="100,000 ops instead of 1,000,000 for part 2"
+    )
     parser.add_argument("--corpus-only", action="store_true")
     parser.add_argument("--verbose", action="store_true", help="one line per corpus file")
     args = parser.parse_args()
@@ -236,10 +336,26 @@ def main() -> None:
     if args.corpus_only:
         return
     n = 100_000 if args.quick else 1_000_000
-    bench_generated(f"2. {n:,}-op independent cas-register, {n // 1000} keys x 5 processes, 5% crashed",
-                    ops=n, keys=n // 1000, procs=5, crash_rate=0.05, independent=True, jobs=2, seed=1)
-    bench_generated("3. 10,000-op single cas-register, 10 processes, 10% crashed",
-                    ops=10_000, keys=1, procs=10, crash_rate=0.10, independent=False, jobs=2, seed=2)
+    bench_generated(
+        f"2. {n:,}-op independent cas-register, {n // 1000} keys x 5 processes, 5% crashed",
+        ops=n,
+        keys=n // 1000,
+        procs=5,
+        crash_rate=0.05,
+        independent=True,
+        jobs=2,
+        seed=1,
+    )
+    bench_generated(
+        "3. 10,000-op single cas-register, 10 processes, 10% crashed",
+        ops=10_000,
+        keys=1,
+        procs=10,
+        crash_rate=0.10,
+        independent=False,
+        jobs=2,
+        seed=2,
+    )
 
 
 if __name__ == "__main__":

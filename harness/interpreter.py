@@ -36,6 +36,8 @@ from harness.generator.core import op as gen_op
 from harness.generator.core import update as gen_update
 from harness.generator.simulate import SPECIAL_TYPES, invoke_op
 
+__all__ = ["RunHistory", "Stats", "run_generator"]
+
 log = logging.getLogger("seam.interpreter")
 
 #: Longest the main loop blocks without looking at ``stop`` and the generator.
@@ -70,6 +72,7 @@ class Stats:
     generator_seconds: float = 0.0
     record_seconds: float = 0.0
     to_worker_seconds: float = 0.0
+    loop_cpu_seconds: float = 0.0
 
     @property
     def ops_per_second(self) -> float:
@@ -200,7 +203,9 @@ class _Run:
         self.halt = threading.Event()  # wakes sleeping workers when the run ends
         self.epoch_ns = epoch_ns
         self.completions: queue.SimpleQueue = queue.SimpleQueue()
-        start = dict(workers) if workers else {t: t for t in range(concurrency)}
+        start = {
+            t: p for t, p in (workers or {t: t for t in range(concurrency)}).items() if t != NEMESIS
+        }
         if nemesis is not None:
             start[NEMESIS] = NEMESIS
         self.workers_map: dict = start
@@ -221,6 +226,7 @@ class _Run:
         wall = time.perf_counter()
         if self.epoch_ns is None:
             self.epoch_ns = time.monotonic_ns()
+        cpu = time.thread_time()
         try:
             self._loop()
         except BaseException:
@@ -231,6 +237,7 @@ class _Run:
             self.halt.set()
             self._stop_workers()
             self.stats.seconds = time.perf_counter() - wall
+            self.stats.loop_cpu_seconds = time.thread_time() - cpu
             self.history.stats = self.stats
             self.history.workers = dict(self.workers_map)
             self.history.next_index = self.index

@@ -172,20 +172,27 @@ def _run(spec: TestSpec, store: RunStore, ui: Progress, stops: Stops) -> RunOutc
         nemesis.heal(test)
         scopes.callback(_heal_quietly, nemesis, test)
 
-        gen = build_generator(spec, workload, stops.main)
+        gen = build_generator(spec, workload, stops.main, *_nemesis_generators(spec, test))
         ui.phase("main")
         t0 = time.monotonic()
         ran = _interpret(test, gen, workload, nemesis, spec, stops, ui)
-        ui.phase("check")
         elapsed = time.monotonic() - t0
-        # Collect and stop before checking: checkers read the collected ledgers.
+        # Heal, collect and stop before checking: checkers read the collected ledgers.
+        ui.phase("collect")
         scopes.close()
 
+    ui.phase("check")
     history = History(test.history, source=str(store.history_path))
     result = _check(workload.checker, test, history, store.path)
     store.write_json(RESULTS_JSON, _results_json(result, ui, elapsed, stops, getattr(ran, "stats", None)))
     code = exit_code(result.valid)
     return RunOutcome(result.valid, code, store.path, error=result.error, ops=ui.total, counts=dict(ui.counts))
+
+
+def _nemesis_generators(spec: TestSpec, test: Test) -> tuple[Any, Any]:
+    """(schedule, final) of the nemesis packages named by --nemesis; none until the
+    nemesis layer's package registry (nemesis/combined.py) lands."""
+    return None, None
 
 
 def _interpret(test: Test, gen: Any, workload: Any, nemesis: Any, spec: TestSpec, stops: Stops, ui: Progress) -> Any:
@@ -215,16 +222,23 @@ def _interpret(test: Test, gen: Any, workload: Any, nemesis: Any, spec: TestSpec
     )
 
 
-def build_generator(spec: TestSpec, workload: Any, stop_main: threading.Event) -> Any:
-    """main (rate, time limit, until Ctrl-C) -> final heal -> recovery wait -> final reads."""
-    from harness.generator import clients, phases, sleep, stagger, time_limit
+def build_generator(spec: TestSpec, workload: Any, stop_main: threading.Event,
+                    nemesis_schedule: Any = None, nemesis_final: Any = None) -> Any:
+    """main (rate, time limit, until Ctrl-C; the nemesis schedule beside it) -> final heal
+    -> recovery wait -> final reads.
+
+    ``nemesis_schedule`` runs on the nemesis thread during the main phase and
+    ends with it; ``nemesis_final`` (a nemesis package's undo ops) runs after.
+    """
+    from harness.generator import clients, nemesis, phases, sleep, stagger, time_limit
 
     main = workload.generator
     if spec.rate > 0:
         main = stagger(1.0 / spec.rate, main)
-    main = UntilSet(stop_main, time_limit(spec.time_limit, clients(main)))
-    steps: list[Any] = [main]
-    # The nemesis package's final generator (its heal ops) goes here once the nemesis layer lands.
+    both = clients(main) if nemesis_schedule is None else nemesis(nemesis_schedule, main)
+    steps: list[Any] = [UntilSet(stop_main, time_limit(spec.time_limit, both))]
+    if nemesis_final is not None:
+        steps.append(nemesis(nemesis_final))
     if spec.recovery_time > 0:
         steps.append(clients(sleep(spec.recovery_time)))
     if workload.final_generator is not None:
@@ -345,7 +359,9 @@ def check_ports_free(addrs: dict[str, Any]) -> None:
 def _make_target(spec: TestSpec, remote: Any, addrs: dict[str, Any]) -> Any:
     from harness.targets.pipeline import PipelineTarget
 
-    return PipelineTarget(remote, addrs, replication=spec.replication, bugs=spec.bugs, seed=spec.seed)
+    # Nodes run under libfaketime only when the clock nemesis needs it (it costs a file read per time call).
+    return PipelineTarget(remote, addrs, replication=spec.replication, bugs=spec.bugs, seed=spec.seed,
+                          skew="clock" in spec.nemesis)
 
 
 def setup_all(test: Test) -> None:

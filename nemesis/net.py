@@ -23,9 +23,14 @@ from harness.core.protocols import Remote
 HOOKS = ("INPUT",)  # not OUTPUT: on a shared host a random-loss rule would match twice
 
 
-def chain_name(node: str) -> str:
-    """``seam-<node>``, made safe for iptables (at most 28 characters)."""
-    return "seam-" + re.sub(r"[^A-Za-z0-9_.-]", "_", node)[:23]
+def chain_name(node: str, tag: str = "") -> str:
+    """``seam-<node>`` (or ``seam-<tag>-<node>``), safe for iptables (at most 28 characters).
+
+    Each kind of fault gets its own tag, so healing a partition leaves a
+    packet-loss fault that is active at the same time in place.
+    """
+    prefix = f"seam-{tag}-" if tag else "seam-"
+    return prefix + re.sub(r"[^A-Za-z0-9_.-]", "_", node)[: 28 - len(prefix)]
 
 
 @dataclass(frozen=True)
@@ -48,12 +53,16 @@ class Drop:
 class Net:
     """Installs and removes Seam's iptables rules on the nodes through a Remote."""
 
-    def __init__(self, remote: Remote, addresses: Mapping[str, str]):
+    def __init__(self, remote: Remote, addresses: Mapping[str, str], *, tag: str = ""):
         self.remote = remote
         self.addresses = dict(addresses)
+        self.tag = tag
+
+    def chain(self, node: str) -> str:
+        return chain_name(node, self.tag)
 
     def _ensure_chain(self, node: str) -> str:
-        chain = chain_name(node)
+        chain = self.chain(node)
         self.remote.run(node, ["iptables", "-w", "-N", chain], check=False)
         for hook in HOOKS:
             present = self.remote.run(node, ["iptables", "-w", "-C", hook, "-j", chain], check=False)
@@ -78,8 +87,8 @@ class Net:
         return self.apply(node, drops)
 
     def heal(self, node: str) -> None:
-        """Remove Seam's chain on ``node`` entirely. Idempotent: missing pieces are fine."""
-        chain = chain_name(node)
+        """Remove this Net's chain on ``node`` entirely. Idempotent: missing pieces are fine."""
+        chain = self.chain(node)
         for hook in HOOKS:
             while self.remote.run(node, ["iptables", "-w", "-D", hook, "-j", chain], check=False).status == 0:
                 pass
@@ -87,11 +96,11 @@ class Net:
         self.remote.run(node, ["iptables", "-w", "-X", chain], check=False)
 
     def rules(self, node: str) -> list[str]:
-        """Every ``seam`` rule currently installed on ``node`` (``iptables -S`` lines)."""
+        """Every ``seam`` line of ``iptables -S`` on ``node``, whichever fault wrote it."""
         out = self.remote.run(node, ["iptables", "-w", "-S"], check=False).stdout
         return [line for line in out.splitlines() if "seam-" in line]
 
     def drops(self, node: str) -> list[str]:
         """The drop rules inside Seam's chain on ``node``."""
-        prefix = f"-A {chain_name(node)} "
+        prefix = f"-A {self.chain(node)} "
         return [line for line in self.rules(node) if line.startswith(prefix)]

@@ -12,7 +12,7 @@ leads), ``majorities-ring``, ``bridge``, ``random``.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +21,7 @@ from harness.core.op import Op
 from harness.core.protocols import HasLeader
 from nemesis import grudge as g
 from nemesis.net import Net
+from nemesis.state import Fault, FaultLedger
 
 SHAPES = ("halves", "isolate-one", "isolate-leader", "majorities-ring", "bridge", "random")
 
@@ -54,13 +55,13 @@ class PartitionNemesis:
         *,
         seed: int = 0,
         target: Any = None,
-        on_apply: Callable[[str, dict[str, list[str]]], None] | None = None,
+        ledger: FaultLedger | None = None,
     ):
         self.net = net
         self.nodes = list(nodes)
         self.rng = random.Random(seed)
         self.target = target
-        self.on_apply = on_apply
+        self.ledger = ledger or FaultLedger(None)
 
     def setup(self, test: Any) -> None:
         self.heal(test)
@@ -75,9 +76,8 @@ class PartitionNemesis:
                 leader = self.target.leader(test)
             grudge = compute(shape, self.nodes, self.rng, leader)
             applied = {node: sorted(srcs) for node, srcs in grudge.items() if srcs}
-            if self.on_apply is not None:
-                self.on_apply("partition", applied)
             for node, srcs in applied.items():
+                self.ledger.applied(Fault("partition", node, {"chain": self.net.chain(node)}))
                 self.net.drop_from(node, srcs)
             return replace(op, type="info", value={"shape": shape, "grudge": applied})
         if op.f == "stop-partition":
@@ -90,6 +90,7 @@ class PartitionNemesis:
         for node in self.nodes:
             try:
                 self.net.heal(node)
+                self.ledger.healed(Fault("partition", node, {"chain": self.net.chain(node)}))
             except Exception as e:  # heal every node even if one fails
                 errors.append(f"{node}: {e}")
         if errors:

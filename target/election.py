@@ -75,6 +75,7 @@ class Acceptor:
                                  f"promised term: restore it, do not delete it") from e
         self.holder: str | None = None
         self.holder_term = 0
+        self.changes = 0  # how often the (holder, term) we granted changed: leader churn
         self.expiry = 0.0
         self.quiet_until = clock() + lease_seconds  # forgot our grants: wait one lease out
 
@@ -108,6 +109,8 @@ class Acceptor:
                 return {"ok": False, "promised": self.promised, "reason": f"lease held by {self.holder}"}
             if term > self.promised:
                 self._promise(term)
+            if (self.holder, self.holder_term) != (node, term):
+                self.changes += 1
             self.holder, self.holder_term, self.expiry = node, term, now + self.lease_seconds
             return {"ok": True, "promised": self.promised}
 
@@ -298,7 +301,7 @@ class Election:
     def _gauges(self) -> dict[str, float]:
         node, term = self.leader()
         return {"election_term": term, "is_leader": 1 if self.is_leader() else 0,
-                "leader_known": 0 if node is None else 1}
+                "leader_known": 0 if node is None else 1, "leader_changes": self.acceptor.changes}
 
     # ---- HTTP ----
 

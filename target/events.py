@@ -172,13 +172,21 @@ def register(ctx: Any, router: Any) -> None:
         try:
             start = int(req.query.get("from", "0"))
         except ValueError:
-            raise HTTPError(400, f"from must be an integer offset, got {req.query.get('from')!r}", "from") from None
+            raise HTTPError(
+                400, f"from must be an integer offset, got {req.query.get('from')!r}", "from"
+            ) from None
         try:
             limit = int(req.query.get("limit", str(MAX_BATCH)))
         except ValueError:
-            raise HTTPError(400, f"limit must be an integer, got {req.query.get('limit')!r}", "limit") from None
+            raise HTTPError(
+                400, f"limit must be an integer, got {req.query.get('limit')!r}", "limit"
+            ) from None
         if start < 0 or not 0 <= limit <= MAX_BATCH:
-            raise HTTPError(400, f"need from >= 0 and 0 <= limit <= {MAX_BATCH}", "from" if start < 0 else "limit")
+            raise HTTPError(
+                400,
+                f"need from >= 0 and 0 <= limit <= {MAX_BATCH}",
+                "from" if start < 0 else "limit",
+            )
         events, end = log_for(ctx).read(start, limit)
         return 200, {"node": ctx.node, "events": events, "end": end}
 

@@ -103,7 +103,9 @@ def wrap(ctx: Any, service: str, op: str, handler: Any) -> Any:
             raise DropConnection()
         result = handler(req)
         if fault is not None and fault.kind == "lost-response":
-            ctx.log.warning("fault: %s/%s applied (status %s), dropping the response", service, op, result[0])
+            ctx.log.warning(
+                "fault: %s/%s applied (status %s), dropping the response", service, op, result[0]
+            )
             raise DropConnection()
         if fault is not None and fault.kind == "slow-response":
             ctx.log.warning("fault: %s/%s applied, answering after %gs", service, op, fault.seconds)
@@ -117,7 +119,9 @@ def stall_point(ctx: Any, step: str) -> None:
     """Called by the saga after taking its token, before sending ``step``."""
     fault = table(ctx).take("saga", step)
     if fault is not None and fault.kind == "stall":
-        ctx.log.warning("fault: saga stalls %gs before sending %s (token already taken)", fault.seconds, step)
+        ctx.log.warning(
+            "fault: saga stalls %gs before sending %s (token already taken)", fault.seconds, step
+        )
         ctx.metrics.inc("saga_stalls")
         time.sleep(fault.seconds)
 
@@ -135,7 +139,9 @@ def crash_point(ctx: Any, where: str) -> None:
 def _check_secret(ctx: Any, req: Request) -> None:
     expected = ctx.config.admin_secret
     if not expected:
-        raise HTTPError(403, "admin endpoint disabled: this node's config has no admin_secret", "secret")
+        raise HTTPError(
+            403, "admin endpoint disabled: this node's config has no admin_secret", "secret"
+        )
     given = req.json.get("secret")
     if not isinstance(given, str) or not hmac.compare_digest(given.encode(), expected.encode()):
         raise HTTPError(403, "wrong or missing admin secret", "secret")
@@ -169,4 +175,8 @@ def _clear(ctx: Any, req: Request) -> tuple[int, dict[str, Any]]:
 def register(ctx: Any, router: Any) -> None:
     router.add("POST", "/admin/fault", lambda req: _arm(ctx, req))
     router.add("POST", "/admin/fault/clear", lambda req: _clear(ctx, req))
-    router.add("GET", "/admin/faults", lambda req: (200, {"faults": table(ctx).listing(), "node": ctx.node}))
+    router.add(
+        "GET",
+        "/admin/faults",
+        lambda req: (200, {"faults": table(ctx).listing(), "node": ctx.node}),
+    )

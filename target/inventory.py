@@ -33,7 +33,12 @@ def _restock(ledger: Ledger, order_id: str, values: dict[str, Any]) -> dict[str,
 
 
 def register(ctx: Any, router: Any) -> None:
-    mount(ctx, router, "inventory", [
-        Operation("reserve", {"sku": str, "qty": int}, _reserve),
-        Operation("restock", {}, _restock),
-    ])
+    mount(
+        ctx,
+        router,
+        "inventory",
+        [
+            Operation("reserve", {"sku": str, "qty": int}, _reserve),
+            Operation("restock", {}, _restock),
+        ],
+    )

@@ -73,7 +73,9 @@ def _read_jsonl(path: Path, log: logging.Logger) -> list[dict[str, Any]]:
     data = path.read_bytes()
     cut = data.rfind(b"\n") + 1
     if cut != len(data):
-        log.warning("%s: dropping a torn last line of %d bytes (crash mid-append)", path, len(data) - cut)
+        log.warning(
+            "%s: dropping a torn last line of %d bytes (crash mid-append)", path, len(data) - cut
+        )
         with open(path, "r+b") as fh:
             fh.truncate(cut)
             os.fsync(fh.fileno())
@@ -84,7 +86,9 @@ def _read_jsonl(path: Path, log: logging.Logger) -> list[dict[str, Any]]:
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}:{lineno}: corrupt ledger row ({exc}); move the file away to start empty") from exc
+            raise ValueError(
+                f"{path}:{lineno}: corrupt ledger row ({exc}); move the file away to start empty"
+            ) from exc
     return rows
 
 
@@ -164,7 +168,9 @@ class Ledger:
             if first is not None:
                 if self._on_duplicate is not None:
                     self._on_duplicate(key)
-                self._log.info("%s: duplicate key %s (replaying seq %s)", self.name, key, first["seq"])
+                self._log.info(
+                    "%s: duplicate key %s (replaying seq %s)", self.name, key, first["seq"]
+                )
                 return Outcome("replay", first, highest)
             row = dict(entry)
             row.update(seq=len(self._state.rows), key=key, token=token, op=op, wall=self._clock())
@@ -172,7 +178,13 @@ class Ledger:
             self._remember(row)
             if self.fence_after_write and token < highest:
                 # The bug: the stale write is already on disk; noticing now is too late.
-                self._log.warning("%s: token %d < %d for %s noticed after the write", self.name, token, highest, key)
+                self._log.warning(
+                    "%s: token %d < %d for %s noticed after the write",
+                    self.name,
+                    token,
+                    highest,
+                    key,
+                )
                 self._fence_row(ACCEPT, key, token, highest, late=True)
             else:
                 self._fence_row(ACCEPT, key, token, highest)
@@ -184,7 +196,9 @@ class Ledger:
         self._fence_row(REJECT, key, token, highest)
         return Outcome("rejected", None, highest, reason)
 
-    def _fence_row(self, verdict: str, key: str, token: int, highest: int, *, late: bool = False) -> None:
+    def _fence_row(
+        self, verdict: str, key: str, token: int, highest: int, *, late: bool = False
+    ) -> None:
         row: dict[str, Any] = {
             "verdict": verdict,
             "key": key,
@@ -209,7 +223,9 @@ def check_id(value: Any, name: str) -> str:
     from target.httpkit import HTTPError
 
     if not isinstance(value, str) or not value or len(value) > MAX_ID or not set(value) <= ID_CHARS:
-        raise HTTPError(400, f"{name} must be 1-{MAX_ID} characters of [A-Za-z0-9-_.:], got {value!r}", name)
+        raise HTTPError(
+            400, f"{name} must be 1-{MAX_ID} characters of [A-Za-z0-9-_.:], got {value!r}", name
+        )
     return value
 
 
@@ -242,7 +258,9 @@ def _positive(req: Any, name: str, kind: Any) -> Any:
 
     value = req.field(name, kind)
     if value <= 0 or value != value or value > 1e12:
-        raise HTTPError(400, f"field {name!r} must be a positive number below 1e12, got {value!r}", name)
+        raise HTTPError(
+            400, f"field {name!r} must be a positive number below 1e12, got {value!r}", name
+        )
     return value
 
 
@@ -274,7 +292,11 @@ def mount(ctx: Any, router: Any, service: str, operations: list[Operation]) -> L
                 check_id(key, "key")
             values = {}
             for name, kind in op.fields.items():
-                values[name] = _positive(req, name, kind) if kind in (int, (int, float)) else req.field(name, kind)
+                values[name] = (
+                    _positive(req, name, kind)
+                    if kind in (int, (int, float))
+                    else req.field(name, kind)
+                )
             stamp = ctx.hlc.now()
             if "hlc" in req.json:
                 try:
@@ -284,11 +306,19 @@ def mount(ctx: Any, router: Any, service: str, operations: list[Operation]) -> L
             entry = op.rule(ledger, order_id, values)
             if key is None:  # the refund-without-key bug: every call is a new refund
                 key = f"{op.name}:{order_id}:call-{uuid.uuid4().hex[:12]}"
-            out = ledger.apply(key, token, op.name, {"order_id": order_id, "node": ctx.node, "hlc": list(stamp), **entry})
+            out = ledger.apply(
+                key,
+                token,
+                op.name,
+                {"order_id": order_id, "node": ctx.node, "hlc": list(stamp), **entry},
+            )
             if out.rejected:
                 ctx.metrics.inc("fence_rejections", labels={"service": service})
                 return 409, out.body()
-            ctx.metrics.inc("ledger_rows" if out.status == "applied" else "ledger_replays", labels={"service": service})
+            ctx.metrics.inc(
+                "ledger_rows" if out.status == "applied" else "ledger_replays",
+                labels={"service": service},
+            )
             return 200, out.body()
 
         return handle

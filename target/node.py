@@ -40,6 +40,7 @@ def make_logger(cfg: config_mod.Config, data_dir: Path) -> logging.Logger:
     log.propagate = False
     for h in list(log.handlers):
         log.removeHandler(h)
+        h.close()
     handler = logging.FileHandler(data_dir / cfg.log)
     handler.setFormatter(logging.Formatter(f"%(asctime)s {cfg.node} %(levelname)s %(name)s: %(message)s"))
     log.addHandler(handler)

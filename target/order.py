@@ -39,7 +39,9 @@ def _validate(req: Request) -> dict[str, Any]:
         raise HTTPError(400, f"field 'qty' must be between 1 and 1000000, got {qty}", "qty")
     amount = req.field("amount", (int, float))
     if not 0 < amount < 1e12:
-        raise HTTPError(400, f"field 'amount' must be a positive number below 1e12, got {amount!r}", "amount")
+        raise HTTPError(
+            400, f"field 'amount' must be a positive number below 1e12, got {amount!r}", "amount"
+        )
     return {"order_id": order_id, "sku": sku, "qty": qty, "amount": amount}
 
 
@@ -59,7 +61,9 @@ def place(ctx: Any, req: Request) -> tuple[int, dict[str, Any]]:
     if current is None:
         raise HTTPError(503, f"order {order['order_id']} neither created nor readable; retry")
     if any(current.get(f) != order[f] for f in FIELDS):
-        raise HTTPError(409, f"order {order['order_id']} already exists with different contents", "order_id")
+        raise HTTPError(
+            409, f"order {order['order_id']} already exists with different contents", "order_id"
+        )
     events.publish(ctx, events.PLACED, current)
     ctx.metrics.inc("orders_placed" if created else "orders_replayed")
     return (201 if created else 200), dict(current, status=PENDING, replay=not created)
@@ -74,7 +78,9 @@ def cancel(ctx: Any, req: Request) -> tuple[int, dict[str, Any]]:
             if got is None:
                 raise HTTPError(404, f"no such order {order_id}", "id")
             current = got[0]
-            if current.get("cancel_requested") or ctx.store.cas(key, current, dict(current, cancel_requested=True)):
+            if current.get("cancel_requested") or ctx.store.cas(
+                key, current, dict(current, cancel_requested=True)
+            ):
                 break
         else:
             raise HTTPError(503, f"order {order_id} changed under five cancel attempts; retry")
@@ -108,5 +114,9 @@ def register(ctx: Any, router: Any) -> None:
     from target import faults
 
     router.add("POST", "/orders", faults.wrap(ctx, "order", "place", lambda req: place(ctx, req)))
-    router.add("POST", "/orders/{id}/cancel", faults.wrap(ctx, "order", "cancel", lambda req: cancel(ctx, req)))
+    router.add(
+        "POST",
+        "/orders/{id}/cancel",
+        faults.wrap(ctx, "order", "cancel", lambda req: cancel(ctx, req)),
+    )
     router.add("GET", "/orders/{id}", lambda req: show(ctx, req))

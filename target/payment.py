@@ -23,7 +23,11 @@ DECLINE_ABOVE = 10_000
 
 def _charge(ledger: Ledger, order_id: str, values: dict[str, Any]) -> dict[str, Any]:
     if values["amount"] > DECLINE_ABOVE:
-        raise HTTPError(402, f"charge of {values['amount']} for {order_id} declined (limit {DECLINE_ABOVE})", "amount")
+        raise HTTPError(
+            402,
+            f"charge of {values['amount']} for {order_id} declined (limit {DECLINE_ABOVE})",
+            "amount",
+        )
     return {"amount": values["amount"]}
 
 
@@ -35,7 +39,12 @@ def _refund(ledger: Ledger, order_id: str, values: dict[str, Any]) -> dict[str, 
 
 
 def register(ctx: Any, router: Any) -> None:
-    mount(ctx, router, "payment", [
-        Operation("charge", {"amount": (int, float)}, _charge),
-        Operation("refund", {}, _refund, key_optional=ctx.bugs.on("refund-without-key")),
-    ])
+    mount(
+        ctx,
+        router,
+        "payment",
+        [
+            Operation("charge", {"amount": (int, float)}, _charge),
+            Operation("refund", {}, _refund, key_optional=ctx.bugs.on("refund-without-key")),
+        ],
+    )

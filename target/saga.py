@@ -46,7 +46,13 @@ from target.order import order_key, saga_key
 from target.retry import GiveUp
 from target.store import NoQuorum, placement
 
-RUNNING, COMPENSATING, COMPLETED, CANCELLED, FAILED = "running", "compensating", "completed", "cancelled", "failed"
+RUNNING, COMPENSATING, COMPLETED, CANCELLED, FAILED = (
+    "running",
+    "compensating",
+    "completed",
+    "cancelled",
+    "failed",
+)
 STARTED, DONE, REJECTED = "started", "done", "rejected"
 TICK = 0.1
 POLL_TIMEOUT = 0.5
@@ -176,7 +182,9 @@ class Orchestrator:
             raise CallError(part, "skipped: failed recently")
         timeout = min(self.ctx.config.request_timeout, POLL_TIMEOUT)
         try:
-            status, body = http_call(self.ctx.url(part), "GET", f"/events?from={start}", timeout=timeout)
+            status, body = http_call(
+                self.ctx.url(part), "GET", f"/events?from={start}", timeout=timeout
+            )
             if status != 200:
                 raise CallError(part, f"GET /events answered {status}: {body.get('error')}")
         except CallError:
@@ -198,7 +206,9 @@ class Orchestrator:
         def mutate(rec: dict[str, Any] | None) -> dict[str, Any] | None:
             if rec is None:
                 rec = new_record(event)
-                return self._logged(rec, "saga", "created" if rec["want"] == "complete" else "cancel-requested")
+                return self._logged(
+                    rec, "saga", "created" if rec["want"] == "complete" else "cancel-requested"
+                )
             if event["type"] == events.CANCELLED and rec["want"] != "cancel":
                 rec["want"] = "cancel"
                 return self._logged(rec, "saga", "cancel-requested")
@@ -218,8 +228,16 @@ class Orchestrator:
         return self.ctx.hlc.now().to_json()
 
     def _logged(self, rec: dict[str, Any], step: str, phase: str, **extra: Any) -> dict[str, Any]:
-        entry = {"seq": len(rec["log"]), "step": step, "phase": phase, "ts": self._stamp(rec),
-                 "wall": time.time(), "node": self.ctx.node, "term": self.term, **extra}
+        entry = {
+            "seq": len(rec["log"]),
+            "step": step,
+            "phase": phase,
+            "ts": self._stamp(rec),
+            "wall": time.time(),
+            "node": self.ctx.node,
+            "term": self.term,
+            **extra,
+        }
         rec["log"].append(entry)
         return rec
 
@@ -251,7 +269,12 @@ class Orchestrator:
     # ---- driving ----
 
     def _body(self, step: Step, rec: dict[str, Any], token: int, ts: list[Any]) -> dict[str, Any]:
-        body = {"order_id": rec["order_id"], "token": token, "key": step.key(rec["order_id"]), "hlc": ts}
+        body = {
+            "order_id": rec["order_id"],
+            "token": token,
+            "key": step.key(rec["order_id"]),
+            "hlc": ts,
+        }
         body.update({f: rec[f] for f in step.fields})
         if step.name == "refund" and self.ctx.bugs.on("refund-without-key"):
             del body["key"]  # seed 003 snippet 3: no idempotency key threaded in
@@ -264,32 +287,49 @@ class Orchestrator:
         node = home(order_id, self.ctx.peers)
         body = self._body(step, rec, token, rec["log"][-1]["ts"])
         try:
-            status, reply = self.ctx.call(node, "POST", step.path, body, downstream=f"{step.service}@{node}")
+            status, reply = self.ctx.call(
+                node, "POST", step.path, body, downstream=f"{step.service}@{node}"
+            )
         except (CallError, GiveUp) as e:
             self.ctx.metrics.inc("saga_step_unknown", labels={"step": step.name})
-            self.ctx.log.info("saga %s: %s outcome unknown (%s); will re-send with the same key", order_id, step.name, e)
+            self.ctx.log.info(
+                "saga %s: %s outcome unknown (%s); will re-send with the same key",
+                order_id,
+                step.name,
+                e,
+            )
             raise
         if "hlc" in reply:
             self.ctx.hlc.update(reply["hlc"])
         if status == 200:
             self.ctx.metrics.inc("saga_steps", labels={"step": step.name, "outcome": "done"})
-            self._update(order_id, lambda r: self._mark(r, step, DONE, replay=bool(reply.get("replay"))))
+            self._update(
+                order_id, lambda r: self._mark(r, step, DONE, replay=bool(reply.get("replay")))
+            )
         elif status == 409 and reply.get("field") == "token":
             self.ctx.metrics.inc("saga_fenced")
-            self.ctx.log.warning("saga %s: %s fenced at %s: %s", order_id, step.name, node, reply.get("error"))
+            self.ctx.log.warning(
+                "saga %s: %s fenced at %s: %s", order_id, step.name, node, reply.get("error")
+            )
             raise Fenced(reply.get("error"))
         elif status in (402, 409) and step in FORWARD:
             self.ctx.metrics.inc("saga_steps", labels={"step": step.name, "outcome": "rejected"})
-            self._update(order_id, lambda r: self._mark(r, step, REJECTED, reason=reply.get("error")))
+            self._update(
+                order_id, lambda r: self._mark(r, step, REJECTED, reason=reply.get("error"))
+            )
         else:
             self.ctx.metrics.inc("saga_step_errors", labels={"step": step.name})
             raise HTTPError(status, f"{step.name} for {order_id} at {node}: {reply.get('error')}")
 
-    def _mark(self, rec: dict[str, Any] | None, step: Step, outcome: str, **extra: Any) -> dict[str, Any] | None:
+    def _mark(
+        self, rec: dict[str, Any] | None, step: Step, outcome: str, **extra: Any
+    ) -> dict[str, Any] | None:
         if rec is None:
             raise Stale(f"saga record for step {step.name} vanished")
         if outcome == STARTED and rec["steps"].get(step.name) in (STARTED, DONE):
-            return None if rec["steps"][step.name] == DONE else self._logged(rec, step.name, "resend")
+            return (
+                None if rec["steps"][step.name] == DONE else self._logged(rec, step.name, "resend")
+            )
         if outcome != STARTED and rec["steps"].get(step.name) in (DONE, REJECTED):
             return None
         rec["steps"][step.name] = outcome
@@ -389,7 +429,10 @@ class Orchestrator:
         with self.lock:
             active = len(self.active)
         leading = bool(self.term)
-        return {"consumer_lag": self.consumer.lag() if leading else 0, "sagas_active": active if leading else 0}
+        return {
+            "consumer_lag": self.consumer.lag() if leading else 0,
+            "sagas_active": active if leading else 0,
+        }
 
     # ---- HTTP ----
 
@@ -400,7 +443,11 @@ class Orchestrator:
         except NoQuorum as e:
             raise HTTPError(503, f"saga store unavailable: {e}") from e
         if got is None:
-            raise HTTPError(404, f"no saga for order {order_id} (not placed, or its event not consumed yet)", "id")
+            raise HTTPError(
+                404,
+                f"no saga for order {order_id} (not placed, or its event not consumed yet)",
+                "id",
+            )
         rec = dict(got[0])
         rec["log"] = ordered_log(rec)
         rec["home"] = home(order_id, self.ctx.peers)
@@ -409,9 +456,16 @@ class Orchestrator:
     def status(self, req: Request) -> tuple[int, dict[str, Any]]:
         with self.lock:
             active, busy = sorted(self.active), sorted(self.busy)
-        return 200, {"node": self.ctx.node, "term": self.term, "leading": bool(self.term),
-                     "active": active, "busy": busy, "consumer_lag": self.consumer.lag(),
-                     "offsets": dict(self.consumer.offsets), "retry": self.ctx.retrier.stats()["downstreams"]}
+        return 200, {
+            "node": self.ctx.node,
+            "term": self.term,
+            "leading": bool(self.term),
+            "active": active,
+            "busy": busy,
+            "consumer_lag": self.consumer.lag(),
+            "offsets": dict(self.consumer.offsets),
+            "retry": self.ctx.retrier.stats()["downstreams"],
+        }
 
 
 _orchestrators: dict[int, Orchestrator] = {}

@@ -26,7 +26,12 @@ def _cancel(ledger: Ledger, order_id: str, values: dict[str, Any]) -> dict[str, 
 
 
 def register(ctx: Any, router: Any) -> None:
-    mount(ctx, router, "shipping", [
-        Operation("ship", {}, _ship),
-        Operation("cancel", {}, _cancel),
-    ])
+    mount(
+        ctx,
+        router,
+        "shipping",
+        [
+            Operation("ship", {}, _ship),
+            Operation("cancel", {}, _cancel),
+        ],
+    )

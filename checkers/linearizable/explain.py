@@ -16,6 +16,7 @@ search itself never touches networkx.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
@@ -56,13 +57,6 @@ class CallView:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    @property
-    def ops_label(self) -> str:
-        """ "ops 12–15" (invoke and completion), or "op 12, never completed"."""
-        if self.complete is None:
-            return f"op {self.invoke}, never completed"
-        return f"ops {self.invoke}–{self.complete}"
 
 
 @dataclass
@@ -365,12 +359,10 @@ def precedence_graph(calls: Sequence[Call]) -> Any:
     g = nx.DiGraph()
     g.add_nodes_from(c.id for c in calls)
     ordered = sorted(calls, key=lambda c: c.call)
+    starts = [c.call for c in ordered]
     for a in calls:
-        if a.ret == INF:
-            continue
-        for b in ordered:
-            if b.call > a.ret:
-                g.add_edge(a.id, b.id)
+        if a.ret != INF:
+            g.add_edges_from((a.id, b.id) for b in ordered[bisect.bisect_right(starts, a.ret) :])
     return g
 
 
@@ -411,7 +403,7 @@ def window_calls(
 
 
 def _search(calls: Sequence[Call], model: Any, seconds: float, max_configs: int | None) -> Any:
-    """Search a sub-history; calls are renumbered 0..n-1 as the search expects."""
+    """Search a sub-history, its calls renumbered 0..n-1 so result ids index ``calls``."""
     from checkers.linearizable.search import search
 
     renumbered = [dataclasses.replace(c, id=i) for i, c in enumerate(calls)]
@@ -718,8 +710,14 @@ def _letters(
 
 
 def _who(c: dict[str, Any]) -> str:
-    ops = CallView(**c).ops_label
-    return f"process {c['process']}'s {c['description']} ({ops})"
+    return (
+        f"process {c['process']}'s {c['description']} ({ops_label(c['invoke'], c.get('complete'))})"
+    )
+
+
+def ops_label(invoke: int, complete: int | None) -> str:
+    """ "ops 12–15" (invoke and completion), or "op 12, never completed"."""
+    return f"op {invoke}, never completed" if complete is None else f"ops {invoke}–{complete}"
 
 
 def _states_phrase(states: list[str], total: int) -> str:

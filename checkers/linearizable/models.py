@@ -122,6 +122,16 @@ class _Base:
         """True if ``call`` never changes the state wherever it is legal (the search relies on it)."""
         return False
 
+    def hopeless(self, call: Call) -> tuple[Stepper, Hashable] | None:
+        """Optional pruning for a read-only call: ``(test, need)`` where ``test(s)`` is
+        True if no sequence of calls that do not provide ``need`` (see
+        ``helps``) leads from ``s`` to a state where ``call`` is legal."""
+        return None
+
+    def helps(self, call: Call) -> tuple[Hashable, ...]:
+        """The ``need``s (see ``hopeless``) that ``call`` may provide when it takes effect."""
+        return ()
+
     def step(self, state: Any, call: Call) -> tuple[bool, Hashable]:
         nxt = self.compile(call)(state)
         if nxt is ILLEGAL:
@@ -181,6 +191,23 @@ class Register(_Base):
 
     def read_only(self, call: Call) -> bool:
         return call.f == "read"
+
+    def hopeless(self, call: Call) -> tuple[Stepper, Hashable] | None:
+        """A read of ``v`` from a state other than ``v`` needs a call that writes ``v``."""
+        if call.f != "read" or call.output is UNKNOWN:
+            return None
+        want = freeze(call.output)
+        return (lambda s: s != want), want
+
+    def helps(self, call: Call) -> tuple[Hashable, ...]:
+        if call.f == "write":
+            return (freeze(call.input),)
+        if call.f == "cas" and call.output is not False:
+            try:
+                return (freeze(call.input[1]),)
+            except (TypeError, IndexError, KeyError):
+                return ()
+        return ()
 
     def validate(self, call: Call) -> str | None:
         problem = self._unknown_f(call)
@@ -296,7 +323,9 @@ class MultiRegister(_Base):
     def __init__(self, initial: Any = None):
         initial = initial or {}
         if not isinstance(initial, dict):
-            raise InputError(f"multi-register initial state must be a map like {{\"x\": 0}}, got {initial!r}")
+            raise InputError(
+                f'multi-register initial state must be a map like {{"x": 0}}, got {initial!r}'
+            )
         self.initial = tuple(sorted((freeze(k), freeze(v)) for k, v in initial.items()))
 
     def init(self) -> Hashable:
@@ -335,7 +364,7 @@ class MultiRegister(_Base):
             return f"txn value must be a list of [f, key, value] micro-ops, got {ops!r}"
         for m in ops:
             if not isinstance(m, list | tuple) or len(m) != 3 or m[0] not in ("read", "write"):
-                return f"txn micro-op must be [\"read\"|\"write\", key, value], got {m!r}"
+                return f'txn micro-op must be ["read"|"write", key, value], got {m!r}'
         return None
 
     def describe_call(self, call: Call) -> str:
@@ -370,7 +399,7 @@ class Mutex(_Base):
         elif initial in ("locked", True):
             self.initial = True
         else:
-            raise InputError(f"mutex initial state must be \"unlocked\" or \"locked\", got {initial!r}")
+            raise InputError(f'mutex initial state must be "unlocked" or "locked", got {initial!r}')
 
     def init(self) -> Hashable:
         return self.initial
@@ -439,21 +468,18 @@ class KV(_Base):
     def read_only(self, call: Call) -> bool:
         return call.f == "get"
 
-    def resets(self, call: Call) -> bool:
-        """A put can set any value; appends only extend (see ``hopeless``)."""
-        return call.f != "get" and call.f != "append"
+    def helps(self, call: Call) -> tuple[Hashable, ...]:
+        """Only a put can set an arbitrary value; appends only extend (see ``hopeless``)."""
+        return ("put",) if call.f == "put" else ()
 
-    def hopeless(self, call: Call) -> Stepper | None:
-        """For a get: a test of states from which appends alone can never make it legal.
-
-        Appends only extend the string, so from ``s`` a get of ``want`` can
-        become legal without a put only if ``want`` starts with ``s``. The
-        search applies the test only where no put can come before the get.
-        """
+    def hopeless(self, call: Call) -> tuple[Stepper, Hashable] | None:
+        """For a get of ``want``: from ``s``, gets and appends alone reach only
+        strings that start with ``s``, so without a put the get is hopeless
+        unless ``want`` starts with ``s``."""
         if call.f != "get" or call.output is UNKNOWN:
             return None
         want = "" if call.output is None else call.output
-        return lambda s: not want.startswith(s)
+        return (lambda s: not want.startswith(s)), "put"
 
     def validate(self, call: Call) -> str | None:
         problem = self._unknown_f(call)
@@ -463,7 +489,11 @@ class KV(_Base):
             return "kv values must be [key, value] (the key is missing)"
         if call.f in ("put", "append") and not isinstance(call.input, str):
             return f"kv {call.f} value must be a string, got {call.input!r}"
-        if call.f == "get" and call.output not in (UNKNOWN, None) and not isinstance(call.output, str):
+        if (
+            call.f == "get"
+            and call.output not in (UNKNOWN, None)
+            and not isinstance(call.output, str)
+        ):
             return f"kv get result must be a string, got {call.output!r}"
         return None
 

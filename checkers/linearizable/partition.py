@@ -14,17 +14,17 @@ reason, and the history is then ``unknown`` unless another key is invalid.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from harness.core.errors import HistoryError, InputError
-from harness.core.op import Call, History
-
 from checkers.linearizable.models import Model
 from checkers.linearizable.search import SearchResult, search, start
+from harness.core.errors import HistoryError, InputError
+from harness.core.op import Call, History
 
 __all__ = ["KeyResult", "LinearResult", "check_history", "check_calls", "merge_valid"]
 
@@ -82,7 +82,9 @@ def check_history(
         problem = model.validate(c)
         if problem:
             raise HistoryError(problem, source=history.source, line=_line(history, c.call))
-    return check_calls(calls, model, by_key=by_key, timeout=timeout, jobs=jobs, max_configs=max_configs)
+    return check_calls(
+        calls, model, by_key=by_key, timeout=timeout, jobs=jobs, max_configs=max_configs
+    )
 
 
 def _line(history: History, position: int) -> int:
@@ -115,7 +117,9 @@ def check_calls(
         results = _run_pool(work, model, timeout, max_configs, jobs)
     else:
         results = _run_inline(work, model, timeout, max_configs)
-    out = [KeyResult(k, r.valid, cs, r, secs) for (k, cs), (r, secs) in zip(work, results, strict=True)]
+    out = [
+        KeyResult(k, r.valid, cs, r, secs) for (k, cs), (r, secs) in zip(work, results, strict=True)
+    ]
     return LinearResult(merge_valid([k.valid for k in out]), out, time.perf_counter() - started)
 
 
@@ -156,7 +160,7 @@ def _run_inline(
                 still.append(i)
             elif result.valid is False:
                 still = []
-                for j, other in enumerate(tasks):
+                for other in tasks:
                     if other.result is None:
                         other.result = _not_finished(work[i][0])
                         other.result.explored = other.explored
@@ -192,6 +196,9 @@ def _run_pool(
     chunk = max(1, min(32, len(work) // (jobs * 8)))
     results: list[tuple[SearchResult, float] | None] = [None] * len(work)
     _WORK = (work, model, timeout, max_configs)
+    # Keep the collector in the workers away from the inherited history: a
+    # full collection would touch (and so copy) every inherited page.
+    gc.freeze()
     try:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(min(jobs, len(work))) as pool:
@@ -205,4 +212,5 @@ def _run_pool(
                     break
     finally:
         _WORK = None
+        gc.unfreeze()
     return [r for r in results if r is not None]

@@ -33,25 +33,34 @@ successful order breaks no real-time constraint (everything that returned
 before its invoke is already linearized) and changes no state. So such a
 read is the only move tried at that configuration.
 
+A read can also be hopeless: a read of ``v`` when the register does not
+hold ``v`` and every call that could still write ``v`` before the read
+returns is already linearized (models say which calls help which reads:
+``hopeless`` and ``helps``; for kv, appends only extend the string, so only a
+put helps a get that does not extend the current value). A configuration
+with a hopeless candidate is a dead end.
+
 Completed calls are tried before crashed ones (an ordering heuristic only).
 """
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from harness.core.op import Call
-
 from checkers.linearizable.models import ILLEGAL, Model, freeze
+from harness.core.op import Call
 
 __all__ = ["SearchResult", "SearchTask", "search", "start"]
 
 #: Iterations per slice: a search pauses this often so its driver can look at the clock.
 _SLICE = 2048
 _FRESH, _LIST, _CRASHED, _BACKTRACK = range(4)
+#: Dead ends after which the search sets up its hopeless-read tests.
+_HOPELESS_AFTER = 100
 #: At most this many states are reported for the deepest point.
 _MAX_STATES = 32
 
@@ -195,7 +204,7 @@ class _Search:
         self.fn = [_compile(model, c) for c in done]
         read_only = getattr(model, "read_only", None)
         self.ro = [bool(read_only and read_only(c)) for c in done]
-        self.hopeless, self.reset_mask = self._hopeless_checks(calls, model)
+        self.calls = calls
         self.path: list[int] = []
         self.explored = 0
         self.best: list[int] = []
@@ -218,30 +227,46 @@ class _Search:
 
     def _hopeless_checks(self, calls: Sequence[Call], model: Model) -> tuple[list[Any], list[int]]:
         """Per completed read-only call: a test for states from which it can never
-        become legal, and the completed resets that must be linearized first.
+        become legal, and the completed calls that could help, which must all be
+        linearized before the test applies.
 
-        Only for models with ``hopeless``/``resets`` hooks (kv: from state s,
-        appends alone only ever reach strings that start with s, so a get of a
-        string that does not start with s is hopeless unless a put may still
-        come first). A read with a crashed reset invoked before it returns is
-        never tested: that put may still take effect.
+        Only for models with ``hopeless``/``helps`` hooks. A read whose helper
+        crashed (invoked before the read returns) is never tested: that helper
+        may still take effect.
         """
         n = len(self.done)
         hopeless_hook = getattr(model, "hopeless", None)
-        resets_hook = getattr(model, "resets", None)
-        if hopeless_hook is None or resets_hook is None:
+        helps_hook = getattr(model, "helps", None)
+        if hopeless_hook is None or helps_hook is None:
             return [None] * n, [0] * n
-        resets = [(c.call, 1 << k) for k, c in enumerate(self.done) if resets_hook(c)]
-        crashed_resets = [c.call for c in calls if c.crashed and resets_hook(c)]
-        first_crashed_reset = min(crashed_resets, default=1 << 63)
-        tests: list[Any] = [None] * n
-        masks = [0] * n
+        # need -> (call positions of its helpers, prefix unions of their bits)
+        helpers: dict[Any, tuple[list[int], list[int]]] = {}
         for k, c in enumerate(self.done):
-            if not self.ro[k] or first_crashed_reset < c.ret:
+            for need in helps_hook(c):
+                positions, masks = helpers.setdefault(need, ([], []))
+                positions.append(c.call)
+                masks.append((masks[-1] if masks else 0) | (1 << k))
+        first_crashed: dict[Any, int] = {}
+        for c in calls:
+            if c.crashed:
+                for need in helps_hook(c):
+                    first_crashed[need] = min(first_crashed.get(need, c.call), c.call)
+        tests: list[Any] = [None] * n
+        masks_out = [0] * n
+        for k, c in enumerate(self.done):
+            if not self.ro[k]:
                 continue
-            tests[k] = hopeless_hook(c)
-            masks[k] = sum(bit for call, bit in resets if call < c.ret)
-        return tests, masks
+            hook = hopeless_hook(c)
+            if hook is None:
+                continue
+            test, need = hook
+            if first_crashed.get(need, 1 << 63) < c.ret:
+                continue
+            positions, masks = helpers.get(need, ([], []))
+            i = bisect_left(positions, c.ret)  # helpers invoked before the read returns
+            tests[k] = test
+            masks_out[k] = masks[i - 1] if i else 0
+        return tests, masks_out
 
     def run(self, deadline: float | None, max_configs: int | None) -> SearchResult:
         task = SearchTask(self, max_configs)
@@ -267,11 +292,26 @@ class _Search:
         (4) at a dead end, undo the last move and resume where it left off.
         """
         kind, pos, match, nxt, prv, fn, ro = (
-            self.kind, self.pos, self.match, self.nxt, self.prv, self.fn, self.ro,
+            self.kind,
+            self.pos,
+            self.match,
+            self.nxt,
+            self.prv,
+            self.fn,
+            self.ro,
         )
-        hopeless, reset_mask = self.hopeless, self.reset_mask
+        # The hopeless-read tests cost O(n) to set up and only pay off when the
+        # search backtracks a lot, so they are set up after _HOPELESS_AFTER dead ends.
+        hopeless: list[Any] = [None] * len(self.done)
+        reset_mask: list[int] = []
+        dead_ends = 0
         end = self.end
-        cls_fn, cls_calls, cls_bits, cls_members = self.cls_fn, self.cls_calls, self.cls_bits, self.cls_members
+        cls_fn, cls_calls, cls_bits, cls_members = (
+            self.cls_fn,
+            self.cls_calls,
+            self.cls_bits,
+            self.cls_members,
+        )
         ncls = len(cls_fn)
         applied = [0] * ncls  # members of each crashed class applied so far
         ids = [c.id for c in self.done]
@@ -356,7 +396,7 @@ class _Search:
                 if seen is None:
                     cache[(nlin, nstate)] = [crashed]
                 else:
-                    seen.append(crashed)
+                    _admit(seen, crashed)
                 self.explored += 1
                 if self.explored > budget:
                     raise _Stop(f"memory budget of {max_configs} configurations exceeded")
@@ -395,7 +435,7 @@ class _Search:
                     if seen is None:
                         cache[key] = [ncrashed]
                     else:
-                        seen.append(ncrashed)
+                        _admit(seen, ncrashed)
                     self.explored += 1
                     if self.explored > budget:
                         raise _Stop(f"memory budget of {max_configs} configurations exceeded")
@@ -412,6 +452,9 @@ class _Search:
                 if phase == _FRESH:
                     continue
             # (4) Dead end: undo moves until one has an alternative left.
+            dead_ends += 1
+            if dead_ends == _HOPELESS_AFTER:
+                hopeless, reset_mask = self._hopeless_checks(self.calls, self.model)
             while True:
                 if not stack:
                     return self._invalid(best_lin, best_states)
@@ -453,6 +496,12 @@ class _Search:
             sorted(best_states, key=repr),
             self.explored,
         )
+
+
+def _admit(seen: list[int], crashed: int) -> None:
+    """Record ``crashed`` (not dominated) and drop the cached supersets it now dominates."""
+    seen[:] = [s for s in seen if crashed & ~s]
+    seen.append(crashed)
 
 
 def _dominated(seen: list[int], crashed: int) -> bool:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checkers.linearizable.explain import ops_label
+
 #: Horizontal pixels per distinct event position (an invoke or a return).
 UNIT = 34
 LEFT = 96
@@ -82,11 +84,7 @@ def layout(explanation: Any, narrative: str | None = None) -> Layout:
             else "other"
         )
         end = len(positions) if c["ret"] is None else rank[c["ret"]]
-        where = (
-            f"ops {c['invoke']}–{c['complete']}"
-            if c.get("complete") is not None
-            else f"op {c['invoke']}, never completed"
-        )
+        where = ops_label(c["invoke"], c.get("complete"))
         state = " (crashed)" if c["crashed"] else ""
         bars.append(
             Bar(

@@ -212,7 +212,7 @@ class History(Sequence[Op]):
             if op.process == NEMESIS:
                 continue
             if op.type == "invoke":
-                key, value = _split(op, independent, self.source, self._line(pos))
+                key, value = _split(op, independent, self, pos)
                 c = Call(len(calls), op.process, op.f, value, UNKNOWN, pos, INF, op.index, None, key)
                 open_by_process[op.process] = c
                 calls.append(c)
@@ -228,7 +228,7 @@ class History(Sequence[Op]):
                 elif op.f == "cas" and done.f == "cas":
                     done.output = True
                 else:
-                    _, done.output = _split(op, independent, self.source, self._line(pos))
+                    _, done.output = _split(op, independent, self, pos)
             elif op.type == "fail":
                 if op.f in observed_failures:
                     done.ret = pos
@@ -243,15 +243,16 @@ class History(Sequence[Op]):
         return kept
 
 
-def _split(op: Op, independent: bool, source: str, line: int) -> tuple[Any, Any]:
+def _split(op: Op, independent: bool, history: History, pos: int) -> tuple[Any, Any]:
+    # The line is looked up only for the error: readers may compute lines lazily.
     if not independent:
         return None, op.value
     v = op.value
     if not isinstance(v, (list, tuple)) or len(v) != 2:
         raise HistoryError(
             f"--independent expects every value to be [key, value], got {v!r}",
-            source=source,
-            line=line,
+            source=history.source,
+            line=history._line(pos),
         )
     key = v[0]
     if isinstance(key, list):

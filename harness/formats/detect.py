@@ -21,7 +21,7 @@ _KV_PROBE_LINES = 5
 
 def detect(text: str, *, source: str = "<string>") -> str:
     """The concrete format of ``text``; HistoryError if it is empty or unrecognisable."""
-    first = _meaningful_lines(text, _KV_PROBE_LINES)
+    first = _meaningful_lines(text.removeprefix("\ufeff"), _KV_PROBE_LINES)
     if not first:
         raise HistoryError("no operations: the history is empty", source=source)
     line = first[0]

@@ -19,8 +19,9 @@ Three tiers, each used only when the one before cannot be sure:
    invalid and the tier gives up, so a successful decode is the right
    structure. No Python code runs per token or per map.
 2. ``_parse_framed``: any collection, carried by marker strings that
-   ``_collection`` checks (brackets match, maps have pairs, no duplicate
-   keys) and turns into values.
+   ``_collection`` checks (brackets match, maps have pairs) and turns into
+   values. A map with a repeated key is left to edn_format, which keeps
+   the last value.
 3. ``parse_reference``: ``edn_format`` (imported only then), for what the
    tiers do not translate: tagged literals, symbols, characters, ``1N``,
    ``1/2``, unusual string escapes.
@@ -56,7 +57,14 @@ _STATIC = {
     "false": "false,",
 }
 
-_JSON_ESCAPES_ONLY = re.compile(r'\\(?!["\\nrtbf]|u[0-9a-fA-F]{4})')
+_SHARED_ESCAPE = re.compile(r'\\(?:["\\nrtbf]|u[0-9a-fA-F]{4})')
+
+
+def _odd_escape(tok: str) -> bool:
+    """Whether a string token has an escape that EDN and JSON might read differently."""
+    return "\\" in tok and "\\" in _SHARED_ESCAPE.sub("", tok)
+
+
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _EDN_ONLY_NUMBER = re.compile(
     r"[-+]?[0-9]+N|[-+]?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?M?|[-+]?[0-9]+/[0-9]+"
@@ -158,11 +166,6 @@ def _parse_framed(tokens: list[str]) -> list[Any]:
     return _build(_decode_framed(tokens))
 
 
-def decode_framed(text: str) -> list[Any]:
-    """Top-level forms as decoded JSON, collections still framed by marker strings."""
-    return _decode_framed(tokenize(text))
-
-
 def _decode_framed(tokens: list[str]) -> list[Any]:
     table = dict(_STATIC)
     for tok in set(tokens).difference(table):
@@ -226,7 +229,7 @@ def _translate(tok: str) -> str:
     if c == '"':
         if len(tok) == 1 or tok[-1] != '"':
             raise _Syntax("unterminated string", 0)
-        if _JSON_ESCAPES_ONLY.search(tok):
+        if _odd_escape(tok):
             raise _Unsupported(tok)
         s = json.loads(tok, strict=False)
         if "\x00" in s:
@@ -384,7 +387,7 @@ def scan_forms(text: str) -> tuple[list[int], list[int]]:
             stack.append([m.group(kind), start, 0])
         elif kind == "atom":
             _check_atom(m.group(kind), start)
-        elif kind == "str" and _JSON_ESCAPES_ONLY.search(m.group(kind)):
+        elif kind == "str" and _odd_escape(m.group(kind)):
             raise _Unsupported(m.group(kind))
 
 
@@ -415,7 +418,11 @@ def form_lines(text: str) -> tuple[list[int], list[int]]:
 
 
 def _approximate_lines(text: str) -> tuple[list[int], list[int]]:
-    """Lines of lines that open a map, for texts only edn_format reads (tags, symbols)."""
+    """Lines that open a map: entry lines for texts only edn_format reads (tags, symbols).
+
+    Good for the usual one-op-per-line files; a map nested at the start of a
+    line would shift the numbers, which only affects error messages.
+    """
     starts = [m.start() for m in re.finditer(r"^[\s,\[(]*\{", text, re.M)]
     lines = offsets_to_lines(text, starts)
     return lines, lines

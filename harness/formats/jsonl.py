@@ -20,7 +20,7 @@ from harness.formats._build import make_op, no_gc
 
 _CORE = frozenset(("index", "time", "process", "type", "f", "value", "unknown"))
 _TYPES = {t: t for t in OP_TYPES}
-_scan_once = json.JSONDecoder().scan_once
+_scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner
 
 
 def read_jsonl(text: str, *, source: str = "<string>") -> History:

@@ -21,6 +21,7 @@ Knossos semantics that differ from Seam's own JSONL:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from harness.core.errors import HistoryError
@@ -37,12 +38,25 @@ def read_edn(text: str, *, source: str = "<string>") -> History:
         forms = parse_edn(text, source=source)
         if len(forms) == 1 and isinstance(forms[0], list):
             entries = forms[0]
-            lines = LazyLines(lambda: form_lines(text)[1])
+            lines = LazyLines(_EntryLines(text, depth=1))
         else:
             entries = forms
-            lines = LazyLines(lambda: form_lines(text)[0])
+            lines = LazyLines(_EntryLines(text, depth=0))
         ops = entries_to_ops(entries, source=source, lines=lines)
     return History(ops, source=source, lines=lines)
+
+
+@dataclass(frozen=True)
+class _EntryLines:
+    """Computes the line of each entry: of top-level forms (depth 0) or of the
+    elements of the one top-level collection (depth 1). A class, not a lambda,
+    so that a History stays picklable."""
+
+    text: str
+    depth: int
+
+    def __call__(self) -> list[int]:
+        return form_lines(self.text)[self.depth]
 
 
 def entries_to_ops(

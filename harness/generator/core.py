@@ -4,11 +4,15 @@ A generator is one of:
 
 * ``None``: exhausted;
 * a ``dict``: one op template, e.g. ``{"f": "write", "value": 3}``; it is
-  given the process of a free thread (client threads first), ``time`` (not
-  before; defaults to now) and ``type`` ``"invoke"``;
+  given the process of a free thread (client threads first, then, as in
+  Jepsen, the nemesis thread: wrap workloads in ``clients(...)``), ``time``
+  (not before; defaults to now) and ``type`` ``"invoke"``; other keys
+  (``key``, ``node``) travel into ``Op.extra``;
 * a ``list`` or ``tuple``: each element in order;
 * a callable ``f(test, ctx)``: called every time an op is wanted; it returns a
-  generator (usually a template) or None to stop, so it repeats until then;
+  generator (usually a template) or None to stop, so it repeats until then.
+  It must be pure in ``(test, ctx)``: a driver may call it several times for
+  one op (draw randomness from ``ctx.rng()``, not from a global);
 * an object with ``op(test, ctx)`` and ``update(test, ctx, event)``.
 
 ``op`` returns ``(template, next_generator)``, ``(PENDING, generator)`` when

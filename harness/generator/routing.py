@@ -19,7 +19,7 @@ from harness.generator.core import op, update
 
 @dataclass(frozen=True, slots=True)
 class ThreadSet:
-    """A picklable, comparable predicate over threads (so views can be cached by it)."""
+    """A hashable predicate over threads, so ``Context.restrict`` can cache its view."""
 
     kind: str  # "clients" | "nemesis" | "set" | "from"
     members: frozenset = frozenset()
@@ -104,12 +104,10 @@ class AnyOf:
                 soonest = (template, len(kept), after)
             kept.append(g)  # not chosen: ask again later, from where it was
         if soonest is None:
-            return (PENDING, AnyOf(tuple(kept))) if pending else None
+            return (PENDING, AnyOf(tuple(g for g in kept if g is not None))) if pending else None
         template, index, after = soonest
         kept[index] = after
-        return template, AnyOf(
-            tuple(g for g in kept if g is not None) if after is None else tuple(kept)
-        )
+        return template, AnyOf(tuple(g for g in kept if g is not None))
 
     def update(self, test: Any, ctx: Context, event: Any) -> Any:
         changed = False
@@ -132,7 +130,7 @@ _EXHAUSTED: Any = object()
 @dataclass(frozen=True, slots=True)
 class EachThread:
     fresh: Any
-    gens: tuple  # sorted ((key, gen | _EXHAUSTED), ...): immutable, comparable
+    gens: tuple  # ((key, gen | _EXHAUSTED), ...): a thread's or process's own copy
     by_process: bool
 
     def _key(self, ctx: Context, thread: Any) -> Any:

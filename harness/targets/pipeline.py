@@ -48,6 +48,15 @@ log = logging.getLogger("seam.target.pipeline")
 #: target/ in this checkout: what gets installed on the nodes.
 TARGET_SOURCE = Path(__file__).resolve().parents[2] / "target"
 ROLES = ("node", "orchestrator-leader")
+#: Where Debian and others install libfaketime (the -MT variant is for threaded programs).
+FAKETIME_LIBS = (
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/faketime/libfaketimeMT.so.1",
+    "/usr/local/lib/faketime/libfaketimeMT.so.1",
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/faketime/libfaketime.so.1",
+)
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,12 @@ def run_root(kind: str, run_id: str) -> str:
 
 
 class PipelineTarget:
-    """Target + Killable + Pausable + HasLeader + HasLogs for target/.
+    """Target + Killable + Pausable + HasLeader + HasLogs + HasAppFaults (+ Skewable) for target/.
+
+    With ``skew=True`` every node runs under libfaketime, reading its wall
+    clock offset from ``<workdir>/faketime`` (``clock_file``), which the clock
+    nemesis rewrites; monotonic clocks are left alone, so leases and
+    timeouts keep real time while HLC and wall-clock stamps drift.
 
     Invariants: ``setup`` and ``teardown`` are idempotent per node; every
     pid this adapter started is remembered until it is seen dead, so
@@ -118,6 +132,7 @@ class PipelineTarget:
         grace: float = 3.0,
         ready_timeout: float = 20.0,
         extra_config: dict[str, Any] | None = None,
+        skew: bool = False,
     ):
         self.remote = remote
         self.addrs = dict(addrs)
@@ -129,7 +144,9 @@ class PipelineTarget:
         self.grace = grace
         self.ready_timeout = ready_timeout
         self.extra_config = dict(extra_config or {})
+        self.skew = skew
         self.admin_secret = secrets.token_hex(12)
+        self._faketime: dict[str, str] = {}
         self._pids: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -185,6 +202,9 @@ class PipelineTarget:
         """Stop the node's process and remove its run directory."""
         self.stop(node)
         a = self._addr(node)
+        if "/seam-" not in a.workdir:  # never rm -rf a directory this adapter did not name
+            log.warning("teardown %s: leaving %s (not a seam run directory)", node, a.workdir)
+            return
         try:
             self.remote.run(node, ["rm", "-rf", a.workdir], timeout=30, check=False)
             # The per-run parent too, once its last node is gone (rmdir refuses a non-empty one).
@@ -203,7 +223,8 @@ class PipelineTarget:
             return
         a = self._addr(node)
         argv = [self.python, "-m", "target.node", "--config", f"{a.workdir}/node.json"]
-        pid = self.remote.spawn(node, argv, a.stdout_log, env={"PYTHONUNBUFFERED": "1"}, cwd=a.workdir)  # type: ignore[call-arg]
+        env = {"PYTHONUNBUFFERED": "1", **self._faketime_env(node)}
+        pid = self.remote.spawn(node, argv, a.stdout_log, env=env, cwd=a.workdir)
         with self._lock:
             self._pids[node] = pid
         log.info("started %s: pid %d, %s", node, pid, a.url)
@@ -225,6 +246,7 @@ class PipelineTarget:
             return
         if self._alive(node, pid):
             self._signal(node, pid, signal.SIGTERM)
+            self._signal(node, pid, signal.SIGCONT)  # a paused node cannot act on SIGTERM until resumed
             if not self._wait_dead(node, pid, self.grace):
                 log.warning("%s: pid %d ignored SIGTERM for %.1fs; sending SIGKILL", node, pid, self.grace)
                 self._signal(node, pid, signal.SIGKILL)
@@ -307,6 +329,62 @@ class PipelineTarget:
         except RemoteError:
             tail = ""
         return f"its log {a.stdout_log} says: {tail}" if tail else f"see {a.stdout_log} on {node}"
+
+    # -- Skewable --------------------------------------------------------------
+
+    def clock_file(self, test: Any, node: str) -> str:
+        """The file libfaketime reads the node's offset from (``+5s``, ``-3s``, ``+0s``)."""
+        if not self.skew:
+            raise UnsupportedError(
+                "this run started its nodes without libfaketime; the clock nemesis needs the target started "
+                "with skew=True (seam test --nemesis clock does that)"
+            )
+        return f"{self._addr(node).workdir}/faketime"
+
+    def _faketime_env(self, node: str) -> dict[str, str]:
+        if not self.skew:
+            return {}
+        lib = self._faketime.get(node)
+        if lib is None:
+            lib = self._faketime[node] = self._find_faketime(node)
+        return {
+            "LD_PRELOAD": lib,
+            "FAKETIME_TIMESTAMP_FILE": self.clock_file(None, node),
+            "FAKETIME_NO_CACHE": "1",
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        }
+
+    def _find_faketime(self, node: str) -> str:
+        """libfaketime's path on the node; its offset file starts at +0s."""
+        script = "for f in " + " ".join(FAKETIME_LIBS) + '; do [ -e "$f" ] && { echo "$f"; exit 0; }; done; exit 1'
+        r = self.remote.run(node, ["sh", "-c", script], timeout=30, check=False)
+        if r.status != 0 or not r.stdout.strip():
+            raise TargetError(f"{node}: libfaketime not found (looked in {', '.join(FAKETIME_LIBS)}); "
+                              "fix: apt-get install libfaketime, or run without the clock nemesis")
+        with tempfile.TemporaryDirectory(prefix="seam-faketime-") as tmp:
+            f = Path(tmp) / "faketime"
+            f.write_text("+0s\n")
+            self.remote.upload(node, f, self.clock_file(None, node))
+        return r.stdout.strip().splitlines()[0]
+
+    # -- HasAppFaults ---------------------------------------------------------
+
+    def inject_fault(self, test: Any, node: str, fault: dict[str, Any]) -> None:
+        """Arm an application fault (lost-response, slow-response, down, stall, crash) on a node."""
+        body = {"secret": self.admin_secret, "count": 1, "seconds": 0.0, **fault}
+        self._admin(node, "/admin/fault", body)
+
+    def clear_faults(self, test: Any, node: str) -> None:
+        self._admin(node, "/admin/fault/clear", {"secret": self.admin_secret})
+
+    def _admin(self, node: str, path: str, body: dict[str, Any]) -> None:
+        a = self._addr(node)
+        try:
+            status, reply = http_json(a.address, a.port, "POST", path, body, timeout=2.0)
+        except OSError as e:
+            raise TargetError(f"{node}: POST {path} failed: {e}; is the node up?") from None
+        if status != 200:
+            raise TargetError(f"{node}: POST {path} answered {status}: {reply.get('error') or reply}")
 
     # -- HasLogs --------------------------------------------------------------
 

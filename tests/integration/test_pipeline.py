@@ -9,11 +9,11 @@ token, so the test can SIGSTOP it exactly there), and ``crash`` between the
 consumer's effect and its offset commit.
 """
 
+# ruff: noqa: F811  (make_cluster is a fixture imported from target_cluster)
 from __future__ import annotations
 
 import glob
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -39,8 +39,12 @@ def up(c: Cluster) -> list[Node]:
     return [n for n in c if n.alive() and not n.stopped]
 
 
-def place(node: Node, order_id: str, amount: float = 50, sku: str = "widget", qty: int = 1) -> dict[str, Any]:
-    status, body = node.call("POST", "/orders", {"order_id": order_id, "sku": sku, "qty": qty, "amount": amount})
+def place(
+    node: Node, order_id: str, amount: float = 50, sku: str = "widget", qty: int = 1
+) -> dict[str, Any]:
+    status, body = node.call(
+        "POST", "/orders", {"order_id": order_id, "sku": sku, "qty": qty, "amount": amount}
+    )
     assert status in (200, 201), (status, body)
     return body
 
@@ -94,8 +98,9 @@ def ledger(node: Node, service: str) -> dict[str, Any]:
     return body
 
 
-def rows(c: Cluster, service: str, order_id: str | None = None, op: str | None = None,
-         real: bool = True) -> list[dict[str, Any]]:
+def rows(
+    c: Cluster, service: str, order_id: str | None = None, op: str | None = None, real: bool = True
+) -> list[dict[str, Any]]:
     """Rows across every running node's ledger (real = not void)."""
     out = []
     for n in up(c):
@@ -111,8 +116,9 @@ def rows(c: Cluster, service: str, order_id: str | None = None, op: str | None =
 
 
 def arm(node: Node, service: str, op: str, kind: str, **kw: Any) -> None:
-    status, body = node.call("POST", "/admin/fault", {"secret": SECRET, "service": service, "op": op,
-                                                      "kind": kind, **kw})
+    status, body = node.call(
+        "POST", "/admin/fault", {"secret": SECRET, "service": service, "op": op, "kind": kind, **kw}
+    )
     assert status == 200, body
 
 
@@ -127,7 +133,11 @@ def order_id_avoiding(c: Cluster, avoid: set[str], prefix: str = "order") -> str
     names = c.names
     for i in range(1000):
         oid = f"{prefix}-{i}"
-        homes = {home(oid, names), placement(f"order:{oid}", names, 1)[0], placement(f"saga:{oid}", names, 1)[0]}
+        homes = {
+            home(oid, names),
+            placement(f"order:{oid}", names, 1)[0],
+            placement(f"saga:{oid}", names, 1)[0],
+        }
         if not homes & avoid:
             return oid
     raise AssertionError(f"no order id avoids {avoid}")
@@ -177,7 +187,9 @@ def test_refused_steps_fail_the_saga_and_undo_what_was_done(make_cluster):
     wait_status(c, "order-soldout", "failed")
     assert len(rows(c, "inventory", "order-declined", "reserve")) == 1
     assert len(rows(c, "inventory", "order-declined", "restock")) == 1
-    assert rows(c, "payment", "order-declined") == [] and rows(c, "shipping", "order-declined") == []
+    assert (
+        rows(c, "payment", "order-declined") == [] and rows(c, "shipping", "order-declined") == []
+    )
     for service in SERVICES:
         assert rows(c, service, "order-soldout") == []
 
@@ -198,7 +210,9 @@ def test_lost_refund_response_is_retried_with_the_same_key(make_cluster, flag):
     wait_status(c, oid, "cancelled")
 
     calls = metrics(payment)["counters"].get('service_calls{op="refund",service="payment"}')
-    assert calls == 2, "the first refund's response was dropped, so the saga's retry sent a second call"
+    assert calls == 2, (
+        "the first refund's response was dropped, so the saga's retry sent a second call"
+    )
     refunds = rows(c, "payment", oid, "refund")
     if flag is None:
         assert len(refunds) == 1 and refunds[0]["key"] == f"refund:{oid}"
@@ -222,28 +236,53 @@ def test_paused_leader_wakes_and_its_write_is_fenced(make_cluster, flag):
     # the leader will take its token for `ship`, then sleep: we SIGSTOP it right there
     arm(c[old], "saga", "ship", "stall", seconds=2.0)
     place(c[entry], oid)
-    wait_for(lambda: (saga(c, oid) or {}).get("steps", {}).get("ship") == "started", 10, "ship to start")
+    wait_for(
+        lambda: (saga(c, oid) or {}).get("steps", {}).get("ship") == "started", 10, "ship to start"
+    )
     c.stop(old)
     c[entry].call("POST", f"/orders/{oid}/cancel")
     new, t2 = c.wait_leader(exclude=(old,), min_term=t1 + 1)
     assert new in others and t2 > t1
     wait_status(c, oid, "cancelled")  # the new leader compensated, fencing shipping with t2
     shipping = c[home(oid, c.names)]
-    assert [r["op"] for r in ledger(shipping, "shipping")["rows"] if r["order_id"] == oid] == ["cancel"]
+    assert [r["op"] for r in ledger(shipping, "shipping")["rows"] if r["order_id"] == oid] == [
+        "cancel"
+    ]
 
     c.cont(old)  # the stale leader's stalled step goes out now, with token t1
     if flag is None:
-        fence = wait_for(lambda: [f for f in ledger(shipping, "shipping")["fence"]
-                                  if f["verdict"] == "reject" and f["key"] == f"ship:{oid}"], 10, "the rejection")
+        fence = wait_for(
+            lambda: [
+                f
+                for f in ledger(shipping, "shipping")["fence"]
+                if f["verdict"] == "reject" and f["key"] == f"ship:{oid}"
+            ],
+            10,
+            "the rejection",
+        )
         assert fence[0]["token"] == t1 and fence[0]["highest"] >= t2
         assert f"rejected token {t1} < {fence[0]['highest']} for ship:{oid}" in shipping.log()
         time.sleep(0.3)
-        assert [r["op"] for r in ledger(shipping, "shipping")["rows"] if r["order_id"] == oid] == ["cancel"]
+        assert [r["op"] for r in ledger(shipping, "shipping")["rows"] if r["order_id"] == oid] == [
+            "cancel"
+        ]
     else:
-        landed = wait_for(lambda: [r for r in ledger(shipping, "shipping")["rows"]
-                                   if r["order_id"] == oid and r["op"] == "ship"], 10, "the stale write")
-        assert landed[0]["token"] == t1, "a shipment for a cancelled order, written with the stale token"
-        assert [r["op"] for r in ledger(shipping, "shipping")["rows"] if r["order_id"] == oid] == ["cancel", "ship"]
+        landed = wait_for(
+            lambda: [
+                r
+                for r in ledger(shipping, "shipping")["rows"]
+                if r["order_id"] == oid and r["op"] == "ship"
+            ],
+            10,
+            "the stale write",
+        )
+        assert landed[0]["token"] == t1, (
+            "a shipment for a cancelled order, written with the stale token"
+        )
+        assert [r["op"] for r in ledger(shipping, "shipping")["rows"] if r["order_id"] == oid] == [
+            "cancel",
+            "ship",
+        ]
 
 
 # --- the retry budget holds while payment is down -----------------------------------
@@ -272,14 +311,18 @@ def test_retries_stay_within_budget_while_payment_is_down(make_cluster, flag):
     assert first > 0
     bound = 0.1 * first + 10 * downstreams  # budget_floor 10 per downstream bucket
     if flag is None:
-        assert retries <= bound, f"{retries} retries for {first} first attempts exceeds the budget {bound}"
+        assert retries <= bound, (
+            f"{retries} retries for {first} first attempts exceeds the budget {bound}"
+        )
         for n in c:
             n.call("POST", "/admin/fault/clear", {"secret": SECRET})
         for oid in orders:
             wait_status(c, oid, "completed", timeout=20)
         assert all(len(rows(c, "payment", oid, "charge")) == 1 for oid in orders)
     else:
-        assert retries > bound, f"naive retry stayed within {bound}: {retries} retries, {first} first attempts"
+        assert retries > bound, (
+            f"naive retry stayed within {bound}: {retries} retries, {first} first attempts"
+        )
         assert retries >= 4 * first  # fixed delay, six attempts each, nothing shed
 
 
@@ -302,12 +345,21 @@ def test_sigkill_loses_no_acknowledged_ledger_entry(make_cluster):
         acked: list[dict[str, Any]] = []
         stop = threading.Event()
 
-        def load(node: Node = node, acked: list[dict[str, Any]] = acked, victim: str = victim) -> None:
+        def load(
+            node: Node = node,
+            acked: list[dict[str, Any]] = acked,
+            victim: str = victim,
+            stop: Any = stop,
+        ) -> None:
             for i in range(10_000):
                 if stop.is_set():
                     return
-                body = {"order_id": f"load-{victim}-{i}", "amount": 1, "key": f"charge:load-{victim}-{i}",
-                        "token": term}
+                body = {
+                    "order_id": f"load-{victim}-{i}",
+                    "amount": 1,
+                    "key": f"charge:load-{victim}-{i}",
+                    "token": term,
+                }
                 try:
                     status, reply = node.call("POST", "/payment/charge", body, timeout=1.0)
                 except CallError:
@@ -332,8 +384,11 @@ def test_sigkill_loses_no_acknowledged_ledger_entry(make_cluster):
         for reply in acked:
             assert kept.get(reply["key"]) == {k: v for k, v in reply.items() if k != "replay"}
         # the dedup table came back too: an acknowledged key replays
-        status, again = node.call("POST", "/payment/charge", {"order_id": acked[0]["order_id"], "amount": 1,
-                                                             "key": acked[0]["key"], "token": term})
+        status, again = node.call(
+            "POST",
+            "/payment/charge",
+            {"order_id": acked[0]["order_id"], "amount": 1, "key": acked[0]["key"], "token": term},
+        )
         assert status == 200 and again["replay"] is True and again["seq"] == acked[0]["seq"]
 
 
@@ -362,6 +417,7 @@ def test_crash_between_effect_and_commit(make_cluster, flag):
         def consumed() -> bool:
             status, body = c[new].call("GET", "/saga")
             return status == 200 and body["leading"] and body["offsets"].get(entry, 0) >= 1
+
         wait_for(consumed, 10, "the new leader to load the committed offset")
         time.sleep(1.0)
         assert order_status(c, oid) == "placed", "the event's effect was lost"
@@ -373,7 +429,9 @@ def test_crash_between_effect_and_commit(make_cluster, flag):
 
 def libfaketime() -> str:
     require_tool("faketime")
-    found = glob.glob("/usr/lib/*/faketime/libfaketime.so.1") + glob.glob("/usr/lib/faketime/libfaketime.so.1")
+    found = glob.glob("/usr/lib/*/faketime/libfaketime.so.1") + glob.glob(
+        "/usr/lib/faketime/libfaketime.so.1"
+    )
     if not found:
         pytest.skip("needs libfaketime.so.1 (apt-get install libfaketime)")
     return found[0]
@@ -383,10 +441,20 @@ def start_skewed(node: Node, offset: str, lib: str) -> None:
     """Restart node under libfaketime: its wall clock is `offset` off (monotonic left alone)."""
     node.terminate()
     out = open(node.data_dir / "stdout.log", "ab")  # noqa: SIM115 - owned by the child
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LD_PRELOAD": lib, "FAKETIME": offset,
-           "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    node.proc = subprocess.Popen([sys.executable, "-m", "target.node", "--config", str(node.config_path)],
-                                 cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "LD_PRELOAD": lib,
+        "FAKETIME": offset,
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    node.proc = subprocess.Popen(
+        [sys.executable, "-m", "target.node", "--config", str(node.config_path)],
+        cwd=REPO,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     out.close()
     node.stopped = False
     node.wait_healthy()
@@ -396,17 +464,18 @@ def start_skewed(node: Node, offset: str, lib: str) -> None:
 @pytest.mark.parametrize("flag", [None, "wall-clock-order"])
 def test_steps_keep_causal_order_across_a_skewed_leader(make_cluster, flag):
     lib = libfaketime()
-    c = make_cluster(3, bugs=bugs(flag), lease_seconds=1.5)
+    c = make_cluster(3, bugs=bugs(flag))
     leader, t1 = c.wait_leader()
     for name in c.names:  # the followers' clocks run 30 s slow; one of them leads next
         if name != leader:
             start_skewed(c[name], "-30s", lib)
-            c.wait_leader()
     leader, t1 = c.wait_leader()
     oid = order_id_avoiding(c, {leader})
     arm(c[leader], "saga", "ship", "stall", seconds=30.0)
     place(c[partition_avoiding(c, {leader})], oid)
-    wait_for(lambda: (saga(c, oid) or {}).get("steps", {}).get("ship") == "started", 10, "ship to start")
+    wait_for(
+        lambda: (saga(c, oid) or {}).get("steps", {}).get("ship") == "started", 10, "ship to start"
+    )
     c[leader].kill()  # the next leader, with a slow clock, finishes the saga
     new, _ = c.wait_leader(exclude=(leader,), min_term=t1 + 1)
     wait_status(c, oid, "completed")
@@ -417,7 +486,9 @@ def test_steps_keep_causal_order_across_a_skewed_leader(make_cluster, flag):
     if flag is None:
         assert by_stamp == sorted(by_stamp), f"stamp order {by_stamp} differs from execution order"
     else:
-        assert by_stamp != sorted(by_stamp), "wall-clock stamps from the slow node should sort too early"
+        assert by_stamp != sorted(by_stamp), (
+            "wall-clock stamps from the slow node should sort too early"
+        )
         first = next(e for e in log)
         assert first["node"] == new, "a step taken later is stamped before the saga was created"
 
@@ -450,9 +521,17 @@ BAD = [
     ("/payment/charge", {"order_id": "o", "amount": 5, "token": 1}, "key"),
     ("/payment/charge", {"order_id": "o", "key": "charge:o", "token": 1}, "amount"),
     ("/payment/refund", {"order_id": "o", "key": "r", "token": -1}, "token"),
-    ("/inventory/reserve", {"order_id": "o", "sku": "s", "qty": 1.5, "key": "k", "token": 1}, "qty"),
+    (
+        "/inventory/reserve",
+        {"order_id": "o", "sku": "s", "qty": 1.5, "key": "k", "token": 1},
+        "qty",
+    ),
     ("/shipping/ship", {"order_id": "o", "key": "k", "token": 1, "hlc": "yesterday"}, "hlc"),
-    ("/admin/fault", {"secret": SECRET, "service": "payment", "op": "refund", "kind": "meteor"}, "kind"),
+    (
+        "/admin/fault",
+        {"secret": SECRET, "service": "payment", "op": "refund", "kind": "meteor"},
+        "kind",
+    ),
 ]
 
 
@@ -472,12 +551,19 @@ def test_bad_input_is_a_400_naming_the_field_and_nothing_crashes(make_cluster):
     assert n.call("POST", "/orders/nope/cancel")[0] == 404
     assert n.call("GET", "/saga/nope")[0] == 404
     assert n.call("GET", "/events?from=x")[0] == 400
-    status, reply = n.call("POST", "/admin/fault", {"secret": "guess", "service": "payment", "op": "refund",
-                                                    "kind": "lost-response"})
+    status, reply = n.call(
+        "POST",
+        "/admin/fault",
+        {"secret": "guess", "service": "payment", "op": "refund", "kind": "lost-response"},
+    )
     assert status == 403 and reply["field"] == "secret"
-    status, reply = n.call("POST", "/orders", {"order_id": "o-1", "sku": "s", "qty": 1, "amount": 5})
+    status, reply = n.call(
+        "POST", "/orders", {"order_id": "o-1", "sku": "s", "qty": 1, "amount": 5}
+    )
     assert status == 201
-    status, reply = n.call("POST", "/orders", {"order_id": "o-1", "sku": "s", "qty": 2, "amount": 5})
+    status, reply = n.call(
+        "POST", "/orders", {"order_id": "o-1", "sku": "s", "qty": 2, "amount": 5}
+    )
     assert status == 409 and reply["field"] == "order_id"
     assert all(x.alive() and x.healthy() for x in c)
     wait_status(c, "o-1", "completed")

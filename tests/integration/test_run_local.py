@@ -248,3 +248,71 @@ def test_a_node_that_cannot_start_is_exit_3_and_the_others_are_stopped(tmp_path:
                 if _is_node(pid):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def three_nodes(tmp_path: Path):
+    """Three real target/ nodes on local processes, stopped by pid at the end."""
+    from harness.control.local import LocalRemote
+    from harness.runner import _free_local_addrs
+    from harness.spec import TestSpec
+    from harness.targets.pipeline import PipelineTarget
+
+    addrs = _free_local_addrs(TestSpec(node_count=3), str(tmp_path / "nodes"))
+    made: list[PipelineTarget] = []
+
+    def make(**kw) -> PipelineTarget:
+        t = PipelineTarget(LocalRemote(), addrs, grace=1.0, **kw)
+        made.append(t)
+        for n in addrs:
+            t.setup(None, n)
+        t.wait_ready()
+        return t
+
+    yield make
+    for t in made:
+        t.stop_all()
+        for n in t.nodes:
+            for pid in t.pids(None, n):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_skewed_nodes_follow_their_clock_file(three_nodes) -> None:
+    from harness.targets.pipeline import http_json
+    from tests.conftest import require_tool
+
+    require_tool("faketime")
+    t = three_nodes(skew=True)
+    a = t.addrs["n2"]
+
+    def offset() -> float:
+        _, body = http_json(a.address, a.port, "GET", "/time", timeout=2)
+        return body["wall"] - time.time()
+
+    assert abs(offset()) < 2
+    f = Path(t.clock_file(None, "n2"))  # what the clock nemesis rewrites (local: a shared file)
+    f.write_text("+3600s\n")
+    assert 3590 < offset() < 3610
+    f.write_text("+0s\n")
+    assert abs(offset()) < 2
+    _, other = http_json(t.addrs["n1"].address, t.addrs["n1"].port, "GET", "/time", timeout=2)
+    assert abs(other["wall"] - time.time()) < 2  # only n2 was skewed
+
+
+def test_app_faults_are_armed_and_cleared_through_the_admin_secret(three_nodes) -> None:
+    from harness.core.errors import TargetError
+    from harness.targets.pipeline import http_json
+
+    t = three_nodes()
+    a = t.addrs["n1"]
+    t.inject_fault(None, "n1", {"kind": "lost-response", "service": "order", "op": "place", "count": 1})
+    _, armed = http_json(a.address, a.port, "GET", "/admin/faults", timeout=2)
+    assert armed["faults"], armed
+    with pytest.raises(OSError):  # applied, then the connection dropped without a reply
+        http_json(a.address, a.port, "POST", "/orders", {"order_id": "o-1", "sku": "sku-a", "qty": 1, "amount": 100}, timeout=5)
+    t.clear_faults(None, "n1")
+    _, cleared = http_json(a.address, a.port, "GET", "/admin/faults", timeout=2)
+    assert not cleared["faults"]
+    t.admin_secret = "wrong"
+    with pytest.raises(TargetError, match="403"):
+        t.clear_faults(None, "n1")

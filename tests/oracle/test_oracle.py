@@ -59,7 +59,9 @@ def test_corpus_is_present(oracle_dir: Path) -> None:
     assert sum(e["expected"] == "unknown" for e in ENTRIES) == 1
 
 
-@pytest.mark.parametrize("entry", [e for e in ENTRIES if e["expected"] in EXPECTED], ids=lambda e: e["file"])
+@pytest.mark.parametrize(
+    "entry", [e for e in ENTRIES if e["expected"] in EXPECTED], ids=lambda e: e["file"]
+)
 def test_verdict(entry: dict[str, Any], oracle_dir: Path) -> None:
     history = _load(oracle_dir / entry["file"])
     result = check_history(history, _model(entry), timeout=60)
@@ -72,7 +74,9 @@ def test_verdict(entry: dict[str, Any], oracle_dir: Path) -> None:
         assert bad and all(k.result.stuck for k in bad)
 
 
-@pytest.mark.parametrize("entry", [e for e in ENTRIES if e["expected"] == "unknown"], ids=lambda e: e["file"])
+@pytest.mark.parametrize(
+    "entry", [e for e in ENTRIES if e["expected"] == "unknown"], ids=lambda e: e["file"]
+)
 def test_unknown_entry_is_bad_input(entry: dict[str, Any], oracle_dir: Path) -> None:
     with pytest.raises(HistoryError):
         _load(oracle_dir / entry["file"])

@@ -248,6 +248,18 @@ def test_jsonl_blank_lines_are_skipped_and_lines_still_counted(tmp_path: Path) -
     assert "line 2" in str(info.value)  # names where the open op started
 
 
+def test_jsonl_file_with_crlf_bom_and_no_final_newline(tmp_path: Path) -> None:
+    path = tmp_path / "win.jsonl"
+    path.write_bytes(("\ufeff" + json.dumps(GOOD[0]) + "\r\n\r\n" + json.dumps(GOOD[1])).encode())
+    for fmt in ("auto", "jsonl"):
+        history = load(path, fmt)
+        assert list(history) == list(read_text(_jsonl(GOOD[:2])))
+    path.write_bytes(path.read_bytes() + b"\r\n" + json.dumps(GOOD[1]).encode())
+    with pytest.raises(HistoryError, match="no open invoke") as info:
+        load(path)
+    assert info.value.line == 4
+
+
 OK0 = json.dumps(GOOD[0])
 OK1 = json.dumps(GOOD[1])
 

@@ -13,7 +13,9 @@ from harness.core.op import INF, UNKNOWN, Call
 NOT = "illegal"
 
 
-def call(f: str, input: Any = None, output: Any = UNKNOWN, *, crashed: bool = False, key: Any = None) -> Call:
+def call(
+    f: str, input: Any = None, output: Any = UNKNOWN, *, crashed: bool = False, key: Any = None
+) -> Call:
     return Call(0, 0, f, input, output, 0, INF if crashed else 1, 0, None if crashed else 1, key)
 
 
@@ -55,14 +57,34 @@ STEPS = [
     ("etcd-register", None, 3, call("cas", [1, 2], crashed=True), 3),
     ("etcd-register", None, None, call("cas", [1, 2], crashed=True), None),
     # multi-register: reads with None are unconstrained; writes apply in order
-    ("multi-register", {"x": 0, "y": 0}, (("x", 0), ("y", 0)),
-     call("txn", None, [["read", "x", 0], ["write", "y", 2], ["read", "y", 2]]), (("x", 0), ("y", 2))),
-    ("multi-register", {"x": 0, "y": 0}, (("x", 0), ("y", 0)),
-     call("txn", None, [["read", "x", 1]]), NOT),
-    ("multi-register", {"x": 0, "y": 0}, (("x", 1), ("y", 0)),
-     call("txn", None, [["read", "x", None], ["write", "x", 2]]), (("x", 2), ("y", 0))),
-    ("multi-register", {"x": 0, "y": 0}, (("x", 0), ("y", 0)),
-     call("txn", [["write", "x", 1]], crashed=True), (("x", 1), ("y", 0))),
+    (
+        "multi-register",
+        {"x": 0, "y": 0},
+        (("x", 0), ("y", 0)),
+        call("txn", None, [["read", "x", 0], ["write", "y", 2], ["read", "y", 2]]),
+        (("x", 0), ("y", 2)),
+    ),
+    (
+        "multi-register",
+        {"x": 0, "y": 0},
+        (("x", 0), ("y", 0)),
+        call("txn", None, [["read", "x", 1]]),
+        NOT,
+    ),
+    (
+        "multi-register",
+        {"x": 0, "y": 0},
+        (("x", 1), ("y", 0)),
+        call("txn", None, [["read", "x", None], ["write", "x", 2]]),
+        (("x", 2), ("y", 0)),
+    ),
+    (
+        "multi-register",
+        {"x": 0, "y": 0},
+        (("x", 0), ("y", 0)),
+        call("txn", [["write", "x", 1]], crashed=True),
+        (("x", 1), ("y", 0)),
+    ),
     # mutex
     ("mutex", None, False, call("acquire"), True),
     ("mutex", None, True, call("acquire"), NOT),
@@ -164,7 +186,14 @@ def test_bad_initial_state(name: str, initial: Any) -> None:
 
 
 def test_registry_and_flags() -> None:
-    assert set(MODELS) == {"register", "cas-register", "multi-register", "mutex", "kv", "etcd-register"}
+    assert set(MODELS) == {
+        "register",
+        "cas-register",
+        "multi-register",
+        "mutex",
+        "kv",
+        "etcd-register",
+    }
     for name in MODELS:
         model = get_model(name)
         assert isinstance(model, Model)

@@ -14,7 +14,16 @@ import pytest
 
 from harness.core.errors import RemoteError, TargetError, UnsupportedError
 from harness.core.op import Op
-from harness.core.protocols import HasLeader, HasLogs, Killable, Pausable, Result, Target
+from harness.core.protocols import (
+    HasAppFaults,
+    HasLeader,
+    HasLogs,
+    Killable,
+    Pausable,
+    Result,
+    Skewable,
+    Target,
+)
 from harness.targets.pipeline import (
     NodeAddr,
     OrdersClient,
@@ -36,10 +45,13 @@ class FakeRemote:
         self.uploaded_text: dict[tuple[str, str], str] = {}
         self.uploaded_dirs: dict[tuple[str, str], list[str]] = {}
         self.ignore_term = False
+        self.faketime = ""  # what `sh -c <find libfaketime>` prints
         self._next = 1000
 
     def run(self, node: str, argv: Any, *, timeout: float = 60, check: bool = True, stdin: bytes | None = None) -> Result:
         self.calls.append(("run", node, *argv))
+        if argv[:2] == ["sh", "-c"] and "faketime" in argv[2]:
+            return Result(node, tuple(argv), 0 if self.faketime else 1, self.faketime, "")
         return Result(node, tuple(argv), 0, "", "")
 
     def spawn(self, node: str, argv: Any, log: str, *, env: Any = None, cwd: str | None = None) -> int:
@@ -86,14 +98,14 @@ def target(tmp_path: Path) -> tuple[PipelineTarget, FakeRemote]:
     (source / "node.py").write_text("")
     (source / "__pycache__").mkdir()
     # Port 2..4: nothing listens there, so HTTP probes (metrics, leader) are refused at once.
-    addrs = local_addrs(["n1", "n2", "n3"], "/runs/abc", base_port=1)
+    addrs = local_addrs(["n1", "n2", "n3"], "/runs/seam-abc", base_port=1)
     t = PipelineTarget(remote, addrs, replication=(3, 2, 2), bugs=["weak-quorum"], seed=9, source=source, grace=0.2)
     return t, remote
 
 
 def test_it_has_every_ability_nemeses_ask_for(target: tuple[PipelineTarget, FakeRemote]) -> None:
     t, _ = target
-    for proto in (Target, Killable, Pausable, HasLeader, HasLogs):
+    for proto in (Target, Killable, Pausable, HasLeader, HasLogs, HasAppFaults, Skewable):
         assert isinstance(t, proto), proto.__name__
 
 
@@ -120,7 +132,7 @@ def test_node_config_is_what_target_config_accepts(target: tuple[PipelineTarget,
     assert cfg["bugs"] == ["weak-quorum"] and cfg["seed"] == 9
     assert len(cfg["admin_secret"]) >= 16
     parsed = from_dict(cfg)  # the node's own validator: any mismatch exits
-    assert parsed.host == "127.0.0.12" and parsed.port == 3 and parsed.data_dir == "/runs/abc/n2/data"
+    assert parsed.host == "127.0.0.12" and parsed.port == 3 and parsed.data_dir == "/runs/seam-abc/n2/data"
 
 
 def test_each_run_gets_its_own_admin_secret(target: tuple[PipelineTarget, FakeRemote]) -> None:
@@ -132,13 +144,13 @@ def test_each_run_gets_its_own_admin_secret(target: tuple[PipelineTarget, FakeRe
 def test_setup_uploads_code_without_caches_writes_config_and_spawns(target: tuple[PipelineTarget, FakeRemote]) -> None:
     t, remote = target
     t.setup(None, "n1")
-    assert ("run", "n1", "mkdir", "-p", "/runs/abc/n1", "/runs/abc/n1/data") in remote.calls
-    assert remote.uploaded_dirs[("n1", "/runs/abc/n1/target")] == ["__init__.py", "node.py"]
-    assert json.loads(remote.uploaded_text[("n1", "/runs/abc/n1/node.json")])["node"] == "n1"
+    assert ("run", "n1", "mkdir", "-p", "/runs/seam-abc/n1", "/runs/seam-abc/n1/data") in remote.calls
+    assert remote.uploaded_dirs[("n1", "/runs/seam-abc/n1/target")] == ["__init__.py", "node.py"]
+    assert json.loads(remote.uploaded_text[("n1", "/runs/seam-abc/n1/node.json")])["node"] == "n1"
     (pid, (node, argv, log, env, cwd)), = remote.spawned.items()
     assert node == "n1"
-    assert argv == ["python3", "-m", "target.node", "--config", "/runs/abc/n1/node.json"]
-    assert log == "/runs/abc/n1/stdout.log" and cwd == "/runs/abc/n1"
+    assert argv == ["python3", "-m", "target.node", "--config", "/runs/seam-abc/n1/node.json"]
+    assert log == "/runs/seam-abc/n1/stdout.log" and cwd == "/runs/seam-abc/n1"
     assert t.pids(None, "n1") == [pid]
     t.setup(None, "n1")  # idempotent: a running node is not started twice
     assert len(remote.spawned) == 1
@@ -162,9 +174,9 @@ def test_stop_escalates_to_sigkill_after_the_grace_period(target: tuple[Pipeline
     t.start(None, "n1")
     (pid,) = t.pids(None, "n1")
     t.teardown(None, "n1")
-    assert [s for _, p, s in remote.signals if p == pid] == [signal.SIGTERM, signal.SIGKILL]
-    assert ("run", "n1", "rm", "-rf", "/runs/abc/n1") in remote.calls
-    assert ("run", "n1", "rmdir", "--ignore-fail-on-non-empty", "/runs/abc") in remote.calls
+    assert [s for _, p, s in remote.signals if p == pid] == [signal.SIGTERM, signal.SIGCONT, signal.SIGKILL]
+    assert ("run", "n1", "rm", "-rf", "/runs/seam-abc/n1") in remote.calls
+    assert ("run", "n1", "rmdir", "--ignore-fail-on-non-empty", "/runs/seam-abc") in remote.calls
     t.teardown(None, "n1")  # idempotent
 
 
@@ -406,3 +418,66 @@ def test_a_set_stop_event_ends_the_main_phase_but_not_the_final_reads() -> None:
     assert [(o.f, o.value.get("order_id") or o.value.get("service")) for o in history if o.type == "invoke"] == [
         ("read", "order-2-1"), ("read-ledger", "payment"), ("read-ledger", "inventory"), ("read-ledger", "shipping")]
     assert UntilSet(stop, [{"f": "read"}]).op(None, None) is None
+
+
+def test_skewed_nodes_start_under_libfaketime_with_a_reset_clock_file(tmp_path: Path) -> None:
+    remote = FakeRemote()
+    remote.faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1\n"
+    t = PipelineTarget(remote, local_addrs(["n1", "n2", "n3"], "/r", base_port=1), skew=True)
+    t.start(None, "n2")
+    (_, (_, _, _, env, _)), = remote.spawned.items()
+    assert env["LD_PRELOAD"] == "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+    assert env["FAKETIME_TIMESTAMP_FILE"] == t.clock_file(None, "n2") == "/r/n2/faketime"
+    assert env["FAKETIME_NO_CACHE"] == "1" and env["FAKETIME_DONT_FAKE_MONOTONIC"] == "1"
+    assert remote.uploaded_text[("n2", "/r/n2/faketime")] == "+0s\n"
+
+
+def test_without_skew_there_is_no_clock_file_and_no_preload() -> None:
+    remote = FakeRemote()
+    t = PipelineTarget(remote, local_addrs(["n1", "n2", "n3"], "/r", base_port=1))
+    t.start(None, "n1")
+    (_, (_, _, _, env, _)), = remote.spawned.items()
+    assert "LD_PRELOAD" not in env
+    with pytest.raises(UnsupportedError, match="without libfaketime"):
+        t.clock_file(None, "n1")
+
+
+def test_missing_libfaketime_names_the_node_and_the_fix() -> None:
+    t = PipelineTarget(FakeRemote(), local_addrs(["n1", "n2", "n3"], "/r", base_port=1), skew=True)
+    with pytest.raises(TargetError, match="n3: libfaketime not found.*apt-get install libfaketime"):
+        t.start(None, "n3")
+
+
+def test_app_faults_on_a_dead_node_are_a_target_error() -> None:
+    t = PipelineTarget(FakeRemote(), local_addrs(["n1", "n2", "n3"], "/r", base_port=1))
+    with pytest.raises(TargetError, match="n1: POST /admin/fault failed"):
+        t.inject_fault(None, "n1", {"kind": "lost-response", "service": "payment", "op": "refund"})
+
+
+def test_a_nemesis_schedule_runs_beside_the_main_phase_and_its_final_ops_after() -> None:
+    import threading
+
+    from harness.generator import cycle, sleep
+    from harness.runner import build_generator
+    from harness.spec import TestSpec
+    from harness.workloads import build
+
+    spec = TestSpec(workload="register", time_limit=2.0, rate=20, recovery_time=1.0, keys=2, seed=4)
+    workload = build(spec, local_addrs(["n1", "n2", "n3"], "/r"))
+    schedule = cycle([sleep(0.5), {"f": "start-partition"}, sleep(0.5), {"f": "stop-partition"}])
+    gen = build_generator(spec, workload, threading.Event(), schedule, [{"f": "stop-partition", "value": "final"}])
+    history = _sim(gen, _Test())
+    faults = [o for o in history if o.process == "nemesis" and o.type == "invoke"]
+    clients_done = max(o.time for o in history if o.process != "nemesis" and o.time < 2.5e9)
+    assert [o.f for o in faults[:2]] == ["start-partition", "stop-partition"]
+    assert all(o.time < 2e9 for o in faults[:-1])  # the schedule ends with the main phase
+    assert faults[-1].value == "final" and faults[-1].time >= clients_done  # then the final heal
+    final_reads = [o for o in history if o.process != "nemesis" and o.type == "invoke" and o.time > faults[-1].time]
+    assert final_reads and min(o.time for o in final_reads) >= faults[-1].time + 1e9  # after the recovery wait
+
+
+def test_teardown_never_removes_a_directory_it_did_not_name() -> None:
+    remote = FakeRemote()
+    t = PipelineTarget(remote, local_addrs(["n1", "n2", "n3"], "/home/me", base_port=1))
+    t.teardown(None, "n1")
+    assert not [c for c in remote.calls if c[:3] == ("run", "n1", "rm")]

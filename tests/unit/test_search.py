@@ -26,7 +26,10 @@ def check(history: History, name: str = "cas-register", initial: Any = 0, **kw: 
 
 def seq(p: Any, f: str, invoke_value: Any, ok_value: Any = None, typ: str = "ok"):
     """An op by process p that completes before the next one starts."""
-    return [(p, "invoke", f, invoke_value), (p, typ, f, invoke_value if ok_value is None else ok_value)]
+    return [
+        (p, "invoke", f, invoke_value),
+        (p, typ, f, invoke_value if ok_value is None else ok_value),
+    ]
 
 
 def flat(*groups: list) -> list:
@@ -37,7 +40,14 @@ def flat(*groups: list) -> list:
 
 
 def test_sequential_history_is_linearizable_in_order() -> None:
-    h = H(*flat(seq(0, "write", 1), seq(0, "read", None, 1), seq(1, "cas", [1, 2]), seq(1, "read", None, 2)))
+    h = H(
+        *flat(
+            seq(0, "write", 1),
+            seq(0, "read", None, 1),
+            seq(1, "cas", [1, 2]),
+            seq(1, "read", None, 2),
+        )
+    )
     r = check(h)
     assert r.valid is True
     assert r.linearization == [0, 1, 2, 3]
@@ -89,7 +99,12 @@ def test_crashed_write_that_must_take_effect() -> None:
 
 
 def test_crashed_write_that_must_not_take_effect() -> None:
-    h = H((0, "invoke", "write", 1), (0, "info", "write", 1), *seq(1, "read", None, 0), *seq(1, "read", None, 0))
+    h = H(
+        (0, "invoke", "write", 1),
+        (0, "info", "write", 1),
+        *seq(1, "read", None, 0),
+        *seq(1, "read", None, 0),
+    )
     r = check(h)
     assert r.valid is True
     assert r.linearization == [1, 2]  # the crashed write is left out
@@ -101,15 +116,22 @@ def test_crashed_write_never_completed_counts_as_crashed() -> None:
 
 
 def test_crashed_write_takes_effect_at_most_once() -> None:
-    h = H((0, "invoke", "write", 1), (0, "info", "write", 1),
-          *flat(seq(1, "read", None, 1), seq(1, "write", 0), seq(1, "read", None, 1)))
+    h = H(
+        (0, "invoke", "write", 1),
+        (0, "info", "write", 1),
+        *flat(seq(1, "read", None, 1), seq(1, "write", 0), seq(1, "read", None, 1)),
+    )
     assert check(h).valid is False
 
 
 def test_two_identical_crashed_writes_can_both_take_effect() -> None:
-    h = H((0, "invoke", "write", 1), (0, "info", "write", 1),
-          (2, "invoke", "write", 1), (2, "info", "write", 1),
-          *flat(seq(1, "read", None, 1), seq(1, "write", 0), seq(1, "read", None, 1)))
+    h = H(
+        (0, "invoke", "write", 1),
+        (0, "info", "write", 1),
+        (2, "invoke", "write", 1),
+        (2, "info", "write", 1),
+        *flat(seq(1, "read", None, 1), seq(1, "write", 0), seq(1, "read", None, 1)),
+    )
     r = check(h)
     assert r.valid is True
     assert sorted(r.linearization) == [0, 1, 2, 3, 4]
@@ -128,7 +150,13 @@ def test_crashed_cas_takes_effect_only_where_old_matches() -> None:
 
 
 def test_failed_ops_did_not_happen_in_cas_register() -> None:
-    h = H(*flat(seq(0, "write", 1, typ="fail"), seq(0, "cas", [0, 2], typ="fail"), seq(1, "read", None, 0)))
+    h = H(
+        *flat(
+            seq(0, "write", 1, typ="fail"),
+            seq(0, "cas", [0, 2], typ="fail"),
+            seq(1, "read", None, 0),
+        )
+    )
     assert check(h).valid is True
 
 
@@ -147,7 +175,12 @@ def test_etcd_register_starts_empty() -> None:
 
 
 def test_etcd_crashed_cas_may_fail_its_compare() -> None:
-    h = H((0, "invoke", "cas", [7, 1]), (0, "info", "cas", [7, 1]), *seq(1, "write", 3), *seq(1, "read", None, 3))
+    h = H(
+        (0, "invoke", "cas", [7, 1]),
+        (0, "info", "cas", [7, 1]),
+        *seq(1, "write", 3),
+        *seq(1, "read", None, 3),
+    )
     assert check(h, "etcd-register", None).valid is True
 
 
@@ -227,8 +260,14 @@ def test_kv_is_checked_per_key() -> None:
 
 
 def test_independent_lifts_a_model_over_keys() -> None:
-    h = H(*flat(seq(0, "write", ["x", 1]), seq(0, "write", ["y", 2]), seq(1, "read", ["x", None], ["x", 1]),
-                seq(1, "read", ["y", None], ["y", 1])))
+    h = H(
+        *flat(
+            seq(0, "write", ["x", 1]),
+            seq(0, "write", ["y", 2]),
+            seq(1, "read", ["x", None], ["x", 1]),
+            seq(1, "read", ["y", None], ["y", 1]),
+        )
+    )
     res = check_history(h, get_model("register"), independent=True)
     assert res.valid is False
     verdicts = {k.key: k.valid for k in res.keys}
@@ -260,8 +299,10 @@ def test_timeout_per_key_gives_unknown() -> None:
 def test_an_invalid_key_beats_an_unknown_one() -> None:
     rows = [(p, "invoke", "write", [0, p]) for p in range(20)]
     rows += [(p, "ok", "write", [0, p]) for p in range(20)]
-    rows += seq(20, "read", [0, None], [0, 999])          # key 0: exponential to refute
-    rows += flat(seq(21, "write", [1, 1]), seq(21, "read", [1, None], [1, 2]))  # key 1: plainly wrong
+    rows += seq(20, "read", [0, None], [0, 999])  # key 0: exponential to refute
+    rows += flat(
+        seq(21, "write", [1, 1]), seq(21, "read", [1, None], [1, 2])
+    )  # key 1: plainly wrong
     res = check_history(H(*rows), get_model("register"), independent=True, timeout=10)
     assert res.valid is False
     verdicts = {k.key: k for k in res.keys}

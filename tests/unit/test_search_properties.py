@@ -59,7 +59,9 @@ def brute_force(calls: list[Call], model: Any) -> bool:
     return go(model.init())
 
 
-def assert_is_linearization(calls: list[Call], model: Any, order: list[int], *, complete: bool) -> None:
+def assert_is_linearization(
+    calls: list[Call], model: Any, order: list[int], *, complete: bool
+) -> None:
     """``order`` is legal, respects real time, and (if complete) covers every completed call."""
     by_id = {c.id: c for c in calls}
     assert len(set(order)) == len(order)
@@ -69,7 +71,9 @@ def assert_is_linearization(calls: list[Call], model: Any, order: list[int], *, 
         c = by_id[i]
         for a in calls:
             if not a.crashed and a.ret < c.call:
-                assert a.id in seen, f"call {i} placed before call {a.id}, which returned before it began"
+                assert a.id in seen, (
+                    f"call {i} placed before call {a.id}, which returned before it began"
+                )
         ok, state = model.step(state, c)
         assert ok, f"call {i} ({model.describe_call(c)}) is illegal where the linearization puts it"
         seen.add(i)
@@ -102,8 +106,14 @@ def random_history(rng: random.Random, model_name: str, max_ops: int) -> History
                 value = rng.choice((*VALUES, None))
             ops.append(Op(len(ops), 0, p, kind, inv.f, value))
         elif invoked < max_ops:
-            f = rng.choice(["read", "write", "cas"] if model_name != "register" else ["read", "write"])
-            value = {"read": None, "write": rng.choice(VALUES), "cas": [rng.choice(VALUES), rng.choice(VALUES)]}[f]
+            f = rng.choice(
+                ["read", "write", "cas"] if model_name != "register" else ["read", "write"]
+            )
+            value = {
+                "read": None,
+                "write": rng.choice(VALUES),
+                "cas": [rng.choice(VALUES), rng.choice(VALUES)],
+            }[f]
             op = Op(len(ops), 0, p, "invoke", f, value)
             ops.append(op)
             open_op[p] = op
@@ -131,7 +141,11 @@ def simulated_history(rng: random.Random, model_name: str, n_ops: int, n_procs: 
                     break
                 continue
             f = rng.choice(fs)
-            v = {"read": None, "write": rng.choice(VALUES), "cas": [rng.choice(VALUES), rng.choice(VALUES)]}[f]
+            v = {
+                "read": None,
+                "write": rng.choice(VALUES),
+                "cas": [rng.choice(VALUES), rng.choice(VALUES)],
+            }[f]
             op = Op(len(ops), 0, p, "invoke", f, v)
             ops.append(op)
             running[p] = (op, "pending")
@@ -174,7 +188,9 @@ def simulated_history(rng: random.Random, model_name: str, n_ops: int, n_procs: 
     return History(ops)
 
 
-def _crash(rng: random.Random, ops: list[Op], running: dict, procs: list[int], p: int, inv: Op) -> None:
+def _crash(
+    rng: random.Random, ops: list[Op], running: dict, procs: list[int], p: int, inv: Op
+) -> None:
     del running[p]
     if rng.random() < 0.7:
         ops.append(Op(len(ops), 0, p, "info", inv.f, inv.value))
@@ -191,7 +207,9 @@ MODEL_NAMES = st.sampled_from(["register", "cas-register", "etcd-register"])
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=SEEDS, name=MODEL_NAMES, n_ops=st.integers(1, 60), n_procs=st.integers(1, 6))
-def test_simulated_histories_are_linearizable(seed: int, name: str, n_ops: int, n_procs: int) -> None:
+def test_simulated_histories_are_linearizable(
+    seed: int, name: str, n_ops: int, n_procs: int
+) -> None:
     model = model_for(name)
     history = simulated_history(random.Random(seed), name, n_ops, n_procs)
     calls = history.calls(observed_failures=model.observed_failures)
@@ -208,7 +226,9 @@ def test_search_agrees_with_brute_force(seed: int, name: str, n_ops: int) -> Non
     calls = history.calls(observed_failures=model.observed_failures)
     expected = brute_force(calls, model)
     result = search(calls, model)
-    assert result.valid is expected, f"seed={seed} {name}: search says {result.valid}, brute force {expected}"
+    assert result.valid is expected, (
+        f"seed={seed} {name}: search says {result.valid}, brute force {expected}"
+    )
     if expected:
         assert_is_linearization(calls, model, result.linearization, complete=True)
     else:
@@ -287,5 +307,7 @@ def test_kv_agrees_with_brute_force(seed: int, n_ops: int) -> None:
     calls = random_kv_history(random.Random(seed), n_ops).calls(independent=True)
     expected = brute_force(calls, model)
     result = search(calls, model)
-    assert result.valid is expected, f"seed={seed}: search says {result.valid}, brute force {expected}"
+    assert result.valid is expected, (
+        f"seed={seed}: search says {result.valid}, brute force {expected}"
+    )
     assert_is_linearization(calls, model, result.linearization, complete=expected)

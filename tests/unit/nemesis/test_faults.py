@@ -132,3 +132,32 @@ def test_outstanding_ignores_a_torn_last_line(tmp_path):
     with open(path, "a") as f:
         f.write('{"event": "healed", "kind": "pa')
     assert [f.node for f in outstanding(path)] == ["n1"]
+
+
+def test_heal_ledger_undoes_what_a_dead_control_node_left(tmp_path):
+    from nemesis.heal import heal_ledger
+    from nemesis.net import Net
+    from tests.unit.nemesis.fake_iptables import FakeIptablesRemote
+
+    class Remote(FakeIptablesRemote, RecordingRemote):
+        def __init__(self):
+            FakeIptablesRemote.__init__(self)
+            RecordingRemote.__init__(self)
+
+    remote, target, path = Remote(), FakeTarget(), tmp_path / "nemesis.jsonl"
+    ledger = FaultLedger(path)
+    from nemesis.partition import PartitionNemesis
+
+    addresses = {n: f"10.0.0.{i}" for i, n in enumerate(NODES, 1)}
+    PartitionNemesis(Net(remote, addresses, tag="p"), NODES, ledger=ledger).invoke(None, nem_op("start-partition", "halves"))
+    PauseNemesis(remote, target, NODES, ledger=ledger).invoke(None, nem_op("start-pause", {"node": "n3"}))
+    ClockNemesis(remote, target, NODES, ledger=ledger).invoke(None, nem_op("bump", {"node": "n1", "seconds": 9}))
+    KillNemesis(target, NODES, ledger=ledger).invoke(None, nem_op("kill", {"node": "n2"}))
+    # the control node "dies" here: the nemesis objects are dropped without heal
+    healed = heal_ledger(path, remote, target)
+    assert {f.kind for f in healed} == {"partition", "pause", "clock", "kill"}
+    assert all(remote.run(n, ["iptables", "-w", "-S"]).stdout == "" for n in NODES)
+    assert ("n3", 102, signal.SIGCONT) in remote.signals
+    assert remote.files[("n1", "/data/n1/faketime")] == "+0s\n"
+    assert target.started == ["n2"]
+    assert outstanding(path) == [] and heal_ledger(path, remote, target) == []

@@ -60,6 +60,8 @@ def test_a_live_lease_blocks_other_candidates_until_it_expires(tmp_path):
     assert a.view()[0] is None
     assert a.prepare("n2", 2)["ok"]
     assert a.lease("n1", 1) == {"ok": False, "promised": 2, "reason": "term too low"}  # old leader fenced
+    assert a.changes == 1
+    assert a.lease("n2", 2)["ok"] and a.changes == 2
 
 
 def test_corrupt_state_file_stops_the_node_with_a_fix(tmp_path):

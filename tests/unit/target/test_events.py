@@ -84,7 +84,9 @@ def test_commit_before_effect_bug_loses_the_event_on_crash(tmp_path):
     logs["n1"].append(placed(1))
     committed, applied = {}, []
     with pytest.raises(Crash):
-        make_consumer(logs, committed, applied, commit_first=True, crash_on="order-1")._poll_partition("n1")
+        make_consumer(
+            logs, committed, applied, commit_first=True, crash_on="order-1"
+        )._poll_partition("n1")
     make_consumer(logs, committed, applied, commit_first=True).poll()
     assert applied == [] and committed == {"n1": 1}
 

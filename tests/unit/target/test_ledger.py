@@ -46,7 +46,10 @@ def test_lower_token_rejected_before_write_with_log_line(tmp_path, caplog):
     assert [r["key"] for r in led.rows()] == ["charge:order-9"]
     assert led.lookup("refund:order-42") is None
     fence = led.fence_rows()
-    assert [(f["verdict"], f["token"], f["highest"]) for f in fence] == [("accept", 12, 0), ("reject", 7, 12)]
+    assert [(f["verdict"], f["token"], f["highest"]) for f in fence] == [
+        ("accept", 12, 0),
+        ("reject", 7, 12),
+    ]
     assert out.body()["field"] == "token"
 
 

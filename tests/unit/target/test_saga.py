@@ -22,7 +22,9 @@ from target.saga import (
 
 
 def rec(steps=None, want="complete", state="running"):
-    r = new_record({"type": "order-placed", "order_id": "order-42", "sku": "s", "qty": 1, "amount": 5})
+    r = new_record(
+        {"type": "order-placed", "order_id": "order-42", "sku": "s", "qty": 1, "amount": 5}
+    )
     r.update(steps=dict(steps or {}), want=want, state=state)
     return r
 
@@ -85,7 +87,11 @@ def test_finished_sagas_do_nothing(state):
 
 
 def test_keys_come_from_business_intent():
-    assert [s.key("order-42") for s in FORWARD] == ["reserve:order-42", "charge:order-42", "ship:order-42"]
+    assert [s.key("order-42") for s in FORWARD] == [
+        "reserve:order-42",
+        "charge:order-42",
+        "ship:order-42",
+    ]
     assert STEPS["refund"].key("order-42") == "refund:order-42"
     assert STEPS["refund"].path == "/payment/refund"
 

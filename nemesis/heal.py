@@ -1,0 +1,76 @@
+"""Undo faults from a fault ledger: what ``seam heal`` and the next ``seam test`` run.
+
+The nemesis objects of a dead control node are gone; what is left is the
+run's ``nemesis.jsonl`` (see ``nemesis.state``). Each fault kind is undone
+from its record alone: a chain name, pids, a clock file, a role. Every undo
+is idempotent, so healing twice, or healing a fault that never fully landed,
+is safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.core.protocols import Remote
+from nemesis.clock import write_offset
+from nemesis.pause import undo_pause
+from nemesis.state import Fault, FaultLedger, outstanding
+
+
+def drop_chain(remote: Remote, node: str, chain: str) -> None:
+    for hook in ("INPUT", "OUTPUT"):
+        while remote.run(node, ["iptables", "-w", "-D", hook, "-j", chain], check=False).status == 0:
+            pass
+    remote.run(node, ["iptables", "-w", "-F", chain], check=False)
+    remote.run(node, ["iptables", "-w", "-X", chain], check=False)
+
+
+def undo(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+    if fault.kind in ("partition", "loss"):
+        drop_chain(remote, fault.node, fault.detail["chain"])
+    elif fault.kind == "pause":
+        undo_pause(remote, fault)
+    elif fault.kind == "clock":
+        write_offset(remote, fault.node, fault.detail["file"], 0)
+    elif fault.kind == "kill":
+        if target is not None:
+            target.start(test, fault.node, fault.detail.get("role"))
+    elif fault.kind == "app":
+        if target is not None:
+            target.clear_faults(test, fault.node)
+    else:
+        raise ValueError(f"do not know how to undo a {fault.kind!r} fault")
+
+
+def heal_ledger(
+    path: Path,
+    remote: Remote,
+    target: Any = None,
+    test: Any = None,
+    *,
+    report: Callable[[str], None] = lambda line: None,
+) -> list[Fault]:
+    """Undo every outstanding fault in ``path`` (newest first); return what was undone.
+
+    Faults whose undo fails stay outstanding in the ledger and are reported,
+    so a later ``seam heal`` tries them again.
+    """
+    ledger = FaultLedger(path)
+    done: list[Fault] = []
+    failures: list[str] = []
+    for fault in reversed(outstanding(path)):
+        try:
+            undo(fault, remote, target, test)
+        except Exception as e:
+            failures.append(f"{fault.kind} on {fault.node}: {e}")
+            continue
+        ledger.healed(fault)
+        done.append(fault)
+        report(f"healed {fault.kind} on {fault.node}")
+    if failures:
+        from harness.core.errors import NemesisError
+
+        raise NemesisError("could not heal " + "; ".join(failures) + " (run `seam heal` again)")
+    return done

@@ -1,0 +1,56 @@
+"""Random packet loss between nodes with iptables' ``statistic`` match.
+
+``{"f": "start-loss", "value": {"probability": 0.3}}`` makes every node drop
+each packet from every other node with that probability (both directions,
+since every node gets the rule); ``stop-loss`` removes the rules. Loss lives
+in its own chains (``seam-l-<node>``), so it can overlap a partition and
+each heals without touching the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from harness.core.errors import NemesisError
+from harness.core.op import Op
+from nemesis.net import Net
+from nemesis.state import Fault, FaultLedger
+
+DEFAULT_PROBABILITY = 0.2
+
+
+class LossNemesis:
+    def __init__(self, net: Net, nodes: Sequence[str], *, ledger: FaultLedger | None = None):
+        self.net = net
+        self.nodes = list(nodes)
+        self.ledger = ledger or FaultLedger(None)
+
+    def setup(self, test: Any) -> None:
+        self.heal(test)
+
+    def invoke(self, test: Any, op: Op) -> Op:
+        if op.f == "start-loss":
+            spec = op.value if isinstance(op.value, dict) else {}
+            p = float(spec.get("probability", DEFAULT_PROBABILITY))
+            targets = spec.get("nodes") or self.nodes
+            for node in targets:
+                self.ledger.applied(Fault("loss", node, {"chain": self.net.chain(node)}))
+                self.net.drop_from(node, [n for n in self.nodes if n != node], probability=p)
+            return replace(op, type="info", value={"probability": p, "nodes": list(targets)})
+        if op.f == "stop-loss":
+            self.heal(test)
+            return replace(op, type="info", value="healed")
+        raise ValueError(f"loss nemesis does not know op {op.f!r}")
+
+    def heal(self, test: Any) -> None:
+        errors = []
+        for node in self.nodes:
+            try:
+                self.net.heal(node)
+                self.ledger.healed(Fault("loss", node, {"chain": self.net.chain(node)}))
+            except Exception as e:
+                errors.append(f"{node}: {e}")
+        if errors:
+            raise NemesisError("loss heal failed on " + "; ".join(errors))
