@@ -83,6 +83,8 @@ class Model(Protocol):
 
 def freeze(value: Any) -> Hashable:
     """A hashable twin of a JSON-like value: lists become tuples, dicts sorted item tuples."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
     if isinstance(value, dict):
@@ -90,6 +92,9 @@ def freeze(value: Any) -> Hashable:
     if isinstance(value, set | frozenset):
         return frozenset(freeze(v) for v in value)
     return value
+
+
+_SCALARS = frozenset((int, str, float, bool, type(None)))
 
 
 def _show(value: Any) -> str:
@@ -263,7 +268,8 @@ class CasRegister(Register):
     def compile(self, call: Call) -> Stepper:
         if call.f != "cas":
             return super().compile(call)
-        old, new = (freeze(x) for x in _pair(call.input))
+        old, new = _pair(call.input)
+        old, new = freeze(old), freeze(new)
         if call.output is False:
             return lambda s: s if s != old else ILLEGAL
         return lambda s: new if s == old else ILLEGAL
@@ -298,7 +304,8 @@ class EtcdRegister(CasRegister):
 
     def compile(self, call: Call) -> Stepper:
         if call.f == "cas" and call.output is UNKNOWN:
-            old, new = (freeze(x) for x in _pair(call.input))
+            old, new = _pair(call.input)
+            old, new = freeze(old), freeze(new)
             return lambda s: new if s == old else s
         return super().compile(call)
 

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from checkers.linearizable.models import ILLEGAL, Model, freeze
-from harness.core.op import Call
+from harness.core.op import INF, Call
 
 __all__ = ["SearchResult", "SearchTask", "search", "start"]
 
@@ -60,7 +60,7 @@ __all__ = ["SearchResult", "SearchTask", "search", "start"]
 _SLICE = 2048
 _FRESH, _LIST, _CRASHED, _BACKTRACK = range(4)
 #: Dead ends after which the search sets up its hopeless-read tests.
-_HOPELESS_AFTER = 100
+_HOPELESS_AFTER = 1000
 #: At most this many states are reported for the deepest point.
 _MAX_STATES = 32
 
@@ -174,7 +174,7 @@ class SearchTask:
 class _Search:
     def __init__(self, calls: Sequence[Call], model: Model):
         self.model = model
-        done = [c for c in calls if not c.crashed]
+        done = [c for c in calls if c.ret != INF]
         self.done = done
         n = len(done)
         # Entries: 0 is the head sentinel, 1..2n the call/return entries in

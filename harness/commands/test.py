@@ -14,6 +14,9 @@ import shutil
 import click
 
 from harness.core.errors import ConfigError
+from harness.workloads import WORKLOADS
+
+WORKLOAD_HELP = "; ".join(f"{name}: {desc}" for name, (_, desc) in sorted(WORKLOADS.items()))
 
 EPILOG = """\b
 Examples:
@@ -36,7 +39,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 @click.command("test", epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--workload", "-w", default="register", show_default=True, metavar="NAME", help="register or orders.")
+@click.option("--workload", "-w", default="register", show_default=True, metavar="NAME", help=WORKLOAD_HELP)
 @click.option("--nemesis", "nemesis", multiple=True, metavar="A,B", help="Faults to inject (comma list or repeated); default none.")
 @click.option("--time-limit", type=float, default=30.0, show_default=True, metavar="S", help="Seconds of main phase.")
 @click.option("--concurrency", "-c", type=int, default=10, show_default=True, metavar="N", help="Client processes.")

@@ -49,8 +49,10 @@ def read_jsonl_lines(lines: Iterable[str], *, source: str = "<string>") -> Histo
                 if not line or line.isspace():
                     continue
                 row, end = _decode_slow(line, source, n)
-            if end != len(line) and not line[end:].isspace():
-                _decode_slow(line, source, n)  # raises with json's own "Extra data" message
+            if end != len(line):
+                tail = line[end:]
+                if tail != "\n" and not tail.isspace():
+                    _decode_slow(line, source, n)  # raises with json's own "Extra data" message
             # The common, well-formed row is checked inline; anything else gets
             # a precise error from _bad_row.
             if row.__class__ is not dict:

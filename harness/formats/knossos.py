@@ -78,7 +78,8 @@ def entries_to_ops(
         typ = m.get("type")
         f = m.get("f")
         if (
-            typ not in OP_TYPES
+            typ.__class__ is not str
+            or typ not in OP_TYPES
             or f.__class__ is not str
             or not (process.__class__ is int or process == NEMESIS)
         ):
@@ -111,7 +112,7 @@ def _bad(m: Any, source: str, line: int) -> HistoryError:
         if name not in m:
             return err(f"op map has no :{name}")
     process, typ, f = m["process"], m["type"], m["f"]
-    if typ not in OP_TYPES:
+    if not isinstance(typ, str) or typ not in OP_TYPES:
         return err(f"unknown op type {_show(typ)} (expected :invoke, :ok, :fail or :info)")
     if not isinstance(f, str):
         return err(f":f must be a keyword naming the operation, got {_show(f)}")

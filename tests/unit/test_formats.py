@@ -272,6 +272,9 @@ OK1 = json.dumps(GOOD[1])
         ([OK0, OK1, OK1], 3, "no open invoke"),  # completion without invoke
         ([OK0, OK0], 2, "invokes again"),  # double invoke
         ([OK0, OK1, OK0.replace('"invoke"', '"started"')], 3, "unknown op type"),
+        ([OK0, OK1, OK0.replace('"invoke"', '["invoke"]')], 3, "unknown op type"),
+        ([OK0, OK1, OK0.replace('"process": 3', '"process": [3]')], 3, "process"),
+        ([OK0, OK1.replace('"f": "write"', '"f": {"a": 1}')], 2, "f must be"),
         ([OK0, "garbage here", OK1], 2, "invalid JSON"),
         ([OK0, "[1, 2]", OK1], 2, "JSON object"),
         ([OK0, OK1 + " {}", OK0], 2, "Extra data"),

@@ -188,6 +188,8 @@ def test_jepsen_history_edn_with_one_map_per_line() -> None:
     [
         ('{:process "p1", :type :invoke, :f :read}', "process must be"),
         ("{:process 1, :type :begin, :f :read}", "unknown op type"),
+        ("{:process 1, :type [:invoke], :f :read}", "unknown op type"),
+        ("{:process [1], :type :invoke, :f :read}", "process must be"),
         ("{:process 1, :f :read}", "no :type"),
         ("{:process 1, :type :invoke, :f 3}", ":f must be"),
         ("[:not :a :map]", "expected an op map"),
