@@ -44,8 +44,8 @@ from harness.store import RESULTS_JSON, TEST_JSON, RunStore
 
 log = logging.getLogger("seam.runner")
 
-#: Nemesis names the runner accepts while the nemesis layer is being built.
-NO_NEMESIS = ("none",)
+#: Nemeses that change iptables, on the nodes or (for 127.0.0.x nodes) on this host.
+NEEDS_ROOT = ("partition", "loss")
 
 
 @dataclass
@@ -105,12 +105,13 @@ def check_spec(spec: TestSpec) -> None:
     for b in spec.bugs:
         if b not in KNOWN:
             raise ConfigError(f"unknown bug {b!r}; known bugs: {', '.join(sorted(KNOWN))} (see target/bugs.py)")
-    for n in spec.nemesis:
-        if n not in NO_NEMESIS:
-            raise ConfigError(
-                f"unknown nemesis {n!r}; available now: {', '.join(NO_NEMESIS)} (partition, pause, clock, loss "
-                "and kill arrive with the nemesis layer; see `seam nemeses`)"
-            )
+    from nemesis.combined import parse_names
+
+    names = parse_names(spec.nemesis)
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    for n in names:
+        if n in NEEDS_ROOT and not root:
+            raise ConfigError(f"--nemesis {n} needs root (it installs iptables rules); run as root or drop it")
     if spec.cluster == "netns":
         if not (hasattr(os, "geteuid") and os.geteuid() == 0):
             raise ConfigError("--cluster netns needs root (network namespaces); run as root or use --cluster local")
@@ -164,15 +165,17 @@ def _run(spec: TestSpec, store: RunStore, ui: Progress, stops: Stops) -> RunOutc
         scopes.callback(_teardown_all, test)
         scopes.callback(_collect_all, test)
         store.write_json(TEST_JSON, _test_json(spec, store, test))
+        # Built before any node starts: a nemesis the target cannot support is exit 3 with nothing running.
+        nemesis, schedule, final = _nemesis_packages(spec, test)
+        scopes.callback(_heal_quietly, nemesis, test)
+        _heal_previous(spec, test)
         ui.phase("setup")
         setup_all(test)
         workload = workloads.build(spec, addrs)
-        nemesis = NoopNemesis()
         nemesis.setup(test)
         nemesis.heal(test)
-        scopes.callback(_heal_quietly, nemesis, test)
 
-        gen = build_generator(spec, workload, stops.main, *_nemesis_generators(spec, test))
+        gen = build_generator(spec, workload, stops.main, schedule, final)
         ui.phase("main")
         t0 = time.monotonic()
         ran = _interpret(test, gen, workload, nemesis, spec, stops, ui)
@@ -189,10 +192,53 @@ def _run(spec: TestSpec, store: RunStore, ui: Progress, stops: Stops) -> RunOutc
     return RunOutcome(result.valid, code, store.path, error=result.error, ops=ui.total, counts=dict(ui.counts))
 
 
-def _nemesis_generators(spec: TestSpec, test: Test) -> tuple[Any, Any]:
-    """(schedule, final) of the nemesis packages named by --nemesis; none until the
-    nemesis layer's package registry (nemesis/combined.py) lands."""
-    return None, None
+def _nemesis_packages(spec: TestSpec, test: Test) -> tuple[Any, Any, Any]:
+    """(nemesis, schedule, final) for --nemesis; the no-op nemesis and no generators without one.
+
+    Every fault is written to ``nemesis.jsonl`` in the run directory before it
+    is applied, so ``seam heal`` (or the next run) can undo what a crashed run left.
+    """
+    from nemesis.combined import (
+        ComposedNemesis,
+        NemesisContext,
+        build,
+        final_generator,
+        ledger_for,
+        parse_names,
+        schedule,
+    )
+
+    names = parse_names(spec.nemesis)
+    if not names:
+        return NoopNemesis(), None, None
+    ctx = NemesisContext(
+        remote=test.remote,
+        target=test.target,
+        nodes=list(test.nodes),
+        addresses={n: a.address for n, a in test.target.addrs.items()},
+        seed=spec.seed,
+        ledger=ledger_for(test.store.path),
+    )
+    packages = build(names, ctx)
+    log.info("nemesis: %s every %gs (concurrency %d)", ", ".join(names), spec.nemesis_interval, spec.nemesis_concurrency)
+    return (ComposedNemesis(packages),
+            schedule(packages, interval=spec.nemesis_interval, concurrency=spec.nemesis_concurrency),
+            final_generator(packages))
+
+
+def _heal_previous(spec: TestSpec, test: Test) -> None:
+    """Undo what the previous run of this test left (its control node died before healing)."""
+    previous = [p for p in sorted((Path(spec.results) / spec.name).glob("*/nemesis.jsonl")) if p.parent != test.store.path]
+    if not previous:
+        return
+    try:
+        from nemesis.heal import heal_ledger
+        from nemesis.state import outstanding
+
+        if outstanding(previous[-1]):
+            heal_ledger(previous[-1], test.remote, report=lambda line: log.info("previous run: %s", line))
+    except Exception as e:  # its nodes may be gone; this run's own heal does not depend on it
+        log.warning("could not heal faults left by %s: %s", previous[-1].parent, e)
 
 
 def _interpret(test: Test, gen: Any, workload: Any, nemesis: Any, spec: TestSpec, stops: Stops, ui: Progress) -> Any:
@@ -227,18 +273,20 @@ def build_generator(spec: TestSpec, workload: Any, stop_main: threading.Event,
     """main (rate, time limit, until Ctrl-C; the nemesis schedule beside it) -> final heal
     -> recovery wait -> final reads.
 
-    ``nemesis_schedule`` runs on the nemesis thread during the main phase and
-    ends with it; ``nemesis_final`` (a nemesis package's undo ops) runs after.
+    ``nemesis_schedule`` (already routed to the nemesis thread, as
+    ``nemesis.combined.schedule`` returns it) runs beside the clients during
+    the main phase and ends with it; ``nemesis_final`` (the packages' undo
+    ops, routed likewise) runs after.
     """
-    from harness.generator import clients, nemesis, phases, sleep, stagger, time_limit
+    from harness.generator import any_of, clients, phases, sleep, stagger, time_limit
 
     main = workload.generator
     if spec.rate > 0:
         main = stagger(1.0 / spec.rate, main)
-    both = clients(main) if nemesis_schedule is None else nemesis(nemesis_schedule, main)
+    both = clients(main) if nemesis_schedule is None else any_of(nemesis_schedule, clients(main))
     steps: list[Any] = [UntilSet(stop_main, time_limit(spec.time_limit, both))]
     if nemesis_final is not None:
-        steps.append(nemesis(nemesis_final))
+        steps.append(nemesis_final)
     if spec.recovery_time > 0:
         steps.append(clients(sleep(spec.recovery_time)))
     if workload.final_generator is not None:

@@ -30,6 +30,8 @@ class TestSpec:
     workload: str = "register"
     name: str = ""  # the results directory name; defaults to the workload
     nemesis: list[str] = field(default_factory=list)
+    nemesis_interval: float = 5.0  # seconds between a fault's start and its stop, and between faults
+    nemesis_concurrency: int = 1  # faults active at once (2: e.g. a paused leader during packet loss)
     time_limit: float = 30.0
     concurrency: int = 10
     rate: float = 100.0  # ops/s over all client processes; 0 = as fast as possible
@@ -69,6 +71,9 @@ class TestSpec:
         _positive("--time-limit", self.time_limit)
         _positive("--concurrency", self.concurrency)
         _positive("--op-timeout", self.op_timeout)
+        _positive("--nemesis-interval", self.nemesis_interval)
+        if self.nemesis_concurrency not in (1, 2):
+            raise ConfigError(f"--nemesis-concurrency {self.nemesis_concurrency}: choose 1 or 2")
         if self.rate < 0:
             raise ConfigError(f"--rate {self.rate}: must be >= 0 (0 means as fast as possible)")
         if self.recovery_time < 0:

@@ -30,10 +30,11 @@ class LinearizableChecker:
     ``independent`` splits ``[key, value]`` values by key (keyed models such
     as ``kv`` are always split). ``timeout`` (seconds) and ``max_configs``
     bound each key's search; a key that hits either is ``unknown``.
-    ``explain_limit`` failing keys get a full explanation with a shrunk
-    sub-history (each within ``shrink_budget`` seconds); later failing keys
-    still get an anomaly, without shrinking, so a history where every key
-    fails is reported quickly.
+    The first ``explain_limit`` failing keys get a full explanation with a
+    shrunk sub-history (each shrunk within ``shrink_budget`` seconds, while
+    explaining has taken less than ``explain_budget`` seconds in all); later
+    failing keys still get an anomaly, without shrinking, so a history where
+    every key fails is reported quickly.
     """
 
     name = NAME
@@ -48,6 +49,7 @@ class LinearizableChecker:
         max_configs: int | None = None,
         explain_limit: int = 10,
         shrink_budget: float = 5.0,
+        explain_budget: float = 30.0,
     ):
         if isinstance(model, str):
             from checkers.linearizable.models import get_model
@@ -60,6 +62,7 @@ class LinearizableChecker:
         self.max_configs = max_configs
         self.explain_limit = explain_limit
         self.shrink_budget = shrink_budget
+        self.explain_budget = explain_budget
 
     def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
         from checkers.linearizable.partition import check_calls
@@ -88,7 +91,7 @@ class LinearizableChecker:
                 from checkers.linearizable.explain import completion_positions
 
                 completions = completion_positions(history)
-            full = len(anomalies) < self.explain_limit
+            full = len(anomalies) < self.explain_limit and explain_seconds < self.explain_budget
             anomalies.append(self._anomaly(history, k, by_key, full, completions))
             explain_seconds += time.monotonic() - t0
         stats = _stats(history, model, linear, by_key, explain_seconds)

@@ -67,13 +67,16 @@ class Explanation:
     ``failing`` the call to blame at the deepest point of the search and
     ``states`` the model states possible just before it (described by the
     model). ``must_precede`` are ``failing``'s immediate real-time
-    predecessors. ``initial`` is the model's initial state (to replay
-    ``shrunk_ops`` with the same model). ``window`` is the set of calls near the failure that the
+    predecessors. ``window`` is the set of calls near the failure that the
     timeline draws, with ``edges`` the transitive reduction of real-time
     precedence among them. ``shrunk`` is a failing sub-history, 1-minimal
     when ``shrunk_minimal``; ``shrunk_failing``/``shrunk_prefix``/
     ``shrunk_states``/``shrunk_edges`` are the same analysis on it, which is
-    what the narrative walks through.
+    what the narrative walks through. ``shrunk_real_time``: the sub-history
+    keeps ``failing`` and fails only because of when it happened;
+    ``failing_impossible``: ``failing``'s result is legal at no time at all
+    (see ``shrink``). ``initial`` is the model's initial state, to replay
+    ``shrunk_ops`` with the same model.
     """
 
     model: str
@@ -100,6 +103,7 @@ class Explanation:
     shrunk_states_total: int
     shrunk_edges: list[tuple[int, int]]
     shrunk_real_time: bool
+    failing_impossible: bool
     shrink_tests: int
     shrink_seconds: float
     history: str | None = None
@@ -137,6 +141,7 @@ class Explanation:
             "shrunk_states_total": self.shrunk_states_total,
             "shrunk_edges": [list(e) for e in self.shrunk_edges],
             "shrunk_real_time": self.shrunk_real_time,
+            "failing_impossible": self.failing_impossible,
             "shrink_tests": self.shrink_tests,
             "shrink_seconds": round(self.shrink_seconds, 6),
             "history": self.history,
@@ -234,6 +239,7 @@ def explain(
         shrunk_states_total=len(part.states),
         shrunk_edges=sorted(_reduction(precedence_graph(part.calls)).edges()),
         shrunk_real_time=part.real_time,
+        failing_impossible=part.impossible,
         shrink_tests=part.tests,
         shrink_seconds=shrink_seconds,
         initial=jsonable(model.init()),
@@ -248,6 +254,7 @@ class _ShrunkPart:
     minimal: bool = False
     tests: int = 0
     real_time: bool = False
+    impossible: bool = False
     failing: Call | None = None
     prefix: list[Call] = field(default_factory=list)
     states: list[Any] = field(default_factory=list)
@@ -280,6 +287,7 @@ def _shrunk_part(
         minimal=found.minimal,
         tests=found.tests,
         real_time=found.real_time,
+        impossible=found.impossible,
         failing=sub[result.stuck[0]] if result.stuck else None,
         prefix=[sub[i] for i in result.linearization],
         states=list(result.states),
@@ -412,14 +420,17 @@ def _search(calls: Sequence[Call], model: Any, seconds: float, max_configs: int 
 
 @dataclass
 class Shrunk:
-    """A failing sub-history. ``real_time``: it keeps the blamed call and fails
-    only because of *when* that call happened (see ``shrink``), as opposed to
-    a call that no placement in time could make legal."""
+    """A failing sub-history. ``real_time``: it keeps the blamed call B and
+    fails only because of *when* B happened (see ``shrink``). ``impossible``:
+    the opposite, shown on the calls invoked before B returned: they have
+    linearizations, but even free to take effect at any time, B's result is
+    legal in none of them."""
 
     calls: list[Call]
     minimal: bool
     tests: int
     real_time: bool
+    impossible: bool = False
 
 
 def stretched(calls: Sequence[Call], target: Call) -> list[Call]:
@@ -486,7 +497,7 @@ def shrink(
         return ok
 
     current = list(calls)
-    real_time = False
+    real_time = impossible = False
     try:
         if failing is not None:
             cut = [c for c in current if c.call < failing.ret] if failing.ret != INF else current
@@ -499,6 +510,12 @@ def shrink(
             rest = [c for c in current if c.id != failing.id]
             kept = ddmin(rest, lambda s: real_time_fails(_merge(s, failing)))
             return Shrunk(_merge(kept, failing), True, tests, True)
+        if failing is not None:
+            # Not timing: the calls invoked before B returned have linearizations,
+            # and none of them admits B's result wherever B takes effect.
+            cut = [c for c in calls if c.call < failing.ret] if failing.ret != INF else list(calls)
+            others = [c for c in cut if c.id != failing.id]
+            impossible = verdict(cut, failing) is False and verdict(others) is True
         passed.clear()
         if failing is not None and failing.ret != INF:
             cut = [c for c in current if c.call < failing.ret]
@@ -508,12 +525,12 @@ def shrink(
             rest = [c for c in current if c.id != failing.id]
             current = _merge(ddmin(rest, lambda s: fails(_merge(s, failing))), failing)
         current = ddmin(current, fails)
-        return Shrunk(current, True, tests, False)
+        return Shrunk(current, True, tests, False, impossible)
     except _OutOfBudget:
         best = min(passed, key=len, default=None)
         if best is not None:
             current = [c for c in calls if c.id in best]
-        return Shrunk(current, False, tests, real_time)
+        return Shrunk(current, False, tests, real_time, impossible)
 
 
 class _OutOfBudget(Exception):
@@ -599,6 +616,13 @@ def narrate(explanation: Explanation | dict[str, Any], model: Any = None) -> str
         e.get("states_total", 0),
     )
     text = where + story
+    if e.get("failing_impossible"):
+        b = letters[failing["id"]]
+        text += (
+            f" Nor is it a matter of timing: the calls invoked before {b} returned have"
+            f" linearizations, but even free to take effect at any time, {b}'s result is legal"
+            " in none of them."
+        )
     shown = {p["id"] for p in preds} | {failing["id"]}
     if s_failing is not None and {c["id"] for c in shrunk} != shown:
         minimal = (

@@ -59,8 +59,9 @@ __all__ = ["SearchResult", "SearchTask", "search", "start"]
 #: Iterations per slice: a search pauses this often so its driver can look at the clock.
 _SLICE = 2048
 _FRESH, _LIST, _CRASHED, _BACKTRACK = range(4)
-#: Dead ends after which the search sets up its hopeless-read tests.
-_HOPELESS_AFTER = 1000
+#: The search sets up its hopeless-read tests (cost: O(calls)) after this many
+#: dead ends plus one per two completed calls.
+_HOPELESS_AFTER = 50
 #: At most this many states are reported for the deepest point.
 _MAX_STATES = 32
 
@@ -172,16 +173,37 @@ class SearchTask:
 
 
 class _Search:
+    """The search's tables for one set of calls (see the module docstring).
+
+    ``done`` are the completed calls, indexed 0..n-1 (bit k of ``lin``);
+    ``kind``/``pos``/``match``/``nxt``/``prv`` the entry list; ``fn`` and
+    ``ro`` each completed call's compiled step and read-only flag; ``cls_*``
+    the crashed classes.
+    """
+
     def __init__(self, calls: Sequence[Call], model: Model):
         self.model = model
-        done = [c for c in calls if c.ret != INF]
-        self.done = done
-        n = len(done)
-        # Entries: 0 is the head sentinel, 1..2n the call/return entries in
-        # position order, 2n+1 the tail sentinel. kind[e] >= 0: call entry of
-        # done[kind[e]]; kind[e] < 0: return entry of done[-kind[e]-1].
+        self.calls = calls
+        self.done = [c for c in calls if c.ret != INF]
+        self._build_list()
+        self.fn = [_compile(model, c) for c in self.done]
+        read_only = getattr(model, "read_only", None)
+        self.ro = [bool(read_only and read_only(c)) for c in self.done]
+        # A crashed read-only call never changes the state: applying it never helps.
+        self._build_classes([c for c in calls if c.ret == INF and not (read_only and read_only(c))])
+        self.path: list[int] = []
+        self.explored = 0
+        self.best: list[int] = []
+        self.best_saved = True
+
+    def _build_list(self) -> None:
+        """Entries: 0 is the head sentinel, 1..2n the call and return entries in
+        position order, 2n+1 the tail sentinel. ``kind[e] >= 0``: the call entry
+        of ``done[kind[e]]``; ``kind[e] < 0``: the return entry of ``done[-kind[e]-1]``.
+        A call and a return at the same position count as concurrent."""
+        n = len(self.done)
         events = []
-        for k, c in enumerate(done):
+        for k, c in enumerate(self.done):
             events.append((c.call, 0, k))
             events.append((c.ret, 1, k))
         events.sort()
@@ -201,23 +223,14 @@ class _Search:
         self.pos[self.end] = 1 << 63
         self.nxt = list(range(1, 2 * n + 2)) + [self.end]
         self.prv = [0] + list(range(0, 2 * n + 1))
-        self.fn = [_compile(model, c) for c in done]
-        read_only = getattr(model, "read_only", None)
-        self.ro = [bool(read_only and read_only(c)) for c in done]
-        self.calls = calls
-        self.path: list[int] = []
-        self.explored = 0
-        self.best: list[int] = []
-        self.best_saved = True
 
-        # Crashed classes: members ordered by invoke position.
+    def _build_classes(self, crashed: list[Call]) -> None:
+        """Group crashed calls by (function, input, output), members by invoke position."""
         classes: dict[Any, list[Call]] = {}
-        # A crashed read-only call never changes the state: applying it never helps.
-        maybe = [c for c in calls if c.crashed and not (read_only and read_only(c))]
-        for c in sorted(maybe, key=lambda c: c.call):
+        for c in sorted(crashed, key=lambda c: c.call):
             classes.setdefault(_class_key(c), []).append(c)
         self.cls_members = list(classes.values())
-        self.cls_fn = [_compile(model, m[0]) for m in self.cls_members]
+        self.cls_fn = [_compile(self.model, m[0]) for m in self.cls_members]
         self.cls_calls = [[m.call for m in ms] for ms in self.cls_members]
         bit = 0
         self.cls_bits: list[list[int]] = []
@@ -248,7 +261,7 @@ class _Search:
                 masks.append((masks[-1] if masks else 0) | (1 << k))
         first_crashed: dict[Any, int] = {}
         for c in calls:
-            if c.crashed:
+            if c.ret == INF:
                 for need in helps_hook(c):
                     first_crashed[need] = min(first_crashed.get(need, c.call), c.call)
         tests: list[Any] = [None] * n
@@ -301,10 +314,11 @@ class _Search:
             self.ro,
         )
         # The hopeless-read tests cost O(n) to set up and only pay off when the
-        # search backtracks a lot, so they are set up after _HOPELESS_AFTER dead ends.
+        # search backtracks a lot, so they wait for enough dead ends.
         hopeless: list[Any] = [None] * len(self.done)
         reset_mask: list[int] = []
         dead_ends = 0
+        hopeless_after = _HOPELESS_AFTER + len(self.done) // 2
         end = self.end
         cls_fn, cls_calls, cls_bits, cls_members = (
             self.cls_fn,
@@ -453,7 +467,7 @@ class _Search:
                     continue
             # (4) Dead end: undo moves until one has an alternative left.
             dead_ends += 1
-            if dead_ends == _HOPELESS_AFTER:
+            if dead_ends == hopeless_after:
                 hopeless, reset_mask = self._hopeless_checks(self.calls, self.model)
             while True:
                 if not stack:

@@ -30,6 +30,8 @@ DEFAULT_MODELS = {
 }
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_FAILED = 0, 1, 2, 3
+#: How many anomalies a file's output explains in full.
+SHOWN = 10
 
 
 @dataclass
@@ -294,8 +296,12 @@ def _check_file(path: Path, name: str, opts: Options) -> Outcome:
                 f"  key {key}: {v}, {row['calls']} calls, {row['seconds']:.3g} s, "
                 f"{row['explored']} configurations"
             )
-    for a in result.anomalies:
+    for a in result.anomalies[:SHOWN]:
         click.echo(_indent(a.details.get("narrative") or f"{a.kind}: {a.summary}"))
+    if len(result.anomalies) > SHOWN:
+        click.echo(
+            f"  ... and {len(result.anomalies) - SHOWN} more anomalies (all in results.json with --out)"
+        )
 
     outcome = Outcome(code=_code(result.valid))
     out_dir = _out_dir(opts, run_dir, history_path)

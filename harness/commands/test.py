@@ -24,6 +24,7 @@ Examples:
   seam test --workload register --cluster netns --node-count 5  # network namespaces (root)
   seam test --workload register --bug weak-quorum --seed 7      # a planted bug: expect exit 1
   seam test --workload orders --concurrency 20 --rate 200
+  seam test --cluster netns --nemesis partition,pause --nemesis-interval 5   # faults (root)
   seam test --cluster ssh --nodes-file nodes.txt --username admin --ssh-key ~/.ssh/id_ed25519
   seam test --demo                                              # what `make demo` runs
 \b
@@ -40,7 +41,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 @click.command("test", epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--workload", "-w", default="register", show_default=True, metavar="NAME", help=WORKLOAD_HELP)
-@click.option("--nemesis", "nemesis", multiple=True, metavar="A,B", help="Faults to inject (comma list or repeated); default none.")
+@click.option("--nemesis", "nemesis", multiple=True, metavar="A,B", help="Faults to inject (comma list or repeated; see `seam nemeses`); default none.")
+@click.option("--nemesis-interval", type=float, default=5.0, show_default=True, metavar="S", help="Seconds a fault lasts, and between faults.")
+@click.option("--nemesis-concurrency", type=int, default=1, show_default=True, metavar="N", help="Faults active at once: 1 or 2.")
 @click.option("--time-limit", type=float, default=30.0, show_default=True, metavar="S", help="Seconds of main phase.")
 @click.option("--concurrency", "-c", type=int, default=10, show_default=True, metavar="N", help="Client processes.")
 @click.option("--rate", type=float, default=100.0, show_default=True, metavar="HZ", help="Ops per second over all clients; 0 = as fast as possible.")
@@ -68,7 +71,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--base-port", type=int, default=0, metavar="P", help="Node i listens on P+i. Default: 7100 (local: the first free hundred from 7100).")
 @click.option("--demo", is_flag=True, help="A 5-node namespace cluster when root and `ip` exist, else local processes.")
 @click.option("--no-progress", is_flag=True, help="No status line on stderr.")
-def test(workload: str, nemesis: tuple[str, ...], time_limit: float, concurrency: int, rate: float, seed: int | None,
+def test(workload: str, nemesis: tuple[str, ...], nemesis_interval: float, nemesis_concurrency: int, time_limit: float, concurrency: int, rate: float, seed: int | None,
          cluster: str, node_count: int, subnet: str, cluster_prefix: str, cluster_state: str | None, nodes: str | None, nodes_file: str | None, username: str | None,
          ssh_key: str | None, ssh_port: int, known_hosts: str | None, ssh_insecure: bool, sudo: bool,
          bugs: tuple[str, ...], scenario: str | None, name: str | None, results: str, op_timeout: float,
@@ -98,7 +101,8 @@ def test(workload: str, nemesis: tuple[str, ...], time_limit: float, concurrency
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big") % 1_000_000
     spec = TestSpec(
-        workload=workload, name=name or "", nemesis=_split(nemesis), time_limit=time_limit,
+        workload=workload, name=name or "", nemesis=_split(nemesis), nemesis_interval=nemesis_interval,
+        nemesis_concurrency=nemesis_concurrency, time_limit=time_limit,
         concurrency=concurrency, rate=rate, seed=seed, cluster=cluster, subnet=subnet,
         cluster_prefix=cluster_prefix, cluster_state=cluster_state,
         node_count=len(node_list) if node_list else node_count, nodes=node_list, nodes_file=nodes_file,

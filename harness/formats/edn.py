@@ -92,13 +92,13 @@ def parse_edn(text: str, *, source: str = "<string>") -> list[Any]:
         except (_NotOpMaps, ValueError):
             pass
         return _parse_framed(tokens)
-    except _Unsupported:
-        return parse_reference(text, source=source)
-    except (_Syntax, ValueError):
+    except (_Unsupported, _Syntax, ValueError):
         pass
     except RecursionError:
         raise HistoryError("EDN nested too deeply to read", source=source) from None
-    # The fast tiers failed: find the first real problem, with its position.
+    # The fast tiers gave up (the first problem they met is not necessarily the
+    # first in the text). Scan in text order: a syntax error is reported with
+    # its line; anything else is for the reference reader.
     try:
         scan_forms(text)
     except _Unsupported:
@@ -304,7 +304,9 @@ def parse_reference(text: str, *, source: str = "<string>") -> list[Any]:
     try:
         forms = edn_format.loads_all(text)
     except Exception as e:  # edn_format raises several unrelated exception types
-        raise HistoryError(f"invalid EDN: {e}", source=source) from None
+        at = re.search(r"lexpos (\d+)", str(e))
+        line = text.count("\n", 0, int(at.group(1))) + 1 if at else None
+        raise HistoryError(f"invalid EDN: {e}", source=source, line=line) from None
     return [plain(f) for f in forms]
 
 

@@ -61,7 +61,7 @@ def _etcd_op(parts: list[str], index: int, source: str, n: int) -> Op:
     ):
         raise err("not a jepsen.util log line")
     p, typ, f = parts[3], parts[4], parts[5]
-    if not p.isdigit():
+    if not (p.isascii() and p.isdigit()):
         raise err(f"process {p!r} is not a non-negative integer")
     if typ[:1] != ":" or typ[1:] not in OP_TYPES:
         raise err(f"unknown op type {typ!r}")

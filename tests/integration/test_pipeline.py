@@ -144,11 +144,12 @@ def order_id_avoiding(c: Cluster, avoid: set[str], prefix: str = "order") -> str
 
 
 def partition_avoiding(c: Cluster, avoid: set[str]) -> str:
-    """A node (event partition) whose committed-offset record is not homed in avoid."""
-    for n in c.names:
-        if n not in avoid and placement(f"offsets:saga:{n}", c.names, 1)[0] not in avoid:
-            return n
-    raise AssertionError(f"every partition's offsets live on {avoid}")
+    """A node (event partition) outside avoid, preferring one whose committed-offset
+    record is not homed in avoid either (else its commits wait for the home: slower,
+    still correct, since the effect comes before the commit)."""
+    ok = [n for n in c.names if n not in avoid]
+    best = [n for n in ok if placement(f"offsets:saga:{n}", c.names, 1)[0] not in avoid]
+    return (best or ok)[0]
 
 
 def bugs(flag: str | None) -> list[str]:
@@ -303,10 +304,10 @@ def test_retries_stay_within_budget_while_payment_is_down(make_cluster, flag):
     leader, _ = c.wait_leader()
     for n in c:
         arm(n, "payment", "charge", "down", count=0)  # every charge call dropped, unapplied
-    orders = [f"order-{i}" for i in range(20)]
+    orders = [f"order-{i}" for i in range(12)]
     for i, oid in enumerate(orders):
         place(c[c.names[i % 3]], oid)
-    time.sleep(3.0)
+    time.sleep(2.0)
     first, retries, downstreams = payment_retry_stats(c[leader])
     assert first > 0
     bound = 0.1 * first + 10 * downstreams  # budget_floor 10 per downstream bucket

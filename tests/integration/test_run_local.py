@@ -316,3 +316,29 @@ def test_app_faults_are_armed_and_cleared_through_the_admin_secret(three_nodes) 
     t.admin_secret = "wrong"
     with pytest.raises(TargetError, match="403"):
         t.clear_faults(None, "n1")
+
+
+def assert_faults_healed(run_dir: Path, ops: list) -> list:
+    """Nemesis ops were recorded, and the fault ledger has nothing left to undo."""
+    from nemesis.state import outstanding
+
+    faults = [o for o in ops if o.process == "nemesis"]
+    assert faults and all(o.type in ("invoke", "info") for o in faults)
+    assert (run_dir / "nemesis.jsonl").is_file()
+    assert outstanding(run_dir / "nemesis.jsonl") == []
+    return faults
+
+
+@pytest.mark.slow
+def test_kill_and_pause_faults_are_recorded_and_healed(results: Path, tmp_path: Path) -> None:
+    r = seam("test", "--time-limit", "10", "--nemesis", "kill,pause", "--nemesis-interval", "1.5", "--seed", "9",
+             "--op-timeout", "2", "--results", str(results), "--no-progress", cwd=tmp_path)
+    assert r.returncode in (0, 1, 2), r.stderr
+    (run_dir,) = run_dirs(results)
+    ops = assert_well_formed(run_dir)
+    faults = assert_faults_healed(run_dir, ops)
+    assert {"kill", "start-pause"} & {o.f for o in faults}
+    assert faults[-1].f in ("start", "stop-pause")  # the final heal ran last
+    # Killed nodes were restarted under new pids, and every pid (old and new) is gone now.
+    pids = node_pids(run_dir)
+    assert len(pids) >= 5 and not any(_is_node(p) for p in pids)

@@ -88,3 +88,35 @@ def test_register_over_ssh_installs_by_sftp_and_leaves_nothing(tmp_path: Path) -
         finally:
             left_pids = stop_nodes(results)
     assert not left_pids, f"node processes left running: {left_pids}"
+
+
+@pytest.mark.root
+@pytest.mark.netns
+@pytest.mark.slow
+def test_partition_and_pause_on_namespaces_are_healed_and_removed(tmp_path: Path) -> None:
+    require_root()
+    require_tool("ip", "iptables")
+    from tests.integration.cluster_fixture import free_subnet, leftovers, unique_prefix
+    from tests.integration.test_run_local import assert_faults_healed
+
+    prefix = unique_prefix()
+    subnet = free_subnet(prefix)
+    results = tmp_path / "results"
+    try:
+        r = seam("test", "--cluster", "netns", "--time-limit", "12", "--nemesis", "partition,pause",
+                 "--nemesis-interval", "2", "--op-timeout", "2", "--seed", "5", "--cluster-prefix", prefix,
+                 "--subnet", subnet, "--cluster-state", str(tmp_path / "cluster"), "--results", str(results),
+                 "--no-progress", cwd=tmp_path, timeout=240)
+        assert r.returncode in (0, 1, 2), (r.stdout, r.stderr)
+        (run_dir,) = run_dirs(results)
+        ops = assert_well_formed(run_dir)
+        faults = assert_faults_healed(run_dir, ops)
+        assert "start-partition" in {o.f for o in faults} or "start-pause" in {o.f for o in faults}
+    finally:
+        left_pids = stop_nodes(results)
+        left = leftovers(prefix)
+        if left:
+            from harness.control.cluster import NetnsCluster
+
+            NetnsCluster(nodes=5, subnet=subnet, prefix=prefix, state_dir=tmp_path / "cluster").down()
+    assert not left_pids and not left, (left_pids, left)

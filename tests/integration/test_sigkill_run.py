@@ -77,3 +77,40 @@ def test_a_history_cut_mid_line_is_one_line_and_exit_3(tmp_path: Path) -> None:
     assert r.returncode == 3, (r.stdout, r.stderr)
     errors = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and "history.jsonl:2" in errors[0], errors
+
+
+def _state(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rfind(")") + 2]
+
+
+@pytest.mark.slow
+def test_the_next_run_heals_a_pause_left_by_a_killed_run(results: Path, tmp_path: Path) -> None:
+    from nemesis.state import outstanding
+
+    proc = seam_popen("test", "--time-limit", "60", "--nemesis", "pause", "--nemesis-interval", "1", "--seed", "4",
+                      "--results", str(results), "--no-progress", cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        paused: list = []
+        while time.monotonic() < deadline and not paused:
+            for ledger in results.glob("register/*/nemesis.jsonl"):
+                paused = [f for f in outstanding(ledger) if f.kind == "pause"]
+            time.sleep(0.05)
+        assert paused, "no pause was applied within 60 s"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    (first,) = run_dirs(results)
+    pids = [p for f in outstanding(first / "nemesis.jsonl") for p in f.detail["pids"]]
+    assert pids and all(_state(p) == "T" for p in pids)  # left stopped by the dead run
+
+    r = seam("test", "--time-limit", "2", "--results", str(results), "--no-progress", cwd=tmp_path)
+    assert r.returncode in (0, 1, 2), r.stderr
+    assert outstanding(first / "nemesis.jsonl") == []
+    assert all(_state(p) != "T" for p in pids)
+    second = [d for d in run_dirs(results) if d != first][0]
+    assert "previous run: healed pause" in (second / "seam.log").read_text()

@@ -176,7 +176,7 @@ def test_shrunk_history_is_one_minimal_on_random_histories() -> None:
     linearizable, but linearizable once the blamed call may move in time"."""
     rng = random.Random(7)
     model = get_model("cas-register", 0)
-    checked = real_time = 0
+    checked = real_time = impossible = 0
     for _ in range(300):
         h = random_history(rng, processes=3, ops=8)
         calls = h.calls()
@@ -206,10 +206,16 @@ def test_shrunk_history_is_one_minimal_on_random_histories() -> None:
             assert not still_fails([c for c in kept if c is not drop]), (
                 f"{drop} could have been removed"
             )
+        if e.failing_impossible:  # the narrative's "not a matter of timing" claim holds
+            cut = [c for c in calls if c.call < blamed.ret]
+            assert search([c for c in cut if c is not blamed], model).valid is True
+            assert search(stretched(cut, blamed), model).valid is False
+            impossible += 1
         checked += 1
         real_time += e.shrunk_real_time
     assert checked >= 20, "the generator should produce non-linearizable histories"
     assert 0 < real_time < checked, "both kinds of failure should occur"
+    assert impossible > 0
 
 
 def random_history(rng: random.Random, *, processes: int, ops: int) -> History:
@@ -258,7 +264,10 @@ def test_a_value_nothing_wrote_shrinks_to_the_lone_read() -> None:
     ]
     _, model, e = explained(rows, "cas-register", 0)
     assert [c.invoke for c in e.shrunk] == [2] and not e.shrunk_real_time
-    assert "at another time" not in narrate(e, model)
+    assert e.failing_impossible
+    text = narrate(e, model)
+    assert "at another time" not in text
+    assert "Nor is it a matter of timing" in text
 
 
 def test_stale_read_keeps_the_write_that_makes_it_stale() -> None:

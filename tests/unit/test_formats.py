@@ -327,45 +327,40 @@ EXTRA_KEYS = st.text(min_size=1, max_size=6).filter(
 )
 
 
-@st.composite
-def histories(draw) -> list[Op]:
-    """Valid op lists: each process alternates invoke and completion; info retires it."""
+OP_SPECS = st.lists(
+    st.tuples(
+        st.integers(0, 9),  # 0: a nemesis op; otherwise the process slot it acts on
+        st.sampled_from(["ok", "fail", "info"]),
+        st.sampled_from(["read", "write", "cas", "x y"]),
+        st.integers(0, 2**62),
+        JSON_VALUES,
+        st.booleans(),
+        st.dictionaries(EXTRA_KEYS, JSON_VALUES, max_size=2),
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+def _history_from_specs(specs: list[tuple[Any, ...]]) -> list[Op]:
+    """A valid op list: each process alternates invoke and completion; info retires it."""
     ops: list[Op] = []
     open_ops: dict[int, Op] = {}
-    next_process = 0
-    live = list(range(draw(st.integers(1, 4))))
+    live = [0, 1, 2]
     next_process = len(live)
-    for _ in range(draw(st.integers(1, 30))):
-        if draw(st.integers(0, 9)) == 0:
-            op = Op(
-                len(ops),
-                draw(st.integers(0, 2**62)),
-                "nemesis",
-                "info",
-                draw(st.text(max_size=6)),
-                draw(JSON_VALUES),
-            )
-            ops.append(op)
+    for choice, typ, f, time, value, unknown, extra in specs:
+        if choice == 0:
+            ops.append(Op(len(ops), time, "nemesis", "info", f, value, False, extra))
             continue
-        slot = draw(st.integers(0, len(live) - 1))
+        slot = choice % len(live)
         p = live[slot]
-        extra = draw(st.dictionaries(EXTRA_KEYS, JSON_VALUES, max_size=2))
-        time = draw(st.integers(0, 2**62))
         if p not in open_ops:
-            op = Op(
-                len(ops),
-                time,
-                p,
-                "invoke",
-                draw(st.sampled_from(["read", "write", "cas", "x y"])),
-                draw(JSON_VALUES),
-                extra=extra,
-            )
+            op = Op(len(ops), time, p, "invoke", f, value, False, extra)
             open_ops[p] = op
         else:
-            typ = draw(st.sampled_from(["ok", "fail", "info"]))
-            unknown = typ == "ok" and draw(st.booleans())
-            op = Op(len(ops), time, p, typ, open_ops.pop(p).f, draw(JSON_VALUES), unknown, extra)
+            op = Op(
+                len(ops), time, p, typ, open_ops.pop(p).f, value, unknown and typ == "ok", extra
+            )
             if typ == "info":
                 live[slot] = next_process
                 next_process += 1
@@ -373,9 +368,10 @@ def histories(draw) -> list[Op]:
     return ops
 
 
-@settings(max_examples=200, deadline=None)
-@given(histories())
-def test_write_then_read_gives_identical_ops(ops: list[Op]) -> None:
+@settings(max_examples=100, deadline=None)
+@given(OP_SPECS)
+def test_write_then_read_gives_identical_ops(specs: list[tuple[Any, ...]]) -> None:
+    ops = _history_from_specs(specs)
     buf = io.StringIO()
     write_jsonl(ops, buf)
     again = list(read_text(buf.getvalue(), "jsonl"))

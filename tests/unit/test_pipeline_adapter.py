@@ -457,15 +457,16 @@ def test_app_faults_on_a_dead_node_are_a_target_error() -> None:
 def test_a_nemesis_schedule_runs_beside_the_main_phase_and_its_final_ops_after() -> None:
     import threading
 
-    from harness.generator import cycle, sleep
+    from harness.generator import cycle, nemesis, sleep
     from harness.runner import build_generator
     from harness.spec import TestSpec
     from harness.workloads import build
 
     spec = TestSpec(workload="register", time_limit=2.0, rate=20, recovery_time=1.0, keys=2, seed=4)
     workload = build(spec, local_addrs(["n1", "n2", "n3"], "/r"))
-    schedule = cycle([sleep(0.5), {"f": "start-partition"}, sleep(0.5), {"f": "stop-partition"}])
-    gen = build_generator(spec, workload, threading.Event(), schedule, [{"f": "stop-partition", "value": "final"}])
+    schedule = nemesis(cycle([sleep(0.5), {"f": "start-partition"}, sleep(0.5), {"f": "stop-partition"}]))
+    final = nemesis([{"f": "stop-partition", "value": "final"}])
+    gen = build_generator(spec, workload, threading.Event(), schedule, final)
     history = _sim(gen, _Test())
     faults = [o for o in history if o.process == "nemesis" and o.type == "invoke"]
     clients_done = max(o.time for o in history if o.process != "nemesis" and o.time < 2.5e9)

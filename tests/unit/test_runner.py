@@ -15,7 +15,8 @@ from harness.spec import TestSpec
     [
         ({"workload": "bank"}, "unknown workload 'bank'; known workloads: orders, register"),
         ({"bugs": ["weak-quorum", "typo"]}, "unknown bug 'typo'"),
-        ({"nemesis": ["meteor"]}, "unknown nemesis 'meteor'"),
+        ({"nemesis": ["partition", "meteor"]}, "unknown nemesis meteor"),
+        ({"nemesis_concurrency": 3}, "--nemesis-concurrency"),
         ({"concurrency": 0}, "--concurrency"),
     ],
 )
@@ -53,3 +54,12 @@ def test_progress_counts_completions_and_shows_the_last_fault() -> None:
 def test_the_noop_nemesis_refuses_ops_as_info() -> None:
     done = NoopNemesis().invoke(None, Op(0, 0, "nemesis", "invoke", "start-partition", None))
     assert done.type == "info" and "no nemesis" in done.extra["error"]
+
+
+def test_iptables_nemeses_need_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.runner as runner
+
+    monkeypatch.setattr(runner.os, "geteuid", lambda: 1000)
+    with pytest.raises(ConfigError, match="--nemesis partition needs root"):
+        check_spec(TestSpec(nemesis=["kill", "partition"]))
+    check_spec(TestSpec(nemesis=["kill", "pause"]))  # signals to our own processes: no root needed
