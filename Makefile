@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := iproute2 iptables openssh-server faketime libfaketime procps
+SYSTEM_PACKAGES := iproute2 iptables openssh-server faketime libfaketime procps chromium
 STAMP := $(VENV)/.installed
 
 .PHONY: all install system venv demo test test-fast lint bench clean-results

@@ -143,12 +143,7 @@ def validate_calls(history: History, calls: list[Any], model: Any) -> None:
     for c in calls:
         problem = model.validate(c)
         if problem:
-            raise HistoryError(problem, source=history.source, line=_line(history, c.call))
-
-
-def _line(history: History, position: int) -> int:
-    lines = getattr(history, "_lines", None)
-    return lines[position] if lines is not None else position + 1
+            raise HistoryError(problem, source=history.source, line=history.line(c.call))
 
 
 def _stats(

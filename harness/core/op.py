@@ -136,8 +136,11 @@ class History(Sequence[Op]):
     def __iter__(self) -> Iterator[Op]:
         return iter(self.ops)
 
-    def _line(self, position: int) -> int:
+    def line(self, position: int) -> int:
+        """The source line of the op at ``position``, for error messages."""
         return self._lines[position] if self._lines is not None else position + 1
+
+    _line = line
 
     def _validate(self) -> None:
         open_by_process: dict[Any, int] = {}
