@@ -466,11 +466,21 @@ def start_skewed(node: Node, offset: str, lib: str) -> None:
 def test_steps_keep_causal_order_across_a_skewed_leader(make_cluster, flag):
     lib = libfaketime()
     c = make_cluster(3, bugs=bugs(flag))
+    # Every follower's clock must run at least 30 s behind the leader's, so that
+    # whichever follower leads next stamps its steps "earlier" by wall clock.
+    # A restart can move the leadership, hence the loop.
+    skew = dict.fromkeys(c.names, 0)
     leader, t1 = c.wait_leader()
-    for name in c.names:  # the followers' clocks run 30 s slow; one of them leads next
-        if name != leader:
-            start_skewed(c[name], "-30s", lib)
-    leader, t1 = c.wait_leader()
+    for _ in range(4):
+        slow = [n for n in c.names if n != leader and skew[n] > skew[leader] - 30]
+        if not slow:
+            break
+        for name in slow:
+            skew[name] = skew[leader] - 30
+            start_skewed(c[name], f"{skew[name]:+d}s", lib)
+        leader, t1 = c.wait_leader()
+    else:
+        pytest.fail(f"leadership kept moving while skewing clocks: {skew}")
     oid = order_id_avoiding(c, {leader})
     arm(c[leader], "saga", "ship", "stall", seconds=30.0)
     place(c[partition_avoiding(c, {leader})], oid)
@@ -484,6 +494,7 @@ def test_steps_keep_causal_order_across_a_skewed_leader(make_cluster, flag):
     by_stamp = [e["seq"] for e in log]
     nodes = {e["node"] for e in log}
     assert nodes == {leader, new}, "the saga's steps came from two leaders"
+    assert skew[new] <= skew[leader] - 30
     if flag is None:
         assert by_stamp == sorted(by_stamp), f"stamp order {by_stamp} differs from execution order"
     else:

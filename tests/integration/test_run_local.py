@@ -179,6 +179,7 @@ BAD_INPUT = {
     "unknown workload": (["--workload", "bank"], "unknown workload 'bank'"),
     "unknown nemesis": (["--nemesis", "partition,meteor"], "unknown nemesis"),
     "unknown bug": (["--bug", "no-such-bug"], "unknown bug 'no-such-bug'"),
+    "unknown scenario": (["--scenario", "black-friday"], "unknown scenario 'black-friday'"),
     "unknown netns node": (["--cluster", "netns", "--nodes", "n1,db7"], "unknown node 'db7'"),
     "too few ssh hosts": (["--cluster", "ssh", "--nodes", "h1,h2"], "give at least 3 hosts"),
     "garbage nodes file": (["--cluster", "ssh", "--nodes-file", "NODES"], "nodes.txt:2: '$(reboot)' is not a host name"),
