@@ -62,6 +62,13 @@ class Model(Protocol):
     states are hashable and equal states behave identically; a call whose
     ``output`` is ``UNKNOWN`` is checked only for its effect, never for what
     it returned.
+
+    Optional hooks the search uses when present (every model here has them):
+    ``compile(call)`` (a one-argument step, for speed), ``read_only(call)``
+    (the call never changes the state wherever it is legal: such calls are
+    linearized greedily, so a wrong True breaks the search), and
+    ``hopeless(call)`` with ``helps(call)`` (early dead ends; see
+    ``_Base.hopeless``).
     """
 
     name: str
@@ -71,8 +78,6 @@ class Model(Protocol):
     def init(self) -> Hashable: ...
 
     def step(self, state: Any, call: Call) -> tuple[bool, Hashable]: ...
-
-    def read_only(self, call: Call) -> bool: ...
 
     def validate(self, call: Call) -> str | None: ...
 
@@ -229,9 +234,14 @@ class Register(_Base):
             return f"write {_show(call.input)}"
         if call.f == "cas":
             old, new = _pair(call.input)
-            tail = {True: "", False: " (compare failed)"}.get(call.output, " (outcome unknown)")
             if call.crashed:
                 tail = " (crashed)"
+            elif call.output is True:
+                tail = ""
+            elif call.output is False:
+                tail = " (compare failed)"
+            else:
+                tail = " (outcome unknown)"
             return f"cas {_show(old)}→{_show(new)}{tail}"
         return f"{call.f} {_show(call.input)}"
 
@@ -328,7 +338,8 @@ class MultiRegister(_Base):
     functions = ("txn",)
 
     def __init__(self, initial: Any = None):
-        initial = initial or {}
+        if initial is None:
+            initial = {}
         if not isinstance(initial, dict):
             raise InputError(
                 f'multi-register initial state must be a map like {{"x": 0}}, got {initial!r}'

@@ -10,6 +10,12 @@ them (several keys and many calls); small inputs run inline, so the oracle
 corpus does not pay for a process pool. Each key has its own deadline and
 configuration budget; a key that exhausts either is ``unknown`` with the
 reason, and the history is then ``unknown`` unless another key is invalid.
+
+One invalid key settles the verdict, so the search stops there (as Porcupine
+does): keys still running are reported ``unknown`` with the reason "not
+finished: key K is already not linearizable". Keys that finished before keep
+their verdicts. Inline, keys run a slice at a time in turn, so a cheap
+invalid key is found even when another key's search is exponential.
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from checkers.linearizable.models import Model
-from checkers.linearizable.search import SearchResult, search, start
+from checkers.linearizable.models import Model, freeze
+from checkers.linearizable.search import SearchResult, SearchTask, search, start
 from harness.core.errors import HistoryError, InputError
 from harness.core.op import Call, History
 
@@ -30,6 +36,8 @@ __all__ = ["KeyResult", "LinearResult", "check_history", "check_calls", "merge_v
 
 #: Below this many calls in total, every key is checked in this process.
 _INLINE_CALLS = 4000
+#: Keys searched in turn at once when checking inline.
+_WINDOW = 16
 
 Valid = bool | Literal["unknown"]
 
@@ -81,15 +89,10 @@ def check_history(
     for c in calls:
         problem = model.validate(c)
         if problem:
-            raise HistoryError(problem, source=history.source, line=_line(history, c.call))
+            raise HistoryError(problem, source=history.source, line=history.line(c.call))
     return check_calls(
         calls, model, by_key=by_key, timeout=timeout, jobs=jobs, max_configs=max_configs
     )
-
-
-def _line(history: History, position: int) -> int:
-    lines = getattr(history, "_lines", None)
-    return lines[position] if lines is not None else position + 1
 
 
 def check_calls(
@@ -108,7 +111,7 @@ def check_calls(
     groups: dict[Any, list[Call]] = {}
     if by_key:
         for c in calls:
-            groups.setdefault(c.key, []).append(c)
+            groups.setdefault(freeze(c.key), []).append(c)
     else:
         groups[None] = list(calls)
     work = list(groups.items())
@@ -141,32 +144,55 @@ def _run_inline(
 ) -> list[tuple[SearchResult, float]]:
     """Search every key in this process, a slice of each in turn.
 
-    Round-robin (as Porcupine runs partitions concurrently) means a cheap
-    invalid key is found even when another key's search is exponential; the
-    first invalid key settles the verdict and the unfinished keys say so.
+    Round-robin over a window of ``_WINDOW`` keys (as Porcupine runs
+    partitions concurrently) means a cheap invalid key is found even when
+    another key's search is exponential, while only the window's search
+    tables are in memory at once. The first invalid key settles the verdict
+    and the unfinished keys say so.
     """
     if len(work) == 1:
         return [_check_key(work[0][1], model, timeout, max_configs)]
-    tasks = [start(cs, model, max_configs=max_configs) for _, cs in work]
-    active = list(range(len(tasks)))
-    while active:
+    tasks: list[SearchTask | None] = [None] * len(work)
+    results: list[tuple[SearchResult, float] | None] = [None] * len(work)
+    waiting = iter(range(len(work)))
+    active: list[int] = []
+    failed_key: Any = None
+    while True:
+        while len(active) < _WINDOW:
+            i = next(waiting, -1)
+            if i < 0:
+                break
+            tasks[i] = start(work[i][1], model, max_configs=max_configs)
+            active.append(i)
+        if not active:
+            break
         still = []
         for i in active:
             task = tasks[i]
+            assert task is not None
             result = task.advance()
             if result is None and timeout is not None and task.seconds > timeout:
                 result = task.give_up(f"timeout after {task.seconds:.1f} s")
             if result is None:
                 still.append(i)
-            elif result.valid is False:
-                still = []
-                for other in tasks:
-                    if other.result is None:
-                        other.result = _not_finished(work[i][0])
-                        other.result.explored = other.explored
+                continue
+            results[i] = (result, task.seconds)
+            tasks[i] = None  # free its tables
+            if result.valid is False:
+                failed_key = work[i][0]
                 break
+        if failed_key is not None:
+            break
         active = still
-    return [(t.result, t.seconds) for t in tasks]  # type: ignore[misc]
+    out = []
+    for i, r in enumerate(results):
+        if r is None:
+            task = tasks[i]
+            stopped = _not_finished(failed_key)
+            stopped.explored = task.explored if task is not None else 0
+            r = (stopped, task.seconds if task is not None else 0.0)
+        out.append(r)
+    return out
 
 
 # Worker processes are forked and read their work from this module global,

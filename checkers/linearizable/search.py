@@ -38,7 +38,9 @@ hold ``v`` and every call that could still write ``v`` before the read
 returns is already linearized (models say which calls help which reads:
 ``hopeless`` and ``helps``; for kv, appends only extend the string, so only a
 put helps a get that does not extend the current value). A configuration
-with a hopeless candidate is a dead end.
+with a hopeless candidate is a dead end. A read that is hopeless from the
+start, with nothing that could help invoked before it returns (a read of a
+value nobody wrote), refutes the whole history at once (``_refute``).
 
 Completed calls are tried before crashed ones (an ordering heuristic only).
 """
@@ -48,11 +50,11 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from checkers.linearizable.models import ILLEGAL, Model, freeze
-from harness.core.op import INF, Call
+from harness.core.op import INF, UNKNOWN, Call
 
 __all__ = ["SearchResult", "SearchTask", "search", "start"]
 
@@ -60,8 +62,9 @@ __all__ = ["SearchResult", "SearchTask", "search", "start"]
 _SLICE = 2048
 _FRESH, _LIST, _CRASHED, _BACKTRACK = range(4)
 #: The search sets up its hopeless-read tests (cost: O(calls)) after this many
-#: dead ends plus one per two completed calls.
+#: dead ends plus one per _HOPELESS_PER_CALLS completed calls.
 _HOPELESS_AFTER = 50
+_HOPELESS_PER_CALLS = 2
 #: At most this many states are reported for the deepest point.
 _MAX_STATES = 32
 
@@ -175,7 +178,7 @@ class SearchTask:
 class _Search:
     """The search's tables for one set of calls (see the module docstring).
 
-    ``done`` are the completed calls, indexed 0..n-1 (bit k of ``lin``);
+    ``done`` are the completed calls, indexed 0..n-1 in invoke order;
     ``kind``/``pos``/``match``/``nxt``/``prv`` the entry list; ``fn`` and
     ``ro`` each completed call's compiled step and read-only flag; ``cls_*``
     the crashed classes.
@@ -184,7 +187,8 @@ class _Search:
     def __init__(self, calls: Sequence[Call], model: Model):
         self.model = model
         self.calls = calls
-        self.done = [c for c in calls if c.ret != INF]
+        # In invoke order: the relative bitset and the helper lists rely on it.
+        self.done = sorted((c for c in calls if c.ret != INF), key=lambda c: c.call)
         self._build_list()
         self.fn = [_compile(model, c) for c in self.done]
         read_only = getattr(model, "read_only", None)
@@ -225,23 +229,31 @@ class _Search:
         self.prv = [0] + list(range(0, 2 * n + 1))
 
     def _build_classes(self, crashed: list[Call]) -> None:
-        """Group crashed calls by (function, input, output), members by invoke position."""
+        """Group crashed calls by (function, input, output), members by invoke position.
+
+        Since each class is applied in member order, the crashed calls applied
+        are a count per class, packed into one int: a field of ``width`` bits
+        per class, whose top bit is a guard that stays clear. Then "A applied
+        no more than B in every class" is one subtraction (``_within``).
+        """
         classes: dict[Any, list[Call]] = {}
         for c in sorted(crashed, key=lambda c: c.call):
             classes.setdefault(_class_key(c), []).append(c)
         self.cls_members = list(classes.values())
         self.cls_fn = [_compile(self.model, m[0]) for m in self.cls_members]
         self.cls_calls = [[m.call for m in ms] for ms in self.cls_members]
-        bit = 0
-        self.cls_bits: list[list[int]] = []
-        for ms in self.cls_members:
-            self.cls_bits.append([1 << (bit + i) for i in range(len(ms))])
-            bit += len(ms)
+        width = max((len(ms) for ms in self.cls_members), default=0).bit_length() + 1
+        self.cls_unit = [1 << (ci * width) for ci in range(len(self.cls_members))]
+        self.guards = sum(unit << (width - 1) for unit in self.cls_unit)
 
-    def _hopeless_checks(self, calls: Sequence[Call], model: Model) -> tuple[list[Any], list[int]]:
+    def _hopeless_checks(
+        self, calls: Sequence[Call], model: Model
+    ) -> tuple[list[Any], list[tuple[list[int], int]], Call | None]:
         """Per completed read-only call: a test for states from which it can never
         become legal, and the completed calls that could help, which must all be
-        linearized before the test applies.
+        linearized before the test applies. Also the earliest-returning
+        *impossible* read: hopeless from the initial state with no helper
+        invoked before it returns (a read of a value nobody wrote).
 
         Only for models with ``hopeless``/``helps`` hooks. A read whose helper
         crashed (invoked before the read returns) is never tested: that helper
@@ -250,22 +262,25 @@ class _Search:
         n = len(self.done)
         hopeless_hook = getattr(model, "hopeless", None)
         helps_hook = getattr(model, "helps", None)
+        no_helpers: tuple[list[int], int] = ([], 0)
         if hopeless_hook is None or helps_hook is None:
-            return [None] * n, [0] * n
-        # need -> (call positions of its helpers, prefix unions of their bits)
+            return [None] * n, [no_helpers] * n, None
+        initial = model.init()
+        impossible: Call | None = None
+        # need -> (call positions of its completed helpers, their indices), in call order
         helpers: dict[Any, tuple[list[int], list[int]]] = {}
         for k, c in enumerate(self.done):
             for need in helps_hook(c):
-                positions, masks = helpers.setdefault(need, ([], []))
+                positions, indices = helpers.setdefault(need, ([], []))
                 positions.append(c.call)
-                masks.append((masks[-1] if masks else 0) | (1 << k))
+                indices.append(k)
         first_crashed: dict[Any, int] = {}
         for c in calls:
             if c.ret == INF:
                 for need in helps_hook(c):
                     first_crashed[need] = min(first_crashed.get(need, c.call), c.call)
         tests: list[Any] = [None] * n
-        masks_out = [0] * n
+        helpers_of = [no_helpers] * n
         for k, c in enumerate(self.done):
             if not self.ro[k]:
                 continue
@@ -275,11 +290,41 @@ class _Search:
             test, need = hook
             if first_crashed.get(need, 1 << 63) < c.ret:
                 continue
-            positions, masks = helpers.get(need, ([], []))
+            positions, indices = helpers.get(need, ([], []))
             i = bisect_left(positions, c.ret)  # helpers invoked before the read returns
             tests[k] = test
-            masks_out[k] = masks[i - 1] if i else 0
-        return tests, masks_out
+            helpers_of[k] = (indices, i)
+            if i == 0 and test(initial) and (impossible is None or c.ret < impossible.ret):
+                impossible = c
+        return tests, helpers_of, impossible
+
+    def _refute(self, read: Call, max_configs: int | None) -> Generator[None, None, SearchResult]:
+        """The history is not linearizable: ``read`` can never be legal. Explain
+        it with the prefix before ``read``'s invoke (calls still open there
+        count as crashed): if that prefix fails, its own failure comes first;
+        else its linearization is the prefix and ``read`` is stuck after it.
+
+        Sound because a linearizable history has linearizable prefixes: the
+        calls completed before the cut precede every call invoked after it.
+        """
+        cut = read.call
+        prefix = [
+            c if c.ret < cut else replace(c, ret=INF, output=UNKNOWN, complete_index=None)
+            for c in self.calls
+            if c.call < cut
+        ]
+        inner = _Search(prefix, self.model)
+        result = yield from inner.iterate(max_configs)
+        self.explored += inner.explored
+        if result.valid is not True:
+            result.explored = self.explored
+            return result
+        by_id = {c.id: c for c in prefix}
+        state = self.model.init()
+        for i in result.linearization:
+            state = self.model.step(state, by_id[i])[1]
+        self.best, self.best_saved = result.linearization, True
+        return SearchResult(False, None, result.linearization, [read.id], [state], self.explored)
 
     def run(self, deadline: float | None, max_configs: int | None) -> SearchResult:
         task = SearchTask(self, max_configs)
@@ -300,9 +345,13 @@ class _Search:
         """The search, pausing (yielding) every few thousand steps so a driver can stop it.
 
         At each configuration: (1) if a read-only candidate is legal, take it
-        and nothing else (see ``_Search``); (2) else try the other completed
-        candidates in list order; (3) then one member of each crashed class;
-        (4) at a dead end, undo the last move and resume where it left off.
+        and nothing else; if one is hopeless, give up on the configuration (see
+        the module docstring); (2) else try the other completed candidates in
+        list order; (3) then one member of each crashed class; (4) at a dead
+        end, undo the last move and resume where it left off.
+
+        This is one long function on purpose: the hot loop keeps all its
+        tables in local variables, which is what makes it fast in CPython.
         """
         kind, pos, match, nxt, prv, fn, ro = (
             self.kind,
@@ -316,33 +365,38 @@ class _Search:
         # The hopeless-read tests cost O(n) to set up and only pay off when the
         # search backtracks a lot, so they wait for enough dead ends.
         hopeless: list[Any] = [None] * len(self.done)
-        reset_mask: list[int] = []
+        helpers_of: list[tuple[list[int], int]] = []
         dead_ends = 0
-        hopeless_after = _HOPELESS_AFTER + len(self.done) // 2
+        hopeless_after = _HOPELESS_AFTER + len(self.done) // _HOPELESS_PER_CALLS
         end = self.end
-        cls_fn, cls_calls, cls_bits, cls_members = (
+        cls_fn, cls_calls, cls_unit, cls_members, guards = (
             self.cls_fn,
             self.cls_calls,
-            self.cls_bits,
+            self.cls_unit,
             self.cls_members,
+            self.guards,
         )
         ncls = len(cls_fn)
         applied = [0] * ncls  # members of each crashed class applied so far
         ids = [c.id for c in self.done]
 
         state = self.model.init()
-        lin = 0  # bitset over completed calls
-        crashed = 0  # bitset over crashed class members
+        # The completed calls linearized, as a bitset relative to base: calls
+        # 0..base-1 are all linearized, bit j of rel is call base+j (bit 0 is
+        # always clear). Long histories thus cost the width of the window of
+        # open calls per step, not their length.
+        base = rel = 0
+        crashed = 0  # crashed calls applied: packed counts per class (see _build_classes)
         depth = 0
-        cache: dict[tuple[int, Any], list[int]] = {(0, state): [0]}
-        # Frames: (move, previous state, aux). move > 0: a list entry, aux 1 if
-        # it was a forced read; move < 0: crashed class -move-1, aux the
-        # frontier entry at that configuration.
-        stack: list[tuple[int, Any, int]] = []
+        cache: dict[tuple[int, int, Any], list[int]] = {(0, 0, state): [0]}
+        # Frames: (move, previous state, aux, previous base, previous rel).
+        # move > 0: a list entry, aux 1 if it was a forced read; move < 0:
+        # crashed class -move-1, aux the frontier entry at that configuration.
+        stack: list[tuple[int, Any, int, int, int]] = []
         path = self.path
         self.explored = 1
         self.best, self.best_saved = [], True
-        best_depth, best_lin, best_states = 0, 0, {state}
+        best_depth, best_lin, best_states = 0, (0, 0), {state}
         budget = max_configs if max_configs is not None else 1 << 62
         tick = 0
 
@@ -369,17 +423,27 @@ class _Search:
                             forced = entry
                             break
                         test = hopeless[k]
-                        if test is not None and not reset_mask[k] & ~lin and test(state):
-                            break
+                        if test is not None and test(state):
+                            indices, count = helpers_of[k]
+                            j = bisect_left(indices, base, 0, count)
+                            while j < count and (rel >> (indices[j] - base)) & 1:
+                                j += 1
+                            if j == count:  # every helper is linearized: hopeless
+                                break
                     entry = nxt[entry]
                     k = kind[entry]
                 if k >= 0 and not forced:
                     phase = _BACKTRACK
                     continue
                 if forced:
-                    nlin = lin | (1 << k)
-                    seen = cache.get((nlin, state))
-                    if seen is not None and _dominated(seen, crashed):
+                    nrel = rel | (1 << (k - base))
+                    nbase = base
+                    if k == base:
+                        shift = (~nrel & (nrel + 1)).bit_length() - 1
+                        nrel >>= shift
+                        nbase += shift
+                    seen = cache.get((nbase, nrel, state))
+                    if seen is not None and _dominated(seen, crashed, guards):
                         phase = _BACKTRACK
                         continue
                     nstate = state
@@ -394,9 +458,14 @@ class _Search:
                     if not ro[k]:
                         nstate = fn[k](state)
                         if nstate is not ILLEGAL:
-                            nlin = lin | (1 << k)
-                            seen = cache.get((nlin, nstate))
-                            if seen is None or not _dominated(seen, crashed):
+                            nrel = rel | (1 << (k - base))
+                            nbase = base
+                            if k == base:
+                                shift = (~nrel & (nrel + 1)).bit_length() - 1
+                                nrel >>= shift
+                                nbase += shift
+                            seen = cache.get((nbase, nrel, nstate))
+                            if seen is None or not _dominated(seen, crashed, guards):
                                 break
                     entry = nxt[entry]
                     k = kind[entry]
@@ -406,27 +475,31 @@ class _Search:
                 else:
                     forced = 0
             if phase == _FRESH or phase == _LIST:
-                # Take the move to entry (call k): nlin, nstate, seen are set.
+                # Take the move to entry (call k): nbase, nrel, nstate, seen are set.
                 if seen is None:
-                    cache[(nlin, nstate)] = [crashed]
+                    cache[(nbase, nrel, nstate)] = [crashed]
                 else:
-                    _admit(seen, crashed)
+                    _admit(seen, crashed, guards)
                 self.explored += 1
                 if self.explored > budget:
                     raise _Stop(f"memory budget of {max_configs} configurations exceeded")
-                stack.append((entry, state, 1 if forced else 0))
+                stack.append((entry, state, 1 if forced else 0, base, rel))
                 ret = match[entry]
                 nxt[prv[entry]] = nxt[entry]
                 prv[nxt[entry]] = prv[entry]
                 nxt[prv[ret]] = nxt[ret]
                 prv[nxt[ret]] = prv[ret]
                 path.append(ids[k])
-                lin, state = nlin, nstate
+                base, rel, state = nbase, nrel, nstate
                 depth += 1
                 if depth > best_depth:
-                    best_depth, best_lin, best_states = depth, lin, {state}
+                    best_depth, best_lin, best_states = depth, (base, rel), {state}
                     self.best_saved = False
-                elif lin == best_lin and len(best_states) < _MAX_STATES:
+                elif (
+                    depth == best_depth
+                    and (base, rel) == best_lin
+                    and len(best_states) < _MAX_STATES
+                ):
                     best_states.add(state)
                 phase = _FRESH
                 continue
@@ -441,23 +514,27 @@ class _Search:
                     nstate = cls_fn[ci](state)
                     if nstate is ILLEGAL or nstate == state:
                         continue
-                    ncrashed = crashed | cls_bits[ci][a]
-                    key = (lin, nstate)
+                    ncrashed = crashed + cls_unit[ci]
+                    key = (base, rel, nstate)
                     seen = cache.get(key)
-                    if seen is not None and _dominated(seen, ncrashed):
+                    if seen is not None and _dominated(seen, ncrashed, guards):
                         continue
                     if seen is None:
                         cache[key] = [ncrashed]
                     else:
-                        _admit(seen, ncrashed)
+                        _admit(seen, ncrashed, guards)
                     self.explored += 1
                     if self.explored > budget:
                         raise _Stop(f"memory budget of {max_configs} configurations exceeded")
-                    stack.append((-ci - 1, state, entry))
+                    stack.append((-ci - 1, state, entry, base, rel))
                     applied[ci] = a + 1
                     path.append(cls_members[ci][a].id)
                     crashed, state = ncrashed, nstate
-                    if lin == best_lin and depth == best_depth and len(best_states) < _MAX_STATES:
+                    if (
+                        depth == best_depth
+                        and (base, rel) == best_lin
+                        and len(best_states) < _MAX_STATES
+                    ):
                         best_states.add(state)
                     phase = _FRESH
                     break
@@ -468,11 +545,13 @@ class _Search:
             # (4) Dead end: undo moves until one has an alternative left.
             dead_ends += 1
             if dead_ends == hopeless_after:
-                hopeless, reset_mask = self._hopeless_checks(self.calls, self.model)
+                hopeless, helpers_of, impossible = self._hopeless_checks(self.calls, self.model)
+                if impossible is not None:
+                    return (yield from self._refute(impossible, max_configs))
             while True:
                 if not stack:
                     return self._invalid(best_lin, best_states)
-                move, state, aux = stack.pop()
+                move, state, aux, base, rel = stack.pop()
                 if move > 0:
                     if not self.best_saved and depth == best_depth:
                         self.best, self.best_saved = list(path), True
@@ -482,7 +561,6 @@ class _Search:
                     prv[nxt[ret]] = ret
                     nxt[prv[move]] = move
                     prv[nxt[move]] = move
-                    lin &= ~(1 << kind[move])
                     depth -= 1
                     if aux:
                         continue  # a forced read: its configuration had no other move
@@ -492,14 +570,15 @@ class _Search:
                 path.pop()
                 ci = -move - 1
                 applied[ci] -= 1
-                crashed &= ~cls_bits[ci][applied[ci]]
+                crashed -= cls_unit[ci]
                 entry = aux
                 cls_start = ci + 1
                 phase = _CRASHED
                 break
 
-    def _invalid(self, best_lin: int, best_states: set[Any]) -> SearchResult:
-        left = [c for k, c in enumerate(self.done) if not (best_lin >> k) & 1]
+    def _invalid(self, best_lin: tuple[int, int], best_states: set[Any]) -> SearchResult:
+        base, rel = best_lin
+        left = [c for k, c in enumerate(self.done) if k >= base and not (rel >> (k - base)) & 1]
         frontier = min(c.ret for c in left)
         stuck = sorted((c for c in left if c.call < frontier), key=lambda c: c.ret)
         return SearchResult(
@@ -512,15 +591,25 @@ class _Search:
         )
 
 
-def _admit(seen: list[int], crashed: int) -> None:
-    """Record ``crashed`` (not dominated) and drop the cached supersets it now dominates."""
-    seen[:] = [s for s in seen if crashed & ~s]
+def _within(small: int, big: int, guards: int) -> bool:
+    """Every packed count of ``small`` is at most the same count of ``big``.
+
+    Per field, (big | guard) - small keeps the guard bit iff big >= small, and
+    never borrows from the next field, since counts stay below the guard.
+    """
+    return ((big | guards) - small) & guards == guards
+
+
+def _admit(seen: list[int], crashed: int, guards: int) -> None:
+    """Record ``crashed`` (not dominated) and drop the cached entries it now dominates."""
+    seen[:] = [s for s in seen if not _within(crashed, s, guards)]
     seen.append(crashed)
 
 
-def _dominated(seen: list[int], crashed: int) -> bool:
-    """True if some cached crashed set is a subset of ``crashed`` (same lin and state)."""
+def _dominated(seen: list[int], crashed: int, guards: int) -> bool:
+    """True if some cached entry for the same linearized calls and state applied
+    no more crashed calls of any class than ``crashed``."""
     for s in seen:
-        if s & ~crashed == 0:
+        if ((crashed | guards) - s) & guards == guards:
             return True
     return False

@@ -37,11 +37,11 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from harness.core.errors import RemoteError, TargetError, UnsupportedError
 from harness.core.op import Op
 from harness.core.protocols import Remote
+from target.client import ClientError, Connection, PipelineClient
 
 log = logging.getLogger("seam.target.pipeline")
 
@@ -466,29 +466,6 @@ def _request(conn: http.client.HTTPConnection, method: str, path: str, body: Any
     return resp.status, data
 
 
-class _Conn:
-    """A client's connection to one node, reused across ops (keep-alive when the server allows)."""
-
-    def __init__(self, addr: NodeAddr, timeout: float):
-        self.addr = addr
-        self.timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-        if self._conn is None:
-            self._conn = http.client.HTTPConnection(self.addr.address, self.addr.port, timeout=self.timeout)
-        try:
-            return _request(self._conn, method, path, body)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
 def _complete(op: Op, typ: str, value: Any, node: str, error: str | None = None) -> Op:
     extra = dict(op.extra)
     extra["node"] = node
@@ -497,13 +474,11 @@ def _complete(op: Op, typ: str, value: Any, node: str, error: str | None = None)
     return replace(op, type=typ, value=value, extra=extra)
 
 
-def _refused(e: BaseException) -> bool:
-    """Connection refused: the request never reached the node, so nothing happened."""
-    return isinstance(e, ConnectionRefusedError)
-
-
-def _error_text(status: int, body: dict[str, Any]) -> str:
-    return f"{status}: {body.get('error') or body}"
+def _failed(op: Op, value: Any, node: str, e: ClientError) -> Op:
+    """A read changes nothing, so any failed read is ``fail``; otherwise the
+    client library says whether the outcome is definite (``fail``) or not (``info``)."""
+    typ = "fail" if op.f in ("read", "read-ledger") or e.definite else "info"
+    return _complete(op, typ, value, node, str(e))
 
 
 class _PipelineClient:
@@ -513,7 +488,10 @@ class _PipelineClient:
         self.addrs = addrs
         self.timeout = timeout
         self.node = node
-        self._conn: _Conn | None = _Conn(addrs[node], timeout) if node is not None else None
+        self.api: PipelineClient | None = None
+        if node is not None:
+            a = addrs[node]
+            self.api = PipelineClient(Connection(a.address, a.port, timeout=timeout))
 
     def open(self, test: Any, node: str) -> Any:
         if node not in self.addrs:
@@ -521,60 +499,49 @@ class _PipelineClient:
         return type(self)(self.addrs, timeout=self.timeout, node=node)
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        if self.api is not None:
+            self.api.close()
 
-    def _call(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
-        if self._conn is None:
+    def _api(self) -> PipelineClient:
+        if self.api is None:
             raise TargetError("client used before open(test, node)")
-        return self._conn.call(method, path, body)
+        return self.api
 
 
 class RegisterClient(_PipelineClient):
     """read / write / cas on the quorum store, values ``[key, v]`` (Jepsen's independent shape).
 
-    Classification: a read changes nothing, so any read error is ``fail``.
-    A write or cas is ``fail`` only when it certainly did not happen:
-    connection refused, 400 (rejected before anything was done), 409 (cas
-    compare failed), or a 503 whose body says ``"definite": true``. Every
-    other error or timeout is ``info``.
+    Classification comes from ``target.client``: a write or cas is ``fail``
+    only when it certainly did not happen (refused connection, 400, 409 cas
+    mismatch, a 503 marked definite); every other error or timeout is
+    ``info``. A read changes nothing, so any read error is ``fail``.
     """
 
     def invoke(self, test: Any, op: Op) -> Op:
         key, v = op.value
-        path = f"/kv/{quote(str(key), safe='')}"
         node = self.node or "?"
+        api = self._api()
         try:
             if op.f == "read":
-                status, body = self._call("GET", path)
-            elif op.f == "write":
-                status, body = self._call("PUT", path, {"value": v})
+                return _complete(op, "ok", [key, api.kv_read(str(key))], node)
+            if op.f == "write":
+                api.kv_write(str(key), v)
             elif op.f == "cas":
-                status, body = self._call("POST", path + "/cas", {"expected": v[0], "new": v[1]})
+                api.kv_cas(str(key), v[0], v[1])
             else:
                 raise TargetError(f"register client: unknown f {op.f!r} (read, write, cas)")
-        except OSError as e:
-            if op.f == "read" or _refused(e):
-                return _complete(op, "fail", op.value, node, f"{type(e).__name__}: {e}")
-            return _complete(op, "info", op.value, node, f"{type(e).__name__}: {e}")
-        if status == 200:
-            if op.f == "read":
-                return _complete(op, "ok", [key, body.get("value")], node)
-            return _complete(op, "ok", op.value, node)
-        if op.f == "read" and status == 404:
-            return _complete(op, "ok", [key, None], node)  # never written: the initial state
-        definite = op.f == "read" or status in (400, 404, 409) or body.get("definite") is True
-        return _complete(op, "fail" if definite else "info", op.value, node, _error_text(status, body))
+        except ClientError as e:
+            return _failed(op, op.value, node, e)
+        return _complete(op, "ok", op.value, node)
 
 
 class OrdersClient(_PipelineClient):
     """place / cancel / read orders; ``read-ledger`` reads one service's ledger on every node.
 
     Values: place ``{"order_id", "sku", "qty", "amount"}``; cancel and read
-    ``{"order_id"}`` (read's ok value adds ``"order"``); read-ledger
-    ``{"service"}``, whose ok value adds ``"ledgers": {node: GET /<service>/ledger}``
-    (rows, fence rows, highest token). A read changes nothing, so a failed
-    read is ``fail``; a place or cancel is ``fail`` only on a definite refusal.
+    ``{"order_id"}`` (read's ok value adds ``"order"``, None for an unknown
+    order); read-ledger ``{"service"}``, whose ok value adds ``"ledgers":
+    {node: GET /<service>/ledger}`` (rows, fence rows, highest token).
     """
 
     LEDGER_SERVICES = ("payment", "inventory", "shipping")
@@ -584,28 +551,20 @@ class OrdersClient(_PipelineClient):
         v = op.value or {}
         if op.f == "read-ledger":
             return self._read_ledger(op, v.get("service", ""), node)
-        oid = quote(str(v.get("order_id", "")), safe="")
+        api = self._api()
+        oid = str(v.get("order_id", ""))
         try:
             if op.f == "place":
-                status, body = self._call("POST", "/orders", v)
+                result = api.place_order(oid, v.get("sku"), v.get("qty"), v.get("amount"))
             elif op.f == "cancel":
-                status, body = self._call("POST", f"/orders/{oid}/cancel", {})
+                result = api.cancel_order(oid)  # 202: accepted, the saga compensates later
             elif op.f == "read":
-                status, body = self._call("GET", f"/orders/{oid}")
+                return _complete(op, "ok", {**v, "order": api.read_order(oid)}, node)
             else:
                 raise TargetError(f"orders client: unknown f {op.f!r} (place, cancel, read, read-ledger)")
-        except OSError as e:
-            if op.f == "read" or _refused(e):
-                return _complete(op, "fail", v, node, f"{type(e).__name__}: {e}")
-            return _complete(op, "info", v, node, f"{type(e).__name__}: {e}")
-        if 200 <= status < 300:  # 202: a cancel accepted, the saga compensates later
-            if op.f == "read":
-                return _complete(op, "ok", {**v, "order": body}, node)
-            return _complete(op, "ok", {**v, "result": body}, node)
-        if op.f == "read" and status == 404:
-            return _complete(op, "ok", {**v, "order": None}, node)
-        definite = op.f == "read" or status in (400, 404, 409) or body.get("definite") is True
-        return _complete(op, "fail" if definite else "info", v, node, _error_text(status, body))
+        except ClientError as e:
+            return _failed(op, v, node, e)
+        return _complete(op, "ok", {**v, "result": result}, node)
 
     def _read_ledger(self, op: Op, service: str, node: str) -> Op:
         if service not in self.LEDGER_SERVICES:
@@ -613,15 +572,13 @@ class OrdersClient(_PipelineClient):
         ledgers: dict[str, Any] = {}
         errors: dict[str, str] = {}
         for name, a in self.addrs.items():
+            api = PipelineClient(Connection(a.address, a.port, timeout=self.timeout))
             try:
-                status, body = http_json(a.address, a.port, "GET", f"/{service}/ledger", timeout=self.timeout)
-            except OSError as e:
-                errors[name] = f"{type(e).__name__}: {e}"
-                continue
-            if status == 200:
-                ledgers[name] = body
-            else:
-                errors[name] = _error_text(status, body)
+                ledgers[name] = api.ledger(service)
+            except ClientError as e:
+                errors[name] = str(e)
+            finally:
+                api.close()
         value = {"service": service, "ledgers": ledgers}
         if errors:
             value["errors"] = errors

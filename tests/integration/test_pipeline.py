@@ -223,6 +223,25 @@ def test_lost_refund_response_is_retried_with_the_same_key(make_cluster, flag):
         assert sum(r["amount"] for r in refunds) == 100
 
 
+def test_slow_charge_times_out_and_the_retry_replays_the_first_result(make_cluster):
+    """Seed 000's table with a timeout: the effect happened, the caller gave up waiting."""
+    c = make_cluster(3)  # request_timeout 0.5 s in the test configs
+    c.wait_leader()
+    oid = "order-slow"
+    payment = c[home(oid, c.names)]
+    arm(payment, "payment", "charge", "slow-response", seconds=1.0, count=1)
+    status, body = payment.call("GET", "/admin/faults")
+    assert status == 200 and [f["kind"] for f in body["faults"]] == ["slow-response"]
+    place(c["n1"], oid)
+    wait_status(c, oid, "completed")
+    charges = rows(c, "payment", oid, "charge")
+    assert len(charges) == 1 and charges[0]["key"] == f"charge:{oid}"
+    counters = metrics(payment)["counters"]
+    assert counters.get('service_calls{op="charge",service="payment"}', 0) >= 2
+    assert counters.get('duplicate_key_hits{service="payment"}', 0) >= 1
+    assert payment.call("GET", "/admin/faults")[1]["faults"] == []
+
+
 # --- a paused leader is replaced and fenced out --------------------------------------
 
 
@@ -468,17 +487,18 @@ def test_steps_keep_causal_order_across_a_skewed_leader(make_cluster, flag):
     c = make_cluster(3, bugs=bugs(flag))
     # Every follower's clock must run at least 30 s behind the leader's, so that
     # whichever follower leads next stamps its steps "earlier" by wall clock.
-    # A restart can move the leadership, hence the loop.
+    # A restart can still move the leadership (a restarted acceptor forgets the
+    # lease it granted), hence the loop.
     skew = dict.fromkeys(c.names, 0)
     leader, t1 = c.wait_leader()
     for _ in range(4):
         slow = [n for n in c.names if n != leader and skew[n] > skew[leader] - 30]
         if not slow:
             break
-        for name in slow:
+        for name in slow:  # one at a time: each must relearn the lease before the next goes
             skew[name] = skew[leader] - 30
             start_skewed(c[name], f"{skew[name]:+d}s", lib)
-        leader, t1 = c.wait_leader()
+            leader, t1 = c.wait_leader()
     else:
         pytest.fail(f"leadership kept moving while skewing clocks: {skew}")
     oid = order_id_avoiding(c, {leader})

@@ -179,7 +179,9 @@ def test_unknown_model_lists_known_ones() -> None:
         assert name in str(e.value)
 
 
-@pytest.mark.parametrize("name, initial", [("mutex", "ajar"), ("multi-register", 3), ("kv", 5)])
+@pytest.mark.parametrize(
+    "name, initial", [("mutex", "ajar"), ("multi-register", 3), ("multi-register", 0), ("kv", 5)]
+)
 def test_bad_initial_state(name: str, initial: Any) -> None:
     with pytest.raises(InputError):
         get_model(name, initial)

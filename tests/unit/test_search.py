@@ -205,11 +205,16 @@ def test_no_calls_is_linearizable() -> None:
 
 
 def hard_history(n: int = 20) -> History:
-    """n concurrent writes, then a read of a value never written: to refute it
-    the search must visit every subset of the writes (about n * 2**(n-1) configurations)."""
+    """n concurrent writes of 0..n-1, then read 0 and read 1 one after the other.
+
+    No order works (both reads come after every write), and each read has a
+    write that could explain it, so nothing refutes it early: the search
+    must visit every subset of the writes (about n * 2**(n-1) configurations).
+    """
     rows = [(p, "invoke", "write", p) for p in range(n)]
     rows += [(p, "ok", "write", p) for p in range(n)]
-    rows += seq(n, "read", None, 999)
+    rows += seq(n, "read", None, 0)
+    rows += seq(n, "read", None, 1)
     return H(*rows)
 
 
@@ -232,8 +237,43 @@ def test_config_budget_gives_unknown_with_the_reason() -> None:
 def test_small_hard_history_is_refuted_exhaustively() -> None:
     r = check(hard_history(8))
     assert r.valid is False
-    assert r.stuck == [8]
-    assert sorted(r.states) == list(range(8))
+    assert r.linearization[-1] == 8  # read 0, after all the writes
+    assert sorted(r.linearization[:8]) == list(range(8))
+    assert r.stuck == [9]
+    assert r.states == [0]
+    assert r.explored > 2**8
+
+
+def test_read_of_a_value_nobody_wrote_fails_fast() -> None:
+    """Twenty concurrent writes, then a read of 99: refuting it by search alone
+    takes millions of configurations; nothing can ever write 99."""
+    rows = [(p, "invoke", "write", p) for p in range(20)]
+    rows += [(p, "ok", "write", p) for p in range(20)]
+    rows += seq(20, "read", None, 99)
+    started = time.monotonic()
+    r = check(H(*rows), deadline=time.monotonic() + 30)
+    assert time.monotonic() - started < 5
+    assert r.valid is False
+    assert sorted(r.linearization) == list(range(20))
+    assert r.stuck == [20]
+    assert len(r.states) == 1 and r.states[0] in range(20)
+
+
+def test_an_earlier_failure_is_reported_before_an_impossible_read(monkeypatch) -> None:
+    import checkers.linearizable.search as search_module
+
+    # Set the pruning up at the first dead end, so this small history takes the same path.
+    monkeypatch.setattr(search_module, "_HOPELESS_AFTER", 1)
+    monkeypatch.setattr(search_module, "_HOPELESS_PER_CALLS", 1 << 30)
+    rows = [(p, "invoke", "write", p) for p in range(3)]
+    rows += [(p, "ok", "write", p) for p in range(3)]
+    rows += flat(seq(3, "read", None, 0), seq(3, "read", None, 1), seq(3, "read", None, 99))
+    r = check(H(*rows))
+    assert r.valid is False
+    assert r.stuck == [4]  # the stale read 1, not the impossible read 99
+    assert r.states == [0]
+    r = check(H(*rows[:-4], *seq(3, "read", None, 99)))
+    assert r.valid is False and r.stuck == [4] and r.linearization[:3] != []
 
 
 # --------------------------------------------------------------------------- check_history
@@ -299,7 +339,8 @@ def test_timeout_per_key_gives_unknown() -> None:
 def test_an_invalid_key_beats_an_unknown_one() -> None:
     rows = [(p, "invoke", "write", [0, p]) for p in range(20)]
     rows += [(p, "ok", "write", [0, p]) for p in range(20)]
-    rows += seq(20, "read", [0, None], [0, 999])  # key 0: exponential to refute
+    rows += seq(20, "read", [0, None], [0, 0])  # key 0: exponential to refute
+    rows += seq(20, "read", [0, None], [0, 1])
     rows += flat(
         seq(21, "write", [1, 1]), seq(21, "read", [1, None], [1, 2])
     )  # key 1: plainly wrong
@@ -331,3 +372,75 @@ def test_worker_processes_agree_with_inline(jobs: int) -> None:
     bad = check_history(many_keys_history(40, 120, bad_key=17), model, independent=True, jobs=jobs)
     assert bad.valid is False
     assert {k.key for k in bad.keys if k.valid is False} == {17}
+
+
+def test_states_are_every_state_at_the_deepest_point() -> None:
+    h = H(
+        (0, "invoke", "write", 1),
+        (1, "invoke", "write", 2),
+        (0, "ok", "write", 1),
+        (1, "ok", "write", 2),
+        *seq(2, "read", None, 3),
+    )
+    r = check(h)
+    assert r.valid is False
+    assert sorted(r.linearization) == [0, 1]
+    assert r.stuck == [2]
+    assert r.states == [1, 2]
+
+
+def test_search_uses_the_ids_and_order_it_is_given() -> None:
+    h = H(
+        *flat(
+            seq(0, "write", 1), seq(1, "read", None, 1), seq(0, "write", 2), seq(1, "read", None, 2)
+        )
+    )
+    calls = h.calls()
+    for c in calls:
+        c.id += 100
+    model = get_model("register")
+    r = search(list(reversed(calls)), model)
+    assert r.valid is True
+    assert r.linearization == [100, 101, 102, 103]
+
+
+def test_max_configs_reaches_every_key() -> None:
+    res = check_history(hard_history(), get_model("cas-register", 0), max_configs=100)
+    assert res.valid == "unknown"
+    assert res.keys[0].result.reason == "memory budget of 100 configurations exceeded"
+
+
+def test_bad_timeout_is_an_input_error() -> None:
+    with pytest.raises(ValueError, match="timeout must be positive"):
+        check_history(H(*seq(0, "write", 1)), get_model("register"), timeout=0)
+
+
+def test_a_different_crashed_call_reaching_the_same_state_is_still_explored() -> None:
+    """write 1 and cas 0→1 both crash and both lead from 0 to 1. Only the order
+    cas first, write later explains read 1, write 2, read 1; the configuration
+    reached by the cas must not count as already seen after the write's."""
+    h = H(
+        (0, "invoke", "write", 1),
+        (0, "info", "write", 1),
+        (1, "invoke", "cas", [0, 1]),
+        (1, "info", "cas", [0, 1]),
+        *flat(seq(2, "read", None, 1), seq(2, "write", 2), seq(2, "read", None, 1)),
+    )
+    r = check(h)
+    assert r.valid is True
+    assert r.linearization == [1, 2, 3, 0, 4]
+
+
+def test_inline_keys_beyond_the_window_are_reached() -> None:
+    """Key 0 is exponential; 38 easy keys and a wrong key 39 come after it."""
+    rows = [(p, "invoke", "write", [0, p]) for p in range(20)]
+    rows += [(p, "ok", "write", [0, p]) for p in range(20)]
+    rows += flat(seq(20, "read", [0, None], [0, 0]), seq(20, "read", [0, None], [0, 1]))
+    for k in range(1, 40):
+        rows += flat(seq(21, "write", [k, k]), seq(21, "read", [k, None], [k, k + (k == 39)]))
+    res = check_history(H(*rows), get_model("register"), independent=True, jobs=1)
+    verdicts = {k.key: k.valid for k in res.keys}
+    assert res.valid is False
+    assert verdicts[39] is False
+    assert verdicts[0] == "unknown"
+    assert all(verdicts[k] is True for k in range(1, 39))

@@ -21,11 +21,31 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import checkers.linearizable.search as search_module
 from checkers.linearizable.models import get_model
-from checkers.linearizable.search import search
 from harness.core.op import UNKNOWN, Call, History, Op
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
+
+
+def search(calls: list[Call], model: Any) -> Any:
+    """The search twice: as configured, and with the hopeless-read pruning (and
+    the impossible-read refutation) set up at the first dead end instead of
+    after many, so small histories exercise it too. Both must agree."""
+    plain = search_module.search(calls, model)
+    saved = search_module._HOPELESS_AFTER, search_module._HOPELESS_PER_CALLS
+    search_module._HOPELESS_AFTER, search_module._HOPELESS_PER_CALLS = 1, 1 << 30
+    try:
+        eager = search_module.search(calls, model)
+    finally:
+        search_module._HOPELESS_AFTER, search_module._HOPELESS_PER_CALLS = saved
+    assert eager.valid is plain.valid, f"eager pruning says {eager.valid}, plain {plain.valid}"
+    if plain.valid is False:
+        assert_is_linearization(calls, model, eager.linearization, complete=False)
+        assert eager.stuck and eager.states
+    return plain
+
+
 VALUES = (0, 1, 2)
 
 
@@ -34,29 +54,32 @@ VALUES = (0, 1, 2)
 
 def brute_force(calls: list[Call], model: Any) -> bool:
     """Linearizable by definition: some order of all completed calls plus any
-    subset of crashed ones, respecting real time, that the model accepts."""
+    subset of crashed ones, respecting real time, that the model accepts.
+
+    Plain recursion over (placed calls, state), memoized on exactly that pair
+    (the rest of the search depends on nothing else): none of the search's
+    reductions (crashed classes, dominance, greedy or hopeless reads).
+    """
     done = [c for c in calls if not c.crashed]
-    placed: set[int] = set()
+    all_done = frozenset(c.id for c in done)
+    must_precede = {c.id: frozenset(a.id for a in done if a.ret < c.call) for c in calls}
+    failed: set[tuple[frozenset[int], Any]] = set()
 
-    def candidate(c: Call) -> bool:
-        return all(a.id in placed for a in done if a.ret < c.call)
-
-    def go(state: Any) -> bool:
-        if all(c.id in placed for c in done):
+    def go(placed: frozenset[int], state: Any) -> bool:
+        if all_done <= placed:
             return True
+        if (placed, state) in failed:
+            return False
         for c in calls:
-            if c.id in placed or not candidate(c):
+            if c.id in placed or not must_precede[c.id] <= placed:
                 continue
             ok, nxt = model.step(state, c)
-            if not ok:
-                continue
-            placed.add(c.id)
-            if go(nxt):
+            if ok and go(placed | {c.id}, nxt):
                 return True
-            placed.discard(c.id)
+        failed.add((placed, state))
         return False
 
-    return go(model.init())
+    return go(frozenset(), model.init())
 
 
 def assert_is_linearization(
@@ -84,7 +107,9 @@ def assert_is_linearization(
 # --------------------------------------------------------------------------- random histories
 
 
-def random_history(rng: random.Random, model_name: str, max_ops: int) -> History:
+def random_history(
+    rng: random.Random, model_name: str, max_ops: int, crash: int = 1, values: tuple = VALUES
+) -> History:
     """Any interleaving of ops with arbitrary results: often not linearizable."""
     ops: list[Op] = []
     open_op: dict[int, Op] = {}
@@ -95,7 +120,7 @@ def random_history(rng: random.Random, model_name: str, max_ops: int) -> History
         p = rng.choice(live)
         if p in open_op:
             inv = open_op.pop(p)
-            kind = rng.choices(["ok", "fail", "info"], [8, 1, 1])[0]
+            kind = rng.choices(["ok", "fail", "info"], [8, 1, crash])[0]
             if kind == "info":
                 live[live.index(p)] = next_process
                 next_process += 1
@@ -103,7 +128,7 @@ def random_history(rng: random.Random, model_name: str, max_ops: int) -> History
                     continue  # never completed at all
             value = inv.value
             if inv.f == "read":
-                value = rng.choice((*VALUES, None))
+                value = rng.choice((*values, None))
             ops.append(Op(len(ops), 0, p, kind, inv.f, value))
         elif invoked < max_ops:
             f = rng.choice(
@@ -111,8 +136,8 @@ def random_history(rng: random.Random, model_name: str, max_ops: int) -> History
             )
             value = {
                 "read": None,
-                "write": rng.choice(VALUES),
-                "cas": [rng.choice(VALUES), rng.choice(VALUES)],
+                "write": rng.choice(values),
+                "cas": [rng.choice(values), rng.choice(values)],
             }[f]
             op = Op(len(ops), 0, p, "invoke", f, value)
             ops.append(op)
@@ -205,8 +230,8 @@ def model_for(name: str) -> Any:
 MODEL_NAMES = st.sampled_from(["register", "cas-register", "etcd-register"])
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=SEEDS, name=MODEL_NAMES, n_ops=st.integers(1, 60), n_procs=st.integers(1, 6))
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=SEEDS, name=MODEL_NAMES, n_ops=st.integers(1, 120), n_procs=st.integers(1, 8))
 def test_simulated_histories_are_linearizable(
     seed: int, name: str, n_ops: int, n_procs: int
 ) -> None:
@@ -237,6 +262,20 @@ def test_search_agrees_with_brute_force(seed: int, name: str, n_ops: int) -> Non
         blamed = next(c for c in calls if c.id == result.stuck[0])
         assert not blamed.crashed
         assert result.states
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=SEEDS, name=MODEL_NAMES, n_ops=st.integers(6, 12))
+def test_search_agrees_with_brute_force_on_many_crashes(seed: int, name: str, n_ops: int) -> None:
+    """Up to 12 ops, a third of them crashed, two values: many identical crashed
+    calls, which exercises the crashed classes and the dominance cache."""
+    model = model_for(name)
+    history = random_history(random.Random(seed), name, n_ops, crash=5, values=(0, 1))
+    calls = history.calls(observed_failures=model.observed_failures)
+    expected = brute_force(calls, model)
+    result = search(calls, model)
+    assert result.valid is expected, f"seed={seed} {name}: search says {result.valid}"
+    assert_is_linearization(calls, model, result.linearization, complete=expected)
 
 
 @settings(max_examples=500, deadline=None)

@@ -1,0 +1,45 @@
+"""Which checkers judge a run of the reference pipeline, by workload.
+
+The runner composes the returned dict with ``checkers.compose.compose``, so
+each checker runs isolated (a crash is ``unknown`` with the error) and
+results.json lists them in this order. Imports are lazy where a checker pulls
+in heavy dependencies (numpy for perf, the linearizability search for quorum).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.core.protocols import Checker
+
+
+def pipeline_checkers(test: Any = None, *, grace: float = 5.0) -> dict[str, Checker]:
+    """The ``orders`` workload: effects, fencing, causal order, quorum config, signals, perf."""
+    from checkers.causal import CausalChecker
+    from checkers.effects import EffectsChecker
+    from checkers.fencing import FencingChecker
+    from checkers.perf import PerfChecker
+    from checkers.quorum import QuorumChecker
+    from checkers.signals import SignalsChecker
+
+    return {
+        "effects": EffectsChecker(grace=grace),
+        "fencing": FencingChecker(),
+        "causal": CausalChecker(),
+        "quorum": QuorumChecker(linearizable=False),
+        "signals": SignalsChecker(),
+        "perf": PerfChecker(),
+    }
+
+
+def register_checkers(test: Any = None, *, timeout: float | None = 60.0) -> dict[str, Checker]:
+    """The ``register`` workload: quorum lint, stale reads and linearizability per key, signals, perf."""
+    from checkers.perf import PerfChecker
+    from checkers.quorum import QuorumChecker
+    from checkers.signals import SignalsChecker
+
+    return {
+        "quorum": QuorumChecker(linearizable=True, timeout=timeout),
+        "signals": SignalsChecker(required=False),
+        "perf": PerfChecker(),
+    }

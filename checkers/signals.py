@@ -1,0 +1,380 @@
+"""Seam signals: the pipeline's own metrics, as time series, against the faults of the run.
+
+The harness scrapes ``GET /metrics`` from every node once a second into
+``nodes/<node>/metrics.jsonl`` (shape in checkers/artifacts.py; ``time`` is in
+seconds since the run started, the origin of the history's ns times). From
+those scrapes this checker builds one series per signal, aggregated over
+nodes per whole second:
+
+============================  ==============================================  ==========
+signal                        from                                            default
+============================  ==============================================  ==========
+``consumer_lag``              gauge ``consumer_lag``, max over nodes          >= 10 events
+``quorum_write_p99``          histogram ``store_write_seconds`` p99, max      >= 0.5 s
+``quorum_read_p99``           histogram ``store_read_seconds`` p99, max       >= 0.5 s
+``leader_churn``              rise of max gauge ``election_term`` per second  >= 1 change
+``retry_budget``              max gauge ``retry_budget_used_percent{...}``    >= 50 %
+``duplicate_key_hits``        counter ``duplicate_key_hits``, summed rate/s   >= 1 hit/s
+``retries``, ``first_attempts``  gauges ``retry_retries`` / ``retry_first_attempts``, summed rate/s   (drawn only)
+============================  ==============================================  ==========
+
+For each fault in the history (a nemesis op: ``start-partition``,
+``start-pause``, ``kill``, ``bump``, ``strobe``, ``start-loss``,
+``start-app-fault``), the fault *began* at its invoke and lasts until the
+invoke of its undo (``stop-*``, ``start`` after ``kill``, ``reset`` after a
+clock fault), or the end of the history. A signal *crossed* for that fault
+if it was below its threshold at the last scrape before the fault and reached
+it at a scrape between the fault's start and ``settle`` seconds after its end;
+the fault's ``first`` signal is the one that crossed earliest.
+
+Two anomalies come from the final counters (``metrics.json`` that collection
+wrote, else the last scrape): ``duplicate-key-alert`` when the duplicate-key
+hits over the whole run exceed ``duplicate_key_alert`` (a retry deduplicated
+now and then is the mechanism working; many mean something upstream resends),
+and ``retry-amplification`` when a node's retries exceed what its retry budget
+allows, ``budget_ratio * first_attempts + budget_floor * downstreams`` (the
+node's own ``retry`` config from ``node.json`` when collected).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checkers.artifacts import Artifacts
+from harness.core.op import History, Op
+from harness.core.verdict import Anomaly, CheckResult
+
+NAME = "signals"
+STOP_OF = {
+    "start-partition": ("stop-partition",),
+    "start-pause": ("stop-pause",),
+    "kill": ("start",),
+    "bump": ("reset",),
+    "strobe": ("reset",),
+    "start-loss": ("stop-loss",),
+    "start-app-fault": ("stop-app-fault",),
+}
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    consumer_lag: float = 10
+    quorum_write_p99: float = 0.5
+    quorum_read_p99: float = 0.5
+    leader_churn: float = 1
+    retry_budget: float = 50.0
+    duplicate_key_hits: float = 1.0
+    #: whole-run duplicate-key hits above which the alert is raised
+    duplicate_key_alert: float = 3
+    #: retry budget when node.json does not say (target/config.py defaults)
+    budget_ratio: float = 0.1
+    budget_floor: float = 10
+    #: seconds after a fault's end that a crossing still counts for it
+    settle: float = 10.0
+
+
+# ---------------------------------------------------------------------------
+# series
+
+
+def _prefixed(d: dict[str, Any], name: str) -> list[float]:
+    """Values of ``name`` and ``name{labels}`` in a snapshot section."""
+    return [float(v) for k, v in d.items() if (k == name or k.startswith(name + "{")) and _num(v)]
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _gauge(name: str) -> Callable[[dict[str, Any]], float | None]:
+    def get(s: dict[str, Any]) -> float | None:
+        v = s["gauges"].get(name)
+        return float(v) if _num(v) else None
+
+    return get
+
+
+def _p99(name: str) -> Callable[[dict[str, Any]], float | None]:
+    def get(s: dict[str, Any]) -> float | None:
+        h = s["histograms"].get(name)
+        return float(h["p99"]) if isinstance(h, dict) and _num(h.get("p99")) else None
+
+    return get
+
+
+def _budget(s: dict[str, Any]) -> float | None:
+    vals = _prefixed(s["gauges"], "retry_budget_used_percent")
+    return max(vals) if vals else None
+
+
+def _counter(section: str, name: str) -> Callable[[dict[str, Any]], float | None]:
+    def get(s: dict[str, Any]) -> float | None:
+        v = s[section].get(name)
+        return float(v) if _num(v) else None
+
+    return get
+
+
+#: signal -> (per-scrape reader, how nodes combine, whether the series is a rate of a cumulative value)
+SIGNALS: dict[str, tuple[Callable[[dict[str, Any]], float | None], str, bool]] = {
+    "consumer_lag": (_gauge("consumer_lag"), "max", False),
+    "quorum_write_p99": (_p99("store_write_seconds"), "max", False),
+    "quorum_read_p99": (_p99("store_read_seconds"), "max", False),
+    "leader_churn": (_gauge("election_term"), "churn", False),
+    "retry_budget": (_budget, "max", False),
+    "duplicate_key_hits": (_counter("counters", "duplicate_key_hits"), "sum", True),
+    "retries": (_counter("gauges", "retry_retries"), "sum", True),
+    "first_attempts": (_counter("gauges", "retry_first_attempts"), "sum", True),
+}
+
+
+def node_series(
+    scrapes: list[dict[str, Any]], read: Callable[[dict[str, Any]], float | None], rate: bool
+) -> list[tuple[float, float]]:
+    """(time, value) for one node; a rate is the per-second rise between scrapes (a drop is a restart)."""
+    out: list[tuple[float, float]] = []
+    prev: tuple[float, float] | None = None
+    for s in scrapes:
+        v = read(s)
+        if v is None:
+            continue
+        if not rate:
+            out.append((s["time"], v))
+        elif prev is not None and s["time"] > prev[0]:
+            rise = v - prev[1] if v >= prev[1] else v
+            out.append((s["time"], rise / (s["time"] - prev[0])))
+        prev = (s["time"], v)
+    return out
+
+
+def combine(per_node: dict[str, list[tuple[float, float]]], how: str) -> list[tuple[float, float]]:
+    """One series over nodes, one point per whole second (time = the newest scrape in it)."""
+    buckets: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for points in per_node.values():
+        for t, v in points:
+            buckets[math.floor(t)].append((t, v))
+    out: list[tuple[float, float]] = []
+    last_term: float | None = None
+    for b in sorted(buckets):
+        pts = buckets[b]
+        t = max(p[0] for p in pts)
+        if how == "sum":
+            out.append((t, sum(p[1] for p in pts)))
+        elif how == "churn":
+            term = max(p[1] for p in pts)
+            out.append((t, 0.0 if last_term is None else max(0.0, term - last_term)))
+            last_term = term if last_term is None else max(last_term, term)
+        else:
+            out.append((t, max(p[1] for p in pts)))
+    return out
+
+
+def build_series(arts: Artifacts) -> dict[str, dict[str, Any]]:
+    scrapes = {n: arts.metrics(n) for n in arts.nodes()}
+    out = {}
+    for name, (read, how, rate) in SIGNALS.items():
+        per_node = {n: node_series(s, read, rate) for n, s in scrapes.items()}
+        series = combine(per_node, how)
+        out[name] = {
+            "t": [round(t, 3) for t, _ in series],
+            "value": [v for _, v in series],
+            "by_node": {
+                n: {"t": [round(t, 3) for t, _ in pts], "value": [v for _, v in pts]}
+                for n, pts in per_node.items()
+                if pts
+            },
+        }
+    return out
+
+
+# ---------------------------------------------------------------------------
+# faults
+
+
+@dataclass
+class Fault:
+    f: str
+    value: Any
+    start: float  # seconds since the run started
+    end: float | None
+    ops: list[int] = field(default_factory=list)
+    first: str | None = None
+    after_seconds: float | None = None
+    crossings: dict[str, float | None] = field(default_factory=dict)
+    already_above: list[str] = field(default_factory=list)
+
+
+def faults(history: History) -> list[Fault]:
+    """Fault intervals from the nemesis ops: start at the invoke, end at the undo's invoke."""
+    found: list[Fault] = []
+    open_: dict[str, list[Fault]] = defaultdict(list)
+    last = max((op.time for op in history), default=0) / 1e9
+    for op in history.nemesis_ops:
+        if op.type == "invoke":
+            if op.f in STOP_OF:
+                fault = Fault(op.f, op.value, op.time / 1e9, None, [op.index])
+                found.append(fault)
+                open_[op.f].append(fault)
+            else:
+                for start_f, stops in STOP_OF.items():
+                    if op.f in stops:
+                        for fault in open_.pop(start_f, []):
+                            fault.end = op.time / 1e9
+                            fault.ops.append(op.index)
+        elif op.type in ("info", "ok", "fail") and op.f in STOP_OF:
+            _complete(open_.get(op.f, []), op)
+    for fault in found:
+        if fault.end is None:
+            fault.end = last
+    return found
+
+
+def _complete(pending: list[Fault], op: Op) -> None:
+    for fault in reversed(pending):
+        if op.index not in fault.ops and len(fault.ops) == 1:
+            fault.ops.append(op.index)
+            if op.type == "fail":
+                pending.remove(fault)  # a fault that definitely did not happen is no fault
+                fault.end = fault.start
+            return
+
+
+def attribute(fault: Fault, series: dict[str, dict[str, Any]], th: Thresholds) -> None:
+    """Fill ``first``, ``after_seconds`` and ``crossings`` of one fault."""
+    end = (fault.end if fault.end is not None else fault.start) + th.settle
+    limits = {k: v for k, v in asdict(th).items() if k in SIGNALS}
+    for name, limit in limits.items():
+        ts, vs = series[name]["t"], series[name]["value"]
+        before = [v for t, v in zip(ts, vs, strict=True) if t < fault.start]
+        if before and before[-1] >= limit:
+            fault.already_above.append(name)
+            fault.crossings[name] = None
+            continue
+        hit = next(
+            (t for t, v in zip(ts, vs, strict=True) if fault.start <= t <= end and v >= limit), None
+        )
+        fault.crossings[name] = None if hit is None else round(hit - fault.start, 3)
+    crossed = {k: v for k, v in fault.crossings.items() if v is not None}
+    if crossed:
+        fault.first = min(crossed, key=lambda k: (crossed[k], k))
+        fault.after_seconds = crossed[fault.first]
+
+
+# ---------------------------------------------------------------------------
+# the checker
+
+
+class SignalsChecker:
+    name = NAME
+
+    def __init__(self, thresholds: Thresholds | None = None, *, required: bool = True):
+        """``required=False``: a run with no metrics at all is valid (nothing to alert on)
+        instead of ``unknown``; for workloads whose verdict does not rest on the signals."""
+        self.th = thresholds or Thresholds()
+        self.required = required
+
+    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+        arts = Artifacts(artifacts)
+        finals: dict[str, dict[str, Any]] = {}
+        for n in arts.nodes():
+            snap = arts.final_metrics(n)
+            if snap:
+                finals[n] = snap
+        if not finals:
+            if not self.required:
+                return CheckResult(
+                    valid=True, stats={"metrics": False, "thresholds": asdict(self.th)}
+                )
+            return CheckResult(
+                valid="unknown",
+                error=f"no metrics under {artifacts}/nodes/*/ (metrics.jsonl "
+                "from the scraper, or metrics.json from collection): nothing to read signals from",
+            )
+        series = build_series(arts)
+        found = faults(history)
+        for fault in found:
+            attribute(fault, series, self.th)
+        anomalies = self._duplicate_alert(finals, series) + self._amplification(arts, finals)
+        stats = {
+            "thresholds": asdict(self.th),
+            "series": series,
+            "faults": [asdict(f) for f in found],
+            "scrapes": {n: len(arts.metrics(n)) for n in arts.nodes()},
+        }
+        return CheckResult(valid=not anomalies, anomalies=anomalies, stats=stats)
+
+    def _duplicate_alert(
+        self, finals: dict[str, dict[str, Any]], series: dict[str, Any]
+    ) -> list[Anomaly]:
+        by_node = {
+            n: float((s.get("counters") or {}).get("duplicate_key_hits") or 0)
+            for n, s in finals.items()
+        }
+        by_service: dict[str, float] = defaultdict(float)
+        for s in finals.values():
+            for k, v in (s.get("counters") or {}).items():
+                if k.startswith("duplicate_key_hits{") and _num(v):
+                    by_service[k[len("duplicate_key_hits") :]] += v
+        total = sum(by_node.values())
+        if total <= self.th.duplicate_key_alert:
+            return []
+        rates = series["duplicate_key_hits"]["value"]
+        return [
+            Anomaly(
+                checker=NAME,
+                kind="duplicate-key-alert",
+                summary=f"{total:g} duplicate-key hits (alert above {self.th.duplicate_key_alert:g}): "
+                "something keeps resending effects",
+                details={
+                    "total": total,
+                    "by_node": by_node,
+                    "by_service": dict(by_service),
+                    "threshold": self.th.duplicate_key_alert,
+                    "peak_per_second": max(rates, default=0.0),
+                },
+                fingerprint="duplicate-key-alert",
+            )
+        ]
+
+    def _amplification(self, arts: Artifacts, finals: dict[str, dict[str, Any]]) -> list[Anomaly]:
+        out = []
+        for node, snap in sorted(finals.items()):
+            g = snap.get("gauges") or {}
+            if not (_num(g.get("retry_retries")) and _num(g.get("retry_first_attempts"))):
+                continue
+            retries, first = float(g["retry_retries"]), float(g["retry_first_attempts"])
+            downstreams = {
+                k[len("retry_retries") :]: v for k, v in g.items() if k.startswith("retry_retries{")
+            }
+            cfg = arts.config(node).get("retry") or {}
+            ratio = float(cfg.get("budget_ratio", self.th.budget_ratio))
+            floor = float(cfg.get("budget_floor", self.th.budget_floor))
+            bound = ratio * first + floor * max(1, len(downstreams))
+            if retries <= bound:
+                continue
+            out.append(
+                Anomaly(
+                    checker=NAME,
+                    kind="retry-amplification",
+                    summary=f"{node}: {retries:g} retries for {first:g} first attempts "
+                    f"(a {ratio:g} budget allows {bound:g})",
+                    details={
+                        "node": node,
+                        "retries": retries,
+                        "first_attempts": first,
+                        "bound": bound,
+                        "budget_ratio": ratio,
+                        "budget_floor": floor,
+                        "downstreams": downstreams,
+                        "shed_retries": g.get("retry_shed_retries"),
+                        "amplification": retries / max(1.0, first),
+                    },
+                    fingerprint="retry-amplification",
+                )
+            )
+        return out

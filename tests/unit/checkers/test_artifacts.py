@@ -1,0 +1,87 @@
+"""checkers/artifacts.py: reading collected node files and normalising the test description."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from checkers.artifacts import ArtifactError, Artifacts, clean, order_of_key, read_jsonl, run_info
+from harness.spec import TestSpec
+
+
+def test_rows_carry_their_source_and_a_torn_last_line_is_skipped(tmp_path):
+    p = tmp_path / "x.jsonl"
+    p.write_text('{"a": 1}\n\n{"a": 2}\n{"a": ')
+    rows = read_jsonl(p, label="nodes/n1/x.jsonl")
+    assert [r["a"] for r in rows] == [1, 2]
+    assert [r["_src"] for r in rows] == ["nodes/n1/x.jsonl:1", "nodes/n1/x.jsonl:3"]
+    assert clean(rows[1]) == {"a": 2, "source": "nodes/n1/x.jsonl:3"}
+
+
+def test_a_corrupt_line_in_the_middle_names_file_and_line(tmp_path):
+    p = tmp_path / "x.jsonl"
+    p.write_text('{"a": 1}\n{oops\n{"a": 2}\n')
+    with pytest.raises(ArtifactError, match=r"nodes/n2/x.jsonl:2: not valid JSON"):
+        read_jsonl(p, label="nodes/n2/x.jsonl")
+    p.write_text("[1, 2]\n")
+    with pytest.raises(ArtifactError, match="expected a JSON object, got list"):
+        read_jsonl(p)
+
+
+def test_missing_file_is_empty_and_missing_run_is_not_present(tmp_path):
+    assert read_jsonl(tmp_path / "nope.jsonl") == []
+    assert not Artifacts(None).present and Artifacts(None).nodes() == []
+    assert not Artifacts(tmp_path).present
+
+
+def test_metrics_lines_in_both_shapes_sorted_by_time_failed_scrapes_skipped(tmp_path):
+    d = tmp_path / "nodes" / "n1"
+    d.mkdir(parents=True)
+    lines = [
+        {"time": 2.0, "counters": {"c": 2}, "gauges": {}, "histograms": {}},
+        {"time": 1.0, "metrics": {"counters": {"c": 1}, "gauges": {"g": 5}}},
+        {"time": 3.0, "error": "timed out"},
+        {"counters": {"c": 9}},  # no time: unusable
+    ]
+    (d / "metrics.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    arts = Artifacts(tmp_path)
+    got = arts.metrics("n1")
+    assert [(s["time"], s["counters"]["c"]) for s in got] == [(1.0, 1), (2.0, 2)]
+    assert got[0]["gauges"] == {"g": 5} and got[0]["histograms"] == {}
+    assert arts.final_metrics("n1")["counters"] == {"c": 2}
+    (d / "metrics.json").write_text(json.dumps({"counters": {"c": 7}}))
+    assert arts.final_metrics("n1") == {"counters": {"c": 7}}
+
+
+def test_test_info_from_test_json_flat_dict_spec_and_runner_test():
+    runner_json = {
+        "workload": "orders",
+        "nodes": {"n1": {}, "n2": {}},
+        "target": {"bugs": ["weak-quorum"], "replication": [5, 3, 2]},
+    }
+    info = run_info(runner_json)
+    assert (info.nodes, info.workload, info.bugs, info.replication) == (
+        ["n1", "n2"],
+        "orders",
+        ["weak-quorum"],
+        (5, 3, 2),
+    )
+    flat = run_info({"nodes": ["a"], "replication": {"n": 3, "w": 1, "r": 1}, "bugs": []})
+    assert flat.replication == (3, 1, 1) and flat.nodes == ["a"]
+    spec = TestSpec(workload="register", bugs=["naive-retry"], replication=(3, 2, 1))
+    assert run_info(spec).replication == (3, 2, 1) and run_info(spec).bugs == ["naive-retry"]
+
+    class RunnerTest:
+        nodes = ["n1", "n2", "n3"]
+
+    RunnerTest.spec = spec
+    assert run_info(RunnerTest()).nodes == ["n1", "n2", "n3"]
+    assert run_info(None).replication is None
+    assert run_info({"replication": "bogus"}).replication is None
+
+
+def test_order_of_key_handles_the_bug_keys():
+    assert order_of_key("refund:order-42") == "order-42"
+    assert order_of_key("refund:order-42:call-abc") == "order-42"
+    assert order_of_key("weird") is None

@@ -1,0 +1,178 @@
+"""signals.py series and fault intervals, perf.py numbers, causal.py ties, the registry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from checkers.causal import CausalChecker
+from checkers.perf import PerfChecker
+from checkers.signals import Fault, Thresholds, attribute, combine, faults, node_series
+from harness.core.op import History, Op
+
+
+def test_counter_rate_per_second_and_a_restart_resets_it():
+    scrapes = [{"time": t, "c": v} for t, v in ((0.0, 0), (1.0, 4), (3.0, 10), (4.0, 2))]
+    pts = node_series(scrapes, lambda s: s["c"], rate=True)
+    assert pts == [
+        (1.0, 4.0),
+        (3.0, 3.0),
+        (4.0, 2.0),
+    ]  # 4/s, 6 over 2 s, then a restart: 2 since it
+
+
+def test_combine_max_sum_and_leader_churn():
+    per_node = {
+        "n1": [(0.1, 1.0), (1.1, 1.0), (2.1, 3.0)],
+        "n2": [(0.2, 1.0), (1.2, 2.0), (2.2, 3.0)],
+    }
+    assert combine(per_node, "max") == [(0.2, 1.0), (1.2, 2.0), (2.2, 3.0)]
+    assert combine(per_node, "sum") == [(0.2, 2.0), (1.2, 3.0), (2.2, 6.0)]
+    # max term per second 1, 2, 3: one change each second after the first
+    assert [v for _, v in combine(per_node, "churn")] == [0.0, 1.0, 1.0]
+
+
+def nem(i, t, typ, f, value=None):
+    return Op(i, int(t * 1e9), "nemesis", typ, f, value)
+
+
+def test_fault_intervals_pair_starts_with_their_undo():
+    ops = [
+        nem(0, 1, "invoke", "kill", {"node": "n1"}),
+        nem(1, 1.2, "info", "kill", {"node": "n1"}),
+        nem(2, 2, "invoke", "bump", {"node": "n2", "seconds": 5}),
+        nem(3, 2.1, "info", "bump"),
+        nem(4, 4, "invoke", "start"),
+        nem(5, 4.5, "info", "start"),
+        nem(6, 6, "invoke", "reset"),
+        nem(7, 6.1, "info", "reset"),
+        nem(8, 7, "invoke", "start-loss"),
+        nem(9, 7.1, "info", "start-loss"),
+        nem(10, 9, "invoke", "start-pause"),
+        nem(11, 9.1, "fail", "start-pause"),
+    ]
+    got = [(f.f, f.start, f.end, f.ops) for f in faults(History(ops))]
+    assert got == [
+        ("kill", 1.0, 4.0, [0, 1, 4]),
+        ("bump", 2.0, 6.0, [2, 3, 6]),
+        ("start-loss", 7.0, 9.1, [8, 9]),  # never healed: lasts to the end (9.1 s)
+        ("start-pause", 9.0, 9.0, [10, 11]),
+    ]  # failed: no interval
+
+
+def test_attribution_skips_signals_already_above_before_the_fault():
+    series = {
+        name: {"t": [0.5, 1.5, 2.5], "value": [0.0, 0.0, 0.0]}
+        for name in (
+            "consumer_lag",
+            "quorum_write_p99",
+            "quorum_read_p99",
+            "leader_churn",
+            "retry_budget",
+            "duplicate_key_hits",
+            "retries",
+            "first_attempts",
+        )
+    }
+    series["consumer_lag"]["value"] = [50.0, 50.0, 50.0]
+    series["retry_budget"]["value"] = [0.0, 0.0, 80.0]
+    fault = Fault("start-partition", None, 1.0, 2.0)
+    attribute(fault, series, Thresholds())
+    assert fault.already_above == ["consumer_lag"]
+    assert (fault.first, fault.after_seconds) == ("retry_budget", 1.5)
+    fault2 = Fault("start-partition", None, 1.0, 1.0)
+    attribute(fault2, series, Thresholds(settle=0.5))
+    assert fault2.first is None  # the budget crossed after the settle window
+
+
+def test_perf_latency_percentiles_rates_points_and_bands():
+    ops = []
+    for i in range(100):  # read latencies 1..100 ms, one op every 10 ms
+        t = i * 10_000_000
+        ops += [
+            Op(2 * i, t, 0, "invoke", "read", None),
+            Op(2 * i + 1, t + (i + 1) * 1_000_000, 0, "ok", "read", 1),
+        ]
+    ops += [
+        Op(200, 2_000_000_000, 1, "invoke", "write", 1),
+        Op(201, 2_500_000_000, 1, "info", "write", 1),
+    ]
+    ops += [
+        nem(202, 0.5, "invoke", "start-partition"),
+        nem(203, 0.6, "info", "start-partition"),
+        nem(204, 1.5, "invoke", "stop-partition"),
+        nem(205, 1.6, "info", "stop-partition"),
+    ]
+    stats = PerfChecker(max_points=10).check({}, History(ops), None).stats
+    read = stats["latency"]["read/ok"]
+    assert read["count"] == 100 and read["max_ms"] == 100.0
+    assert read["p50_ms"] == pytest.approx(50.5) and read["p99_ms"] == pytest.approx(99.01)
+    assert stats["latency"]["write/info"]["p50_ms"] == 500.0
+    assert stats["rate"]["read/ok"]["per_second"] == [91, 9, 0]  # completions per whole second
+    assert len(stats["points"]) <= 11 and stats["points"][0][:2] == [0.0, 1.0]
+    assert [(b["f"], b["start"], b["end"]) for b in stats["nemesis"]] == [
+        ("start-partition", 0.5, 1.5)
+    ]
+
+
+def test_equal_stamps_are_ties_not_inversions(tmp_path):
+    d = tmp_path / "nodes" / "n1"
+    d.mkdir(parents=True)
+    rows = [
+        {
+            "order_id": "o",
+            "seq": i,
+            "step": s,
+            "phase": p,
+            "ts": [1000, 0, "n1"],
+            "wall": 1.0,
+            "node": "n1",
+            "term": 1,
+        }
+        for i, (s, p) in enumerate((("saga", "created"), ("reserve", "started")))
+    ]
+    rows.append(
+        {
+            "order_id": "o",
+            "seq": 2,
+            "step": "reserve",
+            "phase": "done",
+            "ts": [1000, 0, "n0"],
+            "wall": 1.0,
+            "node": "n0",
+            "term": 1,
+        }
+    )
+    (d / "saga-steps.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CausalChecker().check({}, History([]), tmp_path)
+    assert result.stats["stamp_ties"] == 1
+    [a] = (
+        result.anomalies
+    )  # n0 < n1 breaks the tie the wrong way: sorted by stamp, done precedes started
+    assert a.fingerprint == "causal-inversion/reserve/reserve"
+
+
+def test_causal_without_step_logs_is_unknown(tmp_path):
+    (tmp_path / "nodes" / "n1").mkdir(parents=True)
+    result = CausalChecker().check({}, History([]), tmp_path)
+    assert result.valid == "unknown" and "saga-steps.jsonl" in result.error
+
+
+def test_registry_and_the_workloads_references_resolve():
+    from checkers.pipeline import pipeline_checkers, register_checkers
+    from harness import workloads
+
+    assert list(pipeline_checkers({})) == [
+        "effects",
+        "fencing",
+        "causal",
+        "quorum",
+        "signals",
+        "perf",
+    ]
+    assert list(register_checkers({})) == ["quorum", "signals", "perf"]
+    for ref in workloads._ORDERS_CHECKERS.values():  # what the orders workload composes today
+        cls = workloads._optional(ref)
+        assert cls is not None, ref
+        assert hasattr(cls(), "check")
