@@ -83,6 +83,13 @@ def test(workload: str, nemesis: tuple[str, ...], nemesis_interval: float, nemes
     seconds, heals, waits, does final reads, collects every node's logs and
     ledgers, runs the workload's checkers and prints the verdict. Ctrl-C
     ends the main phase early and still checks what was recorded.
+
+    \b
+    Examples:
+      seam test --demo                                   # 30 s register test, 5 nodes
+      seam test --cluster netns --nemesis partition,pause --time-limit 60
+      seam test -w orders --bug refund-without-key --nemesis lost-response
+      seam test --cluster ssh --nodes-file hosts.txt --username admin --ssh-key ~/.ssh/id_ed25519
     """
     from harness.spec import TestSpec, read_nodes_file
 

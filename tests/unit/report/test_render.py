@@ -27,17 +27,18 @@ def _graph(path: Path) -> None:
     assert len(data) > 15_000, f"{path} is only {len(data)} bytes: an empty plot?"
 
 
-@pytest.fixture
-def run(tmp_path: Path) -> Path:
-    return write_run(tmp_path / "results")
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One default run, rendered once for the tests that only read what was drawn."""
+    run = write_run(tmp_path_factory.mktemp("default") / "results")
+    render_run(run)
+    return run
 
 
 def test_report_puts_the_verdict_first_then_each_anomaly_with_its_ops_then_graphs(
     run: Path,
 ) -> None:
-    report = render_run(run)
-    assert report == run / "report.html"
-    html = report.read_text()
+    html = (run / "report.html").read_text()
     text = _text(html)
     results = json.loads((run / "results.json").read_text())
     dup, stale = results["anomalies"]
@@ -66,7 +67,7 @@ def test_report_puts_the_verdict_first_then_each_anomaly_with_its_ops_then_graph
 
 
 def test_every_graph_is_a_real_png_and_the_report_shows_them(run: Path) -> None:
-    html = render_run(run).read_text()
+    html = (run / "report.html").read_text()
     for name in ("latency.png", "rate.png", "signals.png", "retries.png"):
         _graph(run / "graphs" / name)
         assert f'<img src="graphs/{name}"' in html
@@ -74,7 +75,6 @@ def test_every_graph_is_a_real_png_and_the_report_shows_them(run: Path) -> None:
 
 
 def test_timeline_marks_the_anomalous_ops_and_shades_the_faults(run: Path) -> None:
-    render_run(run)
     page = (run / "graphs" / "timeline.html").read_text()
     results = json.loads((run / "results.json").read_text())
     marked = {int(i) for i in re.findall(r'<g class="c \w+ anomalous" id="op-(\d+)">', page)}
