@@ -10,6 +10,15 @@ client sends may crash the node.
 know whether the effect may have happened: ``CallFailed(definite=True)`` means
 the request never reached the server (connection refused); a timeout or a
 dropped connection is ``CallTimeout`` / ``CallFailed(definite=False)``.
+
+Connections are kept alive (HTTP/1.1) and pooled per peer (``ConnectionPool``):
+opening a TCP connection and a server thread per call cost more than the call
+itself. A pooled connection is reused only while it is idle for less than
+``POOL_IDLE`` seconds and its socket shows no EOF; any error closes it and
+empties that peer's idle pool, so a paused, partitioned or restarted peer
+never leaves dead sockets behind for the next caller. A failure on a *reused*
+connection is never definite (the request may have reached the server); only a
+failed connect is.
 """
 
 from __future__ import annotations
@@ -18,8 +27,10 @@ import http.client
 import json
 import logging
 import re
+import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +38,14 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 MAX_BODY = 1 << 20
+#: Seconds a server keeps an idle kept-alive connection (and its thread).
+IDLE_TIMEOUT = 30.0
+#: Seconds a pooled client connection may sit idle before it is reused; well under
+#: IDLE_TIMEOUT so the server never closes a connection just as we send on it.
+POOL_IDLE = 5.0
+#: Idle connections kept per peer; more callers than this at once open extra
+#: connections that are closed after use.
+POOL_SIZE = 32
 _MISSING = object()
 
 
@@ -169,20 +188,47 @@ class Router:
 
 def _make_handler(router: Router, log: logging.Logger | None) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
-        timeout = 30  # a client that stalls mid-request cannot pin a thread forever
+        # HTTP/1.1: the connection stays open for the next request (peers pool them).
+        protocol_version = "HTTP/1.1"
+        timeout = IDLE_TIMEOUT  # a stalled or idle client cannot pin a thread forever
+
+        def setup(self) -> None:
+            super().setup()
+            try:  # headers and body leave in one segment; no Nagle / delayed-ACK stall
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
+            server = self.server
+            if isinstance(server, Server):
+                server.track(self.connection)
+
+        def finish(self) -> None:
+            try:
+                super().finish()
+            finally:
+                if isinstance(self.server, Server):
+                    self.server.untrack(self.connection)
 
         def _serve(self) -> None:
             url = urlsplit(self.path)
             length = self.headers.get("Content-Length")
+            if self.headers.get("Transfer-Encoding"):
+                self.close_connection = True  # the body's framing is unknown: cannot stay in sync
+                self._reply(411, {"error": "chunked bodies are not supported; send Content-Length",
+                                  "field": "Transfer-Encoding"})
+                return
             try:
                 n = int(length) if length else 0
                 if n < 0 or n > MAX_BODY:
                     raise ValueError(n)
             except ValueError:
+                self.close_connection = True  # the unread body would be taken for the next request
                 self._reply(400, {"error": f"bad Content-Length {length!r}", "field": "Content-Length"})
                 return
             body = self.rfile.read(n) if n else b""
+            if len(body) < n:
+                self.close_connection = True  # the client went away mid-body
+                return
             req = Request(
                 method=self.command,
                 path=url.path,
@@ -210,15 +256,19 @@ def _make_handler(router: Router, log: logging.Logger | None) -> type[BaseHTTPRe
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                if self.close_connection:
+                    self.send_header("Connection", "close")
+                # One write for headers and body (end_headers would send them apart).
+                self._headers_buffer.append(b"\r\n")
+                self.wfile.write(b"".join(self._headers_buffer) + data)
+                self._headers_buffer = []
             except OSError:
-                pass  # the client went away; nothing to tell it
+                self.close_connection = True  # the client went away; nothing to tell it
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            if log:
+            if log and log.isEnabledFor(logging.DEBUG):
                 log.debug("%s %s", self.address_string(), format % args)
 
     return _Handler
@@ -233,19 +283,125 @@ def _json_default(value: Any) -> Any:
 
 
 class Server(ThreadingHTTPServer):
+    """Thread per connection; ``server_close`` also cuts the kept-alive connections,
+    so a stopped in-process server really stops answering (as a dead process would)."""
+
     daemon_threads = True
     request_queue_size = 128
     allow_reuse_address = True
 
     thread: threading.Thread
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def track(self, conn: socket.socket) -> None:
+        with self._open_lock:
+            self._open.add(conn)
+
+    def untrack(self, conn: socket.socket) -> None:
+        with self._open_lock:
+            self._open.discard(conn)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._open_lock:
+            conns, self._open = list(self._open), set()
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
 
 def serve(host: str, port: int, router: Router, log: logging.Logger | None = None) -> Server:
-    """Bind and start serving in a background thread; stop with ``server.shutdown()``."""
+    """Bind and start serving in a background thread; stop with ``server.shutdown()``
+    then ``server.server_close()``."""
     server = Server((host, port), _make_handler(router, log))
     server.thread = threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True)
     server.thread.start()
     return server
+
+
+class ConnectionPool:
+    """Idle keep-alive connections to one peer (host, port): thread-safe, bounded, LIFO.
+
+    ``take`` hands out an idle connection that still looks alive, or None (the
+    caller connects afresh); ``give`` returns a healthy one; ``flush`` closes all
+    idle ones, used after any error so one dead peer costs one failure per
+    in-flight call, not one per pooled socket.
+    """
+
+    def __init__(self, host: str, port: int, size: int = POOL_SIZE, max_idle: float = POOL_IDLE):
+        self.host, self.port = host, port
+        self.size, self.max_idle = size, max_idle
+        self._idle: list[tuple[http.client.HTTPConnection, float]] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> http.client.HTTPConnection | None:
+        now = time.monotonic()
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                conn, since = self._idle.pop()
+            if now - since < self.max_idle and _looks_alive(conn):
+                return conn
+            conn.close()
+
+    def give(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < self.size:
+                self._idle.append((conn, time.monotonic()))
+                return
+        conn.close()
+
+    def flush(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn, _ in idle:
+            conn.close()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._idle)
+
+
+def _looks_alive(conn: http.client.HTTPConnection) -> bool:
+    """An idle kept-alive socket must have nothing to read: readable means EOF (the
+    peer closed or died) or stray bytes, and either way it cannot carry a request."""
+    sock = conn.sock
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    return not readable
+
+
+_pools: dict[tuple[str, int], ConnectionPool] = {}
+_pools_lock = threading.Lock()
+
+
+def pool_for(host: str, port: int) -> ConnectionPool:
+    """The process-wide pool for one peer."""
+    key = (host, port)
+    pool = _pools.get(key)
+    if pool is None:
+        with _pools_lock:
+            pool = _pools.setdefault(key, ConnectionPool(host, port))
+    return pool
+
+
+def close_pools() -> None:
+    """Close every pooled connection (a node shutting down, or a test)."""
+    with _pools_lock:
+        pools = list(_pools.values())
+    for pool in pools:
+        pool.flush()
 
 
 def http_call(
@@ -257,31 +413,50 @@ def http_call(
     timeout: float,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """One HTTP request, no retries. Returns (status, JSON body as dict)."""
+    """One HTTP request over a pooled keep-alive connection, no retries.
+
+    Returns (status, JSON body as dict). Raises CallFailed(definite=True) only
+    when a fresh connection could not be opened (nothing was sent).
+    """
     url = urlsplit(base_url)
     where = f"{method} {base_url}{path}"
-    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port or 80, timeout=timeout)
+    pool = pool_for(url.hostname or "127.0.0.1", url.port or 80)
     data = json.dumps(body, default=_json_default).encode() if body is not None else None
     hdrs = {"Content-Type": "application/json", **(headers or {})}
-    try:
+    conn = pool.take()
+    if conn is not None:
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+    else:
+        conn = http.client.HTTPConnection(pool.host, pool.port, timeout=timeout)
         try:
             conn.connect()
         except ConnectionRefusedError as e:
+            conn.close()
             raise CallFailed(where, "connection refused", definite=True) from e
         except TimeoutError as e:
+            conn.close()
             raise CallFailed(where, "connect timed out (request not sent)", definite=True) from e
         except OSError as e:
+            conn.close()
             raise CallFailed(where, f"cannot connect: {e}", definite=True) from e
-        try:
-            conn.request(method, path, body=data, headers=hdrs)
-            resp = conn.getresponse()
-            raw = resp.read()
-        except TimeoutError as e:
-            raise CallTimeout(where, f"no reply within {timeout:g}s") from e
-        except (http.client.HTTPException, OSError) as e:
-            raise CallFailed(where, f"connection dropped: {type(e).__name__}: {e}", definite=False) from e
-    finally:
+    try:
+        conn.request(method, path, body=data, headers=hdrs)
+        resp = conn.getresponse()
+        raw = resp.read()
+    except TimeoutError as e:
         conn.close()
+        pool.flush()
+        raise CallTimeout(where, f"no reply within {timeout:g}s") from e
+    except (http.client.HTTPException, OSError) as e:
+        conn.close()
+        pool.flush()
+        raise CallFailed(where, f"connection dropped: {type(e).__name__}: {e}", definite=False) from e
+    if resp.will_close:
+        conn.close()
+    else:
+        pool.give(conn)
     try:
         payload = json.loads(raw) if raw else {}
     except ValueError:
@@ -326,6 +501,4 @@ def fan_out(
 
 
 def _monotonic() -> float:
-    import time
-
     return time.monotonic()

@@ -70,13 +70,25 @@ def placement(key: str, nodes: list[str], n: int) -> list[str]:
 
 
 class Replica:
-    """One node's copy: newest version per key, kept in a durable append-only file."""
+    """One node's copy: newest version per key, kept in a durable append-only file.
+
+    Durability is group-committed: ``put`` appends under the lock, then waits
+    until an fsync that started after its append has finished. One fsync
+    covers every append made while the previous one ran, so concurrent puts
+    share it, yet no put returns (and no reply acknowledges it) before its row
+    is on disk. ``get`` never shows a version whose row is not yet synced.
+    """
 
     def __init__(self, path: Path, log: logging.Logger | None = None):
         self.path = path
         self._log = log
         self._data: dict[str, tuple[Any, Timestamp]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _data, _row_seq, the file's buffer and _written
+        self._sync_lock = threading.Lock()  # one fsync at a time
+        self._written = 0  # rows appended so far
+        self._synced = 0  # rows known to be on disk
+        self._row_seq: dict[str, int] = {}  # key -> the row number of its newest version
+        self.fsyncs = 0
         self._load()
         self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for appends
 
@@ -112,19 +124,43 @@ class Replica:
 
     def get(self, key: str) -> tuple[Any, Timestamp] | None:
         with self._lock:
-            return self._data.get(key)
+            value = self._data.get(key)
+            seq = self._row_seq.get(key, 0)
+        if seq > self._synced:
+            self._sync(seq)  # its row is still in flight: show it only once it is durable
+        return value
 
     def put(self, key: str, value: Any, ts: Timestamp) -> tuple[bool, Timestamp]:
-        """Keep (value, ts) if newer; durable before returning. Returns (applied, held ts)."""
+        """Keep (value, ts) if newer; durable before returning. Returns (applied, held ts).
+
+        A put that is not applied still waits for the held version's row: its
+        ack says "this replica holds ts or newer", which must survive a crash.
+        """
         with self._lock:
             cur = self._data.get(key)
             if cur is not None and cur[1] >= ts:
-                return False, cur[1]
-            self._file.write(json.dumps({"key": key, "value": value, "ts": ts.to_json()}) + "\n")
-            self._file.flush()
+                seq, applied, held = self._row_seq.get(key, 0), False, cur[1]
+            else:
+                self._file.write(json.dumps({"key": key, "value": value, "ts": ts.to_json()}) + "\n")
+                self._written += 1
+                seq, applied, held = self._written, True, ts
+                self._data[key] = (value, ts)
+                self._row_seq[key] = seq
+        if seq > self._synced:
+            self._sync(seq)
+        return applied, held
+
+    def _sync(self, seq: int) -> None:
+        """Return once row ``seq`` is on disk, fsyncing (for everyone queued) if needed."""
+        with self._sync_lock:
+            if self._synced >= seq:
+                return  # the fsync we queued behind covered our row
+            with self._lock:
+                self._file.flush()
+                upto = self._written
             os.fsync(self._file.fileno())
-            self._data[key] = (value, ts)
-            return True, ts
+            self.fsyncs += 1
+            self._synced = upto
 
     def keys(self) -> list[str]:
         with self._lock:

@@ -432,9 +432,10 @@ def _title(fig: Any, text: str, bands: list[Band]) -> None:
 
 
 def _has_retry_data(metrics: dict[str, list[dict[str, Any]]]) -> bool:
-    return any(any(v for v in r.values()) for r in retry_rates(metrics).values()) or any(
+    """Whether any scrape carried the retrier's gauges (a node without a retrier has none)."""
+    return any(
         isinstance(r.get("metrics"), dict)
-        and "retry_first_attempts" in (r["metrics"].get("gauges") or {})
+        and RETRY_GAUGES["first attempts"] in (r["metrics"].get("gauges") or {})
         for rows in metrics.values()
         for r in rows
     )

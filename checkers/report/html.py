@@ -52,12 +52,14 @@ MEANINGS = {
 GRAPH_CAPTIONS = {
     "latency.png": "Latency of every completed call by operation, coloured ok / fail / info; shaded bands are faults.",
     "rate.png": "Completions per second by operation and outcome; shaded bands are faults.",
-    "signals.png": "The seam signals scraped from every node once a second.",
+    "signals.png": "The seam signals scraped from every node once a second; dashed: the signals checker's threshold.",
     "retries.png": "Retry traffic against first attempts across the cluster, and retries per first attempt.",
 }
 
-#: Anomalies shown in full; the rest are counted (all are in results.json).
-SHOWN = 200
+#: Anomalies of one fingerprint shown in full; the rest of the group are one line each.
+FULL_PER_GROUP = 3
+#: One-line entries listed per group at most; beyond that they are counted (all are in results.json).
+LISTED_PER_GROUP = 500
 #: Detail fields that are bulky explanation data, drawn elsewhere (linear.html) rather than listed.
 BULKY = {
     "narrative",
@@ -134,7 +136,7 @@ def _ops_for(
 
 
 def _anomaly(
-    n: int, a: dict[str, Any], by_index: dict[int, dict[str, Any]], pair_of: dict[int, Pair]
+    a: dict[str, Any], by_index: dict[int, dict[str, Any]], pair_of: dict[int, Pair]
 ) -> dict[str, Any]:
     details = _obj(a.get("details"))
     kind = str(a.get("kind", "anomaly"))
@@ -142,23 +144,58 @@ def _anomaly(
     ops = [i for i in a.get("ops") or [] if isinstance(i, int) and not isinstance(i, bool)]
     narrative = details.get("narrative")
     return {
-        "n": n,
         "kind": kind,
         "checker": checker,
         "summary": a.get("summary") or f"{kind} reported by {checker}",
-        "meaning": MEANINGS.get(
-            kind, f"An anomaly of kind '{kind}' reported by the {checker} checker."
-        ),
         "narrative": [p for p in narrative.split("\n") if p.strip()]
         if isinstance(narrative, str)
         else [],
         "details": [(k, _compact(v)) for k, v in details.items() if k not in BULKY],
         "ops": _ops_for(ops, by_index, pair_of),
+        "ops_named": ops,
         "missing_ops": [i for i in ops if i not in by_index],
         "first_op": min(ops) if ops else None,
         "history": a.get("history") or details.get("history"),
-        "fingerprint": a.get("fingerprint", ""),
+        "fingerprint": a.get("fingerprint") or kind,
     }
+
+
+def _groups(
+    anomalies: list[dict[str, Any]],
+    by_index: dict[int, dict[str, Any]],
+    pair_of: dict[int, Pair],
+) -> list[dict[str, Any]]:
+    """Anomalies grouped by fingerprint (the same bug), in order of first appearance.
+
+    The first few of a group are explained in full; the rest are one line
+    each, so 200 instances of one bug do not bury a second, different one.
+    """
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for a in anomalies:
+        key = f"{a.get('checker', '?')}/{a.get('fingerprint') or a.get('kind', '?')}"
+        grouped.setdefault(key, []).append(a)
+    groups = []
+    for members in grouped.values():
+        kind, checker = str(members[0].get("kind", "anomaly")), str(members[0].get("checker", "?"))
+        full = [_anomaly(a, by_index, pair_of) for a in members[:FULL_PER_GROUP]]
+        rest = [
+            _anomaly(a, {}, {}) for a in members[FULL_PER_GROUP : FULL_PER_GROUP + LISTED_PER_GROUP]
+        ]
+        groups.append(
+            {
+                "kind": kind,
+                "checker": checker,
+                "fingerprint": full[0]["fingerprint"],
+                "count": len(members),
+                "meaning": MEANINGS.get(
+                    kind, f"An anomaly of kind '{kind}' reported by the {checker} checker."
+                ),
+                "full": full,
+                "rest": rest,
+                "unlisted": max(0, len(members) - FULL_PER_GROUP - LISTED_PER_GROUP),
+            }
+        )
+    return groups
 
 
 def _flat_stats(
@@ -296,10 +333,7 @@ def view(data: RunData, graphs: list[Path]) -> dict[str, Any]:
         "headline": _headline(results, anomalies, checkers),
         "error": results.get("error"),
         "checkers": _checker_rows(checkers),
-        "anomalies": [
-            _anomaly(n, a, by_index, pair_of) for n, a in enumerate(anomalies[:SHOWN], start=1)
-        ],
-        "more": max(0, len(anomalies) - SHOWN),
+        "groups": _groups(anomalies, by_index, pair_of),
         "faults": [_band_row(b, attributed) for b in data.bands],
         "signals_known": bool(attributed),
         "images": images,

@@ -17,9 +17,11 @@ importing this module does not load matplotlib or jinja2.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -113,12 +115,18 @@ class RunData:
     metrics: dict[str, list[dict[str, Any]]]
     notes: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property
     def horizon(self) -> float:
         """The last time anything happened, in seconds (at least 1 s, so axes are never empty)."""
-        times = [o["time"] / NS for o in self.ops if isinstance(o.get("time"), (int, float))]
-        times += [r["time"] for rows in self.metrics.values() for r in rows if "time" in r]
+        times = [o["time"] / NS for o in self.ops if _is_number(o.get("time"))]
+        times += [
+            r["time"] for rows in self.metrics.values() for r in rows if _is_number(r.get("time"))
+        ]
         return max([1.0, *times])
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 # ---------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def index_html(rows: list[RunRow], root_name: str) -> str:
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Seam runs</title>'
         f"<style>{_STYLE}</style></head><body><h1>Seam runs</h1>"
-        f'<p class="meta">{len(rows)} runs in {escape(root_name)}/ · <a href="/latest/">latest</a></p>'
+        f'<p class="meta">{len(rows)} run{"" if len(rows) == 1 else "s"} in {escape(root_name)}/ · <a href="/latest/">latest</a></p>'
         f"{table}</body></html>"
     )
 

@@ -555,7 +555,7 @@ class OrdersClient(_PipelineClient):
         oid = str(v.get("order_id", ""))
         try:
             if op.f == "place":
-                result = api.place_order(oid, v.get("sku"), v.get("qty"), v.get("amount"))
+                result = api.place_order(oid, v.get("sku", ""), v.get("qty", 0), v.get("amount", 0))
             elif op.f == "cancel":
                 result = api.cancel_order(oid)  # 202: accepted, the saga compensates later
             elif op.f == "read":

@@ -241,7 +241,9 @@ def test_scraper_on_real_nodes_feeds_the_signals_graph(tmp_path: Path) -> None:
     assert all(pause_start - 0.5 <= r["time"] <= pause_start + 2.5 for r in paused)
     leader_terms = {r["metrics"]["gauges"]["election_term"] for r in rows["n1"]}
     assert leader_terms and min(leader_terms) >= 1
-    assert max(r["metrics"]["counters"].get("orders_placed", 0) for r in rows["n1"]) == 6
+    placed = sum(1 for o in ops if o["f"] == "place" and o["type"] == "ok")
+    assert placed >= 1
+    assert max(r["metrics"]["counters"].get("orders_placed", 0) for r in rows["n1"]) == placed
 
     html = render_run(run).read_text()
     assert (run / "graphs" / "signals.png").stat().st_size > 20_000

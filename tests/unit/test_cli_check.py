@@ -38,16 +38,18 @@ def write(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def hard_rows(n: int = 24, k: int = 3) -> list[dict[str, Any]]:
-    """n concurrent writes (values repeat, so no unique-value shortcut applies),
-    then a read of a value written only later: refuting it means visiting
-    about k * 2**n configurations, far beyond any sub-second budget."""
+    """n concurrent writes of p % k, then read 0 and read 1 one after the other.
+
+    No order works (both reads follow every write), yet each read has a write
+    that could explain it, so nothing refutes it early: the search must visit
+    a large share of the write subsets, far beyond any sub-second budget."""
     rows = [{"process": p, "type": "invoke", "f": "write", "value": p % k} for p in range(n)]
     rows += [{"process": p, "type": "ok", "f": "write", "value": p % k} for p in range(n)]
     for p, t, f, v in [
         (99, "invoke", "read", None),
-        (99, "ok", "read", k + 1),
-        (98, "invoke", "write", k + 1),
-        (98, "ok", "write", k + 1),
+        (99, "ok", "read", 0),
+        (98, "invoke", "read", None),
+        (98, "ok", "read", 1),
     ]:
         rows.append({"process": p, "type": t, "f": f, "value": v})
     return rows

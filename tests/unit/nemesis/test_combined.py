@@ -49,7 +49,7 @@ def test_every_fault_is_stopped_before_the_next_round_starts():
 def test_concurrency_two_has_two_different_faults_active_at_once():
     starts = {"start-partition", "start-pause", "kill", "start-loss"}
     seq = [f for _, f, _ in fault_ops("partition,pause,kill,loss", seed=5, concurrency=2, seconds=120)]
-    pairs = [(a, b) for a, b in zip(seq, seq[1:]) if a in starts and b in starts]
+    pairs = [(a, b) for a, b in zip(seq, seq[1:], strict=False) if a in starts and b in starts]
     assert pairs and all(a != b for a, b in pairs)
 
 

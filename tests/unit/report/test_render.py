@@ -119,12 +119,13 @@ def test_unknown_checker_and_unknown_verdict_with_error_still_render(tmp_path: P
         },
     }
     run = write_run(tmp_path / "results", results=results)
-    text = _text(render_run(run).read_text())
+    html = render_run(run).read_text()
+    text = _text(html)
     assert text.index("UNKNOWN") < text.index("widget 7 wobbled")
     assert "No verdict: effects: RuntimeError: ledger n2 unreadable" in text
     assert "An anomaly of kind 'wobbly-widget' reported by the frobnicator checker" in text
     assert "widget 7 wobbled <b>twice</b>" in text  # escaped, shown as text
-    assert "<b>twice</b>" not in render_run(run).read_text()
+    assert "<b>twice</b>" not in html
     assert "Ops 999999 are not in this run's history" in text
     assert "widgets.seen" in text and "oddball" in text
     _graph(run / "graphs" / "latency.png")
@@ -338,3 +339,39 @@ def test_a_runner_results_json_with_a_real_nonlinearizable_anomaly(tmp_path: Pat
     assert (run / "graphs" / "linear.html").exists()
     assert '<img src="graphs/linear-1.png"' in html and 'href="graphs/linear.html"' in html
     _graph(run / "graphs" / "latency.png")
+
+
+def test_many_instances_of_one_bug_do_not_bury_another(tmp_path: Path) -> None:
+    rows = history()
+    oks = [r["index"] for r in rows if r["type"] == "ok" and r["process"] != "nemesis"]
+    lost = [
+        {
+            "checker": "effects",
+            "kind": "lost-effect",
+            "summary": f"order-{n}: acknowledged but never finished",
+            "ops": [oks[n]],
+            "fingerprint": "lost-effect/order",
+        }
+        for n in range(40)
+    ]
+    stale = {
+        "checker": "fencing",
+        "kind": "stale-fenced-write",
+        "summary": "payment accepted token 3 after 5",
+        "ops": [oks[50]],
+    }
+    results = {"valid": False, "anomalies": [*lost, stale], "checkers": {}}
+    run = write_run(tmp_path / "results", results=results)
+    html = render_run(run).read_text()
+    full = re.findall(
+        r'<section class="anomaly" id="anomaly-(\d+)">\s*<h3>\d+\. ([^<]*)</h3>', html
+    )
+    assert [s for _, s in full] == [
+        lost[0]["summary"],
+        lost[1]["summary"],
+        lost[2]["summary"],
+        stale["summary"],
+    ]
+    assert "37 more lost-effect like these" in html
+    assert f"<li>{lost[39]['summary']} · ops {oks[39]}" in html
+    assert html.index(lost[39]["summary"]) < html.index(stale["summary"]) < html.index("<img")

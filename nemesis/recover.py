@@ -1,0 +1,301 @@
+"""Heal a stored run: rebuild its Remote and target from test.json, undo its ledger.
+
+After a control-node crash the nemesis objects are gone; the run directory is
+what is left: ``test.json`` (the cluster kind, the options, every node's URL
+and run directory on the node) and ``nemesis.jsonl`` (every fault applied, see
+``nemesis.state``). ``heal_run`` reaches the same nodes the way the runner
+did, and undoes every outstanding fault with ``nemesis.heal.heal_ledger``.
+``seam heal`` and the next ``seam test`` both use it.
+
+Some faults cannot outlive what they were applied to, and are recorded as
+healed with the reason instead of being retried forever: iptables rules in a
+namespace that no longer exists, a clock file whose run directory was
+removed, application faults of a node process that is gone (they live in its
+memory), a killed node whose run directory was torn down.
+
+Unlike the rest of ``nemesis/``, this module names concrete Remotes and the
+pipeline adapter (imported lazily): recovering a run means rebuilding exactly
+what the runner built, from data alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import InputError, TargetError
+from nemesis.heal import heal_ledger
+from nemesis.state import Fault, FaultLedger, outstanding
+
+LEDGER = "nemesis.jsonl"
+TEST_JSON = "test.json"
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """What test.json says about a run: enough to reach its nodes again."""
+
+    path: Path
+    options: dict[str, Any]
+    nodes: dict[str, dict[str, str]]  # node -> {"url", "workdir"}
+    control_pid: int | None  # the `seam test` process that ran it, if recorded
+
+    @property
+    def ledger(self) -> Path:
+        return self.path / LEDGER
+
+    @property
+    def cluster(self) -> str:
+        return str(self.options.get("cluster", "local"))
+
+    @property
+    def finished(self) -> bool:
+        """results.json is written last, at a verdict or a handled failure."""
+        return (self.path / "results.json").exists()
+
+
+def load_run(run_dir: Path) -> StoredRun:
+    """Read ``run_dir/test.json``; an unreadable one names the file and the fix."""
+    path = Path(run_dir)
+    f = path / TEST_JSON
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{f}: no test.json; give a run directory such as results/register/<time>") from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"{f}: cannot read it ({e}); the run cannot be healed from its files") from None
+    nodes = data.get("nodes") or {}
+    return StoredRun(path, dict(data.get("options") or {}), dict(nodes), _control_pid(data, nodes))
+
+
+def _control_pid(data: dict[str, Any], nodes: dict[str, dict[str, str]]) -> int | None:
+    """``test.json["control"]["pid"]`` if the runner wrote it, else the pid in the run id.
+
+    The runner names each run's node directory ``seam-<test>-<time>-<pid>``
+    after its own pid (``harness.runner.provision``).
+    """
+    pid = (data.get("control") or {}).get("pid")
+    if isinstance(pid, int):
+        return pid
+    for info in nodes.values():
+        tail = Path(info.get("workdir", "")).parent.name.rsplit("-", 1)[-1]
+        if tail.isdigit():
+            return int(tail)
+    return None
+
+
+def control_alive(run: StoredRun) -> bool:
+    """True if the run has no verdict yet and its `seam test` process still runs here."""
+    if run.finished or run.control_pid is None or run.control_pid == os.getpid():
+        return False
+    try:
+        cmd = Path(f"/proc/{run.control_pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{run.control_pid}/stat").read_text()
+    except OSError:
+        return False
+    return (b"seam" in cmd or b"harness" in cmd) and stat[stat.rfind(")") + 2] not in "ZX"
+
+
+def find_runs(roots: Iterable[Path]) -> list[Path]:
+    """Run directories at or up to two levels under each root that have a fault ledger.
+
+    ``results``, ``results/<test>`` and ``results/<test>/<time>`` all work;
+    symlinks such as ``latest`` are followed but each run is listed once.
+    """
+    found: dict[Path, Path] = {}
+    for root in roots:
+        for pattern in (LEDGER, f"*/{LEDGER}", f"*/*/{LEDGER}"):
+            for ledger in sorted(Path(root).glob(pattern)):
+                key, run = ledger.parent.resolve(), ledger.parent
+                if key not in found or found[key].is_symlink():  # name a run by its own path, not `latest`
+                    found[key] = run
+    return [found[k] for k in sorted(found)]
+
+
+def remote_for(run: StoredRun) -> Any:
+    """The Remote the runner used for this run (``harness.runner.provision``)."""
+    kind = run.cluster
+    if kind == "local":
+        from harness.control.local import LocalRemote
+
+        return LocalRemote()
+    if kind == "netns":
+        from harness.control.cluster import NetnsCluster
+        from harness.control.netns import NetnsRemote
+
+        prefix = str(run.options.get("cluster_prefix") or "seam")
+        count = max([int(run.options.get("node_count") or 1)] + [_index(n) for n in run.nodes])
+        cluster = NetnsCluster(nodes=count, subnet=str(run.options.get("subnet") or "10.77.0.0/24"), prefix=prefix)
+        return NetnsRemote({n: cluster.namespace(_index(n)) for n in run.nodes if _index(n)})
+    if kind == "ssh":
+        from harness.control.ssh import SshHost, SshRemote
+
+        o = run.options
+        hosts = {
+            n: SshHost(host=n, port=int(o.get("ssh_port") or 22), username=o.get("username") or "root",
+                       key_file=o.get("ssh_key"), known_hosts=o.get("known_hosts"),
+                       sudo=bool(o.get("ssh_sudo")), insecure=bool(o.get("ssh_insecure")))
+            for n in (o.get("nodes") or list(run.nodes))
+        }
+        return SshRemote(hosts)
+    raise InputError(f"{run.path / TEST_JSON}: unknown cluster kind {kind!r}; expected local, netns or ssh")
+
+
+def _index(node: str) -> int:
+    return int(node[1:]) if node[:1] == "n" and node[1:].isdigit() else 0
+
+
+def gone_nodes(run: StoredRun, remote: Any) -> dict[str, str]:
+    """Nodes that no longer exist, with why: for netns, a namespace that was removed."""
+    if run.cluster != "netns":
+        return {}
+    from harness.control.cluster import namespaces
+
+    present = set(namespaces())
+    gone = {}
+    for node in run.nodes:
+        try:
+            ns = remote.namespace(node)
+        except Exception:
+            continue
+        if ns not in present:
+            gone[node] = f"namespace {ns} is gone"
+    return gone
+
+
+def _exists(remote: Any, node: str, path: str) -> bool:
+    """Does ``path`` exist on ``node``? local and netns nodes share this host's files."""
+    if getattr(remote, "kind", "") in ("local", "netns"):
+        return Path(path).exists()
+    return bool(remote.run(node, ["test", "-e", path], timeout=30, check=False).status == 0)
+
+
+def moot(fault: Fault, run: StoredRun, remote: Any, gone: dict[str, str]) -> str | None:
+    """Why ``fault`` no longer needs undoing, or None if it must be undone."""
+    workdir = run.nodes.get(fault.node, {}).get("workdir")
+    if fault.node in gone and fault.kind != "pause":  # a pid is signalled by number, namespace or not
+        return f"{gone[fault.node]}, and the fault with it"
+    if fault.kind == "clock" and not _exists(remote, fault.node, fault.detail["file"]):
+        return f"{fault.detail['file']} is gone, so no process reads it"
+    if fault.kind in ("kill", "app") and workdir and not _exists(remote, fault.node, f"{workdir}/node.json"):
+        return f"the run directory {workdir} was removed (the run was torn down)"
+    return None
+
+
+class RecoveredTarget:
+    """The part of a run's target that heal needs (Killable.start, HasAppFaults.clear_faults).
+
+    Both are idempotent against what is really there: ``start`` does nothing
+    when the node already answers, and ``clear_faults`` does nothing when the
+    node process is down (its faults lived in its memory). The admin secret
+    is read from the node's own node.json.
+    """
+
+    def __init__(self, run: StoredRun, remote: Any, report: Report = lambda line: None):
+        from harness.targets.pipeline import NodeAddr, PipelineTarget
+
+        self.run = run
+        self.report = report
+        addrs = {}
+        for name, info in run.nodes.items():
+            hostport = info["url"].split("://", 1)[-1]
+            host, _, port = hostport.rpartition(":")
+            addrs[name] = NodeAddr(name, host, host, int(port), info["workdir"])
+        skew = "clock" in (run.options.get("nemesis") or [])
+        replication = tuple(run.options.get("replication") or (3, 2, 2))
+        self.pipeline = PipelineTarget(remote, addrs, replication=replication,  # type: ignore[arg-type]
+                                       bugs=run.options.get("bugs") or [], seed=int(run.options.get("seed") or 1),
+                                       skew=skew)
+        self.remote = remote
+        self._secret_read = False
+
+    def _answers(self, node: str) -> dict[str, Any] | None:
+        from harness.targets.pipeline import http_json
+
+        a = self.pipeline.addrs[node]
+        try:
+            status, body = http_json(a.address, a.port, "GET", "/health", timeout=1.0)
+        except OSError:
+            return None
+        return body if status == 200 else None
+
+    def start(self, test: Any, node: str, role: str | None = None) -> None:
+        health = self._answers(node)
+        if health is not None:
+            self.report(f"{node} already serves (pid {health.get('pid')}); nothing to restart")
+            return
+        self.pipeline.start(test, node, role)
+        self.pipeline.wait_ready([node])
+        pids = self.pipeline.pids(test, node)
+        # The runner's format, so tools that stop a run's processes by pid find this one too.
+        self.report(f"started {node}: pid {pids[0] if pids else '?'}")
+
+    def clear_faults(self, test: Any, node: str) -> None:
+        if self._answers(node) is None:
+            self.report(f"{node} is down, so its application faults went with it")
+            return
+        self._read_secret(node)
+        self.pipeline.clear_faults(test, node)
+
+    def _read_secret(self, node: str) -> None:
+        if self._secret_read:
+            return
+        workdir = self.pipeline.addrs[node].workdir
+        with tempfile.TemporaryDirectory(prefix="seam-heal-") as tmp:
+            local = Path(tmp) / "node.json"
+            self.remote.download(node, f"{workdir}/node.json", local)
+            try:
+                self.pipeline.admin_secret = json.loads(local.read_text())["admin_secret"]
+            except (ValueError, KeyError) as e:
+                raise TargetError(f"{node}: {workdir}/node.json has no admin_secret ({e}); cannot clear its faults") from None
+        self._secret_read = True
+
+
+def heal_run(run_dir: Path, *, report: Report = lambda line: None) -> list[Fault]:
+    """Undo every outstanding fault of the run in ``run_dir``; return what was undone or moot.
+
+    Idempotent: a run with nothing outstanding touches no node. Faults that
+    could not be undone stay outstanding and raise NemesisError (from
+    ``heal_ledger``) naming each, so a later ``seam heal`` tries again.
+    Every line reported is also appended to the run's ``seam.log``.
+    """
+    run = load_run(run_dir)
+    if not outstanding(run.ledger):
+        return []
+    say = _logging_report(run, report)
+    remote = remote_for(run)
+    try:
+        gone = gone_nodes(run, remote)
+        ledger = FaultLedger(run.ledger)
+        settled = []
+        for fault in outstanding(run.ledger):
+            reason = moot(fault, run, remote, gone)
+            if reason is not None:
+                ledger.healed(fault)
+                settled.append(fault)
+                say(f"nothing to undo for {fault.kind} on {fault.node}: {reason}")
+        target = RecoveredTarget(run, remote, say)
+        return settled + heal_ledger(run.ledger, remote, target, None, report=say)
+    finally:
+        remote.close()
+
+
+def _logging_report(run: StoredRun, report: Report) -> Report:
+    log = run.path / "seam.log"
+
+    def say(line: str) -> None:
+        report(line)
+        try:
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(f"seam heal: {line}\n")
+        except OSError:
+            pass  # the report still reached the caller
+
+    return say
