@@ -31,4 +31,4 @@ def under_faketime() -> bool:
 
 def install() -> None:
     if under_faketime():
-        time.sleep = _event_sleep
+        time.sleep = _event_sleep  # type: ignore[assignment]

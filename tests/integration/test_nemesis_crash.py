@@ -143,7 +143,6 @@ def test_seam_heal_undoes_partition_pause_and_skew_left_by_a_killed_run(cluster,
 
     assert r.returncode == 0, (r.stdout, r.stderr)
     lines = r.stdout.splitlines()
-    print("HEAL-OUT", r.stdout, r.stderr)
     for kind in ("partition", "pause", "clock"):
         assert any(f"{run_dir}: healed {kind} on " in line for line in lines), lines
     assert lines[-1].startswith("seam heal: healed ")
