@@ -38,13 +38,12 @@ order across the line; ``grace`` (default 5 s) is the knob.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checkers.artifacts import Artifacts, clean
-from harness.core.op import History, Op
+from checkers.artifacts import Artifacts, LedgerRow, Step
+from harness.core.op import NEMESIS, History, Op
 from harness.core.verdict import Anomaly, CheckResult
 
 NAME = "effects"
@@ -66,57 +65,71 @@ EPS = 1e-6
 # what the clients saw
 
 
-@dataclass
+@dataclass(slots=True)
 class ClientView:
     """The client ops about one order: positions are op indexes (what anomalies cite)."""
 
     ops: list[int] = field(default_factory=list)
     placed: bool = False  # a place was acknowledged (ok)
     maybe_placed: bool = False  # a place may have happened (ok or info)
-    place_value: dict[str, Any] = field(default_factory=dict)
+    place_value: dict[str, Any] | None = None
     acked_at: int | None = None  # history time (ns) of the place ack
     cancelled: bool = False  # a cancel was acknowledged
     cancel_at: int | None = None
 
 
+NO_CLIENT = ClientView()
+
+
 def client_views(history: History) -> tuple[dict[str, ClientView], int]:
     """Per order id, what clients were told; and the history's last time (ns)."""
-    views: dict[str, ClientView] = defaultdict(ClientView)
+    views: dict[str, ClientView] = {}
+    open_: dict[Any, Op] = {}
     end = 0
-    for inv, done in history.pairs():
-        end = max(end, inv.time, done.time if done else 0)
-        v = inv.value if isinstance(inv.value, dict) else {}
-        oid = v.get("order_id")
-        if inv.f not in ("place", "cancel") or not isinstance(oid, str):
-            continue
-        view = views[oid]
-        view.ops.append(_index(inv))
-        if done is not None:
-            view.ops.append(_index(done))
-        typ = done.type if done is not None else "info"
-        if inv.f == "place":
-            view.place_value = view.place_value or v
-            if typ == "ok":
-                view.placed = True
-                view.acked_at = done.time if done else None
-            view.maybe_placed = view.maybe_placed or typ in ("ok", "info")
-        elif typ == "ok":
-            view.cancelled = True
-            view.cancel_at = done.time if done else None
-    for op in history:
+    for op in history.ops:
         end = max(end, op.time)
-    return dict(views), end
+        if op.process == NEMESIS:
+            continue
+        if op.type == "invoke":
+            open_[op.process] = op
+            continue
+        inv = open_.pop(op.process, None)
+        if inv is not None:
+            _note(views, inv, op)
+    for inv in open_.values():
+        _note(views, inv, None)
+    return views, end
 
 
-def _index(op: Op) -> int:
-    return op.index
+def _note(views: dict[str, ClientView], inv: Op, done: Op | None) -> None:
+    if inv.f not in ("place", "cancel") or not isinstance(inv.value, dict):
+        return
+    oid = inv.value.get("order_id")
+    if not isinstance(oid, str):
+        return
+    view = views.get(oid)
+    if view is None:
+        view = views[oid] = ClientView()
+    view.ops.append(inv.index)
+    if done is not None:
+        view.ops.append(done.index)
+    typ = done.type if done is not None else "info"
+    if inv.f == "place":
+        view.place_value = view.place_value or inv.value
+        if typ == "ok" and done is not None:
+            view.placed = True
+            view.acked_at = done.time
+        view.maybe_placed = view.maybe_placed or typ in ("ok", "info")
+    elif typ == "ok" and done is not None:
+        view.cancelled = True
+        view.cancel_at = done.time
 
 
 # ---------------------------------------------------------------------------
 # what the saga did (reconstructed from the step logs)
 
 
-@dataclass
+@dataclass(slots=True)
 class SagaView:
     want: str = "complete"
     state: str | None = None
@@ -136,57 +149,47 @@ class SagaView:
         return not self.compensating and self.state == "completed"
 
 
-def saga_views(steps: list[dict[str, Any]]) -> dict[str, SagaView]:
-    by_order: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
-    for row in steps:
-        oid, seq = row.get("order_id"), row.get("seq")
-        if isinstance(oid, str) and isinstance(seq, int):
-            by_order[oid].setdefault(seq, row)
-    out: dict[str, SagaView] = {}
-    for oid, rows in by_order.items():
-        view = SagaView(rows=len(rows))
-        for seq in sorted(rows):
-            _apply(view, rows[seq])
-        out[oid] = view
-    return out
+def saga_view(chain: list[Step]) -> SagaView:
+    """Replay one order's step rows (in seq order) the way the orchestrator changed its record."""
+    view = SagaView(rows=len(chain))
+    for row in chain:
+        if row.wall is not None:
+            view.last_wall = max(view.last_wall, row.wall)
+        step, phase = row.step, row.phase
+        if step == "saga":
+            if phase == "cancel-requested":
+                view.want = "cancel"
+                view.state = view.state or "running"
+            elif phase == "created":
+                view.state = view.state or "running"
+            elif phase in TERMINAL:
+                view.state = phase
+        elif phase in ("started", "done", "rejected"):
+            view.steps[step] = phase
+            view.state = "compensating" if view.compensating else "running"
+    return view
 
 
-def _apply(view: SagaView, row: dict[str, Any]) -> None:
-    step, phase = row.get("step"), row.get("phase")
-    wall = row.get("wall")
-    if isinstance(wall, (int, float)):
-        view.last_wall = max(view.last_wall, float(wall))
-    if step == "saga":
-        if phase == "cancel-requested":
-            view.want = "cancel"
-            view.state = view.state or "running"
-        elif phase == "created":
-            view.state = view.state or "running"
-        elif phase in TERMINAL:
-            view.state = phase
-        return
-    if phase in ("started", "done", "rejected"):
-        view.steps[str(step)] = phase
-        view.state = "compensating" if view.compensating else "running"
+def saga_views(chains: dict[str, list[Step]]) -> dict[str, SagaView]:
+    return {oid: saga_view(chain) for oid, chain in chains.items()}
 
 
 # ---------------------------------------------------------------------------
-# the checker
+# one order, put together while it is checked (never all orders at once)
 
 
-@dataclass
+@dataclass(slots=True)
 class Order:
     oid: str
     client: ClientView
     saga: SagaView | None
-    rows: dict[str, list[dict[str, Any]]]  # effect -> non-void rows
-    void: dict[str, list[dict[str, Any]]]
+    rows: dict[str, list[LedgerRow]]  # effect -> non-void rows
 
     def n(self, effect: str) -> int:
-        return len(self.rows.get(effect, []))
+        return len(self.rows.get(effect, ()))
 
     def total(self, effect: str, fld: str) -> float:
-        return sum(float(r.get(fld) or 0) for r in self.rows.get(effect, []))
+        return sum(float(getattr(r, fld) or 0) for r in self.rows.get(effect, ()))
 
     @property
     def shipped(self) -> bool:
@@ -197,18 +200,21 @@ class Order:
         return self.client.cancelled or (self.saga is not None and self.saga.want == "cancel")
 
     def amount(self) -> float:
-        v = self.client.place_value.get("amount")
+        v = (self.client.place_value or {}).get("amount")
         if isinstance(v, (int, float)):
             return float(v)
         charges = self.rows.get("charge", [])
-        return float(charges[0].get("amount") or 0) if charges else 0.0
+        return float(charges[0].amount or 0) if charges else 0.0
 
     def qty(self) -> float:
-        v = self.client.place_value.get("qty")
+        v = (self.client.place_value or {}).get("qty")
         if isinstance(v, (int, float)):
             return float(v)
         held = self.rows.get("reserve", [])
-        return float(held[0].get("qty") or 0) if held else 0.0
+        return float(held[0].qty or 0) if held else 0.0
+
+    def all_rows(self) -> list[dict[str, Any]]:
+        return [r.to_json() for rs in self.rows.values() for r in rs]
 
 
 class EffectsChecker:
@@ -220,7 +226,7 @@ class EffectsChecker:
         self.grace = grace
 
     def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
-        arts = Artifacts(artifacts)
+        arts = Artifacts.open(artifacts)
         if not arts.present:
             return CheckResult(
                 valid="unknown",
@@ -229,49 +235,42 @@ class EffectsChecker:
             )
         clients, end = client_views(history)
         has_steps = arts.has_any("saga-steps.jsonl")
-        sagas = saga_views(arts.steps())
-        orders = self._orders(arts, clients, sagas)
-        last_wall = max((s.last_wall for s in sagas.values()), default=0.0)
+        chains = arts.chains()
+        last_wall = max((s.wall for s in arts.steps() if s.wall is not None), default=0.0)
+        ledger = _by_order(arts.ledger())
 
         anomalies: list[Anomaly] = []
         in_flight: list[str] = []
-        settled: list[Order] = []
-        for o in orders.values():
+        balance = Balance()
+        outcomes: dict[str, int] = defaultdict(int)
+        counts: dict[str, int] = defaultdict(int)
+        settled = 0
+        for oid in sorted(set(clients) | set(ledger) | set(chains)):
+            chain = chains.get(oid)
+            o = Order(oid, clients.get(oid, NO_CLIENT), saga_view(chain) if chain else None,
+                      ledger.get(oid, {}))
+            outcomes[o.saga.state if o.saga and o.saga.state else "no-saga"] += 1
+            for effect, rows in o.rows.items():
+                counts[effect] += len(rows)
             anomalies += duplicates(o)
             if self._in_flight(o, last_wall, end):
-                in_flight.append(o.oid)
+                in_flight.append(oid)
                 continue
-            settled.append(o)
+            settled += 1
             anomalies += lost(o, has_steps)
-        anomalies += conservation(settled)
+            balance.add(o)
+        anomalies += balance.anomalies()
         stats = {
-            "orders": len(orders),
-            "acknowledged": sum(1 for o in orders.values() if o.client.placed),
-            "settled": len(settled),
-            "in_flight": sorted(in_flight),
+            "orders": sum(outcomes.values()),
+            "acknowledged": sum(1 for c in clients.values() if c.placed),
+            "settled": settled,
+            "in_flight": in_flight,
             "grace_seconds": self.grace,
             "saga_logs": has_steps,
-            "outcomes": _outcomes(orders.values()),
-            "rows": {e: sum(o.n(e) for o in orders.values()) for e in EFFECT.values()},
+            "outcomes": dict(outcomes),
+            "rows": {e: counts.get(e, 0) for e in EFFECT.values()},
         }
         return CheckResult(valid=not anomalies, anomalies=anomalies, stats=stats)
-
-    def _orders(
-        self, arts: Artifacts, clients: dict[str, ClientView], sagas: dict[str, SagaView]
-    ) -> dict[str, Order]:
-        rows: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-        voids: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-        for service in ("inventory", "payment", "shipping"):
-            for row in arts.ledger(service):
-                oid, effect = row.get("order_id"), EFFECT.get(str(row.get("op")))
-                if not isinstance(oid, str) or effect is None:
-                    continue
-                (voids if row.get("void") else rows)[oid][effect].append(row)
-        ids = set(clients) | set(rows) | set(voids) | set(sagas)
-        return {
-            oid: Order(oid, clients.get(oid) or ClientView(), sagas.get(oid), rows[oid], voids[oid])
-            for oid in sorted(ids)
-        }
 
     def _in_flight(self, o: Order, last_wall: float, end: int) -> bool:
         if o.saga is not None and o.saga.rows:
@@ -288,6 +287,17 @@ class EffectsChecker:
         return bool(acked) and end - max(acked) < self.grace * 1e9
 
 
+def _by_order(rows: list[LedgerRow]) -> dict[str, dict[str, list[LedgerRow]]]:
+    """Non-void ledger rows per order and effect (void rows undo nothing and are no effect)."""
+    out: dict[str, dict[str, list[LedgerRow]]] = {}
+    for row in rows:
+        effect = EFFECT.get(row.op)
+        if row.void or effect is None or not isinstance(row.order_id, str):
+            continue
+        out.setdefault(row.order_id, {}).setdefault(effect, []).append(row)
+    return out
+
+
 # ---------------------------------------------------------------------------
 # the three rules, each a pure function of one order (or of all settled orders)
 
@@ -297,7 +307,7 @@ def duplicates(o: Order) -> list[Anomaly]:
     for effect, rows in o.rows.items():
         if len(rows) < 2:
             continue
-        keys = sorted({str(r.get("key")) for r in rows})
+        keys = sorted({r.key for r in rows})
         out.append(
             Anomaly(
                 checker=NAME,
@@ -310,7 +320,7 @@ def duplicates(o: Order) -> list[Anomaly]:
                     "count": len(rows),
                     "keys": keys,
                     "same_key": len(keys) == 1,
-                    "rows": [clean(r) for r in rows],
+                    "rows": [r.to_json() for r in rows],
                 },
                 fingerprint=f"duplicate-effect/{effect}",
             )
@@ -382,7 +392,7 @@ def lost(o: Order, has_steps: bool) -> list[Anomaly]:
                 if saga is None
                 else {"state": saga.state, "want": saga.want, "steps": saga.steps},
                 "client": {"placed": o.client.placed, "cancel_acknowledged": o.client.cancelled},
-                "rows": [clean(r) for rs in o.rows.values() for r in rs],
+                "rows": o.all_rows(),
             },
             fingerprint=f"lost-effect/{effect}",
         )
@@ -390,55 +400,49 @@ def lost(o: Order, has_steps: bool) -> list[Anomaly]:
     ]
 
 
-def conservation(orders: list[Order]) -> list[Anomaly]:
-    """Money and stock must balance over the settled orders."""
-    out = []
-    measures = (
-        ("money", "charge", "refund", "amount", Order.amount, "charged", "refunded"),
-        ("stock", "reserve", "restock", "qty", Order.qty, "reserved", "restocked"),
-    )
-    for measure, give, back, fld, size, given_name, back_name in measures:
-        given = taken = shipped = 0.0
-        off: list[dict[str, Any]] = []
-        for o in orders:
+#: (measure, given effect, returned effect, row field, the order's size, words for given, returned)
+MEASURES = (
+    ("money", "charge", "refund", "amount", Order.amount, "charged", "refunded"),
+    ("stock", "reserve", "restock", "qty", Order.qty, "reserved", "restocked"),
+)
+
+
+class Balance:
+    """Conservation over the settled orders, added one order at a time."""
+
+    def __init__(self) -> None:
+        self.sums = {m[0]: [0.0, 0.0, 0.0] for m in MEASURES}  # given, returned, shipped
+        self.off: dict[str, list[dict[str, Any]]] = {m[0]: [] for m in MEASURES}
+
+    def add(self, o: Order) -> None:
+        for measure, give, back, fld, size, given_name, back_name in MEASURES:
             g, b = o.total(give, fld), o.total(back, fld)
-            s = size(o) if o.shipped else 0.0
-            given, taken, shipped = given + g, taken + b, shipped + s
-            if abs(g - b - s) > EPS:
-                off.append(
-                    {
-                        "order": o.oid,
-                        given_name: g,
-                        back_name: b,
-                        "shipped": s,
-                        "difference": g - b - s,
-                        "ops": sorted(o.client.ops),
-                    }
+            sh = size(o) if o.shipped else 0.0
+            acc = self.sums[measure]
+            acc[0], acc[1], acc[2] = acc[0] + g, acc[1] + b, acc[2] + sh
+            if abs(g - b - sh) > EPS:
+                self.off[measure].append(
+                    {"order": o.oid, given_name: g, back_name: b, "shipped": sh,
+                     "difference": g - b - sh, "ops": sorted(o.client.ops)}
                 )
-        if abs(given - taken - shipped) <= EPS and not off:
-            continue
-        out.append(
-            Anomaly(
-                checker=NAME,
-                kind="conservation",
-                summary=f"{measure}: {given_name} {given:g} - {back_name} {taken:g} != shipped {shipped:g}",
-                ops=sorted({i for row in off for i in row["ops"]}),
-                details={
-                    "measure": measure,
-                    given_name: given,
-                    back_name: taken,
-                    "shipped": shipped,
-                    "difference": given - taken - shipped,
-                    "orders": off,
-                },
-                fingerprint=f"conservation/{measure}",
+
+    def anomalies(self) -> list[Anomaly]:
+        out = []
+        for measure, _, _, _, _, given_name, back_name in MEASURES:
+            given, taken, shipped = self.sums[measure]
+            off = self.off[measure]
+            if abs(given - taken - shipped) <= EPS and not off:
+                continue
+            out.append(
+                Anomaly(
+                    checker=NAME,
+                    kind="conservation",
+                    summary=f"{measure}: {given_name} {given:g} - {back_name} {taken:g} "
+                    f"!= shipped {shipped:g}",
+                    ops=sorted({i for row in off for i in row["ops"]}),
+                    details={"measure": measure, given_name: given, back_name: taken,
+                             "shipped": shipped, "difference": given - taken - shipped, "orders": off},
+                    fingerprint=f"conservation/{measure}",
+                )
             )
-        )
-    return out
-
-
-def _outcomes(orders: Iterable[Order]) -> dict[str, int]:
-    counts: dict[str, int] = defaultdict(int)
-    for o in orders:
-        counts[o.saga.state if o.saga and o.saga.state else "no-saga"] += 1
-    return dict(counts)
+        return out

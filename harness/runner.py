@@ -188,8 +188,20 @@ def _run(spec: TestSpec, store: RunStore, ui: Progress, stops: Stops) -> RunOutc
     history = History(test.history, source=str(store.history_path))
     result = _check(workload.checker, test, history, store.path)
     store.write_json(RESULTS_JSON, _results_json(result, ui, elapsed, stops, getattr(ran, "stats", None)))
+    _render_report(store.path)
     code = exit_code(result.valid)
     return RunOutcome(result.valid, code, store.path, error=result.error, ops=ui.total, counts=dict(ui.counts))
+
+
+def _render_report(run_dir: Path) -> None:
+    """report.html and graphs/; a rendering failure is logged, never a failed run."""
+    ui_log = logging.getLogger("seam.report")
+    try:
+        from checkers.report.render import render_run
+
+        ui_log.info("report: %s", render_run(run_dir))
+    except Exception as e:
+        ui_log.warning("could not render the report (seam report %s tries again): %s", run_dir, e)
 
 
 def _nemesis_packages(spec: TestSpec, test: Test) -> tuple[Any, Any, Any]:
@@ -255,17 +267,38 @@ def _interpret(test: Test, gen: Any, workload: Any, nemesis: Any, spec: TestSpec
         # Spread client processes over every node: thread t talks to node t mod N.
         return workload.client.open(test, nodes[thread % len(nodes)])
 
-    return run_generator(
-        test,
-        gen,
-        client_factory=client_for,
-        nemesis=nemesis,
-        concurrency=spec.concurrency,
-        record=record,
-        seed=spec.seed,
-        op_timeout=spec.op_timeout,
-        stop=stops.hard,
-    )
+    epoch_ns = time.monotonic_ns()
+    # The scraper shares the history's time zero, so metrics and ops share one axis.
+    with _scraper(test, epoch_ns):
+        return run_generator(
+            test,
+            gen,
+            client_factory=client_for,
+            nemesis=nemesis,
+            concurrency=spec.concurrency,
+            record=record,
+            seed=spec.seed,
+            op_timeout=spec.op_timeout,
+            stop=stops.hard,
+            epoch_ns=epoch_ns,
+        )
+
+
+@contextlib.contextmanager
+def _scraper(test: Test, epoch_ns: int) -> Any:
+    """GET /metrics from every node once a second into nodes/<node>/metrics.jsonl."""
+    addrs = getattr(test.target, "addrs", None)
+    if not addrs:
+        yield None
+        return
+    from harness.metrics_scrape import MetricsScraper
+
+    scraper = MetricsScraper({n: a.url for n, a in addrs.items()}, test.store.path, 1.0, start=epoch_ns / 1e9)
+    scraper.start()
+    try:
+        yield scraper
+    finally:
+        scraper.stop()
 
 
 def build_generator(spec: TestSpec, workload: Any, stop_main: threading.Event,

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,15 +106,16 @@ def control_alive(run: StoredRun) -> bool:
     return (b"seam" in cmd or b"harness" in cmd) and stat[stat.rfind(")") + 2] not in "ZX"
 
 
-def find_runs(roots: Iterable[Path]) -> list[Path]:
-    """Run directories at or up to two levels under each root that have a fault ledger.
+def find_runs(roots: Iterable[Path], marker: str = LEDGER) -> list[Path]:
+    """Run directories at or up to two levels under each root that hold ``marker``
+    (the fault ledger by default; ``test.json`` for every run).
 
     ``results``, ``results/<test>`` and ``results/<test>/<time>`` all work;
     symlinks such as ``latest`` are followed but each run is listed once.
     """
     found: dict[Path, Path] = {}
     for root in roots:
-        for pattern in (LEDGER, f"*/{LEDGER}", f"*/*/{LEDGER}"):
+        for pattern in (marker, f"*/{marker}", f"*/*/{marker}"):
             for ledger in sorted(Path(root).glob(pattern)):
                 key, run = ledger.parent.resolve(), ledger.parent
                 if key not in found or found[key].is_symlink():  # name a run by its own path, not `latest`
@@ -299,3 +303,60 @@ def _logging_report(run: StoredRun, report: Report) -> Report:
             pass  # the report still reached the caller
 
     return say
+
+
+#: What the pipeline adapter logs for every node process it starts (and heal for each restart).
+STARTED = re.compile(r"started (\S+): pid (\d+)")
+
+
+def started_pids(run: StoredRun) -> list[tuple[str, int]]:
+    """(node, pid) of every node process the run started, from its seam.log."""
+    log = run.path / "seam.log"
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return list(dict.fromkeys((m.group(1), int(m.group(2))) for m in STARTED.finditer(text) if m.group(1) in run.nodes))
+
+
+def _cmdline(remote: Any, node: str, pid: int) -> bytes:
+    path = f"/proc/{pid}/cmdline"
+    if getattr(remote, "kind", "") in ("local", "netns"):  # one pid space with this host
+        try:
+            return Path(path).read_bytes()
+        except OSError:
+            return b""
+    r = remote.run(node, ["cat", path], timeout=30, check=False)
+    return r.stdout.encode() if r.status == 0 else b""
+
+
+def stop_leftovers(run_dir: Path, *, report: Report = lambda line: None, grace: float = 5.0) -> list[int]:
+    """SIGKILL the node processes a dead run left running; return their pids.
+
+    Only pids the run's seam.log says it started, and only while their command
+    line is still ``target.node`` with this run's node.json (a reused pid is
+    left alone). A run that finished, or whose `seam test` still runs, is not
+    touched. Heal first (``heal_run``): a paused process is then running and a
+    killed one restarted, so this stops them all.
+    """
+    run = load_run(run_dir)
+    if run.finished or control_alive(run):
+        return []
+    say = _logging_report(run, report)
+    remote = remote_for(run)
+    stopped = []
+    try:
+        for node, pid in started_pids(run):
+            config = f"{run.nodes[node]['workdir']}/node.json".encode()
+            cmd = _cmdline(remote, node, pid)
+            if b"target.node" not in cmd or config not in cmd or not remote.alive(node, pid):
+                continue
+            remote.signal(node, pid, signal.SIGKILL)
+            deadline = time.monotonic() + grace
+            while remote.alive(node, pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stopped.append(pid)
+            say(f"stopped {node}: pid {pid}, left running by the dead run")
+    finally:
+        remote.close()
+    return stopped

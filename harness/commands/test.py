@@ -170,3 +170,5 @@ def _print_outcome(outcome: object) -> None:
         verdict = f"UNKNOWN ({outcome.error or 'a checker gave up'})"
     click.echo(f"verdict: {verdict}; {tally}")
     click.echo(f"results: {outcome.path}")
+    if outcome.path is not None and (outcome.path / "report.html").exists():
+        click.echo(f"report:  {outcome.path / 'report.html'}  (seam serve to browse)")
