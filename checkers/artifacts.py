@@ -24,10 +24,17 @@ shapes the checkers rely on, one JSON object a line unless said otherwise:
 ``node.json``
     the node's config (for the retry budget it ran with).
 
-Every row read keeps where it came from in ``"_src"`` (``nodes/n1/payment.ledger.jsonl:3``),
-so an anomaly can point at the exact line. A torn last line (a crash
-mid-append, never acknowledged) is skipped; a corrupt line elsewhere raises
-``ArtifactError`` naming the file and line.
+Every row keeps where it came from (``nodes/n1/payment.ledger.jsonl:3``), so an
+anomaly can point at the exact line. A last line without its newline (a crash
+mid-append, never acknowledged) is cut off, as target/ does; a corrupt line
+elsewhere raises ``ArtifactError`` naming the file and line (the checker that
+read it is then ``unknown``).
+
+Size: a long run has millions of ledger and step rows. Files are streamed and
+decoded many lines per ``json.loads`` call; ledger and step rows are kept as
+compact tuples (``LedgerRow``, ``Step``); and ``Artifacts.open`` hands the
+checkers of one ``compose`` the same parsed run, so each big file is parsed
+once (the last run stays cached until another one is opened).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -189,6 +197,7 @@ def clean(row: dict[str, Any]) -> dict[str, Any]:
 
 
 _intern = sys.intern
+_new = tuple.__new__
 
 
 class LedgerRow(NamedTuple):
@@ -216,8 +225,15 @@ class LedgerRow(NamedTuple):
         return f"{self.file}:{self.line}"
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"seq": self.seq, "key": self.key, "op": self.op, "token": self.token,
-                               "order_id": self.order_id, "node": self.node, "wall": self.wall}
+        out: dict[str, Any] = {
+            "seq": self.seq,
+            "key": self.key,
+            "op": self.op,
+            "token": self.token,
+            "order_id": self.order_id,
+            "node": self.node,
+            "wall": self.wall,
+        }
         for name in ("amount", "qty", "sku", "shipment"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
@@ -228,11 +244,28 @@ class LedgerRow(NamedTuple):
 
 
 def _ledger_row(service: str, node: str, file: str, line: int, r: dict[str, Any]) -> LedgerRow:
-    oid = r.get("order_id")
-    return LedgerRow(
-        service, node, file, line, r.get("seq"), str(r.get("key")), _intern(str(r.get("op"))),
-        r.get("token"), _intern(oid) if isinstance(oid, str) else oid, r.get("wall"), r.get("amount"),
-        r.get("qty"), r.get("sku"), r.get("shipment"), bool(r.get("void")), bool(r.get("late")),
+    get = r.get
+    oid = get("order_id")
+    return _new(
+        LedgerRow,
+        (
+            service,
+            node,
+            file,
+            line,
+            get("seq"),
+            str(get("key")),
+            _intern(str(get("op"))),
+            get("token"),
+            _intern(oid) if type(oid) is str else oid,
+            get("wall"),
+            get("amount"),
+            get("qty"),
+            get("sku"),
+            get("shipment"),
+            bool(get("void")),
+            bool(get("late")),
+        ),
     )
 
 
@@ -255,25 +288,56 @@ class Step(NamedTuple):
         return f"{self.step}/{self.phase}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"order_id": self.order_id, "seq": self.seq, "step": self.step, "phase": self.phase,
-                "ts": None if self.ts is None else list(self.ts), "wall": self.wall, "node": self.node,
-                "term": self.term, "source": f"{self.file}:{self.line}"}
+        return {
+            "order_id": self.order_id,
+            "seq": self.seq,
+            "step": self.step,
+            "phase": self.phase,
+            "ts": None if self.ts is None else list(self.ts),
+            "wall": self.wall,
+            "node": self.node,
+            "term": self.term,
+            "source": f"{self.file}:{self.line}",
+        }
+
+
+_STEP_FIELDS = itemgetter("order_id", "seq", "step", "phase", "ts", "wall", "node", "term")
 
 
 def _step(file: str, line: int, r: dict[str, Any]) -> Step | None:
-    oid, seq = r.get("order_id"), r.get("seq")
-    if not isinstance(oid, str) or not isinstance(seq, int):
+    """A Step, or None for a row without an order id or seq. The common shape (every
+    field present, the types target/saga.py writes) takes the fast path: this runs
+    once per step row, millions of times on a long run."""
+    try:
+        oid, seq, step, phase, ts, wall, node, term = _STEP_FIELDS(r)
+    except KeyError:
+        oid, seq, step, phase, ts, wall, node, term = (
+            r.get(k) for k in ("order_id", "seq", "step", "phase", "ts", "wall", "node", "term")
+        )
+    if type(oid) is not str or type(seq) is not int:
         return None
-    ts = r.get("ts")
-    stamp = None
-    if isinstance(ts, list) and len(ts) == 3 and isinstance(ts[0], int) and isinstance(ts[1], int):
-        stamp = (ts[0], ts[1], _intern(str(ts[2])))
-    wall = r.get("wall")
-    node = r.get("node")
-    return Step(
-        _intern(oid), seq, _intern(str(r.get("step"))), _intern(str(r.get("phase"))), stamp,
-        float(wall) if isinstance(wall, (int, float)) else None,
-        _intern(node) if isinstance(node, str) else node, r.get("term"), file, line,
+    if type(ts) is list and len(ts) == 3 and type(ts[0]) is int and type(ts[1]) is int:
+        stamp: tuple[int, int, str] | None = (ts[0], ts[1], _intern(str(ts[2])))
+    else:
+        stamp = None
+    if type(wall) is not float:
+        wall = (
+            float(wall) if isinstance(wall, (int, float)) and not isinstance(wall, bool) else None
+        )
+    return _new(
+        Step,
+        (
+            _intern(oid),
+            seq,
+            _intern(str(step)),
+            _intern(str(phase)),
+            stamp,
+            wall,
+            _intern(node) if type(node) is str else node,
+            term,
+            file,
+            line,
+        ),
     )
 
 
@@ -349,15 +413,33 @@ class Artifacts:
     def ledger(self, service: str | None = None, node: str | None = None) -> list[LedgerRow]:
         """Ledger rows, node by node and service by service, each in its file's order."""
         if "ledger" not in self._cache:
-            rows: list[LedgerRow] = []
+            files: dict[tuple[str, str], list[LedgerRow]] = {}
             for n in self.nodes():
                 for svc in SERVICES:
                     name = f"{svc}.ledger.jsonl"
                     file = self.label(n, name)
-                    rows += [_ledger_row(svc, n, file, line, r) for line, r in self.iter(n, name)]
-            self._cache["ledger"] = rows
-        return [r for r in self._cache["ledger"]
-                if (service is None or r.service == service) and (node is None or r.node == node)]
+                    files[(n, svc)] = [
+                        _ledger_row(svc, n, file, line, r) for line, r in self.iter(n, name)
+                    ]
+            self._cache["ledger"] = files
+        by_file: dict[tuple[str, str], list[LedgerRow]] = self._cache["ledger"]
+        return [
+            r
+            for (n, svc), rows in by_file.items()
+            if (service is None or svc == service) and (node is None or n == node)
+            for r in rows
+        ]
+
+    def ledger_row(self, service: str, node: str, key: str) -> LedgerRow | None:
+        """The first row of ``key`` in one ledger (an index built on first use)."""
+        index_key = ("ledger-index", service, node)
+        if index_key not in self._cache:
+            index: dict[str, LedgerRow] = {}
+            for r in self.ledger(service, node):
+                index.setdefault(r.key, r)
+            self._cache[index_key] = index
+        found: LedgerRow | None = self._cache[index_key].get(key)
+        return found
 
     def steps(self) -> list[Step]:
         """Every step-log row of every node (rows without an order id or seq are skipped)."""
@@ -382,7 +464,9 @@ class Artifacts:
             for oid, rows in by_order.items():
                 rows.sort(key=lambda s: s.seq)
                 if any(a.seq == b.seq for a, b in zip(rows, rows[1:], strict=False)):
-                    by_order[oid] = [s for i, s in enumerate(rows) if i == 0 or rows[i - 1].seq != s.seq]
+                    by_order[oid] = [
+                        s for i, s in enumerate(rows) if i == 0 or rows[i - 1].seq != s.seq
+                    ]
             self._cache["chains"] = by_order
         chains: dict[str, list[Step]] = self._cache["chains"]
         return chains

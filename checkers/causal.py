@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from checkers.artifacts import Artifacts, clean
+from checkers.artifacts import Artifacts, Step
 from checkers.effects import client_views
 from harness.core.op import History
 from harness.core.verdict import Anomaly, CheckResult
@@ -36,94 +36,57 @@ NAME = "causal"
 LISTED = 100
 
 
-def stamp(row: dict[str, Any]) -> tuple[int, int, str] | None:
-    ts = row.get("ts")
-    if (
-        isinstance(ts, (list, tuple))
-        and len(ts) == 3
-        and isinstance(ts[0], int)
-        and isinstance(ts[1], int)
-    ):
-        return ts[0], ts[1], str(ts[2])
-    return None
-
-
-def label(row: dict[str, Any]) -> str:
-    return f"{row.get('step')}/{row.get('phase')}"
-
-
-def chains(steps: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Per order, its step-log rows in causal (``seq``) order, one row per seq."""
-    by_order: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
-    for row in steps:
-        oid, seq = row.get("order_id"), row.get("seq")
-        if isinstance(oid, str) and isinstance(seq, int):
-            by_order[oid].setdefault(seq, row)
-    return {oid: [rows[s] for s in sorted(rows)] for oid, rows in by_order.items()}
-
-
-def cause_of(chain: list[dict[str, Any]], i: int) -> str:
+def cause_of(chain: list[Step], i: int) -> str:
     """Why row i happened after row i-1, in words, for the explanation."""
     before, after = chain[i - 1], chain[i]
-    if (
-        after.get("step") in ("refund", "restock", "cancel-ship")
-        and after.get("phase") == "started"
-    ):
+    if after.step in ("refund", "restock", "cancel-ship") and after.phase == "started":
         trigger = next(
-            (r for r in reversed(chain[:i]) if r.get("phase") in ("rejected", "cancel-requested")),
-            None,
+            (r for r in reversed(chain[:i]) if r.phase in ("rejected", "cancel-requested")), None
         )
         if trigger is not None:
-            return f"{label(after)} compensates after {label(trigger)} (seq {trigger.get('seq')})"
-    return f"{label(after)} was written on the record that {label(before)} produced"
+            return f"{after.label} compensates after {trigger.label} (seq {trigger.seq})"
+    return f"{after.label} was written on the record that {before.label} produced"
 
 
 class CausalChecker:
     name = NAME
 
     def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
-        arts = Artifacts(artifacts)
+        arts = Artifacts.open(artifacts)
         if not arts.present or not arts.has_any("saga-steps.jsonl"):
             return CheckResult(
                 valid="unknown",
                 error=f"no saga step logs under {artifacts}/nodes/*/"
                 "saga-steps.jsonl: the causal checker orders saga steps from them",
             )
-        clients, _ = client_views(history)
-        anomalies: list[Anomaly] = []
+        found: list[tuple[str, list[Step], int]] = []
         skew: list[dict[str, Any]] = []
         skew_by_pair: dict[str, float] = defaultdict(float)
         pairs = disagreements = ties = 0
-        by_order = chains(arts.steps())
-        for oid, chain in by_order.items():
+        chains = arts.chains()
+        for oid, chain in chains.items():
             for i in range(1, len(chain)):
                 a, b = chain[i - 1], chain[i]
                 pairs += 1
-                sa, sb = stamp(a), stamp(b)
-                if sa is not None and sb is not None and sa == sb:
-                    ties += 1
-                if sa is not None and sb is not None and sb < sa:
-                    view = clients.get(oid)
-                    anomalies.append(_inversion(oid, chain, i, sa, sb, view.ops if view else []))
-                wa, wb = a.get("wall"), b.get("wall")
-                if isinstance(wa, (int, float)) and isinstance(wb, (int, float)) and wb < wa:
-                    pair = f"{a.get('node')}->{b.get('node')}"
-                    skew_by_pair[pair] = max(skew_by_pair[pair], wa - wb)
+                if a.ts is not None and b.ts is not None:
+                    if b.ts < a.ts:
+                        found.append((oid, chain, i))
+                    elif a.ts == b.ts:
+                        ties += 1
+                if a.wall is not None and b.wall is not None and b.wall < a.wall:
+                    pair = f"{a.node}->{b.node}"
+                    skew_by_pair[pair] = max(skew_by_pair[pair], a.wall - b.wall)
                     disagreements += 1
                     if len(skew) < LISTED:
-                        skew.append(
-                            {
-                                "order": oid,
-                                "before": label(a),
-                                "after": label(b),
-                                "nodes": [a.get("node"), b.get("node")],
-                                "wall": [wa, wb],
-                                "behind_seconds": round(wa - wb, 6),
-                                "hlc_ordered": sa is not None and sb is not None and sa < sb,
-                            }
-                        )
+                        skew.append(_disagreement(oid, a, b))
+        anomalies: list[Anomaly] = []
+        if found:
+            clients, _ = client_views(history)
+            for oid, chain, i in found:
+                view = clients.get(oid)
+                anomalies.append(_inversion(oid, chain, i, view.ops if view else []))
         stats = {
-            "orders": len(by_order),
+            "orders": len(chains),
             "pairs": pairs,
             "inversions": len(anomalies),
             "stamp_ties": ties,
@@ -134,31 +97,39 @@ class CausalChecker:
         return CheckResult(valid=not anomalies, anomalies=anomalies, stats=stats)
 
 
-def _inversion(
-    oid: str,
-    chain: list[dict[str, Any]],
-    i: int,
-    sa: tuple[int, int, str],
-    sb: tuple[int, int, str],
-    ops: list[int],
-) -> Anomaly:
+def _disagreement(oid: str, a: Step, b: Step) -> dict[str, Any]:
+    assert a.wall is not None and b.wall is not None
+    return {
+        "order": oid,
+        "before": a.label,
+        "after": b.label,
+        "nodes": [a.node, b.node],
+        "wall": [a.wall, b.wall],
+        "behind_seconds": round(a.wall - b.wall, 6),
+        "hlc_ordered": a.ts is not None and b.ts is not None and a.ts < b.ts,
+    }
+
+
+def _inversion(oid: str, chain: list[Step], i: int, ops: list[int]) -> Anomaly:
     a, b = chain[i - 1], chain[i]
+    assert a.ts is not None and b.ts is not None
+    by_stamp = sorted(chain, key=lambda r: r.ts or (0, 0, ""))
     return Anomaly(
         checker=NAME,
         kind="causal-inversion",
-        summary=f"{oid}: {label(b)} is stamped {list(sb)}, not after its cause {label(a)} at {list(sa)}",
+        summary=f"{oid}: {b.label} is stamped {list(b.ts)}, not after its cause {a.label} at {list(a.ts)}",
         ops=sorted(ops),
         details={
             "order": oid,
-            "cause": clean(a),
-            "effect": clean(b),
+            "cause": a.to_json(),
+            "effect": b.to_json(),
             "rule": cause_of(chain, i),
-            "stamp_gap_ms": sa[0] - sb[0],
-            "nodes": [a.get("node"), b.get("node")],
-            "terms": [a.get("term"), b.get("term")],
-            "wall": [a.get("wall"), b.get("wall")],
-            "stamp_order": [label(r) for r in sorted(chain, key=lambda r: stamp(r) or (0, 0, ""))],
-            "causal_order": [label(r) for r in chain],
+            "stamp_gap_ms": a.ts[0] - b.ts[0],
+            "nodes": [a.node, b.node],
+            "terms": [a.term, b.term],
+            "wall": [a.wall, b.wall],
+            "stamp_order": [r.label for r in by_stamp],
+            "causal_order": [r.label for r in chain],
         },
-        fingerprint=f"causal-inversion/{a.get('step')}/{b.get('step')}",
+        fingerprint=f"causal-inversion/{a.step}/{b.step}",
     )

@@ -30,9 +30,11 @@ order acknowledged early has had time to finish. An order is *in flight*
 * a cancel was acknowledged less than ``grace`` seconds before the end of the
   history and the step log does not show the cancel request yet.
 
-Every other unfinished order is *stalled* and reported as lost. Wall times
-come from the nodes, so a skewed clock (the clock nemesis) can move an
-order across the line; ``grace`` (default 5 s) is the knob.
+A row's time is its HLC stamp (``ts[0]``, ms), else its ``wall``: the HLC
+carries the largest clock any node has seen, so a node whose wall clock the
+clock nemesis set back does not make every order it touched look stalled.
+Every other unfinished order is *stalled* and reported as lost; ``grace``
+(default 5 s) is the knob.
 """
 
 from __future__ import annotations
@@ -153,8 +155,7 @@ def saga_view(chain: list[Step]) -> SagaView:
     """Replay one order's step rows (in seq order) the way the orchestrator changed its record."""
     view = SagaView(rows=len(chain))
     for row in chain:
-        if row.wall is not None:
-            view.last_wall = max(view.last_wall, row.wall)
+        view.last_wall = max(view.last_wall, activity(row))
         step, phase = row.step, row.phase
         if step == "saga":
             if phase == "cancel-requested":
@@ -168,6 +169,13 @@ def saga_view(chain: list[Step]) -> SagaView:
             view.steps[step] = phase
             view.state = "compensating" if view.compensating else "running"
     return view
+
+
+def activity(row: Step) -> float:
+    """When a step happened, in seconds: its HLC stamp if it has one, else its wall clock."""
+    if row.ts is not None:
+        return row.ts[0] / 1000.0
+    return row.wall if row.wall is not None else 0.0
 
 
 def saga_views(chains: dict[str, list[Step]]) -> dict[str, SagaView]:
@@ -236,7 +244,7 @@ class EffectsChecker:
         clients, end = client_views(history)
         has_steps = arts.has_any("saga-steps.jsonl")
         chains = arts.chains()
-        last_wall = max((s.wall for s in arts.steps() if s.wall is not None), default=0.0)
+        last_wall = max((activity(s) for s in arts.steps()), default=0.0)
         ledger = _by_order(arts.ledger())
 
         anomalies: list[Anomaly] = []
@@ -247,8 +255,12 @@ class EffectsChecker:
         settled = 0
         for oid in sorted(set(clients) | set(ledger) | set(chains)):
             chain = chains.get(oid)
-            o = Order(oid, clients.get(oid, NO_CLIENT), saga_view(chain) if chain else None,
-                      ledger.get(oid, {}))
+            o = Order(
+                oid,
+                clients.get(oid, NO_CLIENT),
+                saga_view(chain) if chain else None,
+                ledger.get(oid, {}),
+            )
             outcomes[o.saga.state if o.saga and o.saga.state else "no-saga"] += 1
             for effect, rows in o.rows.items():
                 counts[effect] += len(rows)
@@ -422,8 +434,14 @@ class Balance:
             acc[0], acc[1], acc[2] = acc[0] + g, acc[1] + b, acc[2] + sh
             if abs(g - b - sh) > EPS:
                 self.off[measure].append(
-                    {"order": o.oid, given_name: g, back_name: b, "shipped": sh,
-                     "difference": g - b - sh, "ops": sorted(o.client.ops)}
+                    {
+                        "order": o.oid,
+                        given_name: g,
+                        back_name: b,
+                        "shipped": sh,
+                        "difference": g - b - sh,
+                        "ops": sorted(o.client.ops),
+                    }
                 )
 
     def anomalies(self) -> list[Anomaly]:
@@ -440,8 +458,14 @@ class Balance:
                     summary=f"{measure}: {given_name} {given:g} - {back_name} {taken:g} "
                     f"!= shipped {shipped:g}",
                     ops=sorted({i for row in off for i in row["ops"]}),
-                    details={"measure": measure, given_name: given, back_name: taken,
-                             "shipped": shipped, "difference": given - taken - shipped, "orders": off},
+                    details={
+                        "measure": measure,
+                        given_name: given,
+                        back_name: taken,
+                        "shipped": shipped,
+                        "difference": given - taken - shipped,
+                        "orders": off,
+                    },
                     fingerprint=f"conservation/{measure}",
                 )
             )

@@ -73,6 +73,42 @@ def token_spans(rows: Iterable[dict[str, Any]], *, fence_log: bool) -> list[dict
     return spans.spans
 
 
+class Resource:
+    """One ledger on one node: its fence log (or, without one, its ledger rows) read once,
+    noting rejections and token spans on the way."""
+
+    def __init__(self, arts: Artifacts, node: str, service: str):
+        self.arts, self.node, self.service = arts, node, service
+        fence = f"{service}.fence.jsonl"
+        self.fence_log = arts.path(node, fence).exists()
+        self.name = fence if self.fence_log else f"{service}.ledger.jsonl"
+        self.rejected: list[dict[str, Any]] = []
+        self.spans = Spans()
+
+    def source(self, line: int) -> str:
+        return f"{self.arts.label(self.node, self.name)}:{line}"
+
+    def rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        if self.fence_log:
+            it: Iterator[tuple[int, dict[str, Any]]] = self.arts.iter(self.node, self.name)
+        else:
+            it = ((r.line, r.to_json()) for r in self.arts.ledger(self.service, self.node))
+        for line, r in it:
+            if r.get("verdict") == "reject":
+                fields = {k: r.get(k) for k in ("key", "token", "highest", "wall")}
+                self.rejected.append(
+                    {
+                        "node": self.node,
+                        "ledger": self.service,
+                        **fields,
+                        "source": self.source(line),
+                    }
+                )
+            else:
+                self.spans.add(r.get("token"), r.get("wall"))
+            yield line, r
+
+
 class FencingChecker:
     name = NAME
 
@@ -87,44 +123,17 @@ class FencingChecker:
         found: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = []
         rejected: list[dict[str, Any]] = []
         tokens: dict[str, list[dict[str, Any]]] = {}
-        accepted = 0
         for node in arts.nodes():
             for service in SERVICES:
-                name = f"{service}.fence.jsonl"
-                use_fence = arts.path(node, name).exists()
-                spans = Spans()
-                seen: list[tuple[int, dict[str, Any]]] = []
-                source = name if use_fence else f"{service}.ledger.jsonl"
-
-                def rows(node: str = node, service: str = service, name: str = name,
-                         use_fence: bool = use_fence) -> Iterator[tuple[int, dict[str, Any]]]:
-                    if use_fence:
-                        yield from arts.iter(node, name)
-                    else:
-                        for r in arts.ledger(service, node):
-                            yield r.line, r.to_json()
-
-                def watch(it: Iterator[tuple[int, dict[str, Any]]], node: str = node,
-                          service: str = service, spans: Spans = spans,
-                          seen: list[Any] = seen) -> Iterator[tuple[int, dict[str, Any]]]:
-                    for line, r in it:
-                        seen.append(None)
-                        if r.get("verdict") == "reject":
-                            rejected.append({
-                                "node": node, "ledger": service,
-                                **{k: r.get(k) for k in ("key", "token", "highest", "wall")},
-                                "source": f"{arts.label(node, name)}:{line}",
-                            })
-                        else:
-                            spans.add(r.get("token"), r.get("wall"))
-                        yield line, r
-
-                for line, stale, newer in stale_writes(watch(rows()), fence_log=use_fence):
-                    stale = dict(stale, source=f"{arts.label(node, source)}:{line}")
-                    found.append((node, service, source, stale, newer))
-                accepted += sum(s["writes"] for s in spans.spans)
-                if spans.spans:
-                    tokens[f"{node}/{service}"] = spans.spans
+                log = Resource(arts, node, service)
+                for line, stale, newer in stale_writes(log.rows(), fence_log=log.fence_log):
+                    found.append(
+                        (node, service, log.name, dict(stale, source=log.source(line)), newer)
+                    )
+                rejected += log.rejected
+                if log.spans.spans:
+                    tokens[f"{node}/{service}"] = log.spans.spans
+        accepted = sum(s["writes"] for spans in tokens.values() for s in spans)
         anomalies = []
         if found:
             clients, _ = client_views(history)
@@ -138,10 +147,18 @@ class FencingChecker:
         }
         return CheckResult(valid=not anomalies, anomalies=anomalies, stats=stats)
 
-    def _anomaly(self, arts: Artifacts, node: str, service: str, source: str, stale: dict[str, Any],
-                 newer: dict[str, Any], clients: dict[str, Any]) -> Anomaly:
+    def _anomaly(
+        self,
+        arts: Artifacts,
+        node: str,
+        service: str,
+        source: str,
+        stale: dict[str, Any],
+        newer: dict[str, Any],
+        clients: dict[str, Any],
+    ) -> Anomaly:
         key = str(stale.get("key"))
-        row = next((r for r in arts.ledger(service, node) if r.key == key), None)
+        row = arts.ledger_row(service, node, key)
         order = row.order_id if row is not None and row.order_id else order_of_key(key)
         view = clients.get(order) if isinstance(order, str) else None
         return Anomaly(
@@ -179,6 +196,8 @@ def leader_terms(steps: Iterable[Step]) -> list[dict[str, Any]]:
             span[0] = min(span[0], s.wall)
             span[1] = max(span[1], s.wall)
             span[2] += 1
-    out = [{"term": t, "node": n, "first_wall": a, "last_wall": b, "steps": c}
-           for (t, n), (a, b, c) in seen.items()]
+    out = [
+        {"term": t, "node": n, "first_wall": a, "last_wall": b, "steps": c}
+        for (t, n), (a, b, c) in seen.items()
+    ]
     return sorted(out, key=lambda s: (s["first_wall"], str(s["term"])))

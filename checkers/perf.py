@@ -82,6 +82,7 @@ class PerfChecker:
             "nemesis": [
                 {k: v for k, v in asdict(x).items() if k in ("f", "value", "start", "end", "ops")}
                 for x in faults(history)
+                if not x.failed
             ],
             "seconds": end_s,
             "ops": total,

@@ -207,6 +207,7 @@ class Fault:
     after_seconds: float | None = None
     crossings: dict[str, float | None] = field(default_factory=dict)
     already_above: list[str] = field(default_factory=list)
+    failed: bool = False  # the nemesis said it definitely did not happen
 
 
 def faults(history: History) -> list[Fault]:
@@ -241,6 +242,7 @@ def _complete(pending: list[Fault], op: Op) -> None:
             if op.type == "fail":
                 pending.remove(fault)  # a fault that definitely did not happen is no fault
                 fault.end = fault.start
+                fault.failed = True
             return
 
 
@@ -279,7 +281,7 @@ class SignalsChecker:
         self.required = required
 
     def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
-        arts = Artifacts(artifacts)
+        arts = Artifacts.open(artifacts)
         finals: dict[str, dict[str, Any]] = {}
         for n in arts.nodes():
             snap = arts.final_metrics(n)
@@ -298,7 +300,8 @@ class SignalsChecker:
         series = build_series(arts)
         found = faults(history)
         for fault in found:
-            attribute(fault, series, self.th)
+            if not fault.failed:
+                attribute(fault, series, self.th)
         anomalies = self._duplicate_alert(finals, series) + self._amplification(arts, finals)
         stats = {
             "thresholds": asdict(self.th),

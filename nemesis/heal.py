@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.core.errors import NemesisError
 from harness.core.protocols import Remote
 from nemesis.clock import write_offset
 from nemesis.pause import undo_pause
@@ -34,11 +35,13 @@ def undo(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> 
         undo_pause(remote, fault)
     elif fault.kind == "clock":
         write_offset(remote, fault.node, fault.detail["file"], 0)
-    elif fault.kind == "kill":
-        if target is not None:
+    elif fault.kind in ("kill", "app"):
+        if target is None:  # never mark these healed without doing it: they stay outstanding
+            what = "restarting" if fault.kind == "kill" else "clearing the application faults of"
+            raise NemesisError(f"{what} {fault.node} needs the run's target; `seam heal` rebuilds it from test.json")
+        if fault.kind == "kill":
             target.start(test, fault.node, fault.detail.get("role"))
-    elif fault.kind == "app":
-        if target is not None:
+        else:
             target.clear_faults(test, fault.node)
     else:
         raise ValueError(f"do not know how to undo a {fault.kind!r} fault")
@@ -70,7 +73,5 @@ def heal_ledger(
         done.append(fault)
         report(f"healed {fault.kind} on {fault.node}")
     if failures:
-        from harness.core.errors import NemesisError
-
         raise NemesisError("could not heal " + "; ".join(failures) + " (run `seam heal` again)")
     return done

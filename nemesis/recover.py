@@ -71,9 +71,13 @@ def load_run(run_dir: Path) -> StoredRun:
     try:
         data = json.loads(f.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{f}: no test.json; give a run directory such as results/register/<time>") from None
+        raise InputError(
+            f"{f}: no test.json; give a run directory such as results/register/<time>"
+        ) from None
     except (OSError, ValueError) as e:
-        raise InputError(f"{f}: cannot read it ({e}); the run cannot be healed from its files") from None
+        raise InputError(
+            f"{f}: cannot read it ({e}); the run cannot be healed from its files"
+        ) from None
     nodes = data.get("nodes") or {}
     return StoredRun(path, dict(data.get("options") or {}), dict(nodes), _control_pid(data, nodes))
 
@@ -118,7 +122,8 @@ def find_runs(roots: Iterable[Path], marker: str = LEDGER) -> list[Path]:
         for pattern in (marker, f"*/{marker}", f"*/*/{marker}"):
             for ledger in sorted(Path(root).glob(pattern)):
                 key, run = ledger.parent.resolve(), ledger.parent
-                if key not in found or found[key].is_symlink():  # name a run by its own path, not `latest`
+                # Name a run by its own path, not by a symlink such as `latest`.
+                if key not in found or found[key].is_symlink():
                     found[key] = run
     return [found[k] for k in sorted(found)]
 
@@ -136,20 +141,30 @@ def remote_for(run: StoredRun) -> Any:
 
         prefix = str(run.options.get("cluster_prefix") or "seam")
         count = max([int(run.options.get("node_count") or 1)] + [_index(n) for n in run.nodes])
-        cluster = NetnsCluster(nodes=count, subnet=str(run.options.get("subnet") or "10.77.0.0/24"), prefix=prefix)
+        cluster = NetnsCluster(
+            nodes=count, subnet=str(run.options.get("subnet") or "10.77.0.0/24"), prefix=prefix
+        )
         return NetnsRemote({n: cluster.namespace(_index(n)) for n in run.nodes if _index(n)})
     if kind == "ssh":
         from harness.control.ssh import SshHost, SshRemote
 
         o = run.options
         hosts = {
-            n: SshHost(host=n, port=int(o.get("ssh_port") or 22), username=o.get("username") or "root",
-                       key_file=o.get("ssh_key"), known_hosts=o.get("known_hosts"),
-                       sudo=bool(o.get("ssh_sudo")), insecure=bool(o.get("ssh_insecure")))
+            n: SshHost(
+                host=n,
+                port=int(o.get("ssh_port") or 22),
+                username=o.get("username") or "root",
+                key_file=o.get("ssh_key"),
+                known_hosts=o.get("known_hosts"),
+                sudo=bool(o.get("ssh_sudo")),
+                insecure=bool(o.get("ssh_insecure")),
+            )
             for n in (o.get("nodes") or list(run.nodes))
         }
         return SshRemote(hosts)
-    raise InputError(f"{run.path / TEST_JSON}: unknown cluster kind {kind!r}; expected local, netns or ssh")
+    raise InputError(
+        f"{run.path / TEST_JSON}: unknown cluster kind {kind!r}; expected local, netns or ssh"
+    )
 
 
 def _index(node: str) -> int:
@@ -184,11 +199,17 @@ def _exists(remote: Any, node: str, path: str) -> bool:
 def moot(fault: Fault, run: StoredRun, remote: Any, gone: dict[str, str]) -> str | None:
     """Why ``fault`` no longer needs undoing, or None if it must be undone."""
     workdir = run.nodes.get(fault.node, {}).get("workdir")
-    if fault.node in gone and fault.kind != "pause":  # a pid is signalled by number, namespace or not
+    # Rules and processes die with a namespace; a paused pid (signalled by number) and a
+    # clock file (a file on this host) do not need it, so those are still undone.
+    if fault.node in gone and fault.kind in ("partition", "loss", "kill", "app"):
         return f"{gone[fault.node]}, and the fault with it"
     if fault.kind == "clock" and not _exists(remote, fault.node, fault.detail["file"]):
         return f"{fault.detail['file']} is gone, so no process reads it"
-    if fault.kind in ("kill", "app") and workdir and not _exists(remote, fault.node, f"{workdir}/node.json"):
+    if (
+        fault.kind in ("kill", "app")
+        and workdir
+        and not _exists(remote, fault.node, f"{workdir}/node.json")
+    ):
         return f"the run directory {workdir} was removed (the run was torn down)"
     return None
 
@@ -214,9 +235,14 @@ class RecoveredTarget:
             addrs[name] = NodeAddr(name, host, host, int(port), info["workdir"])
         skew = "clock" in (run.options.get("nemesis") or [])
         replication = tuple(run.options.get("replication") or (3, 2, 2))
-        self.pipeline = PipelineTarget(remote, addrs, replication=replication,  # type: ignore[arg-type]
-                                       bugs=run.options.get("bugs") or [], seed=int(run.options.get("seed") or 1),
-                                       skew=skew)
+        self.pipeline = PipelineTarget(
+            remote,
+            addrs,
+            replication=replication,  # type: ignore[arg-type]
+            bugs=run.options.get("bugs") or [],
+            seed=int(run.options.get("seed") or 1),
+            skew=skew,
+        )
         self.remote = remote
         self._secret_read = False
 
@@ -258,7 +284,9 @@ class RecoveredTarget:
             try:
                 self.pipeline.admin_secret = json.loads(local.read_text())["admin_secret"]
             except (ValueError, KeyError) as e:
-                raise TargetError(f"{node}: {workdir}/node.json has no admin_secret ({e}); cannot clear its faults") from None
+                raise TargetError(
+                    f"{node}: {workdir}/node.json has no admin_secret ({e}); cannot clear its faults"
+                ) from None
         self._secret_read = True
 
 
@@ -316,7 +344,11 @@ def started_pids(run: StoredRun) -> list[tuple[str, int]]:
         text = log.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return []
-    return list(dict.fromkeys((m.group(1), int(m.group(2))) for m in STARTED.finditer(text) if m.group(1) in run.nodes))
+    return list(
+        dict.fromkeys(
+            (m.group(1), int(m.group(2))) for m in STARTED.finditer(text) if m.group(1) in run.nodes
+        )
+    )
 
 
 def _cmdline(remote: Any, node: str, pid: int) -> bytes:
@@ -330,7 +362,9 @@ def _cmdline(remote: Any, node: str, pid: int) -> bytes:
     return r.stdout.encode() if r.status == 0 else b""
 
 
-def stop_leftovers(run_dir: Path, *, report: Report = lambda line: None, grace: float = 5.0) -> list[int]:
+def stop_leftovers(
+    run_dir: Path, *, report: Report = lambda line: None, grace: float = 5.0
+) -> list[int]:
     """SIGKILL the node processes a dead run left running; return their pids.
 
     Only pids the run's seam.log says it started, and only while their command

@@ -24,7 +24,9 @@ failed connect is.
 from __future__ import annotations
 
 import json
+import functools
 import logging
+import queue
 import re
 import select
 import socket
@@ -49,6 +51,8 @@ POOL_IDLE = 5.0
 #: Idle connections kept per peer; more callers than this at once open extra
 #: connections that are closed after use.
 POOL_SIZE = 32
+#: Seconds a peer whose call failed is asked last by hedged quorum calls.
+SUSPECT_SECONDS = 2.0
 _MISSING = object()
 
 
@@ -199,6 +203,7 @@ class _BadRequest(Exception):
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 _METHODS = frozenset({"GET", "POST", "PUT", "DELETE"})
+_CLOSE = "Connection: close\r\n"
 
 
 def _make_handler(router: Router, log: logging.Logger | None) -> type[socketserver.StreamRequestHandler]:
@@ -269,8 +274,10 @@ def _make_handler(router: Router, log: logging.Logger | None) -> type[socketserv
             headers: dict[str, str] = {}
             while True:
                 h = self.rfile.readline(MAX_LINE + 1)
-                if h in (b"\r\n", b"\n", b""):
+                if h in (b"\r\n", b"\n"):
                     break
+                if not h:
+                    return None, False  # the client went away mid-headers
                 if len(h) > MAX_LINE or len(headers) >= MAX_HEADERS:
                     raise _BadRequest(431, "request headers too large")
                 name, sep, value = h.decode("latin-1").partition(":")
@@ -296,6 +303,8 @@ def _make_handler(router: Router, log: logging.Logger | None) -> type[socketserv
             body = self.rfile.read(n) if n else b""
             if len(body) < n:
                 return None, False  # the client went away mid-body
+            if not target.startswith("/"):
+                target = urlsplit(target)._replace(scheme="", netloc="").geturl() or "/"  # absolute form
             path, _, query = target.partition("?")
             req = Request(
                 method=method,
@@ -313,7 +322,7 @@ def _make_handler(router: Router, log: logging.Logger | None) -> type[socketserv
                 data, ctype = json.dumps(payload, default=_json_default).encode(), "application/json"
             head = (f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n"
                     f"Content-Type: {ctype}\r\nContent-Length: {len(data)}\r\n"
-                    f"{'' if keep else 'Connection: close' + chr(13) + chr(10)}\r\n")
+                    f"{'' if keep else _CLOSE}\r\n")
             try:
                 self.wfile.write(head.encode("latin-1") + data)  # one segment: headers and body
             except OSError:
@@ -446,8 +455,12 @@ class ConnectionPool:
     ``take`` hands out an idle connection that still looks alive, or None (the
     caller connects afresh); ``give`` returns a healthy one; ``flush`` closes all
     idle ones, used after any error so one dead peer costs one failure per
-    in-flight call, not one per pooled socket.
+    in-flight call, not one per pooled socket. A failed call also makes the peer
+    *suspect* for ``SUSPECT_SECONDS`` (until a call succeeds), so hedged quorum
+    calls ask it last.
     """
+
+    suspect_until = 0.0
 
     def __init__(self, host: str, port: int, size: int = POOL_SIZE, max_idle: float = POOL_IDLE):
         self.host, self.port = host, port
@@ -472,6 +485,13 @@ class ConnectionPool:
                 self._idle.append((conn, time.monotonic()))
                 return
         conn.close()
+
+    def suspect(self) -> bool:
+        return self.suspect_until > time.monotonic()
+
+    def failed(self) -> None:
+        self.suspect_until = time.monotonic() + SUSPECT_SECONDS
+        self.flush()
 
     def flush(self) -> None:
         with self._lock:
@@ -511,6 +531,18 @@ def pool_for(host: str, port: int) -> ConnectionPool:
     return pool
 
 
+def suspect(base_url: str) -> bool:
+    """Whether a call to this peer failed recently (and none succeeded since)."""
+    host, port = _host_port(base_url)
+    return pool_for(host, port).suspect()
+
+
+@functools.lru_cache(maxsize=256)
+def _host_port(base_url: str) -> tuple[str, int]:
+    url = urlsplit(base_url)
+    return url.hostname or "127.0.0.1", url.port or 80
+
+
 def close_pools() -> None:
     """Close every pooled connection (a node shutting down, or a test)."""
     with _pools_lock:
@@ -533,36 +565,39 @@ def http_call(
     Returns (status, JSON body as dict). Raises CallFailed(definite=True) only
     when a fresh connection could not be opened (nothing was sent).
     """
-    url = urlsplit(base_url)
     where = f"{method} {base_url}{path}"
-    pool = pool_for(url.hostname or "127.0.0.1", url.port or 80)
+    pool = pool_for(*_host_port(base_url))
     data = json.dumps(body, default=_json_default).encode() if body is not None else b""
-    head = [f"{method} {path} HTTP/1.1\r\nHost: {pool.host}:{pool.port}\r\n"]
+    hdrs = {"Host": f"{pool.host}:{pool.port}", **({"Content-Type": "application/json"} if body is not None else {}),
+            **(headers or {})}
     if body is not None:
-        head.append(f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n")
-    for k, v in (headers or {}).items():
-        head.append(f"{k}: {v}\r\n")
+        hdrs["Content-Length"] = str(len(data))
+    head = [f"{method} {path} HTTP/1.1\r\n"] + [f"{k}: {v}\r\n" for k, v in hdrs.items()]
     request = ("".join(head) + "\r\n").encode("latin-1") + data
     conn = pool.take()
     if conn is None:
         try:
             conn = _Conn.open(pool.host, pool.port, timeout)
         except ConnectionRefusedError as e:
+            pool.failed()
             raise CallFailed(where, "connection refused", definite=True) from e
         except TimeoutError as e:
+            pool.failed()
             raise CallFailed(where, "connect timed out (request not sent)", definite=True) from e
         except OSError as e:
+            pool.failed()
             raise CallFailed(where, f"cannot connect: {e}", definite=True) from e
     try:
         status, raw, close = conn.exchange(request, timeout)
     except TimeoutError as e:
         conn.close()
-        pool.flush()
+        pool.failed()
         raise CallTimeout(where, f"no reply within {timeout:g}s") from e
     except (_Protocol, ValueError, OSError) as e:
         conn.close()
-        pool.flush()
+        pool.failed()
         raise CallFailed(where, f"connection dropped: {type(e).__name__}: {e}", definite=False) from e
+    pool.suspect_until = 0.0
     if close:
         conn.close()
     else:
@@ -576,18 +611,140 @@ def http_call(
     return status, payload
 
 
+class Workers:
+    """Daemon threads that run fan-out calls: a lean stand-in for ThreadPoolExecutor.
+
+    A quorum call hands each remote node to a worker and collects replies on its
+    own queue; no Future, Condition or waiter objects per call. Threads are
+    started on demand (whenever more calls are queued than threads are idle), up
+    to ``limit``, so a paused peer that holds workers for a whole timeout does not
+    delay calls to the other peers.
+    """
+
+    def __init__(self, limit: int = 128, name: str = "fanout"):
+        self.limit, self.name = limit, name
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._count = self._idle = self._pending = 0
+        self._closed = False
+
+    def submit(self, fn: Callable[[str], Any], node: str, out: queue.SimpleQueue[Any]) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self.name} workers are shut down")
+            self._pending += 1
+            if self._pending > self._idle and self._count < self.limit:
+                self._count += 1
+                threading.Thread(target=self._run, name=f"{self.name}-{self._count}", daemon=True).start()
+        self._q.put((fn, node, out))
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            item = self._q.get()
+            with self._lock:
+                self._idle -= 1
+                self._pending -= 1
+            if item is None:
+                return
+            fn, node, out = item
+            try:
+                out.put((node, True, fn(node)))
+            except BaseException as e:  # noqa: BLE001 - handed to the caller, which decides
+                out.put((node, False, e))
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+            count = self._count
+        for _ in range(count):
+            self._q.put(None)
+
+
+_EXPECTED = (CallError, OSError, ValueError, KeyError, TypeError)
+
+
 def fan_out(
     pool: Any,
     nodes: list[str],
     need: int,
     fn: Callable[[str], Any],
     timeout: float,
+    *,
+    local: str | None = None,
+    hedge: float | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Run fn(node) for every node on ``pool``; return as soon as ``need`` succeeded.
+    """Run fn(node) for the nodes; return as soon as ``need`` succeeded.
 
-    Returns ({node: result}, {node: error}). Stragglers keep running on the pool
-    (each bounded by its own call timeout) but are not waited for.
+    Returns ({node: result}, {node: error}). Stragglers keep running (each
+    bounded by its own call timeout) but are not waited for. ``pool`` is a
+    ``Workers`` or any executor with ``submit`` (which always calls every node).
+
+    With ``Workers``:
+    - ``local`` (this node, if it is in ``nodes``) runs inline in the caller's
+      thread while remote calls are in flight, saving a thread handoff (only
+      when need >= 2: a lone local reply would end the call before the remote
+      ones are even sent);
+    - ``hedge`` (seconds), for calls whose effect is not needed everywhere
+      (reads): only the first ``need`` nodes are asked at once, in the given
+      order; the next one is asked when a call fails or every ``hedge`` seconds
+      without ``need`` replies. Nodes never asked are not in either dict.
     """
+    if not isinstance(pool, Workers):
+        return _fan_out_futures(pool, nodes, need, fn, timeout)
+    out: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    if need < 2 or local not in nodes:
+        local = None
+    remote = [n for n in nodes if n != local]
+    waiting = list(reversed(remote))  # pop() asks them in order
+    first = len(remote) if hedge is None else max(0, need - (local is not None))
+    outstanding = 0
+    for _ in range(min(first, len(waiting))):
+        pool.submit(fn, waiting.pop(), out)
+        outstanding += 1
+    ok: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    deadline = _monotonic() + timeout
+    if local is not None:
+        try:
+            ok[local] = fn(local)
+        except _EXPECTED as e:
+            errors[local] = str(e)
+    while len(ok) < need and (outstanding or waiting):
+        now = _monotonic()
+        if deadline <= now:
+            break
+        short = len(ok) + outstanding < need  # not enough calls in flight to reach need
+        if waiting and (short or not outstanding):
+            pool.submit(fn, waiting.pop(), out)
+            outstanding += 1
+            continue
+        left = deadline - now if hedge is None or not waiting else min(hedge, deadline - now)
+        try:
+            node, good, value = out.get(timeout=left)
+        except queue.Empty:
+            if waiting:  # slow replies: ask one more node
+                pool.submit(fn, waiting.pop(), out)
+                outstanding += 1
+            continue
+        outstanding -= 1
+        if good:
+            ok[node] = value
+        elif isinstance(value, _EXPECTED):
+            errors[node] = str(value)
+        else:
+            raise value
+    asked = set(nodes) - set(waiting)
+    for n in asked:
+        if n not in ok:
+            errors.setdefault(n, "no answer in time")
+    return ok, errors
+
+
+def _fan_out_futures(
+    pool: Any, nodes: list[str], need: int, fn: Callable[[str], Any], timeout: float
+) -> tuple[dict[str, Any], dict[str, str]]:
     from concurrent.futures import FIRST_COMPLETED, wait
 
     futures = {pool.submit(fn, n): n for n in nodes}
@@ -603,7 +760,7 @@ def fan_out(
         for f in finished:
             try:
                 ok[futures[f]] = f.result()
-            except (CallError, OSError, ValueError, KeyError, TypeError) as e:
+            except _EXPECTED as e:
                 errors[futures[f]] = str(e)
     for f in pending:
         errors.setdefault(futures[f], "no answer in time")

@@ -30,18 +30,18 @@ A put that gets fewer than W acks raises ``NoQuorum``: its effect is unknown
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from target.hlc import ZERO, Timestamp
-from target.httpkit import CallError, HTTPError, Request, Router, fan_out, http_call
+from target.httpkit import CallError, HTTPError, Request, Router, Workers, fan_out, http_call, suspect
 
 if TYPE_CHECKING:
     import logging
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from target.context import NodeContext
 
 _ABSENT = object()
+#: A hedged read asks one more replica when the first ones have not answered by then.
+HEDGE_SECONDS = 0.05
 
 
 class NoQuorum(Exception):
@@ -64,9 +66,13 @@ class NoQuorum(Exception):
 
 def placement(key: str, nodes: list[str], n: int) -> list[str]:
     """The n replicas of key, home first: a stable function of the key and the names."""
-    names = sorted(nodes)
+    return list(_placement(key, tuple(sorted(nodes)), n))
+
+
+@functools.lru_cache(maxsize=8192)
+def _placement(key: str, names: tuple[str, ...], n: int) -> tuple[str, ...]:
     start = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % len(names)
-    return [names[(start + i) % len(names)] for i in range(min(n, len(names)))]
+    return tuple(names[(start + i) % len(names)] for i in range(min(n, len(names))))
 
 
 class Replica:
@@ -187,8 +193,10 @@ class StoreClient:
         self.r = 1 if weak else repl.r
         self.write_back = not ctx.bugs.on("no-write-back")
         self.timeout = ctx.config.request_timeout
+        self.hedge = min(HEDGE_SECONDS, self.timeout / 4)
+        self._names = tuple(ctx.peers)
         self.replica = Replica(ctx.data_dir / "store.jsonl", ctx.log)
-        self._pool = ThreadPoolExecutor(max_workers=128, thread_name_prefix="store")
+        self._pool = Workers(limit=128, name="store")
         self._key_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
 
@@ -215,15 +223,20 @@ class StoreClient:
 
     def _quorum(self, nodes: list[str], need: int, fn: Callable[[str], Any]) -> tuple[dict[str, Any], dict[str, str]]:
         """Run fn(node) on all nodes in parallel; return once ``need`` succeeded (or none can)."""
-        return fan_out(self._pool, nodes, need, fn, self.timeout + 0.5)
+        return fan_out(self._pool, nodes, need, fn, self.timeout + 0.5, local=self.ctx.node)
 
     # ---- coordinator ----
 
     def replicas(self, key: str) -> list[str]:
-        return placement(key, self.ctx.peers, self.n)
+        return list(_placement(key, self._names, self.n))
 
     def _read_quorum(self, key: str) -> tuple[dict[str, tuple[Any, Timestamp] | None], tuple[Any, Timestamp] | None]:
-        replies, errors = self._quorum(self.replicas(key), self.r, lambda n: self._read_one(n, key))
+        """The first R replies. Reads are hedged: R replicas are asked (this node and
+        peers that have not failed lately first), a further one only when one of
+        them fails or is slow, so a healthy cluster serves a read with R calls, not N."""
+        nodes = sorted(self.replicas(key), key=lambda n: n != self.ctx.node and suspect(self.ctx.url(n)))
+        replies, errors = fan_out(self._pool, nodes, self.r, lambda n: self._read_one(n, key),
+                                  self.timeout + 0.5, local=self.ctx.node, hedge=self.hedge)
         if len(replies) < self.r:
             raise NoQuorum("read", key, self.r, len(replies), errors)
         versions = [v for v in replies.values() if v is not None]
@@ -314,7 +327,7 @@ class StoreClient:
         return self._route(key, expected, new)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
         self.replica.close()
 
     # ---- HTTP ----

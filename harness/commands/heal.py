@@ -18,13 +18,26 @@ import click
 
 
 @click.command("heal")
-@click.argument("run_dirs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--results", "results", default="results", show_default=True, type=click.Path(path_type=Path),
-              help="Where stored runs live; searched when no RESULTS_DIR is given.")
-@click.option("--all", "include_live", is_flag=True,
-              help="Also heal runs whose `seam test` process is still running.")
-@click.option("--stop-nodes", is_flag=True,
-              help="Then stop the node processes that dead runs left running (by pid, from each run's seam.log).")
+@click.argument("run_dirs", nargs=-1, metavar="[RESULTS_DIR]...", type=click.Path(path_type=Path))
+@click.option(
+    "--results",
+    "results",
+    default="results",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Where stored runs live; searched when no RESULTS_DIR is given.",
+)
+@click.option(
+    "--all",
+    "include_live",
+    is_flag=True,
+    help="Also heal runs whose `seam test` process is still running.",
+)
+@click.option(
+    "--stop-nodes",
+    is_flag=True,
+    help="Then stop the node processes that dead runs left running (by pid, from each run's seam.log).",
+)
 def heal(run_dirs: tuple[Path, ...], results: Path, include_live: bool, stop_nodes: bool) -> None:
     """Undo every fault Seam applied and did not heal.
 
@@ -51,20 +64,30 @@ def heal(run_dirs: tuple[Path, ...], results: Path, include_live: bool, stop_nod
     roots = list(run_dirs) or [results]
     for root in roots:
         if not root.exists():
-            raise InputError(f"{root}: no such directory; give a run directory or --results DIR")
+            raise InputError(
+                f"{root}: no such directory; run where `seam test` ran, or give a run directory "
+                "or --results DIR"
+            )
     healed, runs, skipped, failures = _heal_runs(roots, include_live)
     stopped = 0
     if stop_nodes and not failures:
         stopped, failures = _stop_nodes(roots)
     for d in skipped:
-        click.echo(f"{d}: skipped, its `seam test` is still running (it heals itself; --all heals it now)")
+        click.echo(
+            f"{d}: skipped, its `seam test` is still running (it heals itself; --all heals it now)"
+        )
     if failures:
-        raise NemesisError(f"could not heal {len(failures)} run(s): " + "; ".join(failures)
-                           + " (fix what is named and run `seam heal` again)")
+        raise NemesisError(
+            f"could not heal {len(failures)} run(s): "
+            + "; ".join(failures)
+            + " (fix what is named and run `seam heal` again)"
+        )
     where = ", ".join(str(r) for r in roots)
     stops = f"; stopped {stopped} node process(es)" if stopped else ""
     if healed:
-        click.echo(f"seam heal: healed {healed} fault(s) in {runs - len(skipped)} run(s) under {where}{stops}")
+        click.echo(
+            f"seam heal: healed {healed} fault(s) in {runs - len(skipped)} run(s) under {where}{stops}"
+        )
     elif not skipped:
         click.echo(f"seam heal: nothing to heal under {where}{stops}")
 

@@ -30,40 +30,43 @@ import pytest
 from nemesis.state import outstanding
 from tests.conftest import REPO, require_root, require_tool
 from tests.integration import cluster_fixture
-from tests.integration.test_nemesis_faults import proc_state, until
-from tests.integration.test_run_local import run_dirs, seam, stop_nodes
+from tests.integration.test_nemesis_faults import proc_state, running, until
+from tests.integration.test_run_local import _is_node, node_pids, run_dirs, seam, stop_nodes
 
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.slow]
 
 NAME = "crash"
 SKEW = 300
 
-# The child: a real run whose nemesis schedule applies three faults and holds them.
-CHILD = f"""
+# The child: a real run whose nemesis schedule applies the faults in argv[2] and holds them.
+CHILD = """
 import json, sys
 import nemesis.combined as combined
 from harness.generator import nemesis, sleep
 from harness.runner import run_test
 from harness.spec import TestSpec
 
-HOLD = [{{"f": "start-partition", "value": "halves"}},
-        {{"f": "start-pause", "value": {{"node": "n1"}}}},
-        {{"f": "bump", "value": {{"node": "n2", "seconds": {SKEW}}}}}]
-
 def hold(packages, *, interval, concurrency=1):
-    return nemesis([*HOLD, sleep(600)])
+    return nemesis([*json.loads(sys.argv[2]), sleep(600)])
 
 combined.schedule = hold
 run_test(TestSpec.from_json(json.loads(sys.argv[1])), progress=False, install_sigint=False)
 """
 
+NET_PROC_CLOCK = [{"f": "start-partition", "value": "halves"},
+                  {"f": "start-pause", "value": {"node": "n1"}},
+                  {"f": "bump", "value": {"node": "n2", "seconds": SKEW}}]
+KILL_APP = [{"f": "kill", "value": {"node": "n3"}},
+            {"f": "start-app-fault", "value": {"kind": "lost-response", "service": "payment", "op": "refund",
+                                               "node": "n1", "count": 0}}]
 
-def spec(cluster, tmp_path: Path, **extra) -> dict:
+
+def spec(cluster, tmp_path: Path, nemeses: list[str]) -> dict:
     return {"name": NAME, "workload": "register", "cluster": "netns", "node_count": 3,
             "cluster_prefix": cluster.prefix, "subnet": str(cluster.network),
             "cluster_state": str(tmp_path / "cluster"), "results": str(tmp_path / "results"),
-            "nemesis": ["partition", "pause", "clock"], "time_limit": 300, "rate": 20, "concurrency": 3,
-            "op_timeout": 1, "seed": 3, "base_port": 7100, **extra}
+            "nemesis": nemeses, "time_limit": 300, "rate": 20, "concurrency": 3,
+            "op_timeout": 1, "seed": 3, "base_port": 7100}
 
 
 def seam_rules(remote, nodes) -> dict[str, list[str]]:
@@ -79,30 +82,21 @@ def completions(run_dir: Path) -> set[str]:
     return {r["f"] for r in rows if r.get("process") == "nemesis" and r["type"] == "info"}
 
 
-def crash_with_faults_held(cluster, tmp_path: Path) -> tuple[Path, list[int], Path]:
-    """Run the child until the three faults act, SIGKILL it; return (run dir, paused pids, skewed file)."""
+def crash_holding(cluster, tmp_path: Path, nemeses: list[str], hold: list[dict], check) -> Path:
+    """Run the child until every op of ``hold`` completed, ``check(run_dir, faults)``, SIGKILL it."""
     results = tmp_path / "results"
     log = open(tmp_path / "child.log", "wb")  # noqa: SIM115 - closed below
-    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(spec(cluster, tmp_path))], cwd=tmp_path,
-                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(REPO)})
+    child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(spec(cluster, tmp_path, nemeses)),
+                              json.dumps(hold)], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
         def held():
+            assert child.poll() is None, (tmp_path / "child.log").read_text()[-2000:]
             dirs = run_dirs(results)
-            if not dirs:
-                return None
-            done = {"start-partition", "start-pause", "bump"} <= completions(dirs[0])
-            return dirs[0] if done and child.poll() is None else None
+            return dirs[0] if dirs and {t["f"] for t in hold} <= completions(dirs[0]) else None
 
-        run_dir = until("partition, pause and skew applied", held, 60, every=0.2)
-        faults = outstanding(run_dir / "nemesis.jsonl")
-        assert {f.kind for f in faults} == {"partition", "pause", "clock"}, faults
-        # Each fault acts right now: rules in the namespaces, a stopped process, a skewed clock file.
-        rules = seam_rules(cluster.remote(), [i.name for i in cluster.node_infos()])
-        assert any(rules.values()), rules
-        pids = [p for f in faults if f.kind == "pause" for p in f.detail["pids"]]
-        assert pids and all(proc_state(p) == "T" for p in pids)
-        (clock,) = [Path(f.detail["file"]) for f in faults if f.kind == "clock"]
-        assert clock.read_text().strip() == f"+{SKEW}s"
+        run_dir = until(f"{', '.join(t['f'] for t in hold)} applied", held, 60, every=0.2)
+        check(run_dir, outstanding(run_dir / "nemesis.jsonl"))
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
         assert child.returncode == -signal.SIGKILL
@@ -112,13 +106,31 @@ def crash_with_faults_held(cluster, tmp_path: Path) -> tuple[Path, list[int], Pa
             child.wait(timeout=10)
         log.close()
     assert not (run_dir / "results.json").exists()  # it died without healing or a verdict
-    return run_dir, pids, clock
+    return run_dir
+
+
+def crash_with_faults_held(cluster, tmp_path: Path) -> tuple[Path, list[int], Path]:
+    """A partition, a pause and a skew, each verified in place when the child dies."""
+    found: dict = {}
+
+    def check(run_dir: Path, faults) -> None:
+        assert {f.kind for f in faults} == {"partition", "pause", "clock"}, faults
+        rules = seam_rules(cluster.remote(), [i.name for i in cluster.node_infos()])
+        assert any(rules.values()), rules
+        found["pids"] = [p for f in faults if f.kind == "pause" for p in f.detail["pids"]]
+        assert found["pids"]
+        until("the paused pids stopped (state T)", lambda: all(proc_state(p) == "T" for p in found["pids"]), 2)
+        (found["clock"],) = [Path(f.detail["file"]) for f in faults if f.kind == "clock"]
+        assert found["clock"].read_text().strip() == f"+{SKEW}s"
+
+    run_dir = crash_holding(cluster, tmp_path, ["partition", "pause", "clock"], NET_PROC_CLOCK, check)
+    return run_dir, found["pids"], found["clock"]
 
 
 def assert_nothing_left(cluster, pids: list[int], clock: Path) -> None:
     nodes = [i.name for i in cluster.node_infos()]
     assert seam_rules(cluster.remote(), nodes) == {n: [] for n in nodes}
-    assert all(proc_state(p) in ("R", "S") for p in pids), {p: proc_state(p) for p in pids}
+    until("the paused pids running again", lambda: all(running(p) for p in pids), 2, every=0.01)
     assert clock.read_text().strip() == "+0s"
 
 
@@ -131,8 +143,7 @@ def cluster(tmp_path: Path):
         try:
             yield c
         finally:
-            left = stop_nodes(tmp_path / "results")
-            assert all(proc_state(p) in (None, "Z") for p in left)
+            stop_nodes(tmp_path / "results")
 
 
 def test_seam_heal_undoes_partition_pause_and_skew_left_by_a_killed_run(cluster, tmp_path: Path) -> None:
@@ -156,8 +167,13 @@ def test_seam_heal_undoes_partition_pause_and_skew_left_by_a_killed_run(cluster,
     _, now = http_json(host, int(port), "GET", "/time", timeout=2)
     assert abs(now["wall"] - time.time()) < 1
 
-    again = seam("heal", "--results", str(results), cwd=tmp_path, timeout=60)
-    assert again.returncode == 0 and again.stdout.strip() == f"seam heal: nothing to heal under {results}"
+    # Idempotent; --stop-nodes then stops the node processes the dead run left, by pid.
+    again = seam("heal", "--stop-nodes", "--results", str(results), cwd=tmp_path, timeout=60)
+    assert again.returncode == 0, (again.stdout, again.stderr)
+    *stops, summary = again.stdout.splitlines()
+    assert summary == f"seam heal: nothing to heal under {results}; stopped 3 node process(es)"
+    assert len(stops) == 3 and all("left running by the dead run" in line for line in stops)
+    assert not [p for p in node_pids(run_dir) if _is_node(p)]
 
 
 def test_the_next_seam_test_of_the_same_name_heals_them_at_start(cluster, tmp_path: Path) -> None:
@@ -177,3 +193,57 @@ def test_the_next_seam_test_of_the_same_name_heals_them_at_start(cluster, tmp_pa
     log = (second / "seam.log").read_text()
     for kind in ("partition", "pause", "clock"):
         assert f"previous run: healed {kind} on" in log, log
+
+
+def test_seam_heal_restarts_a_killed_node_and_clears_app_faults_of_a_killed_run(cluster, tmp_path: Path) -> None:
+    """The faults heal needs the target for: a restart (same run directory) and the admin secret."""
+    from harness.targets.pipeline import http_json
+
+    def node_url(run_dir: Path, node: str) -> tuple[str, int]:
+        url = json.loads((run_dir / "test.json").read_text())["nodes"][node]["url"]
+        host, port = url.split("://")[1].split(":")
+        return host, int(port)
+
+    def check(run_dir: Path, faults) -> None:
+        assert {f.kind for f in faults} == {"kill", "app"}, faults
+        with pytest.raises(OSError):
+            http_json(*node_url(run_dir, "n3"), "GET", "/health", timeout=1)
+        _, armed = http_json(*node_url(run_dir, "n1"), "GET", "/admin/faults", timeout=2)
+        assert [f["kind"] for f in armed["faults"]] == ["lost-response"]
+
+    run_dir = crash_holding(cluster, tmp_path, ["kill", "lost-response"], KILL_APP, check)
+    results = tmp_path / "results"
+    killed = {p for n, p in started(run_dir) if n == "n3"}
+
+    r = seam("heal", "--results", str(results), cwd=tmp_path, timeout=120)
+
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert any(": started n3: pid " in line for line in r.stdout.splitlines()), r.stdout
+    status, body = http_json(*node_url(run_dir, "n3"), "GET", "/health", timeout=2)
+    assert status == 200 and body["pid"] not in killed  # a new process serves n3
+    assert ("n3", body["pid"]) in started(run_dir)  # recorded in the run's seam.log, so it can be stopped
+    _, armed = http_json(*node_url(run_dir, "n1"), "GET", "/admin/faults", timeout=2)
+    assert armed["faults"] == []
+    assert outstanding(run_dir / "nemesis.jsonl") == []
+
+
+def started(run_dir: Path) -> list[tuple[str, int]]:
+    from nemesis.recover import load_run, started_pids
+
+    return started_pids(load_run(run_dir))
+
+
+def test_seam_heal_after_the_cluster_was_removed_settles_what_went_with_it(cluster, tmp_path: Path) -> None:
+    """`seam cluster down` after the crash: the rules went with the namespaces; heal says so and exits 0."""
+    run_dir, pids, clock = crash_with_faults_held(cluster, tmp_path)
+    cluster.down()  # also kills every process in the namespaces, the paused one included
+
+    r = seam("heal", "--results", str(tmp_path / "results"), cwd=tmp_path, timeout=60)
+
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    lines = r.stdout.splitlines()
+    assert any("nothing to undo for partition on" in line and "is gone" in line for line in lines), lines
+    assert any(f"{run_dir}: healed clock on n2" == line for line in lines), lines
+    assert clock.read_text().strip() == "+0s"
+    assert all(proc_state(p) in (None, "Z") for p in pids)
+    assert outstanding(run_dir / "nemesis.jsonl") == []

@@ -38,6 +38,11 @@ def proc_state(pid: int) -> str | None:
     return stat[stat.rfind(")") + 2]
 
 
+def running(pid: int) -> bool:
+    """Alive and not stopped: R, S or D (SIGCONT lands asynchronously, so callers poll)."""
+    return proc_state(pid) not in (None, "T", "t", "Z", "X")
+
+
 def until(what: str, check, seconds: float, every: float = 0.1):
     """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -108,7 +113,7 @@ def test_pause_stops_the_leader_a_new_one_is_elected_and_heal_resumes_it(pipelin
     try:
         assert done.value["node"] == old and len(done.value["pids"]) == 1
         (pid,) = done.value["pids"]
-        assert proc_state(pid) == "T"
+        until(f"pid {pid} stopped (state T)", lambda: proc_state(pid) == "T", 2, every=0.01)
         others = [n for n in nodes if n != old]
 
         def new_leader():
@@ -124,7 +129,7 @@ def test_pause_stops_the_leader_a_new_one_is_elected_and_heal_resumes_it(pipelin
         assert [f.kind for f in outstanding(ledger.path)] == ["pause"]
     finally:
         nem.invoke(None, op("stop-pause"))
-    assert proc_state(pid) in ("R", "S")
+    until(f"pid {pid} running again", lambda: running(pid), 2, every=0.01)
     body = until(f"{old} answering /health again", lambda: health(pipeline, old), 10)
     assert body["pid"] == pid  # the same process, resumed, not a restart
     assert outstanding(ledger.path) == []

@@ -4,7 +4,7 @@ A lost response on the refund makes the saga re-send it. With its idempotency
 key the retry is a replay; with ``--bug refund-without-key`` it lands twice.
 The nodes' files are collected into a run directory exactly as the harness
 lays it out (``nodes/<node>/`` = the node's data_dir, plus ``metrics.json``
-and a ``metrics.jsonl`` scraped once every half second while the test runs),
+and a ``metrics.jsonl`` from the harness's MetricsScraper, every half second),
 and the composed pipeline checkers must find the double refund, and nothing
 without the bug.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 from checkers.compose import compose
 from checkers.pipeline import pipeline_checkers
 from harness.core.op import History, Op
+from harness.metrics_scrape import MetricsScraper
 from target.httpkit import CallError
 from target.saga import home
 from tests.integration.target_cluster import Cluster, make_cluster  # noqa: F401
@@ -65,33 +65,6 @@ class Recorder:
         return status, reply
 
 
-class Scraper:
-    """The harness's once-a-second /metrics scraper, in small: nodes/<node>/metrics.jsonl."""
-
-    def __init__(self, c: Cluster, out: Path, t0: float, period: float = 0.5):
-        self.c, self.out, self.t0, self.period = c, out, t0, period
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        for _ in range(600):  # bounded: at most 5 minutes at 0.5 s
-            for n in self.c:
-                try:
-                    status, snap = n.call("GET", "/metrics", timeout=1.0)
-                except CallError:
-                    continue
-                if status == 200:
-                    d = self.out / "nodes" / n.name
-                    d.mkdir(parents=True, exist_ok=True)
-                    with open(d / "metrics.jsonl", "a") as fh:
-                        fh.write(
-                            json.dumps({"time": round(time.monotonic() - self.t0, 3), **snap})
-                            + "\n"
-                        )
-            if self.stop.wait(self.period):
-                return
-
-
 def wait_status(c: Cluster, order_id: str, want: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     got = None
@@ -128,8 +101,7 @@ def lost_refund_run(make_cluster: Any, tmp_path: Path, bugs: list[str]) -> tuple
     c.wait_leader()
     run_dir = tmp_path / "run"
     rec = Recorder()
-    scraper = Scraper(c, run_dir, rec.t0)
-    scraper.thread.start()
+    scraper = MetricsScraper({n.name: n.url for n in c}, run_dir, 0.5, start=rec.t0).start()
     try:
         orders = {"order-7": c["n1"], "order-8": c["n2"]}
         for i, (oid, node) in enumerate(orders.items()):
@@ -159,8 +131,7 @@ def lost_refund_run(make_cluster: Any, tmp_path: Path, bugs: list[str]) -> tuple
         time.sleep(1.2)  # the final phase: two more scrapes, then a final read
         rec.call(c["n2"], 3, "read", {"order_id": "order-7"}, "GET", "/orders/order-7", None)
     finally:
-        scraper.stop.set()
-        scraper.thread.join(timeout=5)
+        scraper.stop()
     collect(c, run_dir)
     return History(rec.ops, source="recorded"), run_dir
 
@@ -216,7 +187,9 @@ def test_real_lost_refund_response_with_the_key_is_clean(make_cluster, tmp_path)
 # --- a paused leader's stale write: fenced, or landing with fence-after-write ----------
 
 
-def paused_leader_run(make_cluster: Any, tmp_path: Path, bugs: list[str]) -> tuple[History, Path, str]:
+def paused_leader_run(
+    make_cluster: Any, tmp_path: Path, bugs: list[str]
+) -> tuple[History, Path, str]:
     """The seed's paused leader: it takes its token for `ship`, is SIGSTOPped, a new leader
     cancels the order (fencing shipping with the new term), then the old one wakes."""
     from tests.integration.test_pipeline import (
@@ -232,10 +205,14 @@ def paused_leader_run(make_cluster: Any, tmp_path: Path, bugs: list[str]) -> tup
     oid = order_id_avoiding(c, {old})
     entry = c[partition_avoiding(c, {old})]
     rec = Recorder()
+    run_dir = tmp_path / "run"
+    scraper = MetricsScraper({n.name: n.url for n in c}, run_dir, 0.5, start=rec.t0).start()
     arm(c[old], "saga", "ship", "stall", seconds=2.0)
     v = {"order_id": oid, "sku": "widget", "qty": 1, "amount": 40}
     rec.call(entry, 0, "place", v, "POST", "/orders", v)
-    wait_for(lambda: (saga(c, oid) or {}).get("steps", {}).get("ship") == "started", 10, "ship to start")
+    wait_for(
+        lambda: (saga(c, oid) or {}).get("steps", {}).get("ship") == "started", 10, "ship to start"
+    )
     c.stop(old)
     rec.call(entry, 1, "cancel", {"order_id": oid}, "POST", f"/orders/{oid}/cancel", {})
     c.wait_leader(exclude=(old,), min_term=t1 + 1)
@@ -250,7 +227,7 @@ def paused_leader_run(make_cluster: Any, tmp_path: Path, bugs: list[str]) -> tup
     wait_for(settled, 10, "the old leader's ship to reach the fence")
     time.sleep(0.5)
     rec.call(entry, 2, "read", {"order_id": oid}, "GET", f"/orders/{oid}", None)
-    run_dir = tmp_path / "run"
+    scraper.stop()
     collect(c, run_dir)
     return History(rec.ops, source="recorded"), run_dir, oid
 
@@ -314,7 +291,9 @@ def skewed_leader_run(make_cluster: Any, tmp_path: Path, bugs: list[str]) -> tup
     arm(c[leader], "saga", "ship", "stall", seconds=30.0)
     v = {"order_id": oid, "sku": "widget", "qty": 1, "amount": 40}
     rec.call(c[partition_avoiding(c, {leader})], 0, "place", v, "POST", "/orders", v)
-    wait_for(lambda: (saga(c, oid) or {}).get("steps", {}).get("ship") == "started", 10, "ship to start")
+    wait_for(
+        lambda: (saga(c, oid) or {}).get("steps", {}).get("ship") == "started", 10, "ship to start"
+    )
     c[leader].kill()
     c.wait_leader(exclude=(leader,), min_term=t1 + 1)
     wait_status(c, oid, "completed")
@@ -346,3 +325,37 @@ def test_real_wall_clock_order_is_a_causal_inversion(make_cluster, tmp_path):
     a = result.anomalies[0]
     assert a.details["nodes"][0] != a.details["nodes"][1]  # the hand-over between leaders
     assert a.details["stamp_gap_ms"] > 25_000 and a.ops == [0, 1]
+
+
+# --- retries while payment is down: within the budget, or amplified by naive-retry -------
+
+
+@pytest.mark.parametrize("flag", [None, "naive-retry"])
+def test_real_retry_amplification_is_seen_in_the_metrics(make_cluster, tmp_path, flag):
+    from checkers.signals import SignalsChecker
+
+    c = make_cluster(3, bugs=[flag] if flag else [])
+    leader, _ = c.wait_leader()
+    rec = Recorder()
+    for n in c:  # every charge call dropped, unapplied
+        status, body = n.call(
+            "POST",
+            "/admin/fault",
+            {"secret": SECRET, "service": "payment", "op": "charge", "kind": "down", "count": 0},
+        )
+        assert status == 200, body
+    for i in range(12):
+        v = {"order_id": f"order-{i}", "sku": "widget", "qty": 1, "amount": 10}
+        rec.call(c[c.names[i % 3]], i, "place", v, "POST", "/orders", v)
+    time.sleep(2.0)
+    run_dir = tmp_path / "run"
+    collect(c, run_dir)
+    result = SignalsChecker().check({}, History(rec.ops), run_dir)
+    amplified = [a for a in result.anomalies if a.kind == "retry-amplification"]
+    if flag is None:
+        assert amplified == [], [a.summary for a in amplified]
+    else:
+        assert [a.details["node"] for a in amplified] == [leader]
+        a = amplified[0]
+        assert a.details["retries"] > a.details["bound"] and a.details["amplification"] > 1
+        assert a.details["budget_floor"] == 10 and a.details["downstreams"]

@@ -85,3 +85,40 @@ def test_order_of_key_handles_the_bug_keys():
     assert order_of_key("refund:order-42") == "order-42"
     assert order_of_key("refund:order-42:call-abc") == "order-42"
     assert order_of_key("weird") is None
+
+
+def test_chunk_boundaries_keep_line_numbers_and_a_bad_chunk_finds_its_line(tmp_path, monkeypatch):
+    from checkers import artifacts
+
+    monkeypatch.setattr(artifacts, "CHUNK", 2)
+    p = tmp_path / "x.jsonl"
+    p.write_text("".join(f'{{"i": {i}}}\n' for i in range(5)) + "\n" + '{"i": 5}\n')
+    assert [(n, r["i"]) for n, r in artifacts.iter_jsonl(p)] == [
+        (1, 0),
+        (2, 1),
+        (3, 2),
+        (4, 3),
+        (5, 4),
+        (7, 5),
+    ]
+    # "1, 2" parses inside a JSON array but is no object: the chunk falls back to line by line
+    p.write_text('{"i": 0}\n{"i": 1}\n{"i": 2}\n1, 2\n')
+    with pytest.raises(ArtifactError, match=r"x.jsonl:4: not valid JSON"):
+        list(artifacts.iter_jsonl(p, label="x.jsonl"))
+
+
+def test_open_reuses_the_parsed_run_until_a_file_changes(tmp_path):
+    d = tmp_path / "nodes" / "n1"
+    d.mkdir(parents=True)
+    (d / "payment.ledger.jsonl").write_text(
+        '{"seq": 0, "key": "charge:o", "op": "charge", "token": 1}\n'
+    )
+    first = Artifacts.open(tmp_path)
+    assert len(first.ledger()) == 1 and Artifacts.open(tmp_path) is first
+    with open(d / "payment.ledger.jsonl", "a") as fh:
+        fh.write('{"seq": 1, "key": "refund:o", "op": "refund", "token": 1}\n')
+    second = Artifacts.open(tmp_path)
+    assert second is not first and [r.op for r in second.ledger()] == ["charge", "refund"]
+    assert (
+        second.ledger_row("payment", "n1", "refund:o").source == "nodes/n1/payment.ledger.jsonl:2"
+    )

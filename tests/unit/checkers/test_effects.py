@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
+from checkers.artifacts import Artifacts
 from checkers.effects import EffectsChecker, client_views, saga_views
 from harness.core.op import History, Op
+
+
+def views(tmp_path, by_node):
+    """Write step-log rows per node into a run directory; the saga views rebuilt from it."""
+    for node, rows_ in by_node.items():
+        write(tmp_path / "nodes" / node / "saga-steps.jsonl", *rows_)
+    return saga_views(Artifacts(tmp_path).chains())
 
 
 def rows(oid, *entries, node="n2"):
@@ -21,7 +31,7 @@ def rows(oid, *entries, node="n2"):
     ]
 
 
-def test_completed_then_cancel_requested_is_not_terminal_until_cancelled():
+def test_completed_then_cancel_requested_is_not_terminal_until_cancelled(tmp_path):
     log = rows(
         "o",
         ("saga", "created"),
@@ -33,15 +43,16 @@ def test_completed_then_cancel_requested_is_not_terminal_until_cancelled():
         ("ship", "done"),
         ("saga", "completed"),
     )
-    assert saga_views(log)["o"].terminal
+    assert views(tmp_path / "a", {"n2": log})["o"].terminal
     log += rows("o", *[("saga", "x")] * 8, ("saga", "cancel-requested"))[8:]
-    view = saga_views(log)["o"]
+    view = views(tmp_path / "b", {"n2": log})["o"]
     assert view.want == "cancel" and view.state == "completed" and not view.terminal
     log += rows("o", *[("saga", "x")] * 9, ("refund", "started"), ("saga", "cancelled"))[9:]
-    assert saga_views(log)["o"].terminal and saga_views(log)["o"].state == "cancelled"
+    done = views(tmp_path / "c", {"n2": log})["o"]
+    assert done.terminal and done.state == "cancelled"
 
 
-def test_a_cancel_after_failure_keeps_the_saga_failed_and_terminal():
+def test_a_cancel_after_failure_keeps_the_saga_failed_and_terminal(tmp_path):
     log = rows(
         "o",
         ("saga", "created"),
@@ -50,14 +61,13 @@ def test_a_cancel_after_failure_keeps_the_saga_failed_and_terminal():
         ("saga", "failed"),
         ("saga", "cancel-requested"),
     )
-    view = saga_views(log)["o"]
+    view = views(tmp_path, {"n1": log})["o"]
     assert view.state == "failed" and view.terminal and view.want == "cancel"
 
 
-def test_the_same_seq_from_two_nodes_counts_once_and_order_is_by_seq():
+def test_the_same_seq_from_two_nodes_counts_once_and_order_is_by_seq(tmp_path):
     log = rows("o", ("saga", "created"), ("reserve", "started"))
-    shuffled = [log[1], log[0], dict(log[1], node="n3")]
-    view = saga_views(shuffled)["o"]
+    view = views(tmp_path, {"n2": [log[1], log[0]], "n3": [dict(log[1], node="n3")]})["o"]
     assert view.rows == 2 and view.steps == {"reserve": "started"} and view.last_wall == 101.0
 
 
@@ -86,8 +96,6 @@ def test_client_views_ack_info_and_fail():
 
 
 def write(path, *rows_):
-    import json
-
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in rows_))
 
@@ -133,3 +141,41 @@ def test_ledger_rows_without_history_are_still_reconciled(tmp_path):
     result = EffectsChecker().check({}, History([]), tmp_path)
     assert [a.fingerprint for a in result.anomalies] == ["duplicate-effect/ship"]
     assert result.anomalies[0].details["same_key"] is True and result.anomalies[0].ops == []
+
+
+def test_a_node_whose_clock_was_set_back_does_not_make_its_orders_look_stalled(tmp_path):
+    """Order a is still being driven by n3 at the end; n3's wall clock runs 60 s behind,
+    but its HLC stamps carry the cluster's clock: a is in flight, not lost."""
+    t = 1_700_000_000.0
+
+    def row(oid, seq, step, phase, node, wall, ts):
+        return {
+            "order_id": oid,
+            "seq": seq,
+            "step": step,
+            "phase": phase,
+            "node": node,
+            "wall": wall,
+            "ts": [int(ts * 1000), 0, node],
+            "term": 2,
+        }
+
+    write(
+        tmp_path / "nodes" / "n3" / "saga-steps.jsonl",
+        row("a", 0, "saga", "created", "n3", t - 60, t),
+        row("a", 1, "reserve", "started", "n3", t - 59, t + 1),
+    )
+    write(
+        tmp_path / "nodes" / "n2" / "saga-steps.jsonl",
+        row("b", 0, "saga", "created", "n2", t, t),
+        row("b", 1, "saga", "cancel-requested", "n2", t + 1, t + 1),
+        row("b", 2, "saga", "cancelled", "n2", t + 2, t + 2),
+    )
+    ops = [
+        Op(0, 0, 0, "invoke", "place", {"order_id": "a"}),
+        Op(1, 10, 0, "ok", "place", {"order_id": "a"}),
+        Op(2, 60_000_000_000, 1, "invoke", "read", {"order_id": "a"}),
+        Op(3, 60_000_000_001, 1, "ok", "read", {"order_id": "a"}),
+    ]
+    result = EffectsChecker(grace=5.0).check({}, History(ops), tmp_path)
+    assert result.valid is True and result.stats["in_flight"] == ["a"]

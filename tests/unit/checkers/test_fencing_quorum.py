@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checkers.artifacts import RunInfo
+from checkers.artifacts import RunInfo, Step
 from checkers.fencing import leader_terms, stale_writes, token_spans
 from checkers.quorum import QuorumChecker, lint, register_calls, register_history, stale_reads
 from harness.core.op import History, Op
@@ -21,15 +21,15 @@ def test_stale_write_is_lower_than_an_earlier_accept_not_equal_and_rejects_do_no
         acc("e", 3),
         acc("f", 2),
     ]
-    [(stale, newer)] = stale_writes(rows, fence_log=True)
-    assert stale["key"] == "f" and newer["key"] == "e"
-    assert stale_writes(rows[:5], fence_log=True) == []
+    [(line, stale, newer)] = stale_writes(enumerate(rows, 1), fence_log=True)
+    assert (line, stale["key"], newer["key"]) == (6, "f", "e")
+    assert stale_writes(enumerate(rows[:5], 1), fence_log=True) == []
 
 
 def test_ledger_rows_as_the_fallback_have_no_verdict():
     rows = [{"key": "a", "token": 2}, {"key": "b", "token": 1}]
-    assert [s["key"] for s, _ in stale_writes(rows, fence_log=False)] == ["b"]
-    assert stale_writes(rows, fence_log=True) == []
+    assert [s["key"] for _, s, _ in stale_writes(enumerate(rows, 1), fence_log=False)] == ["b"]
+    assert stale_writes(enumerate(rows, 1), fence_log=True) == []
 
 
 def test_token_spans_and_leader_terms():
@@ -41,10 +41,8 @@ def test_token_spans_and_leader_terms():
         {"token": 2, "first_wall": 3.0, "last_wall": 3.0, "writes": 1},
     ]
     steps = [
-        {"term": 2, "node": "n3", "wall": 9.0},
-        {"term": 1, "node": "n2", "wall": 1.0},
-        {"term": 1, "node": "n2", "wall": 4.0},
-        {"term": 1, "node": "n2"},
+        Step("o", 0, "saga", "created", None, wall, node, term, "f", 1)
+        for term, node, wall in ((2, "n3", 9.0), (1, "n2", 1.0), (1, "n2", 4.0), (1, "n2", None))
     ]
     assert leader_terms(steps) == [
         {"term": 1, "node": "n2", "first_wall": 1.0, "last_wall": 4.0, "steps": 2},

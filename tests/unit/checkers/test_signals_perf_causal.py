@@ -59,6 +59,7 @@ def test_fault_intervals_pair_starts_with_their_undo():
         ("start-loss", 7.0, 9.1, [8, 9]),  # never healed: lasts to the end (9.1 s)
         ("start-pause", 9.0, 9.0, [10, 11]),
     ]  # failed: no interval
+    assert [f.failed for f in faults(History(ops))] == [False, False, False, True]
 
 
 def test_attribution_skips_signals_already_above_before_the_fault():

@@ -78,7 +78,10 @@ def test_heals_a_pause_and_a_clock_then_says_nothing_to_heal(tmp_path, capsys, s
     assert code == 0, err
     assert f"{d}: healed clock on n1" in out and f"{d}: healed pause on n1" in out
     assert out[-1] == f"seam heal: healed 2 fault(s) in 1 run(s) under {results}"
-    assert state(stopped_process.pid) in "RS"
+    deadline = time.monotonic() + 2  # SIGCONT lands asynchronously
+    while state(stopped_process.pid) == "T" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert state(stopped_process.pid) in "RSD"
     assert clock.read_text().strip() == "+0s"
     assert outstanding(d / "nemesis.jsonl") == []
     assert "seam heal: healed pause on n1" in (d / "seam.log").read_text()
@@ -173,3 +176,50 @@ def test_a_run_whose_seam_test_still_runs_is_skipped_unless_all(tmp_path, capsys
 def test_help_has_examples(capsys) -> None:
     code, out, _ = seam_heal(capsys, "--help")
     assert code == 0 and any("seam heal results/latest" in line for line in out)
+
+
+def fake_node(workdir: str) -> subprocess.Popen:
+    """A process whose command line is a node's (`-m target.node --config <workdir>/node.json`)."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "target.node",
+                             "--config", f"{workdir}/node.json"])
+
+
+def test_stop_nodes_kills_only_the_dead_runs_own_node_processes(tmp_path, capsys) -> None:
+    results = tmp_path / "results"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=10)
+    d = run_dir(results, control_pid=dead.pid)
+    done = run_dir(results, stamp="20261124T040000", finished=True)
+    workdir = json.loads((d / "test.json").read_text())["nodes"]["n1"]["workdir"]
+    node, other = fake_node(workdir), subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    finished_node = fake_node(json.loads((done / "test.json").read_text())["nodes"]["n1"]["workdir"])
+    procs = [node, other, finished_node]
+    try:
+        (d / "seam.log").write_text(f"started n1: pid {node.pid}, url\nstarted n1: pid {other.pid}, url\n")
+        (done / "seam.log").write_text(f"started n1: pid {finished_node.pid}, url\n")
+
+        code, out, err = seam_heal(capsys, "--stop-nodes", "--results", str(results))
+
+        assert code == 0, err
+        assert out == [f"{d}: stopped n1: pid {node.pid}, left running by the dead run",
+                       f"seam heal: nothing to heal under {results}; stopped 1 node process(es)"]
+        assert node.wait(timeout=5) == -signal.SIGKILL
+        assert other.poll() is None and finished_node.poll() is None  # not this run's node / a finished run
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(timeout=10)
+
+
+def test_heal_ledger_without_a_target_leaves_kills_and_app_faults_outstanding(tmp_path) -> None:
+    """Marking a kill healed without restarting anything would hide it from `seam heal`."""
+    from harness.core.errors import NemesisError
+    from nemesis.heal import heal_ledger
+
+    path = tmp_path / "nemesis.jsonl"
+    ledger = FaultLedger(path)
+    ledger.applied(Fault("kill", "n2", {"role": None}))
+    ledger.applied(Fault("app", "n1", {"kind": "lost-response"}))
+    with pytest.raises(NemesisError, match="restarting n2 needs the run's target"):
+        heal_ledger(path, remote=None, target=None)  # type: ignore[arg-type]
+    assert sorted(f.kind for f in outstanding(path)) == ["app", "kill"]
