@@ -239,18 +239,24 @@ def _nemesis_packages(spec: TestSpec, test: Test) -> tuple[Any, Any, Any]:
 
 
 def _heal_previous(spec: TestSpec, test: Test) -> None:
-    """Undo what the previous run of this test left (its control node died before healing)."""
-    previous = [p for p in sorted((Path(spec.results) / spec.name).glob("*/nemesis.jsonl")) if p.parent != test.store.path]
-    if not previous:
-        return
-    try:
-        from nemesis.heal import heal_ledger
-        from nemesis.state import outstanding
+    """Undo what earlier runs of this test left behind when their control node died:
+    open faults in their fault ledgers, then their node processes (which would
+    otherwise still hold this run's ports)."""
+    from harness.recover import TEST_JSON, control_alive, find_runs, heal_run, load_run, stop_leftovers
 
-        if outstanding(previous[-1]):
-            heal_ledger(previous[-1], test.remote, report=lambda line: log.info("previous run: %s", line))
-    except Exception as e:  # its nodes may be gone; this run's own heal does not depend on it
-        log.warning("could not heal faults left by %s: %s", previous[-1].parent, e)
+    def say(line: str) -> None:
+        log.info("previous run: %s", line)
+
+    for run_dir in find_runs([Path(spec.results) / spec.name], TEST_JSON):
+        if run_dir.resolve() == test.store.path.resolve():
+            continue
+        try:
+            if control_alive(load_run(run_dir)):
+                continue
+            heal_run(run_dir, report=say)
+            stop_leftovers(run_dir, report=say)
+        except Exception as e:  # its nodes may be gone; this run's own heal does not depend on it
+            log.warning("could not heal what %s left: %s", run_dir, e)
 
 
 def _interpret(test: Test, gen: Any, workload: Any, nemesis: Any, spec: TestSpec, stops: Stops, ui: Progress) -> Any:
@@ -538,6 +544,7 @@ def _test_json(spec: TestSpec, store: RunStore, test: Test | None = None) -> dic
         "independent": spec.workload == "register",
         "versions": {"seam": version, "python": platform.python_version()},
         "target": {"name": "pipeline", "bugs": list(spec.bugs), "replication": list(spec.replication)},
+        "control": {"pid": os.getpid()},
     }
     if test is not None:
         data["nodes"] = {n: {"url": a.url, "workdir": a.workdir} for n, a in test.target.addrs.items()}

@@ -304,15 +304,20 @@ class PipelineTarget:
         while pending:
             node = pending[0]
             a = self._addr(node)
-            try:
-                status, _ = http_json(a.address, a.port, "GET", "/health", timeout=1.0)
-                if status == 200:
-                    pending.pop(0)
-                    continue
-            except OSError:
-                pass
             with self._lock:
                 pid = self._pids.get(node)
+            try:
+                status, body = http_json(a.address, a.port, "GET", "/health", timeout=1.0)
+                if status == 200 and body.get("pid") in (None, pid):
+                    pending.pop(0)
+                    continue
+                if status == 200:
+                    raise TargetError(
+                        f"{node}: another process (pid {body.get('pid')}) answers on {a.url}, not the one "
+                        f"this run started (pid {pid}); a crashed run left it: `seam heal --stop-nodes`"
+                    )
+            except OSError:
+                pass
             if pid is None or not self._alive(node, pid):
                 raise TargetError(f"{node}: target.node exited during start-up; {self._log_tail(node)}")
             if time.monotonic() > deadline:

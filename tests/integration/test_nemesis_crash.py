@@ -127,10 +127,14 @@ def crash_with_faults_held(cluster, tmp_path: Path) -> tuple[Path, list[int], Pa
     return run_dir, found["pids"], found["clock"]
 
 
-def assert_nothing_left(cluster, pids: list[int], clock: Path) -> None:
+def assert_nothing_left(cluster, pids: list[int], clock: Path, *, stopped_by_pid: bool = False) -> None:
+    """No rule, no skew, and no paused process: continued, or (``stopped_by_pid``) gone."""
     nodes = [i.name for i in cluster.node_infos()]
     assert seam_rules(cluster.remote(), nodes) == {n: [] for n in nodes}
-    until("the paused pids running again", lambda: all(running(p) for p in pids), 2, every=0.01)
+    if stopped_by_pid:
+        until("the paused pids gone", lambda: not any(Path(f"/proc/{p}").exists() for p in pids), 5, every=0.05)
+    else:
+        until("the paused pids running again", lambda: all(running(p) for p in pids), 2, every=0.01)
     assert clock.read_text().strip() == "+0s"
 
 
@@ -179,16 +183,16 @@ def test_seam_heal_undoes_partition_pause_and_skew_left_by_a_killed_run(cluster,
 def test_the_next_seam_test_of_the_same_name_heals_them_at_start(cluster, tmp_path: Path) -> None:
     first, pids, clock = crash_with_faults_held(cluster, tmp_path)
 
-    # Another base port: the dead run's node processes still hold 7101..7103.
+    # The same ports: the next run heals, then stops the dead run's nodes that hold them.
     r = seam("test", "--name", NAME, "--cluster", "netns", "--node-count", "3", "--time-limit", "2",
-             "--recovery-time", "0.5", "--rate", "20", "--concurrency", "3", "--seed", "4", "--base-port", "7200",
+             "--recovery-time", "0.5", "--rate", "20", "--concurrency", "3", "--seed", "4",
              "--cluster-prefix", cluster.prefix, "--subnet", str(cluster.network),
              "--cluster-state", str(tmp_path / "cluster"), "--results", str(tmp_path / "results"),
              "--no-progress", cwd=tmp_path, timeout=120)
 
     assert r.returncode in (0, 1, 2), (r.stdout, r.stderr)
     assert outstanding(first / "nemesis.jsonl") == []
-    assert_nothing_left(cluster, pids, clock)
+    assert_nothing_left(cluster, pids, clock, stopped_by_pid=True)
     second = next(d for d in run_dirs(tmp_path / "results") if d != first)
     log = (second / "seam.log").read_text()
     for kind in ("partition", "pause", "clock"):
@@ -228,7 +232,7 @@ def test_seam_heal_restarts_a_killed_node_and_clears_app_faults_of_a_killed_run(
 
 
 def started(run_dir: Path) -> list[tuple[str, int]]:
-    from nemesis.recover import load_run, started_pids
+    from harness.recover import load_run, started_pids
 
     return started_pids(load_run(run_dir))
 

@@ -39,9 +39,13 @@ class Recorder:
         self.t0 = time.monotonic()
         self.ops: list[Op] = []
 
-    def _op(self, process: int, typ: str, f: str, value: Any, **extra: Any) -> None:
+    def _op(self, process: int | str, typ: str, f: str, value: Any, **extra: Any) -> None:
         t = int((time.monotonic() - self.t0) * 1e9)
         self.ops.append(Op(len(self.ops), t, process, typ, f, value, extra=extra))
+
+    def nemesis(self, f: str, value: Any = None) -> None:
+        self._op("nemesis", "invoke", f, value)
+        self._op("nemesis", "info", f, value)
 
     def call(
         self,
@@ -213,11 +217,13 @@ def paused_leader_run(
     wait_for(
         lambda: (saga(c, oid) or {}).get("steps", {}).get("ship") == "started", 10, "ship to start"
     )
+    rec.nemesis("start-pause", {"nodes": [old]})
     c.stop(old)
     rec.call(entry, 1, "cancel", {"order_id": oid}, "POST", f"/orders/{oid}/cancel", {})
     c.wait_leader(exclude=(old,), min_term=t1 + 1)
     wait_status(c, oid, "cancelled")
     c.cont(old)
+    rec.nemesis("stop-pause", {"nodes": [old]})
     shipping = c[home(oid, c.names)]
 
     def settled() -> bool:
@@ -242,6 +248,10 @@ def test_real_paused_leader_is_fenced_and_the_rejection_is_the_proof(make_cluste
     terms = [t["term"] for t in fencing["stats"]["terms"]]
     assert len(set(terms)) >= 2 and rej["token"] in terms
     assert result.stats["effects"]["valid"] is True, result.stats["effects"]["anomalies"]
+    # the pause, seen in the scraped signals: a new leader's term is the first crossing
+    [pause] = result.stats["signals"]["stats"]["faults"]
+    assert pause["f"] == "start-pause" and pause["crossings"]["leader_churn"] is not None
+    assert 0 <= pause["crossings"]["leader_churn"] < 10
 
 
 def test_real_stale_write_with_fence_after_write_is_caught(make_cluster, tmp_path):
