@@ -70,16 +70,22 @@ class PartitionNemesis:
         if op.f == "start-partition":
             shape = op.value or "halves"
             leader = None
+            note = None
             if shape == "isolate-leader":
                 if not isinstance(self.target, HasLeader):
                     raise UnsupportedError("isolate-leader needs a target that can say who leads (HasLeader)")
                 leader = self.target.leader(test)
+                if leader is None:  # mid-election: cut off some node rather than nothing
+                    shape, note = "isolate-one", "no node led when asked; isolated a random node"
             grudge = compute(shape, self.nodes, self.rng, leader)
             applied = {node: sorted(srcs) for node, srcs in grudge.items() if srcs}
             for node, srcs in applied.items():
                 self.ledger.applied(Fault("partition", node, {"chain": self.net.chain(node)}))
                 self.net.drop_from(node, srcs)
-            return replace(op, type="info", value={"shape": shape, "grudge": applied})
+            value = {"shape": shape, "grudge": applied}
+            if note:
+                value["note"] = note
+            return replace(op, type="info", value=value)
         if op.f == "stop-partition":
             self.heal(test)
             return replace(op, type="info", value="healed")

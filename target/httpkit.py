@@ -11,9 +11,12 @@ know whether the effect may have happened: ``CallFailed(definite=True)`` means
 the request never reached the server (connection refused); a timeout or a
 dropped connection is ``CallTimeout`` / ``CallFailed(definite=False)``.
 
-Connections are kept alive (HTTP/1.1) and pooled per peer (``ConnectionPool``):
-opening a TCP connection and a server thread per call cost more than the call
-itself. A pooled connection is reused only while it is idle for less than
+Connections between nodes are kept alive (HTTP/1.1 with ``Connection:
+keep-alive``) and pooled per peer (``ConnectionPool``): opening a TCP
+connection and a server thread per call cost more than the call itself. The
+server keeps a connection open only when the request asks for it, so plain
+clients (http.client, curl) still get one connection per request and a
+restarted node still refuses them definitely. A pooled connection is reused only while it is idle for less than
 ``POOL_IDLE`` seconds and its socket shows no EOF; any error closes it and
 empties that peer's idle pool, so a paused, partitioned or restarted peer
 never leaves dead sockets behind for the next caller. A failure on a *reused*
@@ -270,7 +273,7 @@ def _make_handler(router: Router, log: logging.Logger | None) -> type[socketserv
             parts = line.decode("latin-1").split()
             if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
                 raise _BadRequest(400, f"malformed request line {line[:80]!r}")
-            method, target, version = parts
+            method, target, _version = parts
             headers: dict[str, str] = {}
             while True:
                 h = self.rfile.readline(MAX_LINE + 1)
@@ -284,8 +287,10 @@ def _make_handler(router: Router, log: logging.Logger | None) -> type[socketserv
                 if not sep:
                     raise _BadRequest(400, f"malformed header line {h[:80]!r}")
                 headers[name.strip().lower()] = value.strip()
-            conn_hdr = headers.get("connection", "").lower()
-            keep = "close" not in conn_hdr if version == "HTTP/1.1" else "keep-alive" in conn_hdr
+            # Kept alive only on request: a client that reuses a connection must check it
+            # is still open first, or a peer's restart turns a definite "connection
+            # refused" into an ambiguous reset (``http_call`` checks; http.client does not).
+            keep = "keep-alive" in headers.get("connection", "").lower()
             if method not in _METHODS:
                 raise _BadRequest(501, f"method {method} not supported; use GET, POST, PUT or DELETE")
             if "transfer-encoding" in headers:
@@ -568,8 +573,8 @@ def http_call(
     where = f"{method} {base_url}{path}"
     pool = pool_for(*_host_port(base_url))
     data = json.dumps(body, default=_json_default).encode() if body is not None else b""
-    hdrs = {"Host": f"{pool.host}:{pool.port}", **({"Content-Type": "application/json"} if body is not None else {}),
-            **(headers or {})}
+    hdrs = {"Host": f"{pool.host}:{pool.port}", "Connection": "keep-alive",
+            **({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
     if body is not None:
         hdrs["Content-Length"] = str(len(data))
     head = [f"{method} {path} HTTP/1.1\r\n"] + [f"{k}: {v}\r\n" for k, v in hdrs.items()]

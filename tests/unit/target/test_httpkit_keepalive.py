@@ -89,9 +89,12 @@ def test_a_restarted_peer_is_reached_through_a_fresh_connection():
         s2.server_close()
 
 
-def test_http_1_0_clients_and_connection_close_get_the_socket_closed(server):
+def test_only_clients_that_ask_for_keep_alive_keep_the_connection(server):
+    """A client that does not ask (http.client, curl) gets a fresh connection per request, so
+    a restarted node refuses its next request definitely instead of resetting a stale one."""
     host, port = server.server_address
-    for request in (b"GET /echo/a HTTP/1.0\r\n\r\n", b"GET /echo/b HTTP/1.1\r\nConnection: close\r\n\r\n"):
+    for request in (b"GET /echo/a HTTP/1.0\r\n\r\n", b"GET /echo/b HTTP/1.1\r\nConnection: close\r\n\r\n",
+                    b"GET /echo/c HTTP/1.1\r\nHost: x\r\n\r\n"):
         with socket.create_connection((host, port), timeout=2) as s:
             s.sendall(request)
             data = b""
@@ -104,7 +107,8 @@ def test_http_1_0_clients_and_connection_close_get_the_socket_closed(server):
 def test_pipelined_keep_alive_requests_on_one_raw_socket(server):
     host, port = server.server_address
     with socket.create_connection((host, port), timeout=2) as s:
-        s.sendall(b"GET /echo/1 HTTP/1.1\r\nHost: x\r\n\r\nPOST /echo HTTP/1.1\r\nContent-Length: 8\r\n\r\n{\"y\": 2}")
+        s.sendall(b"GET /echo/1 HTTP/1.1\r\nConnection: keep-alive\r\n\r\n"
+                  b"POST /echo HTTP/1.1\r\nConnection: Keep-Alive\r\nContent-Length: 8\r\n\r\n{\"y\": 2}")
         f = s.makefile("rb")
         replies = []
         for _ in range(2):
