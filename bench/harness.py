@@ -75,13 +75,33 @@ def measure(test: Test, concurrency: int, seconds: float, client_factory) -> dic
         # CPU the interpreter's main loop itself used per op: the overhead that load elsewhere cannot inflate
         "loop_cpu_us": 1e6 * getattr(s, "loop_cpu_seconds", 0.0) / s.ops if s.ops else 0.0,
         "ok": s.ok, "fail": s.fail, "info": s.info,
+        **latency_quantiles(ran),
     }
+
+
+def latency_quantiles(ops: list[Op]) -> dict[str, float]:
+    """p50 / p99 in ms of invoke-to-completion as recorded (client call plus harness overhead)."""
+    open_at: dict = {}
+    spans: list[int] = []
+    for op in ops:
+        if not op.is_client:
+            continue
+        if op.type == "invoke":
+            open_at[op.process] = op.time
+        elif op.process in open_at:
+            spans.append(op.time - open_at.pop(op.process))
+    spans.sort()
+
+    def q(p: float) -> float:
+        return spans[min(len(spans) - 1, int(p * len(spans)))] / 1e6 if spans else 0.0
+
+    return {"p50_ms": q(0.50), "p99_ms": q(0.99)}
 
 
 def row(label: str, m: dict) -> str:
     share = f"{m['overhead_pct']:>9.2f}%" if m["latency_ms"] >= 0.01 else f"{'n/a':>10}"
     return (f"{label:<18} {m['clients']:>7} {m['ops']:>8} {m['ops_s']:>9.0f} {m['records_s']:>10.0f} "
-            f"{m['latency_ms']:>10.2f} {m['overhead_us']:>11.1f} {share} "
+            f"{m['latency_ms']:>10.2f} {m['p50_ms']:>7.2f} {m['p99_ms']:>7.2f} {m['overhead_us']:>11.1f} {share} "
             f"{m['record_us']:>9.1f} {m['generator_us']:>8.1f} {m['loop_cpu_us']:>9.1f}   ok {m['ok']} fail {m['fail']} info {m['info']}")
 
 
@@ -97,7 +117,7 @@ def main() -> int:
     spec = TestSpec(workload="register", name="bench", cluster=kind, node_count=5, results=str(tmp),
                     subnet="10.77.250.0/24", cluster_prefix="seamb", cluster_state=str(tmp / "cluster")).validate()
     print(f"bench: {os.cpu_count()} cores; pipeline on 5 {kind} nodes; {args.seconds:g}s per row, no rate limit")
-    header = (f"{'':<18} {'clients':>7} {'ops':>8} {'ops/s':>9} {'records/s':>10} {'lat ms':>10} "
+    header = (f"{'':<18} {'clients':>7} {'ops':>8} {'ops/s':>9} {'records/s':>10} {'lat ms':>10} {'p50':>7} {'p99':>7} "
               f"{'overhead us':>11} {'of lat':>10} {'record us':>9} {'gen us':>8} {'loop cpu':>9}")
     print(header)
     try:
@@ -118,7 +138,8 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print("records = invokes + completions written to history.jsonl (one write each); overhead = dispatch-to-record "
-          "time outside the client call; 'of lat' = overhead / client latency (goal < 5%); loop cpu = CPU us the "
+          "time outside the client call; 'of lat' = overhead / client latency (goal < 5%); p50/p99 = recorded "
+          "invoke-to-completion ms (client call plus overhead); loop cpu = CPU us the "
           f"interpreter's main loop used per op; load average {load}")
     return 0
 

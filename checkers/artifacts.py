@@ -71,12 +71,19 @@ class RunInfo:
     replication: tuple[int, int, int] | None = None
 
 
-def run_info(test: Any) -> RunInfo:
+def run_info(test: Any, artifacts: Path | str | None = None) -> RunInfo:
     """Normalise ``test``: a test.json dict, the brief's flat dict, a TestSpec or a runner Test.
 
-    Missing keys stay empty rather than raising: a checker that needs one
-    says so in its result.
+    ``seam check`` passes no test: then the run directory's ``test.json`` is
+    read, when there is one. Missing keys stay empty rather than raising: a
+    checker that needs one says so in its result.
     """
+    if test is None and artifacts is not None:
+        p = Path(artifacts) / "test.json"
+        try:
+            test = json.loads(p.read_text()) if p.is_file() else None
+        except (OSError, json.JSONDecodeError):
+            test = None
     if test is None:
         return RunInfo()
     if not isinstance(test, dict):

@@ -210,7 +210,7 @@ class QuorumChecker:
         self.timeout = timeout
 
     def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
-        info = run_info(test)
+        info = run_info(test, artifacts)
         anomalies = lint(info)
         eff = effective_replication(info)
         stats: dict[str, Any] = {

@@ -41,7 +41,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from target.hlc import ZERO, Timestamp
-from target.httpkit import CallError, HTTPError, Request, Router, Workers, fan_out, http_call, suspect
+from target.httpkit import (
+    CallError,
+    HTTPError,
+    Request,
+    Router,
+    Workers,
+    fan_out,
+    http_call,
+    suspect,
+)
 
 if TYPE_CHECKING:
     import logging
@@ -168,6 +177,10 @@ class Replica:
             self.fsyncs += 1
             self._synced = upto
 
+    @property
+    def rows_written(self) -> int:
+        return self._written
+
     def keys(self) -> list[str]:
         with self._lock:
             return sorted(self._data)
@@ -198,7 +211,12 @@ class StoreClient:
         self.replica = Replica(ctx.data_dir / "store.jsonl", ctx.log)
         self._pool = Workers(limit=128, name="store")
         self._key_locks: dict[str, threading.Lock] = {}
+        ctx.metrics.collector(self._gauges)
         self._locks_lock = threading.Lock()
+
+    def _gauges(self) -> dict[str, float]:
+        """Rows appended and fsyncs done: their ratio is how well group commit batches."""
+        return {"store_rows_written": self.replica.rows_written, "store_fsyncs": self.replica.fsyncs}
 
     # ---- replica access (local call for this node, HTTP for the others) ----
 

@@ -54,3 +54,13 @@ def test_clean_twin_read_sees_the_last_write(tmp_path):
     run = register_run(tmp_path, read_value=2)
     result = QuorumChecker().check({"replication": [3, 2, 2]}, run.history(), None)
     assert result.valid is True and result.anomalies == [] and result.stats["stale_reads"] == 0
+
+
+def test_seam_check_passes_no_test_so_the_run_directorys_test_json_is_linted(tmp_path):
+    run = PlantedRun(tmp_path)
+    (tmp_path / "test.json").write_text(
+        '{"workload": "register", "target": {"replication": [3, 1, 1]}}'
+    )
+    result = QuorumChecker().check(None, run.history(), tmp_path)
+    assert [a.fingerprint for a in result.anomalies] == ["weak-quorum-config"]
+    assert QuorumChecker().check(None, run.history(), None).valid is True

@@ -172,7 +172,7 @@ def test_registry_and_the_workloads_references_resolve():
         "signals",
         "perf",
     ]
-    assert list(register_checkers({})) == ["quorum", "signals", "perf"]
+    assert list(register_checkers({})) == ["linearizable", "quorum", "signals", "perf"]
     for ref in workloads._ORDERS_CHECKERS.values():  # what the orders workload composes today
         cls = workloads._optional(ref)
         assert cls is not None, ref

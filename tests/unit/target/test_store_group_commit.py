@@ -51,6 +51,7 @@ def test_concurrent_puts_share_fsyncs_and_each_returns_only_once_its_row_is_sync
         t.join()
     assert problems == []
     assert disk.calls < 20  # grouped: one fsync covered several appends
+    assert (replica.rows_written, replica.fsyncs) == (20, disk.calls)
     assert len(path.read_text().splitlines()) == 20
     replica.close()
     reopened = Replica(path)
