@@ -133,10 +133,11 @@ def register_final_reads(history: list[Op]) -> list[dict[str, Any]]:
 
 
 def _register_checker(spec: TestSpec) -> Checker:
+    """Linearizability per key, the quorum lint and stale reads, seam signals, latency."""
     from checkers.compose import compose
-    from checkers.linearizable.checker import LinearizableChecker
+    from checkers.pipeline import register_checkers
 
-    return compose({"linearizable": LinearizableChecker("cas-register", independent=True, timeout=60.0)})
+    return compose(register_checkers(spec))
 
 
 @workload("register", "read/write/cas on many keys of the quorum store, checked for linearizability")
@@ -197,47 +198,11 @@ def orders_final_reads(history: list[Op]) -> list[dict[str, Any]]:
 
 
 def _orders_checker(spec: TestSpec) -> Checker:
-    """Compose what exists. The effects, fencing and causal checkers come in a later issue;
-    until they land the verdict is ``unknown`` with that reason, never a made-up ``True``."""
+    """Effects, fencing, causal order, the quorum lint, seam signals, latency."""
     from checkers.compose import compose
+    from checkers.pipeline import pipeline_checkers
 
-    parts: dict[str, Checker] = {}
-    for name, ref in _ORDERS_CHECKERS.items():
-        found = _optional(ref)
-        if found is not None:
-            parts[name] = found()
-    if not parts:
-        parts["effects"] = _NotYet("the effects/fencing checkers for orders are not built yet (a later issue)")
-    return compose(parts)
-
-
-_ORDERS_CHECKERS = {
-    "effects": "checkers.effects:EffectsChecker",
-    "fencing": "checkers.fencing:FencingChecker",
-    "causal": "checkers.causal:CausalChecker",
-}
-
-
-def _optional(ref: str) -> Any:
-    import importlib
-
-    module, attr = ref.split(":")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):
-        return None
-
-
-class _NotYet:
-    """A checker that is not built yet: ``unknown`` with the reason."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-
-    def check(self, test: Any, history: Any, artifacts: Any) -> Any:
-        from harness.core.verdict import UNKNOWN_VERDICT, CheckResult
-
-        return CheckResult(valid=UNKNOWN_VERDICT, error=self.reason, stats={"ops": len(history)})
+    return compose(pipeline_checkers(spec))
 
 
 @workload("orders", "place, cancel and read orders through the saga; the final phase reads every ledger")

@@ -173,7 +173,8 @@ def test_registry_and_the_workloads_references_resolve():
         "perf",
     ]
     assert list(register_checkers({})) == ["linearizable", "quorum", "signals", "perf"]
-    for ref in workloads._ORDERS_CHECKERS.values():  # what the orders workload composes today
-        cls = workloads._optional(ref)
-        assert cls is not None, ref
-        assert hasattr(cls(), "check")
+    # the workloads compose exactly these
+    orders = workloads.checker_for("orders")
+    register = workloads.checker_for("register")
+    assert list(orders.checkers) == list(pipeline_checkers({}))
+    assert list(register.checkers) == list(register_checkers({}))
