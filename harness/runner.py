@@ -242,7 +242,14 @@ def _heal_previous(spec: TestSpec, test: Test) -> None:
     """Undo what earlier runs of this test left behind when their control node died:
     open faults in their fault ledgers, then their node processes (which would
     otherwise still hold this run's ports)."""
-    from harness.recover import TEST_JSON, control_alive, find_runs, heal_run, load_run, stop_leftovers
+    from harness.recover import (
+        TEST_JSON,
+        control_alive,
+        find_runs,
+        heal_run,
+        load_run,
+        stop_leftovers,
+    )
 
     def say(line: str) -> None:
         log.info("previous run: %s", line)

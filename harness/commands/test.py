@@ -66,7 +66,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--name", default=None, metavar="NAME", help="Results directory name (default: the workload).")
 @click.option("--results", default="results", show_default=True, metavar="DIR", help="Where runs are stored.")
 @click.option("--op-timeout", type=float, default=5.0, show_default=True, metavar="S", help="A client call slower than this is recorded as info.")
-@click.option("--recovery-time", type=float, default=2.0, show_default=True, metavar="S", help="Quiet seconds after the final heal, before final reads.")
+@click.option("--recovery-time", type=float, default=None, metavar="S",
+              help="Quiet seconds after the final heal, before final reads. Default: 2 for register; "
+                   "15 for orders, so sagas started under faults can finish their compensations.")
 @click.option("--keys", type=int, default=8, show_default=True, metavar="N", help="register: keys active at a time.")
 @click.option("--base-port", type=int, default=0, metavar="P", help="Node i listens on P+i. Default: 7100 (local: the first free hundred from 7100).")
 @click.option("--demo", is_flag=True, help="A 5-node namespace cluster when root and `ip` exist, else local processes.")
@@ -75,7 +77,7 @@ def test(workload: str, nemesis: tuple[str, ...], nemesis_interval: float, nemes
          cluster: str, node_count: int, subnet: str, cluster_prefix: str, cluster_state: str | None, nodes: str | None, nodes_file: str | None, username: str | None,
          ssh_key: str | None, ssh_port: int, known_hosts: str | None, ssh_insecure: bool, sudo: bool,
          bugs: tuple[str, ...], scenario: str | None, name: str | None, results: str, op_timeout: float,
-         recovery_time: float, keys: int, base_port: int, demo: bool, no_progress: bool) -> int:
+         recovery_time: float | None, keys: int, base_port: int, demo: bool, no_progress: bool) -> int:
     """Run a chaos test against a cluster and check its history.
 
     Provisions the nodes, installs and starts the reference pipeline
@@ -115,7 +117,7 @@ def test(workload: str, nemesis: tuple[str, ...], nemesis_interval: float, nemes
         node_count=len(node_list) if node_list else node_count, nodes=node_list, nodes_file=nodes_file,
         username=username, ssh_key=ssh_key, ssh_port=ssh_port, ssh_insecure=ssh_insecure, ssh_sudo=sudo,
         known_hosts=known_hosts, bugs=_split(bugs), scenario=scenario, results=results, op_timeout=op_timeout,
-        recovery_time=recovery_time, keys=keys, base_port=base_port, demo=demo,
+        recovery_time=_recovery_default(workload) if recovery_time is None else recovery_time, keys=keys, base_port=base_port, demo=demo,
     )
     from harness.runner import check_spec, run_test
 
@@ -147,6 +149,12 @@ def _known_nodes(cluster: str, names: list[str], node_count: int) -> list[str]:
         if n not in allowed:
             raise ConfigError(f"unknown node {n!r} for --cluster netns; nodes are n1..n{max(node_count, len(names))} (or use --node-count)")
     return names
+
+
+def _recovery_default(workload: str) -> float:
+    """Orders need longer: a saga whose refund was lost retries and compensates after the
+    faults stop, and an order still settling at the end would look like a lost effect."""
+    return 15.0 if workload == "orders" else 2.0
 
 
 def _kind(cluster: str) -> str:
