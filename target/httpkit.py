@@ -16,12 +16,15 @@ keep-alive``) and pooled per peer (``ConnectionPool``): opening a TCP
 connection and a server thread per call cost more than the call itself. The
 server keeps a connection open only when the request asks for it, so plain
 clients (http.client, curl) still get one connection per request and a
-restarted node still refuses them definitely. A pooled connection is reused only while it is idle for less than
-``POOL_IDLE`` seconds and its socket shows no EOF; any error closes it and
-empties that peer's idle pool, so a paused, partitioned or restarted peer
-never leaves dead sockets behind for the next caller. A failure on a *reused*
-connection is never definite (the request may have reached the server); only a
-failed connect is.
+restarted node still refuses them definitely. A pooled connection is reused
+only while it is idle for less than ``POOL_IDLE`` seconds and its socket shows
+no EOF; any error closes it and empties that peer's idle pool, so a paused,
+partitioned or restarted peer never leaves dead sockets behind for the next
+caller. A failure on a *reused* connection is never definite (the request may
+have reached the server); only a failed connect is. Under a partition the
+first calls on pooled connections therefore time out as unknown, where fresh
+connections would have failed to connect (definite); the pool is emptied on
+that first failure, so later calls connect afresh and fail definitely again.
 """
 
 from __future__ import annotations
@@ -442,7 +445,9 @@ class _Conn:
             elif name == b"connection":
                 v = value.strip().lower()
                 close = v == b"close" or (close and v != b"keep-alive")
-        if length < 0:
+        if status < 200 or status in (204, 304):
+            body = b""  # no body by definition
+        elif length < 0:
             body, close = self.rfile.read(), True  # no length: the body runs to EOF
         else:
             body = self.rfile.read(length) if length else b""

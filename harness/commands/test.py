@@ -71,7 +71,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
                    "15 for orders, so sagas started under faults can finish their compensations.")
 @click.option("--keys", type=int, default=8, show_default=True, metavar="N", help="register: keys active at a time.")
 @click.option("--base-port", type=int, default=0, metavar="P", help="Node i listens on P+i. Default: 7100 (local: the first free hundred from 7100).")
-@click.option("--demo", is_flag=True, help="A 5-node namespace cluster when root and `ip` exist, else local processes.")
+@click.option("--demo", is_flag=True, help="A 5-node namespace cluster with partitions and pauses when root and `ip` exist, else local processes with pauses.")
 @click.option("--no-progress", is_flag=True, help="No status line on stderr.")
 def test(workload: str, nemesis: tuple[str, ...], nemesis_interval: float, nemesis_concurrency: int, time_limit: float, concurrency: int, rate: float, seed: int | None,
          cluster: str, node_count: int, subnet: str, cluster_prefix: str, cluster_state: str | None, nodes: str | None, nodes_file: str | None, username: str | None,
@@ -98,6 +98,9 @@ def test(workload: str, nemesis: tuple[str, ...], nemesis_interval: float, nemes
     if demo:
         cluster = _demo_cluster()
         node_count = 5
+        if not nemesis:  # a chaos demo: partitions need iptables (root), pauses work anywhere
+            nemesis = ("partition,pause",) if cluster == "netns" else ("pause",)
+            click.echo(f"seam: demo faults: {nemesis[0]} (see `seam nemeses`)", err=True)
     if scenario is not None:
         raise ConfigError(f"unknown scenario {scenario!r}; no scenarios are defined yet (they come with the nemesis layer)")
     node_list = _split((nodes,)) if nodes else []
