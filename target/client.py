@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import select
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -77,10 +78,16 @@ class Connection:
 
     def request(self, method: str, path: str, body: Any = None) -> Reply:
         """One request; 2xx -> Reply, anything else -> Refused or Unknown."""
+        if self._conn is not None and self._closed_by_server():
+            # Idle too long, or the node restarted: reconnect, so that a dead node
+            # refuses the new connection (definite) instead of failing mid-request.
+            self.close()
         if self._conn is None:
             self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         payload = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        headers = {"Connection": "keep-alive"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
         where = f"{method} {self.host}:{self.port}{path}"
         try:
             self._conn.request(method, path, body=payload, headers=headers)
@@ -99,6 +106,17 @@ class Connection:
         if resp.status in DEFINITE_STATUSES or data.get("definite") is True:
             raise Refused(message, status=resp.status, body=data)
         raise Unknown(message, status=resp.status, body=data)
+
+
+    def _closed_by_server(self) -> bool:
+        """A readable idle socket means EOF (or a stray byte): either way, not reusable."""
+        sock = self._conn.sock if self._conn is not None else None
+        if sock is None:
+            return False
+        try:
+            return bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            return True
 
 
 def _decode(raw: bytes) -> dict[str, Any]:

@@ -80,3 +80,29 @@ def test_refused_connection_is_definite():
     with pytest.raises(Refused) as info:
         api.place_order("o1", "sku", 1, 10)
     assert "nothing was sent" in str(info.value)
+
+
+def test_a_node_that_died_after_a_kept_alive_reply_refuses_definitely():
+    """Keep-alive must not turn a dead node into an unknown outcome: the client sees the
+    server's close on the idle socket, reconnects, and the refused connect is definite."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+
+    def serve_one():
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        body = b'{"value": 1}'
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: keep-alive\r\n\r\n%s" % (len(body), body))
+        conn.close()  # the node dies: its socket and its listener go away
+        listener.close()
+
+    t = threading.Thread(target=serve_one, daemon=True)
+    t.start()
+    api = PipelineClient(Connection("127.0.0.1", port, timeout=0.5))
+    assert api.kv_read("a") == 1
+    t.join(2)
+    with pytest.raises(Refused):
+        api.kv_write("a", 2)
+    api.close()
