@@ -40,6 +40,8 @@ demo: install
 	$(BIN)/seam test --workload register --time-limit 30 --demo
 
 test: install
+	$(BIN)/ruff check harness nemesis checkers target tests bench
+	$(BIN)/mypy harness nemesis checkers target
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 test-fast: venv
