@@ -20,6 +20,7 @@ even a 5xx, is an answer and goes back to the caller as is.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 import time
@@ -55,26 +56,14 @@ class BudgetExhausted(GiveUp):
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    base: float = 0.05
-    cap: float = 1.0
-    attempts: int = 5
-    budget_ratio: float = 0.1
-    budget_floor: float = 10
-    breaker_failures: int = 5
-    breaker_reset: float = 2.0
+class RetryPolicy(RetryConfig):
+    """The node's retry settings (``RetryConfig``) plus whether the naive-retry bug is on."""
+
     naive: bool = False
-    naive_delay: float = 1.0
-    naive_attempts: int = 6
 
     @classmethod
     def from_config(cls, cfg: RetryConfig, *, naive: bool = False) -> RetryPolicy:
-        return cls(
-            base=cfg.base, cap=cfg.cap, attempts=cfg.attempts, budget_ratio=cfg.budget_ratio,
-            budget_floor=cfg.budget_floor, breaker_failures=cfg.breaker_failures,
-            breaker_reset=cfg.breaker_reset, naive=naive, naive_delay=cfg.naive_delay,
-            naive_attempts=cfg.naive_attempts,
-        )
+        return cls(**dataclasses.asdict(cfg), naive=naive)
 
     def max_attempts(self) -> int:
         return self.naive_attempts if self.naive else max(1, self.attempts)
