@@ -84,29 +84,21 @@ class Connection:
             self.close()
         if self._conn is None:
             self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        payload = None if body is None else json.dumps(body).encode()
-        headers = {"Connection": "keep-alive"}
-        if payload is not None:
-            headers["Content-Type"] = "application/json"
         where = f"{method} {self.host}:{self.port}{path}"
         try:
-            self._conn.request(method, path, body=payload, headers=headers)
-            resp = self._conn.getresponse()
-            raw = resp.read()
+            status, data = exchange(self._conn, method, path, body, {"Connection": "keep-alive"})
         except ConnectionRefusedError as e:
             self.close()
             raise Refused(f"{where}: ConnectionRefusedError: {e} (nothing was sent)") from None
         except (OSError, http.client.HTTPException) as e:
             self.close()
             raise Unknown(f"{where}: {type(e).__name__}: {e}") from None
-        data = _decode(raw)
-        if 200 <= resp.status < 300:
-            return Reply(resp.status, data)
-        message = f"{where}: {resp.status} {data.get('error') or ''}".rstrip()
-        if resp.status in DEFINITE_STATUSES or data.get("definite") is True:
-            raise Refused(message, status=resp.status, body=data)
-        raise Unknown(message, status=resp.status, body=data)
-
+        if 200 <= status < 300:
+            return Reply(status, data)
+        message = f"{where}: {status} {data.get('error') or ''}".rstrip()
+        if status in DEFINITE_STATUSES or data.get("definite") is True:
+            raise Refused(message, status=status, body=data)
+        raise Unknown(message, status=status, body=data)
 
     def _closed_by_server(self) -> bool:
         """A readable idle socket means EOF (or a stray byte): either way, not reusable."""
@@ -117,6 +109,27 @@ class Connection:
             return bool(select.select([sock], [], [], 0)[0])
         except (OSError, ValueError):
             return True
+
+
+def exchange(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Send one JSON request on ``conn`` and read the reply: (status, body as a dict).
+
+    Raises what the connection raises (OSError, http.client.HTTPException);
+    callers decide what a failure means.
+    """
+    payload = None if body is None else json.dumps(body).encode()
+    all_headers = dict(headers or {})
+    if payload is not None:
+        all_headers["Content-Type"] = "application/json"
+    conn.request(method, path, body=payload, headers=all_headers)
+    resp = conn.getresponse()
+    return resp.status, _decode(resp.read())
 
 
 def _decode(raw: bytes) -> dict[str, Any]:

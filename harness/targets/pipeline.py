@@ -41,7 +41,7 @@ from typing import Any
 from harness.core.errors import RemoteError, TargetError, UnsupportedError
 from harness.core.op import Op
 from harness.core.protocols import Remote
-from target.client import ClientError, Connection, PipelineClient
+from target.client import ClientError, Connection, PipelineClient, exchange
 
 log = logging.getLogger("seam.target.pipeline")
 
@@ -444,31 +444,15 @@ class PipelineTarget:
 
 
 def http_json(host: str, port: int, method: str, path: str, body: Any = None, *, timeout: float) -> tuple[int, dict[str, Any]]:
-    """One request; raises OSError (timeout, refused, reset) for the caller to classify."""
+    """One request on a fresh connection; raises OSError (timeout, refused, reset) for the
+    caller to classify. A half-read or malformed reply may have been applied: a reset."""
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        return _request(conn, method, path, body)
+        return exchange(conn, method, path, body)
+    except http.client.HTTPException as e:
+        raise ConnectionResetError(f"bad HTTP reply: {e!r}") from None
     finally:
         conn.close()
-
-
-def _request(conn: http.client.HTTPConnection, method: str, path: str, body: Any) -> tuple[int, dict[str, Any]]:
-    payload = None if body is None else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json"} if payload is not None else {}
-    try:
-        conn.request(method, path, body=payload, headers=headers)
-        resp = conn.getresponse()
-        raw = resp.read()
-    except http.client.HTTPException as e:
-        # A half-read or malformed reply: the request may have been applied.
-        raise ConnectionResetError(f"bad HTTP reply: {e!r}") from None
-    try:
-        data = json.loads(raw) if raw else {}
-    except ValueError:
-        data = {"error": raw[:200].decode("utf-8", "replace")}
-    if not isinstance(data, dict):
-        data = {"value": data}
-    return resp.status, data
 
 
 def _complete(op: Op, typ: str, value: Any, node: str, error: str | None = None) -> Op:
