@@ -16,21 +16,14 @@ from typing import Any
 from harness.core.errors import NemesisError
 from harness.core.protocols import Remote
 from nemesis.clock import write_offset
+from nemesis.net import remove_chain
 from nemesis.pause import undo_pause
 from nemesis.state import Fault, FaultLedger, outstanding
 
 
-def drop_chain(remote: Remote, node: str, chain: str) -> None:
-    for hook in ("INPUT", "OUTPUT"):
-        while remote.run(node, ["iptables", "-w", "-D", hook, "-j", chain], check=False).status == 0:
-            pass
-    remote.run(node, ["iptables", "-w", "-F", chain], check=False)
-    remote.run(node, ["iptables", "-w", "-X", chain], check=False)
-
-
 def undo(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
     if fault.kind in ("partition", "loss"):
-        drop_chain(remote, fault.node, fault.detail["chain"])
+        remove_chain(remote, fault.node, fault.detail["chain"])
     elif fault.kind == "pause":
         undo_pause(remote, fault)
     elif fault.kind == "clock":

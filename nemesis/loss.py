@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from harness.core.errors import NemesisError
 from harness.core.op import Op
 from nemesis.net import Net
 from nemesis.state import Fault, FaultLedger
@@ -45,12 +44,4 @@ class LossNemesis:
         raise ValueError(f"loss nemesis does not know op {op.f!r}")
 
     def heal(self, test: Any) -> None:
-        errors = []
-        for node in self.nodes:
-            try:
-                self.net.heal(node)
-                self.ledger.healed(Fault("loss", node, {"chain": self.net.chain(node)}))
-            except Exception as e:
-                errors.append(f"{node}: {e}")
-        if errors:
-            raise NemesisError("loss heal failed on " + "; ".join(errors))
+        self.net.heal_all(self.nodes, "loss", self.ledger)

@@ -18,7 +18,9 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from harness.core.errors import NemesisError
 from harness.core.protocols import Remote
+from nemesis.state import Fault, FaultLedger
 
 HOOKS = ("INPUT",)  # not OUTPUT: on a shared host a random-loss rule would match twice
 
@@ -48,6 +50,15 @@ class Drop:
                 raise ValueError(f"loss probability must be in (0, 1], got {self.probability}")
             rule += ["-m", "statistic", "--mode", "random", "--probability", f"{self.probability:.4f}"]
         return rule + ["-j", "DROP"]
+
+
+def remove_chain(remote: Remote, node: str, chain: str) -> None:
+    """Unhook and delete one of Seam's chains on ``node``; what is already gone is fine."""
+    for hook in HOOKS:
+        while remote.run(node, ["iptables", "-w", "-D", hook, "-j", chain], check=False).status == 0:
+            pass
+    remote.run(node, ["iptables", "-w", "-F", chain], check=False)
+    remote.run(node, ["iptables", "-w", "-X", chain], check=False)
 
 
 class Net:
@@ -88,12 +99,20 @@ class Net:
 
     def heal(self, node: str) -> None:
         """Remove this Net's chain on ``node`` entirely. Idempotent: missing pieces are fine."""
-        chain = self.chain(node)
-        for hook in HOOKS:
-            while self.remote.run(node, ["iptables", "-w", "-D", hook, "-j", chain], check=False).status == 0:
-                pass
-        self.remote.run(node, ["iptables", "-w", "-F", chain], check=False)
-        self.remote.run(node, ["iptables", "-w", "-X", chain], check=False)
+        remove_chain(self.remote, node, self.chain(node))
+
+    def heal_all(self, nodes: Iterable[str], kind: str, ledger: FaultLedger) -> None:
+        """Heal every node, even when one fails, marking each healed in the ledger;
+        then report every failure at once."""
+        errors = []
+        for node in nodes:
+            try:
+                self.heal(node)
+                ledger.healed(Fault(kind, node, {"chain": self.chain(node)}))
+            except Exception as e:
+                errors.append(f"{node}: {e}")
+        if errors:
+            raise NemesisError(f"{kind} heal failed on " + "; ".join(errors))
 
     def rules(self, node: str) -> list[str]:
         """Every ``seam`` line of ``iptables -S`` on ``node``, whichever fault wrote it."""

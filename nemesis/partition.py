@@ -92,12 +92,4 @@ class PartitionNemesis:
         raise ValueError(f"partition nemesis does not know op {op.f!r}")
 
     def heal(self, test: Any) -> None:
-        errors = []
-        for node in self.nodes:
-            try:
-                self.net.heal(node)
-                self.ledger.healed(Fault("partition", node, {"chain": self.net.chain(node)}))
-            except Exception as e:  # heal every node even if one fails
-                errors.append(f"{node}: {e}")
-        if errors:
-            raise NemesisError("heal failed on " + "; ".join(errors))
+        self.net.heal_all(self.nodes, "partition", self.ledger)

@@ -140,7 +140,6 @@ class History(Sequence[Op]):
         """The source line of the op at ``position``, for error messages."""
         return self._lines[position] if self._lines is not None else position + 1
 
-    _line = line
 
     def _validate(self) -> None:
         open_by_process: dict[Any, int] = {}
@@ -149,17 +148,17 @@ class History(Sequence[Op]):
                 raise HistoryError(
                     f"unknown op type {op.type!r} (expected invoke, ok, fail or info)",
                     source=self.source,
-                    line=self._line(pos),
+                    line=self.line(pos),
                 )
             if op.process == NEMESIS:
                 continue
             if op.type == "invoke":
                 if op.process in open_by_process:
-                    first = self._line(open_by_process[op.process])
+                    first = self.line(open_by_process[op.process])
                     raise HistoryError(
                         f"process {op.process} invokes again while its op from line {first} is still open",
                         source=self.source,
-                        line=self._line(pos),
+                        line=self.line(pos),
                     )
                 open_by_process[op.process] = pos
             elif op.process in open_by_process:
@@ -170,7 +169,7 @@ class History(Sequence[Op]):
                 raise HistoryError(
                     f"{op.type} completion by process {op.process} with no open invoke",
                     source=self.source,
-                    line=self._line(pos),
+                    line=self.line(pos),
                 )
 
     @property
@@ -255,7 +254,7 @@ def _split(op: Op, independent: bool, history: History, pos: int) -> tuple[Any, 
         raise HistoryError(
             f"--independent expects every value to be [key, value], got {v!r}",
             source=history.source,
-            line=history._line(pos),
+            line=history.line(pos),
         )
     key = v[0]
     if isinstance(key, list):
