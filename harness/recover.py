@@ -4,7 +4,7 @@ After a control-node crash the nemesis objects are gone; the run directory is
 what is left: ``test.json`` (the cluster kind, the options, every node's URL
 and run directory on the node) and ``nemesis.jsonl`` (every fault applied, see
 ``nemesis.state``). ``heal_run`` reaches the same nodes the way the runner
-did, and undoes every outstanding fault with ``nemesis.heal.heal_ledger``.
+did (through the Remote it is given), and undoes every outstanding fault with ``nemesis.heal.heal_ledger``.
 ``seam heal`` and the next ``seam test`` both use it.
 
 Some faults cannot outlive what they were applied to, and are recorded as
@@ -13,9 +13,9 @@ namespace that no longer exists, a clock file whose run directory was
 removed, application faults of a node process that is gone (they live in its
 memory), a killed node whose run directory was torn down.
 
-Unlike the rest of ``nemesis/``, this module names concrete Remotes and the
-pipeline adapter (imported lazily): recovering a run means rebuilding exactly
-what the runner built, from data alone.
+This module names no implementation: the composition root
+(``harness.assemble.stored``) rebuilds the run's Remote and what heal needs
+of its target from ``test.json`` and hands them in.
 """
 
 from __future__ import annotations
@@ -24,14 +24,13 @@ import json
 import os
 import re
 import signal
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import InputError, TargetError
+from harness.core.errors import InputError
 from nemesis.heal import heal_ledger
 from nemesis.state import Fault, FaultLedger, outstanding
 
@@ -128,67 +127,6 @@ def find_runs(roots: Iterable[Path], marker: str = LEDGER) -> list[Path]:
     return [found[k] for k in sorted(found)]
 
 
-def remote_for(run: StoredRun) -> Any:
-    """The Remote the runner used for this run (``harness.runner.provision``)."""
-    kind = run.cluster
-    if kind == "local":
-        from harness.control.local import LocalRemote
-
-        return LocalRemote()
-    if kind == "netns":
-        from harness.control.cluster import NetnsCluster
-        from harness.control.netns import NetnsRemote
-
-        prefix = str(run.options.get("cluster_prefix") or "seam")
-        count = max([int(run.options.get("node_count") or 1)] + [_index(n) for n in run.nodes])
-        cluster = NetnsCluster(
-            nodes=count, subnet=str(run.options.get("subnet") or "10.77.0.0/24"), prefix=prefix
-        )
-        return NetnsRemote({n: cluster.namespace(_index(n)) for n in run.nodes if _index(n)})
-    if kind == "ssh":
-        from harness.control.ssh import SshHost, SshRemote
-
-        o = run.options
-        hosts = {
-            n: SshHost(
-                host=n,
-                port=int(o.get("ssh_port") or 22),
-                username=o.get("username") or "root",
-                key_file=o.get("ssh_key"),
-                known_hosts=o.get("known_hosts"),
-                sudo=bool(o.get("ssh_sudo")),
-                insecure=bool(o.get("ssh_insecure")),
-            )
-            for n in (o.get("nodes") or list(run.nodes))
-        }
-        return SshRemote(hosts)
-    raise InputError(
-        f"{run.path / TEST_JSON}: unknown cluster kind {kind!r}; expected local, netns or ssh"
-    )
-
-
-def _index(node: str) -> int:
-    return int(node[1:]) if node[:1] == "n" and node[1:].isdigit() else 0
-
-
-def gone_nodes(run: StoredRun, remote: Any) -> dict[str, str]:
-    """Nodes that no longer exist, with why: for netns, a namespace that was removed."""
-    if run.cluster != "netns":
-        return {}
-    from harness.control.cluster import namespaces
-
-    present = set(namespaces())
-    gone = {}
-    for node in run.nodes:
-        try:
-            ns = remote.namespace(node)
-        except Exception:
-            continue
-        if ns not in present:
-            gone[node] = f"namespace {ns} is gone"
-    return gone
-
-
 def _exists(remote: Any, node: str, path: str) -> bool:
     """Does ``path`` exist on ``node``? local and netns nodes share this host's files."""
     if getattr(remote, "kind", "") in ("local", "netns"):
@@ -214,97 +152,30 @@ def moot(fault: Fault, run: StoredRun, remote: Any, gone: dict[str, str]) -> str
     return None
 
 
-class RecoveredTarget:
-    """The part of a run's target that heal needs (Killable.start, HasAppFaults.clear_faults).
+def heal_run(
+    run: StoredRun,
+    *,
+    remote: Any,
+    target_for: Callable[[Report], Any],
+    gone: dict[str, str],
+    report: Report = lambda line: None,
+) -> list[Fault]:
+    """Undo every outstanding fault of ``run``; return what was undone or moot.
 
-    Both are idempotent against what is really there: ``start`` does nothing
-    when the node already answers, and ``clear_faults`` does nothing when the
-    node process is down (its faults lived in its memory). The admin secret
-    is read from the node's own node.json.
+    ``remote`` reaches the run's nodes as the runner did and ``target_for``
+    rebuilds what heal needs of its target (both from the composition root,
+    ``harness.assemble``); ``gone`` names nodes that no longer exist. This
+    function closes ``remote``. Idempotent: a run with nothing outstanding
+    touches no node. Faults that could not be undone stay outstanding and
+    raise NemesisError (from ``heal_ledger``) naming each, so a later
+    ``seam heal`` tries again. Every line reported is also appended to the
+    run's ``seam.log``.
     """
-
-    def __init__(self, run: StoredRun, remote: Any, report: Report = lambda line: None):
-        from harness.targets.pipeline import NodeAddr, PipelineTarget
-
-        self.run = run
-        self.report = report
-        addrs = {}
-        for name, info in run.nodes.items():
-            hostport = info["url"].split("://", 1)[-1]
-            host, _, port = hostport.rpartition(":")
-            addrs[name] = NodeAddr(name, host, host, int(port), info["workdir"])
-        skew = "clock" in (run.options.get("nemesis") or [])
-        replication = tuple(run.options.get("replication") or (3, 2, 2))
-        self.pipeline = PipelineTarget(
-            remote,
-            addrs,
-            replication=replication,  # type: ignore[arg-type]
-            bugs=run.options.get("bugs") or [],
-            seed=int(run.options.get("seed") or 1),
-            skew=skew,
-        )
-        self.remote = remote
-        self._secret_read = False
-
-    def _answers(self, node: str) -> dict[str, Any] | None:
-        from harness.targets.pipeline import http_json
-
-        a = self.pipeline.addrs[node]
-        try:
-            status, body = http_json(a.address, a.port, "GET", "/health", timeout=1.0)
-        except OSError:
-            return None
-        return body if status == 200 else None
-
-    def start(self, test: Any, node: str, role: str | None = None) -> None:
-        health = self._answers(node)
-        if health is not None:
-            self.report(f"{node} already serves (pid {health.get('pid')}); nothing to restart")
-            return
-        self.pipeline.start(test, node, role)
-        self.pipeline.wait_ready([node])
-        pids = self.pipeline.pids(test, node)
-        # The runner's format, so tools that stop a run's processes by pid find this one too.
-        self.report(f"started {node}: pid {pids[0] if pids else '?'}")
-
-    def clear_faults(self, test: Any, node: str) -> None:
-        if self._answers(node) is None:
-            self.report(f"{node} is down, so its application faults went with it")
-            return
-        self._read_secret(node)
-        self.pipeline.clear_faults(test, node)
-
-    def _read_secret(self, node: str) -> None:
-        if self._secret_read:
-            return
-        workdir = self.pipeline.addrs[node].workdir
-        with tempfile.TemporaryDirectory(prefix="seam-heal-") as tmp:
-            local = Path(tmp) / "node.json"
-            self.remote.download(node, f"{workdir}/node.json", local)
-            try:
-                self.pipeline.admin_secret = json.loads(local.read_text())["admin_secret"]
-            except (ValueError, KeyError) as e:
-                raise TargetError(
-                    f"{node}: {workdir}/node.json has no admin_secret ({e}); cannot clear its faults"
-                ) from None
-        self._secret_read = True
-
-
-def heal_run(run_dir: Path, *, report: Report = lambda line: None) -> list[Fault]:
-    """Undo every outstanding fault of the run in ``run_dir``; return what was undone or moot.
-
-    Idempotent: a run with nothing outstanding touches no node. Faults that
-    could not be undone stay outstanding and raise NemesisError (from
-    ``heal_ledger``) naming each, so a later ``seam heal`` tries again.
-    Every line reported is also appended to the run's ``seam.log``.
-    """
-    run = load_run(run_dir)
     if not outstanding(run.ledger):
+        remote.close()
         return []
     say = _logging_report(run, report)
-    remote = remote_for(run)
     try:
-        gone = gone_nodes(run, remote)
         ledger = FaultLedger(run.ledger)
         settled = []
         for fault in outstanding(run.ledger):
@@ -313,7 +184,7 @@ def heal_run(run_dir: Path, *, report: Report = lambda line: None) -> list[Fault
                 ledger.healed(fault)
                 settled.append(fault)
                 say(f"nothing to undo for {fault.kind} on {fault.node}: {reason}")
-        target = RecoveredTarget(run, remote, say)
+        target = target_for(say)
         return settled + heal_ledger(run.ledger, remote, target, None, report=say)
     finally:
         remote.close()
@@ -363,7 +234,12 @@ def _cmdline(remote: Any, node: str, pid: int) -> bytes:
 
 
 def stop_leftovers(
-    run_dir: Path, *, report: Report = lambda line: None, grace: float = 5.0
+    run: StoredRun,
+    *,
+    remote: Any,
+    owns: Callable[[str, bytes], bool],
+    report: Report = lambda line: None,
+    grace: float = 5.0,
 ) -> list[int]:
     """SIGKILL the node processes a dead run left running; return their pids.
 
@@ -373,17 +249,15 @@ def stop_leftovers(
     touched. Heal first (``heal_run``): a paused process is then running and a
     killed one restarted, so this stops them all.
     """
-    run = load_run(run_dir)
     if run.finished or control_alive(run):
+        remote.close()
         return []
     say = _logging_report(run, report)
-    remote = remote_for(run)
     stopped = []
     try:
         for node, pid in started_pids(run):
-            config = f"{run.nodes[node]['workdir']}/node.json".encode()
             cmd = _cmdline(remote, node, pid)
-            if b"target.node" not in cmd or config not in cmd or not remote.alive(node, pid):
+            if not owns(node, cmd) or not remote.alive(node, pid):
                 continue
             remote.signal(node, pid, signal.SIGKILL)
             deadline = time.monotonic() + grace

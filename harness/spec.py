@@ -28,8 +28,10 @@ class TestSpec:
     __test__ = False  # not a pytest test class, despite the name
 
     workload: str = "register"
-    name: str = ""  # the results directory name; defaults to the workload
+    name: str = ""  # the results directory name; defaults to the workload (target-workload off the pipeline)
+    target: str = "pipeline"  # a built-in target (harness/targets/<name>/) or a module path
     nemesis: list[str] = field(default_factory=list)
+    nemesis_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # fault -> option -> value
     nemesis_interval: float = 5.0  # seconds between a fault's start and its stop, and between faults
     nemesis_concurrency: int = 1  # faults active at once (2: e.g. a paused leader during packet loss)
     time_limit: float = 30.0
@@ -53,7 +55,7 @@ class TestSpec:
     scenario: str | None = None
     results: str = "results"
     op_timeout: float = 5.0  # a client call slower than this is recorded as info
-    recovery_time: float = 2.0  # quiet time after the final heal, before final reads
+    recovery_time: float | None = None  # quiet time after the final heal; None = the workload's default
     keys: int = 8  # register: distinct keys in the independent workload
     replication: tuple[int, int, int] = (3, 2, 2)  # N, W, R of the quorum store
     base_port: int = 0  # node i listens on base_port + i; 0 = 7100, or for local the first free hundred
@@ -61,7 +63,7 @@ class TestSpec:
 
     def __post_init__(self) -> None:
         if not self.name:
-            self.name = self.workload
+            self.name = self.workload if self.target == "pipeline" else f"{self.target.split(':')[0].rpartition('.')[2]}-{self.workload}"
         self.replication = tuple(self.replication)  # type: ignore[assignment]
 
     def validate(self) -> TestSpec:
@@ -76,7 +78,7 @@ class TestSpec:
             raise ConfigError(f"--nemesis-concurrency {self.nemesis_concurrency}: choose 1 or 2")
         if self.rate < 0:
             raise ConfigError(f"--rate {self.rate}: must be >= 0 (0 means as fast as possible)")
-        if self.recovery_time < 0:
+        if self.recovery_time is not None and self.recovery_time < 0:
             raise ConfigError(f"--recovery-time {self.recovery_time}: must be >= 0")
         if not 0 <= self.base_port <= 65000:
             raise ConfigError(f"--base-port {self.base_port}: choose 1024..65000 (0 = automatic)")

@@ -23,17 +23,24 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from harness.core.errors import ConfigError
 from harness.core.op import Op
+from harness.core.verdict import UNKNOWN_VERDICT, CheckResult, exit_code, merge_valid
 
 HISTORY = "history.jsonl"
 TEST_JSON = "test.json"
 RESULTS_JSON = "results.json"
+SERIES_JSON = "series.json"
+ANOMALIES = "anomalies"
 LOG_FILE = "seam.log"
+#: results.json's layout version: 2 added schema, test, seed, exit_code and moved
+#: graph series to series.json.
+RESULTS_SCHEMA = 2
 STAMP_FORMAT = "%Y%m%dT%H%M%S"
 
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -113,16 +120,7 @@ class RunStore:
 
     def write_json(self, name: str, data: Any) -> Path:
         """Write ``name`` atomically (temp file + rename), so a reader never sees half."""
-        dst = self._path / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name(dst.name + ".tmp")
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2, default=str)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dst)
-        return dst
+        return write_json_atomic(self._path / name, data)
 
     def log_handler(self, level: int = logging.INFO) -> logging.Handler:
         """A handler writing ``seam.log``; attach it to the ``seam`` logger for the run."""
@@ -171,6 +169,108 @@ def _replace_symlink(link: Path, target: Path) -> None:
         pass
     os.symlink(target, tmp)
     os.replace(tmp, link)
+
+
+# ---------------------------------------------------------------------------
+# results: one writer for a run and a re-check
+
+
+def write_json_atomic(dst: Path, data: Any) -> Path:
+    """Write ``dst`` atomically (temp file + rename), so a reader never sees half."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, default=str, ensure_ascii=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, dst)
+    return dst
+
+
+def write_results(
+    out_dir: Path,
+    result: CheckResult,
+    *,
+    history: Sequence[Op] = (),
+    test: dict[str, Any] | None = None,
+    run: dict[str, Any] | None = None,
+) -> list[str]:
+    """results.json, anomalies/<n>.jsonl and series.json for one check of one history.
+
+    The only writer of results.json: ``seam test`` calls it at the end of a
+    run and ``seam check RUN_DIR`` after a re-check, so both leave the same
+    layout. ``result`` is a composed CheckResult (``stats`` holds each
+    checker's result by name). A re-check keeps what it did not redo: other
+    checkers' entries and the ``run`` block of the stored results.json.
+    Returns the files written, relative to ``out_dir``.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    old = _read_json(out_dir / RESULTS_JSON)
+    written = _write_anomalies(out_dir, result, history)
+    checkers = {**(old.get("checkers") if isinstance(old.get("checkers"), dict) else {}), **result.stats}
+    series = {name: c["stats"].pop("series") for name, c in checkers.items()
+              if isinstance(c.get("stats"), dict) and "series" in c["stats"]}
+    if series:
+        write_json_atomic(out_dir / SERIES_JSON, series)
+        written.append(SERIES_JSON)
+    valid = merge_valid([_stored_valid(c.get("valid")) for c in checkers.values()])
+    test = test or {}
+    doc: dict[str, Any] = {
+        "schema": RESULTS_SCHEMA,
+        "test": test.get("name") or old.get("test"),
+        "seed": test.get("seed", old.get("seed")),
+        "valid": valid,
+        "exit_code": exit_code(valid),
+        "anomalies": [a for c in checkers.values() for a in c.get("anomalies", [])],
+        "checkers": checkers,
+        "files": sorted({*(old.get("files") or []), *result.files, *written}),
+        "error": "; ".join(f"{k}: {c['error']}" for k, c in checkers.items() if c.get("error")) or None,
+    }
+    if run is not None or "run" in old:
+        doc["run"] = run if run is not None else old["run"]
+    write_json_atomic(out_dir / RESULTS_JSON, doc)
+    return [RESULTS_JSON, *written]
+
+
+def _write_anomalies(out_dir: Path, result: CheckResult, history: Sequence[Op]) -> list[str]:
+    """anomalies/<n>.jsonl for every anomaly: its shrunk sub-history when the checker
+    shrank one, else the ops it names. Each anomaly (and its copy under its
+    checker in ``stats``) gets ``history`` pointing at the file."""
+    by_index = {op.index: op for op in history}
+    nested = [a for r in result.stats.values() for a in r.get("anomalies", [])]
+    same = len(nested) == len(result.anomalies)  # stats hold the same anomalies, in order
+    written: list[str] = []
+    folder = out_dir / ANOMALIES
+    if folder.is_dir():  # a re-check replaces the files of the check before it
+        for stale in folder.glob("*.jsonl"):
+            stale.unlink()
+    for n, anomaly in enumerate(result.anomalies, start=1):
+        rows = anomaly.details.get("shrunk_ops") or [by_index[i].to_json() for i in anomaly.ops if i in by_index]
+        if not rows:
+            continue
+        rel = f"{ANOMALIES}/{n}.jsonl"
+        folder.mkdir(exist_ok=True)
+        with open(out_dir / rel, "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+        anomaly.history = anomaly.details["history"] = rel
+        if same:
+            nested[n - 1]["history"] = nested[n - 1].setdefault("details", {})["history"] = rel
+        written.append(rel)
+    return written
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _stored_valid(v: Any) -> Any:
+    """A stored verdict; anything but true/false (a run that failed: null) counts as unknown."""
+    return v if v is True or v is False else UNKNOWN_VERDICT
 
 
 def open_history_lines(path: Path) -> list[dict[str, Any]]:

@@ -11,6 +11,10 @@ Ops: ``bump`` (value ``{"node": "n2", "seconds": -30}``, a random node and
 offset when omitted), ``strobe`` (``{"node", "seconds", "period", "duration"}``:
 flip between +seconds and -seconds every period, for duration, then reset),
 ``reset`` (every node back to +0s).
+
+Two faults use them: ``clock`` (a bump, undone by ``reset`` one interval
+later) and ``strobe`` (a pulse: its op resets the clock before it completes).
+Both write ``clock`` rows to the ledger.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import random
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,8 +30,12 @@ from typing import Any
 from harness.core.errors import UnsupportedError
 from harness.core.op import Op
 from harness.core.protocols import Remote, Skewable
-from nemesis.pause import pick_node
+from nemesis.aim import RANDOM, aim_value, check_aim, pick_node, target_option
+from nemesis.spec import FaultSpec, MootEnv, NemesisContext, Package, duration
 from nemesis.state import Fault, FaultLedger
+
+KIND = "clock"  # the ledger kind of both faults
+NEEDS = "libfaketime on the nodes and a target that runs under it (Skewable)"
 
 
 def offset_text(seconds: float) -> str:
@@ -63,7 +71,7 @@ class ClockNemesis:
 
     def _write(self, test: Any, node: str, seconds: float) -> None:
         path = self.target.clock_file(test, node)
-        fault = Fault("clock", node, {"file": path})
+        fault = Fault(KIND, node, {"file": path})
         if seconds != 0:
             self.ledger.applied(fault)
             self.skewed[node] = fault
@@ -105,3 +113,79 @@ def write_offset(remote: Remote, node: str, path: str, seconds: float) -> None:
         local = Path(tmp) / "faketime"
         local.write_text(offset_text(seconds) + "\n", encoding="utf-8")
         remote.upload(node, local, path)
+
+
+def undo_clock(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+    """Reset the node's faketime file named in the ledger row to +0s."""
+    write_offset(remote, fault.node, fault.detail["file"], 0)
+
+
+def moot_clock(fault: Fault, env: MootEnv) -> str | None:
+    """A clock file that is gone is read by no process (it lives in the run directory)."""
+    path = fault.detail["file"]
+    return None if env.exists(fault.node, path) else f"{path} is gone, so no process reads it"
+
+
+def _nemesis(ctx: NemesisContext, options: Mapping[str, Any], name: str) -> ClockNemesis:
+    check_aim(name, options["target"], ctx)
+    return ClockNemesis(ctx.remote, ctx.target, ctx.nodes, seed=ctx.seed, ledger=ctx.ledger)
+
+
+def build_clock(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
+    nem = _nemesis(ctx, options, CLOCK.name)
+    most = max(1, int(options["max-skew"]))
+
+    def begin(rng: random.Random) -> dict[str, Any]:
+        seconds = rng.choice([-1, 1]) * rng.randint(1, most)
+        return CLOCK.start_op({**aim_value(options["target"], ctx, rng), "seconds": seconds})
+
+    return Package(CLOCK.name, nem, begin, CLOCK.stop_op(), [CLOCK.stop_op()])
+
+
+def build_strobe(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
+    nem = _nemesis(ctx, options, STROBE.name)
+    shape = {"seconds": options["skew"], "period": options["period"], "duration": options["duration"]}
+
+    def begin(rng: random.Random) -> dict[str, Any]:
+        return STROBE.start_op({**aim_value(options["target"], ctx, rng), **shape})
+
+    return Package(STROBE.name, nem, begin, None, [STROBE.stop_op("reset")])
+
+
+CLOCK = FaultSpec(
+    name="clock",
+    summary="skew a node's wall clock by up to +/- max-skew with libfaketime, reset one interval later",
+    start="bump",
+    stop="reset",
+    kind=KIND,
+    needs=NEEDS,
+    ability=Skewable,
+    build=build_clock,
+    undo=undo_clock,
+    moot=moot_clock,
+    colour="#f28e2b",
+    options=(
+        duration("max-skew", 30.0, "the largest offset, either way; each bump picks 1 s up to it"),
+        target_option(RANDOM),
+    ),
+)
+
+STROBE = FaultSpec(
+    name="strobe",
+    summary="flip a node's wall clock between +skew and -skew every period for duration, then reset",
+    start="strobe",
+    stop=None,
+    kind=KIND,
+    needs=NEEDS,
+    ability=Skewable,
+    build=build_strobe,
+    undo=undo_clock,
+    moot=moot_clock,
+    colour="#ff9da7",
+    options=(
+        duration("skew", 10.0, "the offset the clock flips to, + and -"),
+        duration("period", 0.5, "how long each flip lasts"),
+        duration("duration", 5.0, "how long the strobe lasts (the nemesis is busy for that long)"),
+        target_option(RANDOM),
+    ),
+)

@@ -1,23 +1,28 @@
 """SIGKILL a role or a whole node, then restart it.
 
-Ops: ``{"f": "kill", "value": {"node": "n3"}}`` (or a role such as
-``orchestrator-leader``, or nothing for a random node) kills through the
-target's ``Killable.kill`` and records the pids; ``{"f": "start"}`` restarts
-everything this nemesis killed. Heal restarts whatever is still down.
+Ops: ``{"f": "kill", "value": {"node": "n3"}}`` (or ``{"role": "leader"}``, a
+role the target declares, or nothing for a random node) kills through the
+target's ``Killable.kill`` and records the node and role; ``{"f": "start"}``
+restarts everything this nemesis killed. Heal restarts whatever is still
+down. The option ``kill.target`` says what the schedule aims at (see
+``nemesis.aim``).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from harness.core.errors import UnsupportedError
+from harness.core.errors import NemesisError, UnsupportedError
 from harness.core.op import Op
-from harness.core.protocols import Killable
-from nemesis.pause import pick_node
+from harness.core.protocols import Killable, Remote
+from nemesis.aim import RANDOM, aim_value, check_aim, pick_node, target_option
+from nemesis.spec import FaultSpec, MootEnv, NemesisContext, Package
 from nemesis.state import Fault, FaultLedger
+
+KIND = "kill"  # the ledger kind
 
 
 class KillNemesis:
@@ -40,8 +45,7 @@ class KillNemesis:
             spec = op.value if isinstance(op.value, dict) else {}
             node = pick_node(spec, self.nodes, self.target, test, self.rng)
             role = spec.get("role")
-            role = None if role == "orchestrator-leader" else role
-            fault = Fault("kill", node, {"role": role})
+            fault = Fault(KIND, node, {"role": role})
             self.ledger.applied(fault)
             pids = self.target.kill(test, node, role)
             self.killed.append(fault)
@@ -61,3 +65,48 @@ class KillNemesis:
 
     def heal(self, test: Any) -> None:
         self._restart_all(test)
+
+
+def undo_kill(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+    """Restart the killed node (and role) through the run's target."""
+    if target is None:  # never mark it healed without doing it: it stays outstanding
+        raise NemesisError(f"restarting {fault.node} needs the run's target; `seam heal` rebuilds it from test.json")
+    target.start(test, fault.node, fault.detail.get("role"))
+
+
+def moot_with_workdir(fault: Fault, env: MootEnv) -> str | None:
+    """A node process lives in its namespace and its run directory: without either,
+    there is nothing to restart (or to clear)."""
+    if fault.node in env.gone:
+        return f"{env.gone[fault.node]}, and the fault with it"
+    workdir = env.workdir(fault.node)
+    if workdir and not env.exists(fault.node, f"{workdir}/node.json"):
+        return f"the run directory {workdir} was removed (the run was torn down)"
+    return None
+
+
+def build(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
+    aim = options["target"]
+    check_aim(FAULT.name, aim, ctx)
+    nem = KillNemesis(ctx.target, ctx.nodes, seed=ctx.seed, ledger=ctx.ledger)
+
+    def begin(rng: random.Random) -> dict[str, Any]:
+        return FAULT.start_op(aim_value(aim, ctx, rng))
+
+    return Package(FAULT.name, nem, begin, FAULT.stop_op(), [FAULT.stop_op()])
+
+
+FAULT = FaultSpec(
+    name="kill",
+    summary="SIGKILL a node's service (or a role's), restart it one interval later",
+    start="kill",
+    stop="start",
+    kind=KIND,
+    needs="a target that can start and kill services (Killable); roles need HasRoles",
+    ability=Killable,
+    build=build,
+    undo=undo_kill,
+    moot=moot_with_workdir,
+    colour="#b07aa1",
+    options=(target_option(RANDOM),),
+)

@@ -4,20 +4,23 @@
 each packet from every other node with that probability (both directions,
 since every node gets the rule); ``stop-loss`` removes the rules. Loss lives
 in its own chains (``seam-l-<node>``), so it can overlap a partition and
-each heals without touching the other.
+each heals without touching the other. The option ``loss.p`` sets the
+probability the schedule asks for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from harness.core.op import Op
-from nemesis.net import Net
+from nemesis.net import Net, moot_with_node, undo_chain
+from nemesis.spec import FaultSpec, NemesisContext, Package, probability
 from nemesis.state import Fault, FaultLedger
 
 DEFAULT_PROBABILITY = 0.2
+KIND = "loss"  # the ledger kind
 
 
 class LossNemesis:
@@ -35,7 +38,7 @@ class LossNemesis:
             p = float(spec.get("probability", DEFAULT_PROBABILITY))
             targets = spec.get("nodes") or self.nodes
             for node in targets:
-                self.ledger.applied(Fault("loss", node, {"chain": self.net.chain(node)}))
+                self.ledger.applied(Fault(KIND, node, {"chain": self.net.chain(node)}))
                 self.net.drop_from(node, [n for n in self.nodes if n != node], probability=p)
             return replace(op, type="info", value={"probability": p, "nodes": list(targets)})
         if op.f == "stop-loss":
@@ -44,4 +47,28 @@ class LossNemesis:
         raise ValueError(f"loss nemesis does not know op {op.f!r}")
 
     def heal(self, test: Any) -> None:
-        self.net.heal_all(self.nodes, "loss", self.ledger)
+        self.net.heal_all(self.nodes, KIND, self.ledger)
+
+
+def build(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
+    nem = LossNemesis(Net(ctx.remote, ctx.addresses, tag="l"), ctx.nodes, ledger=ctx.ledger)
+    value = {"probability": float(options["p"])}
+    return Package(FAULT.name, nem, lambda rng: FAULT.start_op(dict(value)), FAULT.stop_op(), [FAULT.stop_op()])
+
+
+FAULT = FaultSpec(
+    name="loss",
+    summary="random packet loss between every pair of nodes (iptables statistic match)",
+    start="start-loss",
+    stop="stop-loss",
+    kind=KIND,
+    needs="root (iptables)",
+    needs_root=True,
+    build=build,
+    undo=undo_chain,
+    moot=moot_with_node,
+    colour="#76b7b2",
+    options=(
+        probability("p", DEFAULT_PROBABILITY, "the probability that each packet between two nodes is dropped"),
+    ),
+)

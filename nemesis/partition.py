@@ -6,24 +6,29 @@ Ops (process ``nemesis``):
   says exactly who could not hear whom;
   ``{"f": "stop-partition"}`` -> heals every node.
 Shapes: ``halves``, ``isolate-one``, ``isolate-leader`` (asks the target who
-leads), ``majorities-ring``, ``bridge``, ``random``.
+leads), ``majorities-ring``, ``bridge``, ``random`` (a random split in two).
+The option ``partition.shape`` picks one, or ``any`` (the default): a seeded
+choice, each time, among the shapes this cluster and target support.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from harness.core.errors import NemesisError, UnsupportedError
+from harness.core.errors import ConfigError, NemesisError, UnsupportedError
 from harness.core.op import Op
 from harness.core.protocols import HasLeader
 from nemesis import grudge as g
-from nemesis.net import Net
+from nemesis.net import Net, moot_with_node, undo_chain
+from nemesis.spec import FaultSpec, NemesisContext, Package, choice
 from nemesis.state import Fault, FaultLedger
 
 SHAPES = ("halves", "isolate-one", "isolate-leader", "majorities-ring", "bridge", "random")
+ANY = "any"
+KIND = "partition"  # the ledger kind
 
 
 def compute(shape: str, nodes: Sequence[str], rng: random.Random, leader: str | None = None) -> g.Grudge:
@@ -80,7 +85,7 @@ class PartitionNemesis:
             grudge = compute(shape, self.nodes, self.rng, leader)
             applied = {node: sorted(srcs) for node, srcs in grudge.items() if srcs}
             for node, srcs in applied.items():
-                self.ledger.applied(Fault("partition", node, {"chain": self.net.chain(node)}))
+                self.ledger.applied(Fault(KIND, node, {"chain": self.net.chain(node)}))
                 self.net.drop_from(node, srcs)
             value = {"shape": shape, "grudge": applied}
             if note:
@@ -92,4 +97,53 @@ class PartitionNemesis:
         raise ValueError(f"partition nemesis does not know op {op.f!r}")
 
     def heal(self, test: Any) -> None:
-        self.net.heal_all(self.nodes, "partition", self.ledger)
+        self.net.heal_all(self.nodes, KIND, self.ledger)
+
+
+def shapes_for(ctx: NemesisContext) -> list[str]:
+    """The shapes this cluster and target support: a leader to isolate, 3 nodes for a ring."""
+    shapes = [s for s in SHAPES if s != "isolate-leader" or isinstance(ctx.target, HasLeader)]
+    if len(ctx.nodes) < 3:
+        shapes = [s for s in shapes if s not in ("bridge", "majorities-ring")]
+    return shapes
+
+
+def build(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
+    shape = options["shape"]
+    shapes = shapes_for(ctx)
+    if shape != ANY and shape not in shapes:
+        raise ConfigError(
+            f"partition.shape={shape}: this run cannot make it (isolate-leader needs a target that "
+            f"says who leads; bridge and majorities-ring need 3 nodes); choose {', '.join([ANY, *shapes])}"
+        )
+    net = Net(ctx.remote, ctx.addresses, tag="p")
+    nem = PartitionNemesis(net, ctx.nodes, seed=ctx.seed, target=ctx.target, ledger=ctx.ledger)
+
+    def begin(rng: random.Random) -> dict[str, Any]:
+        return FAULT.start_op(rng.choice(shapes) if shape == ANY else shape)
+
+    return Package(FAULT.name, nem, begin, FAULT.stop_op(), [FAULT.stop_op()])
+
+
+FAULT = FaultSpec(
+    name="partition",
+    summary="iptables drops between groups of nodes: halves, isolate-one, isolate-leader, "
+    "majorities-ring, bridge, random",
+    start="start-partition",
+    stop="stop-partition",
+    kind=KIND,
+    needs="root (iptables in each node's namespace, or on the host for 127.0.0.x nodes)",
+    needs_root=True,
+    build=build,
+    undo=undo_chain,
+    moot=moot_with_node,
+    colour="#e15759",
+    options=(
+        choice(
+            "shape",
+            (ANY, *SHAPES),
+            ANY,
+            "the partition's shape; any: a seeded choice among the shapes the run supports, each time",
+        ),
+    ),
+)

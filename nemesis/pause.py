@@ -1,41 +1,31 @@
 """SIGSTOP and SIGCONT on real processes: a paused leader, replica or node.
 
 Ops (process ``nemesis``): ``{"f": "start-pause", "value": {"role":
-"orchestrator-leader"}}`` (or ``{"node": "n2"}``, or nothing for a random
-node) stops the processes the target names for that role; ``stop-pause``
-continues every process this nemesis stopped. The completion records the node
-and the pids. The paused pids are kept in the fault ledger, so a crash of the
-control node cannot leave a process stopped forever.
+"leader"}}`` (a role the target declares, or ``{"node": "n2"}``, or nothing
+for a random node) stops the processes the target names for that node and
+role; ``stop-pause`` continues every process this nemesis stopped. The
+completion records the node and the pids. The paused pids are kept in the
+fault ledger, so a crash of the control node cannot leave a process stopped
+forever. The option ``pause.target`` says what the schedule aims at (see
+``nemesis.aim``).
 """
 
 from __future__ import annotations
 
 import random
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from harness.core.errors import NemesisError, UnsupportedError
+from harness.core.errors import UnsupportedError
 from harness.core.op import Op
-from harness.core.protocols import HasLeader, Pausable, Remote
+from harness.core.protocols import Pausable, Remote
+from nemesis.aim import ANY, aim_value, check_aim, pick_node, target_option
+from nemesis.spec import FaultSpec, NemesisContext, Package
 from nemesis.state import Fault, FaultLedger
 
-
-def pick_node(spec: dict[str, Any], nodes: Sequence[str], target: Any, test: Any, rng: random.Random) -> str:
-    """The node a fault aims at: named, the current leader, or a seeded random one."""
-    if spec.get("node"):
-        if spec["node"] not in nodes:
-            raise NemesisError(f"unknown node {spec['node']!r}; nodes are {', '.join(nodes)}")
-        return str(spec["node"])
-    if spec.get("role") == "orchestrator-leader":
-        if not isinstance(target, HasLeader):
-            raise UnsupportedError("pausing the leader needs a target that can say who leads (HasLeader)")
-        leader = target.leader(test)
-        if leader is None:
-            raise NemesisError("no node reports itself leader right now; pause a random node instead")
-        return leader
-    return rng.choice(list(nodes))
+KIND = "pause"  # the ledger kind
 
 
 class PauseNemesis:
@@ -59,10 +49,10 @@ class PauseNemesis:
             spec = op.value if isinstance(op.value, dict) else {}
             node = pick_node(spec, self.nodes, self.target, test, self.rng)
             role = spec.get("role")
-            pids = self.target.pids(test, node, None if role == "orchestrator-leader" else role)
+            pids = self.target.pids(test, node, role)
             if not pids:
-                return replace(op, type="info", value={"node": node, "pids": [], "note": "no process to pause"})
-            fault = Fault("pause", node, {"pids": sorted(pids)})
+                return replace(op, type="info", value={"node": node, "role": role, "pids": [], "note": "no process to pause"})
+            fault = Fault(KIND, node, {"pids": sorted(pids)})
             self.ledger.applied(fault)
             self.paused.append(fault)
             for pid in pids:
@@ -77,7 +67,7 @@ class PauseNemesis:
         resumed: dict[str, list[int]] = {}
         while self.paused:
             fault = self.paused.pop()
-            undo_pause(self.remote, fault)
+            undo_pause(fault, self.remote)
             self.ledger.healed(fault)
             resumed.setdefault(fault.node, []).extend(fault.detail["pids"])
         return resumed
@@ -86,11 +76,41 @@ class PauseNemesis:
         self._resume_all()
 
 
-def undo_pause(remote: Remote, fault: Fault) -> None:
-    """SIGCONT each pid; a pid that is gone needs nothing."""
+def undo_pause(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+    """SIGCONT each pid of the ledger row; a pid that is gone needs nothing.
+
+    Never moot: the pid is signalled by number, so it is resumed even when
+    the node's namespace or run directory is gone.
+    """
     for pid in fault.detail.get("pids", []):
         try:
             remote.signal(fault.node, int(pid), signal.SIGCONT)
         except Exception:
             if remote.alive(fault.node, int(pid)):
                 raise
+
+
+def build(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
+    aim = options["target"]
+    check_aim(FAULT.name, aim, ctx)
+    nem = PauseNemesis(ctx.remote, ctx.target, ctx.nodes, seed=ctx.seed, ledger=ctx.ledger)
+
+    def begin(rng: random.Random) -> dict[str, Any]:
+        return FAULT.start_op(aim_value(aim, ctx, rng))
+
+    return Package(FAULT.name, nem, begin, FAULT.stop_op(), [FAULT.stop_op()])
+
+
+FAULT = FaultSpec(
+    name="pause",
+    summary="SIGSTOP a node's service (or a role's, e.g. the leader), SIGCONT one interval later",
+    start="start-pause",
+    stop="stop-pause",
+    kind=KIND,
+    needs="a target that can name its pids (Pausable); roles need HasRoles, the leader HasLeader",
+    ability=Pausable,
+    build=build,
+    undo=undo_pause,
+    colour="#4e79a7",
+    options=(target_option(ANY),),
+)

@@ -243,11 +243,9 @@ def _checker(history_path: Path, test: dict[str, Any], opts: Options) -> tuple[A
     from checkers.linearizable.models import get_model
 
     if opts.model is None and test.get("workload"):
-        from harness.spec import TestSpec
-        from harness.workloads import checker_for
+        from harness.assemble.stored import checker_for_run
 
-        options = test.get("options") if isinstance(test.get("options"), dict) else {}
-        checker = checker_for(str(test["workload"]), TestSpec.from_json(options or {}))
+        checker = checker_for_run(test, history_path.parent / "test.json")
         _override(checker, opts)
         return checker, "jsonl", f"checkers of workload {test['workload']}"
     fmt = opts.fmt if opts.model else _detect(history_path, opts.fmt)
@@ -306,7 +304,7 @@ def _check_file(path: Path, name: str, opts: Options) -> Outcome:
     outcome = Outcome(code=_code(result.valid))
     out_dir = _out_dir(opts, run_dir, history_path)
     if out_dir is not None:
-        outcome.written = write_results(out_dir, result, history_path)
+        outcome.written = write_results(out_dir, result, history, rerun=run_dir is not None and out_dir == run_dir)
         click.echo(f"  wrote {', '.join(outcome.written)} in {out_dir}")
     return outcome
 
@@ -368,68 +366,30 @@ def _unique_name(used: set[str], history_path: Path) -> str:
     return name
 
 
-def write_results(out_dir: Path, result: Any, history_path: Path) -> list[str]:
-    """results.json (DESIGN section 5) and, for failures, anomalies/<n>.jsonl,
-    linear.html and linear-<n>.png. Returns the files written, relative to ``out_dir``.
-
-    ``result`` is a composed CheckResult (``stats`` holds each checker's
-    result by name). An existing results.json (a stored run's) keeps what
-    was not re-checked: other checkers' entries and fields such as ``run``;
-    ``valid`` and ``anomalies`` are merged again over all checkers.
+def write_results(out_dir: Path, result: Any, history: Any, *, rerun: bool = False) -> list[str]:
+    """results.json (DESIGN section 5), anomalies/<n>.jsonl and, for failures,
+    linear.html and linear-<n>.png, through the one results writer
+    (``harness.store.write_results``). A re-check of a stored run in place also
+    renders its report again, so report.html never shows a stale verdict.
+    Returns the files written, relative to ``out_dir``.
     """
-    from harness.core.verdict import merge_valid
+    from harness.assemble.stored import render_failures, render_report
+    from harness.store import write_results as store_results
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[str] = []
-    nested = [a for r in result.stats.values() for a in r.get("anomalies", [])]
-    for n, anomaly in enumerate(result.anomalies, start=1):
-        ops = anomaly.details.get("shrunk_ops") or []
-        if not ops:
-            continue
-        rel = f"anomalies/{n}.jsonl"
-        (out_dir / "anomalies").mkdir(exist_ok=True)
-        with open(out_dir / rel, "w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in ops)
-        anomaly.history = anomaly.details["history"] = rel
-        if len(nested) == len(result.anomalies):  # the same anomaly, as stored under its checker
-            nested[n - 1]["history"] = nested[n - 1]["details"]["history"] = rel
-        written.append(rel)
-    failures = [a.details for a in result.anomalies if a.kind == "nonlinearizable"]
-    if failures:
-        from checkers.report.linear import render_all
-
-        files = render_all(failures, out_dir)
-        written.extend(str(f.relative_to(out_dir)) for f in files)
-    result.files = [*result.files, *written]
-
-    results_path = out_dir / "results.json"
-    doc: dict[str, Any] = {}
-    if results_path.exists():
-        try:
-            loaded = json.loads(results_path.read_text(encoding="utf-8"))
-            doc = loaded if isinstance(loaded, dict) else {}
-        except ValueError:
-            doc = {}
-    old = doc.get("checkers")
-    checkers = {**(old if isinstance(old, dict) else {}), **result.stats}
-    doc.update(
-        {
-            "valid": merge_valid([_valid(c.get("valid")) for c in checkers.values()]),
-            "anomalies": [a for c in checkers.values() for a in c.get("anomalies", [])],
-            "checkers": checkers,
-            "files": sorted({*(doc.get("files") or []), *written}),
-            "error": "; ".join(f"{k}: {c['error']}" for k, c in checkers.items() if c.get("error"))
-            or None,
-            "history": str(history_path),
-        }
-    )
-    results_path.write_text(
-        json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
-    )
-    written.insert(0, "results.json")
+    drawn = render_failures(out_dir, result)
+    result.files = [*result.files, *drawn]
+    written = store_results(out_dir, result, history=list(history), test=_stored_test(out_dir) if rerun else None)
+    written += drawn
+    if rerun:
+        render_report(out_dir)
+        if (out_dir / "report.html").exists():
+            written.append("report.html")
     return written
 
 
-def _valid(v: Any) -> Any:
-    """A stored verdict; anything but true/false (a run that failed: null) counts as unknown."""
-    return v if v is True or v is False else "unknown"
+def _stored_test(run_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((run_dir / "test.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -99,7 +99,8 @@ def _echo_for(run_dir: Path):
 def _heal_runs(roots: list[Path], include_live: bool) -> tuple[int, int, list[str], list[str]]:
     """Heal every run under ``roots`` with outstanding faults: (faults healed, runs, skipped, failures)."""
     from harness.core.errors import SeamError
-    from harness.recover import control_alive, find_runs, heal_run, load_run
+    from harness.assemble.stored import heal_run
+    from harness.recover import control_alive, find_runs, load_run
     from nemesis.state import outstanding
 
     runs = [r for r in find_runs(roots) if outstanding(r / "nemesis.jsonl")]
@@ -118,7 +119,8 @@ def _heal_runs(roots: list[Path], include_live: bool) -> tuple[int, int, list[st
 def _stop_nodes(roots: list[Path]) -> tuple[int, list[str]]:
     """Stop the node processes of every dead, unfinished run under ``roots``: (stopped, failures)."""
     from harness.core.errors import SeamError
-    from harness.recover import TEST_JSON, find_runs, stop_leftovers
+    from harness.assemble.stored import stop_leftovers
+    from harness.recover import TEST_JSON, find_runs
 
     stopped, failures = 0, []
     for run_dir in find_runs(roots, TEST_JSON):

@@ -1,7 +1,7 @@
 """`seam test`: run one chaos test and print its verdict and results directory.
 
-Every option maps to a field of ``TestSpec``; the run itself is
-``harness.runner.run_test``. Bad input (unknown workload, nemesis, bug or
+Every option maps to a field of ``TestSpec``; ``harness.assemble`` turns the
+spec into a plan and ``harness.runner.run_test`` runs it. Bad input (unknown workload, nemesis, bug or
 node, a nodes file with garbage) is one line on stderr and exit 3, before
 any process starts.
 """
@@ -14,9 +14,13 @@ import shutil
 import click
 
 from harness.core.errors import ConfigError
-from harness.workloads import WORKLOADS
+from harness.targets import DEFAULT, get
+from harness.targets import names as target_names
 
-WORKLOAD_HELP = "; ".join(f"{name}: {desc}" for name, (_, desc) in sorted(WORKLOADS.items()))
+WORKLOAD_HELP = ("Default: the target's own. Workloads of the default target (" + DEFAULT + "): "
+                 + "; ".join(f"{w.name}: {w.summary}" for w in get(DEFAULT).workloads.values()))
+TARGET_HELP = ("The system under test: a built-in target (" + ", ".join(target_names())
+               + ") or a module path whose TARGET is a harness.targets.TargetKind.")
 
 EPILOG = """\b
 Examples:
@@ -40,7 +44,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 @click.command("test", epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--workload", "-w", default="register", show_default=True, metavar="NAME", help=WORKLOAD_HELP)
+@click.option("--target", "-t", default=DEFAULT, show_default=True, metavar="NAME", help=TARGET_HELP)
+@click.option("--workload", "-w", default=None, metavar="NAME", help=WORKLOAD_HELP)
 @click.option("--nemesis", "nemesis", multiple=True, metavar="A,B", help="Faults to inject (comma list or repeated; see `seam nemeses`); default none.")
 @click.option("--nemesis-interval", type=float, default=5.0, show_default=True, metavar="S", help="Seconds a fault lasts, and between faults.")
 @click.option("--nemesis-concurrency", type=int, default=1, show_default=True, metavar="N", help="Faults active at once: 1 or 2.")
@@ -67,13 +72,13 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--results", default="results", show_default=True, metavar="DIR", help="Where runs are stored.")
 @click.option("--op-timeout", type=float, default=5.0, show_default=True, metavar="S", help="A client call slower than this is recorded as info.")
 @click.option("--recovery-time", type=float, default=None, metavar="S",
-              help="Quiet seconds after the final heal, before final reads. Default: 2 for register; "
-                   "15 for orders, so sagas started under faults can finish their compensations.")
+              help="Quiet seconds after the final heal, before final reads. Default: the workload's own "
+                   "(pipeline: 2 for register; 15 for orders, so sagas started under faults can finish).")
 @click.option("--keys", type=int, default=8, show_default=True, metavar="N", help="register: keys active at a time.")
 @click.option("--base-port", type=int, default=0, metavar="P", help="Node i listens on P+i. Default: 7100 (local: the first free hundred from 7100).")
 @click.option("--demo", is_flag=True, help="A 5-node namespace cluster with partitions and pauses when root and `ip` exist, else local processes with pauses.")
 @click.option("--no-progress", is_flag=True, help="No status line on stderr.")
-def test(workload: str, nemesis: tuple[str, ...], nemesis_interval: float, nemesis_concurrency: int, time_limit: float, concurrency: int, rate: float, seed: int | None,
+def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_interval: float, nemesis_concurrency: int, time_limit: float, concurrency: int, rate: float, seed: int | None,
          cluster: str, node_count: int, subnet: str, cluster_prefix: str, cluster_state: str | None, nodes: str | None, nodes_file: str | None, username: str | None,
          ssh_key: str | None, ssh_port: int, known_hosts: str | None, ssh_insecure: bool, sudo: bool,
          bugs: tuple[str, ...], scenario: str | None, name: str | None, results: str, op_timeout: float,
@@ -95,6 +100,8 @@ def test(workload: str, nemesis: tuple[str, ...], nemesis_interval: float, nemes
     """
     from harness.spec import TestSpec, read_nodes_file
 
+    workload = workload or get(target).default_workload
+
     if demo:
         cluster = _demo_cluster()
         node_count = 5
@@ -113,22 +120,24 @@ def test(workload: str, nemesis: tuple[str, ...], nemesis_interval: float, nemes
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big") % 1_000_000
     spec = TestSpec(
-        workload=workload, name=name or "", nemesis=_split(nemesis), nemesis_interval=nemesis_interval,
+        workload=workload, target=target, name=name or "", nemesis=_split(nemesis), nemesis_interval=nemesis_interval,
         nemesis_concurrency=nemesis_concurrency, time_limit=time_limit,
         concurrency=concurrency, rate=rate, seed=seed, cluster=cluster, subnet=subnet,
         cluster_prefix=cluster_prefix, cluster_state=cluster_state,
         node_count=len(node_list) if node_list else node_count, nodes=node_list, nodes_file=nodes_file,
         username=username, ssh_key=ssh_key, ssh_port=ssh_port, ssh_insecure=ssh_insecure, ssh_sudo=sudo,
         known_hosts=known_hosts, bugs=_split(bugs), scenario=scenario, results=results, op_timeout=op_timeout,
-        recovery_time=_recovery_default(workload) if recovery_time is None else recovery_time, keys=keys, base_port=base_port, demo=demo,
+        recovery_time=recovery_time, keys=keys, base_port=base_port, demo=demo,
     )
-    from harness.runner import check_spec, run_test
+    from harness.assemble import build_plan
+    from harness.runner import run_test
 
-    check_spec(spec)  # bad input: one line, exit 3, before anything starts
+    plan = build_plan(spec)  # bad input: one line, exit 3, before anything starts
+    spec = plan.spec
     if not no_progress:
         click.echo(f"seam: {spec.workload} on {len(spec.node_names())} {_kind(spec.cluster)} for {spec.time_limit:g}s, "
                    f"concurrency {spec.concurrency}, seed {spec.seed}" + (f", bugs {','.join(spec.bugs)}" if spec.bugs else ""), err=True)
-    outcome = run_test(spec, progress=not no_progress)
+    outcome = run_test(plan, progress=not no_progress)
     _print_outcome(outcome)
     return outcome.exit_code
 
@@ -152,12 +161,6 @@ def _known_nodes(cluster: str, names: list[str], node_count: int) -> list[str]:
         if n not in allowed:
             raise ConfigError(f"unknown node {n!r} for --cluster netns; nodes are n1..n{max(node_count, len(names))} (or use --node-count)")
     return names
-
-
-def _recovery_default(workload: str) -> float:
-    """Orders need longer: a saga whose refund was lost retries and compensates after the
-    faults stop, and an order still settling at the end would look like a lost effect."""
-    return 15.0 if workload == "orders" else 2.0
 
 
 def _kind(cluster: str) -> str:

@@ -17,13 +17,19 @@ its completion, with a call position and a return position in the history.
   it may take effect at any instant after its invoke, or never, so its return
   position is ``INF`` and its output is ``UNKNOWN``;
 * ops of the ``nemesis`` process are never calls.
+
+Every reader that needs invokes and completions together (``History``'s
+validation and ``calls``, the checkers, the report) gets them from ``pairs``,
+which holds the one pairing rule (see its docstring): an invoke is completed by
+the next completion of its process, and an invoke never completed is open.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from operator import attrgetter
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from harness.core.errors import HistoryError
 
@@ -118,6 +124,105 @@ class Call:
         return self.ret == INF
 
 
+T = TypeVar("T")
+
+#: ``fields`` for ``pairs`` over ``Op``s: ``(process, type)``.
+op_fields: Callable[[Any], tuple[Any, Any]] = attrgetter("process", "type")
+
+
+def row_fields(row: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``fields`` for ``pairs`` over JSON rows (a missing field is None)."""
+    return row.get("process"), row.get("type")
+
+
+class Pair(NamedTuple, Generic[T]):
+    """A client invoke and its completion, with both positions in the history.
+
+    ``completion`` (and ``completion_pos``) is None while the call is *open*:
+    the history ends, or its process invokes again, before it completes (see
+    ``pairs``). Callers treat an open call like an ``info``: it crashed.
+    """
+
+    invoke: T
+    completion: T | None
+    invoke_pos: int
+    completion_pos: int | None
+
+    @property
+    def open(self) -> bool:
+        return self.completion_pos is None
+
+
+@dataclass(slots=True)
+class Pairing(Generic[T]):
+    """``pairs`` and the two ways a history can break the pairing rule.
+
+    ``reinvoked``: ``(open invoke, invoke)`` positions where a process invoked
+    again while its call was open (a torn history). ``orphans``: positions of
+    completions with no open invoke of their process.
+    """
+
+    pairs: list[Pair[T]]
+    reinvoked: list[tuple[int, int]]
+    orphans: list[int]
+
+
+def pairing(ops: Iterable[T], fields: Callable[[T], tuple[Any, Any]] = op_fields) -> Pairing[T]:
+    """Pair every client invoke with its completion: the one rule every reader shares.
+
+    ``fields(op)`` gives ``(process, type)``: ``op_fields`` for ``Op``s (the
+    default), ``row_fields`` for JSON rows. The rule, in history order:
+
+    * ops of the ``nemesis`` process are faults, not calls: never paired;
+    * an ``invoke`` opens a call for its process; the next op of that process
+      of any other type (``ok``, ``fail``, ``info``) completes it;
+    * a process id is a key only while its call is open: a process that
+      completed with ``info`` and invokes again (a reused id, as some foreign
+      histories do) starts a new, independent call;
+    * a torn history (the control node died mid-write, a lost line): a process
+      that invokes while its call is still open leaves that call *open*, never
+      completed, exactly like an invoke still open at the end; it is recorded
+      in ``reinvoked``. ``History`` rejects such histories; tolerant readers
+      (the report) draw them;
+    * a completion with no open invoke pairs with nothing and is recorded in
+      ``orphans`` (a lone ``info`` is a note, such as Knossos' process crash
+      report; ``History`` rejects a lone ``ok`` or ``fail``).
+
+    Pairs come in invoke order, so an open call is never lost.
+    """
+    rows: list[list[Any]] = []  # [invoke, its position, completion, its position]
+    open_: dict[Any, list[Any]] = {}
+    reinvoked: list[tuple[int, int]] = []
+    orphans: list[int] = []
+    for pos, op in enumerate(ops):
+        process, typ = fields(op)
+        if process == NEMESIS:
+            continue
+        if typ == "invoke":
+            row = [op, pos, None, None]
+            torn = open_.get(process)
+            if torn is not None:
+                reinvoked.append((torn[1], pos))
+            open_[process] = row
+            rows.append(row)
+            continue
+        row = open_.pop(process, None)
+        if row is None:
+            orphans.append(pos)
+        else:
+            row[2], row[3] = op, pos
+    pairs: list[Pair[T]] = list(map(Pair._make, rows))
+    return Pairing(pairs, reinvoked, orphans)
+
+
+def pairs(ops: Iterable[T], fields: Callable[[T], tuple[Any, Any]] = op_fields) -> list[Pair[T]]:
+    """Every client invoke with its completion (None while open), in invoke order.
+
+    See ``pairing`` for the rule; this drops its record of broken pairings.
+    """
+    return pairing(ops, fields).pairs
+
+
 class History(Sequence[Op]):
     """A validated list of ops. Construction checks pairing; it never reorders."""
 
@@ -142,35 +247,32 @@ class History(Sequence[Op]):
 
 
     def _validate(self) -> None:
-        open_by_process: dict[Any, int] = {}
-        for pos, op in enumerate(self.ops):
-            if op.type not in OP_TYPES:
-                raise HistoryError(
-                    f"unknown op type {op.type!r} (expected invoke, ok, fail or info)",
-                    source=self.source,
-                    line=self.line(pos),
+        # Raise for the first problem in history order, whichever kind it is.
+        problems: list[tuple[int, str]] = []
+        bad = next((pos for pos, op in enumerate(self.ops) if op.type not in OP_TYPES), None)
+        if bad is not None:
+            typ = self.ops[bad].type
+            problems.append((bad, f"unknown op type {typ!r} (expected invoke, ok, fail or info)"))
+        found = pairing(self.ops)
+        if found.reinvoked:
+            first, pos = found.reinvoked[0]
+            problems.append(
+                (
+                    pos,
+                    f"process {self.ops[pos].process} invokes again while its op from line"
+                    f" {self.line(first)} is still open",
                 )
-            if op.process == NEMESIS:
-                continue
-            if op.type == "invoke":
-                if op.process in open_by_process:
-                    first = self.line(open_by_process[op.process])
-                    raise HistoryError(
-                        f"process {op.process} invokes again while its op from line {first} is still open",
-                        source=self.source,
-                        line=self.line(pos),
-                    )
-                open_by_process[op.process] = pos
-            elif op.process in open_by_process:
-                del open_by_process[op.process]
-            elif op.type != "info":
-                # A lone info (Knossos nemesis notes, a process crash report) is ignorable;
-                # a lone ok or fail means the history lost its invoke.
-                raise HistoryError(
-                    f"{op.type} completion by process {op.process} with no open invoke",
-                    source=self.source,
-                    line=self.line(pos),
-                )
+            )
+        # A lone info (Knossos nemesis notes, a process crash report) is ignorable;
+        # a lone ok or fail means the history lost its invoke.
+        lone = next((pos for pos in found.orphans if self.ops[pos].type != "info"), None)
+        if lone is not None:
+            op = self.ops[lone]
+            problems.append((lone, f"{op.type} completion by process {op.process} with no open invoke"))
+        if problems:
+            pos, message = min(problems)
+            raise HistoryError(message, source=self.source, line=self.line(pos))
+        self._pairs = found.pairs
 
     @property
     def client_ops(self) -> list[Op]:
@@ -180,20 +282,9 @@ class History(Sequence[Op]):
     def nemesis_ops(self) -> list[Op]:
         return [op for op in self.ops if op.process == NEMESIS]
 
-    def pairs(self) -> list[tuple[Op, Op | None]]:
-        """Every client invoke with its completion (None when it never completed)."""
-        out: list[tuple[Op, Op | None]] = []
-        open_by_process: dict[Any, int] = {}
-        for op in self.ops:
-            if op.process == NEMESIS:
-                continue
-            if op.type == "invoke":
-                open_by_process[op.process] = len(out)
-                out.append((op, None))
-            elif op.process in open_by_process:
-                slot = open_by_process.pop(op.process)
-                out[slot] = (out[slot][0], op)
-        return out
+    def pairs(self) -> list[Pair[Op]]:
+        """Every client invoke with its completion (None when it never completed); see ``pairs``."""
+        return self._pairs
 
     def calls(
         self,
@@ -209,40 +300,25 @@ class History(Sequence[Op]):
         ``key`` and ``v`` as its input (and output).
         """
         calls: list[Call] = []
-        open_by_process: dict[Any, Call] = {}
-        for pos, op in enumerate(self.ops):
-            if op.process == NEMESIS:
+        for inv, done, call, ret in self._pairs:
+            key, value = _split(inv, independent, self, call)
+            if done is None or done.type == "info":  # crashed: ret INF, output UNKNOWN
+                calls.append(Call(len(calls), inv.process, inv.f, value, UNKNOWN, call, INF, inv.index, None, key))
                 continue
-            if op.type == "invoke":
-                key, value = _split(op, independent, self, pos)
-                c = Call(len(calls), op.process, op.f, value, UNKNOWN, pos, INF, op.index, None, key)
-                open_by_process[op.process] = c
-                calls.append(c)
-                continue
-            done = open_by_process.pop(op.process, None)
-            if done is None:
-                continue
-            if op.type == "ok":
-                done.ret = pos
-                done.complete_index = op.index
-                if op.unknown:
-                    done.output = UNKNOWN
-                elif op.f == "cas" and done.f == "cas":
-                    done.output = True
+            assert ret is not None
+            if done.type == "ok":
+                if done.unknown:
+                    output = UNKNOWN
+                elif done.f == "cas" and inv.f == "cas":
+                    output = True
                 else:
-                    _, done.output = _split(op, independent, self, pos)
-            elif op.type == "fail":
-                if op.f in observed_failures:
-                    done.ret = pos
-                    done.complete_index = op.index
-                    done.output = False
-                else:
-                    done.id = -1  # dropped below
-            # info: crashed, keeps ret=INF and output UNKNOWN
-        kept = [c for c in calls if c.id != -1]
-        for i, c in enumerate(kept):
-            c.id = i
-        return kept
+                    _, output = _split(done, independent, self, ret)
+            elif done.f in observed_failures:  # fail
+                output = False
+            else:  # a fail that did not happen constrains nothing
+                continue
+            calls.append(Call(len(calls), inv.process, inv.f, value, output, call, ret, inv.index, done.index, key))
+        return calls
 
 
 def _split(op: Op, independent: bool, history: History, pos: int) -> tuple[Any, Any]:

@@ -3,7 +3,7 @@
 Required protocols stay minimal; extra abilities are separate optional
 protocols that a nemesis or workload checks with ``isinstance`` (as Jepsen's
 DB has only setup!/teardown! and Kill, Pause, Primary, LogFiles are separate).
-Implementations live elsewhere; only ``harness.cli`` names them.
+Implementations live elsewhere; only the composition root (``harness.assemble``) names them.
 """
 
 from __future__ import annotations
@@ -84,6 +84,22 @@ class Target(Protocol):
 
 
 @runtime_checkable
+class WaitsReady(Protocol):
+    """A target whose nodes take a while to serve after ``setup``: the runner
+    waits for all of them before the first op, and names the first that fails."""
+
+    def wait_ready(self, nodes: list[str] | None = None, timeout: float | None = None) -> None: ...
+
+
+@runtime_checkable
+class StopsAll(Protocol):
+    """A target that remembers every process it started and can stop them all
+    by pid: the runner's last resort after per-node teardown."""
+
+    def stop_all(self) -> None: ...
+
+
+@runtime_checkable
 class Killable(Protocol):
     def start(self, test: Any, node: str, role: str | None = None) -> None: ...
 
@@ -98,6 +114,20 @@ class Pausable(Protocol):
 @runtime_checkable
 class HasLeader(Protocol):
     def leader(self, test: Any) -> str | None: ...
+
+
+@runtime_checkable
+class HasRoles(Protocol):
+    """A target whose processes a nemesis may aim at by role, besides a plain node.
+
+    ``roles()`` names them, e.g. ``("leader",)``; it is constant for a target
+    and needs no running node. ``Killable.kill/start`` and ``Pausable.pids``
+    accept each of these names as ``role``. The role ``leader`` is held by
+    the node ``HasLeader.leader`` names at that moment; any other role names
+    a process that every node runs.
+    """
+
+    def roles(self) -> tuple[str, ...]: ...
 
 
 @runtime_checkable

@@ -1,15 +1,48 @@
-"""Target adapters: how Seam installs, starts and talks to a system under test.
+"""The registry of targets: a name maps to a target folder's ``TARGET``.
 
-An adapter implements ``Target`` (setup/teardown per node) and whichever
-optional abilities the system has (``Killable``, ``Pausable``,
-``HasLeader``, ``HasLogs``); nemeses ask with ``isinstance``. Each adapter
-module also provides the clients its workloads use.
-
-``TARGETS`` maps a name to "module:attribute", imported only when used.
+Built-in targets are the sub-packages of ``harness.targets`` (found by
+looking, not listed: a new folder is a new target). ``--target`` also takes
+a dotted module path (``mypkg.mytarget`` or ``mypkg.mytarget:TARGET``), so a
+target can live outside Seam, e.g. in a project's own tests.
 """
 
 from __future__ import annotations
 
-TARGETS: dict[str, str] = {
-    "pipeline": "harness.targets.pipeline:PipelineTarget",
-}
+import importlib
+import pkgutil
+
+from harness.core.errors import ConfigError
+from harness.targets.base import MakeContext, TargetKind, Workload, WorkloadKind
+
+__all__ = ["DEFAULT", "MakeContext", "TargetKind", "Workload", "WorkloadKind", "get", "names"]
+
+DEFAULT = "pipeline"
+
+
+def names() -> list[str]:
+    """The built-in targets: every sub-package of harness.targets."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if m.ispkg)
+
+
+def get(name: str) -> TargetKind:
+    """The target named ``name`` (built in) or at a dotted module path; ConfigError otherwise."""
+    if not name:
+        raise ConfigError(f"--target is empty; choose one of {', '.join(names())}")
+    if name in names():
+        path, attr = f"{__name__}.{name}", "TARGET"
+    elif "." in name or ":" in name:
+        path, _, attr = name.partition(":")
+        attr = attr or "TARGET"
+    else:
+        raise ConfigError(
+            f"unknown target {name!r}; built-in targets: {', '.join(names())}, "
+            "or give a module path such as mypkg.mytarget whose TARGET is a harness.targets.TargetKind"
+        )
+    try:
+        module = importlib.import_module(path)
+    except ImportError as e:
+        raise ConfigError(f"--target {name}: cannot import {path} ({e}); is it on PYTHONPATH?") from None
+    kind = getattr(module, attr, None)
+    if not isinstance(kind, TargetKind):
+        raise ConfigError(f"--target {name}: {path}.{attr} is not a harness.targets.TargetKind")
+    return kind

@@ -1,11 +1,10 @@
-"""Workloads: a client, the generators that drive it, and the checker that judges it.
+"""The pipeline's workloads: a client, the generators that drive it, and the
+checker that judges it, declared as ``WorkloadKind`` entries of ``TARGET``.
 
-``WORKLOADS`` is the registry (a name maps to a constructor and a one-line
-description), so ``seam test --help`` and the docs come from one table, as
-in Maelstrom. A workload's ``generator`` describes the main phase only
-(client ops, no time limit: the runner adds the rate, the time limit and the
-nemesis schedule); ``final_generator`` runs after the final heal and the
-recovery wait, so its reads see a healed cluster.
+A workload's ``generator`` describes the main phase only (client ops, no
+time limit: the runner adds the rate, the time limit and the nemesis
+schedule); ``final_generator`` runs after the final heal and the recovery
+wait, so its reads see a healed cluster.
 
 Generators are pure and seeded: every random choice comes from a
 ``random.Random(seed)`` owned by the generator, so the same seed and config
@@ -15,55 +14,18 @@ give the same op sequence (``harness.generator.simulate`` shows it).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.core.errors import ConfigError
 from harness.core.op import NEMESIS, Op
+from harness.core.placement import NodeAddr
 from harness.core.protocols import Checker
 from harness.generator.context import PENDING, seed_state
 from harness.generator.core import op as gen_op
+from harness.generator.history import FromHistory
 from harness.spec import TestSpec
-
-
-@dataclass
-class Workload:
-    name: str
-    client: Any  # an unopened client: ``client.open(test, node)`` gives a bound one
-    generator: Any  # main phase, client ops only
-    final_generator: Any  # after heal + recovery; None for none
-    checker: Checker
-    model: str | None = None  # for `seam check`: the model the checker uses
-
-
-#: name -> (constructor(spec, addrs) -> Workload, one-line description)
-WORKLOADS: dict[str, tuple[Callable[[TestSpec, dict[str, Any]], Workload], str]] = {}
-
-
-def workload(name: str, description: str) -> Callable[[Callable[..., Workload]], Callable[..., Workload]]:
-    def deco(f: Callable[..., Workload]) -> Callable[..., Workload]:
-        WORKLOADS[name] = (f, description)
-        return f
-
-    return deco
-
-
-def check_name(name: str) -> None:
-    if name not in WORKLOADS:
-        raise ConfigError(f"unknown workload {name!r}; known workloads: {', '.join(sorted(WORKLOADS))}")
-
-
-def build(spec: TestSpec, addrs: dict[str, Any]) -> Workload:
-    check_name(spec.workload)
-    return WORKLOADS[spec.workload][0](spec, addrs)
-
-
-def checker_for(name: str, spec: TestSpec | None = None) -> Checker:
-    """The checker of a workload, without a cluster: what `seam check` re-runs."""
-    check_name(name)
-    return _CHECKERS[name](spec or TestSpec(workload=name))
-
+from harness.targets.base import Workload, WorkloadKind
 
 # ---------------------------------------------------------------------------
 # register: read/write/cas on many keys (Jepsen's independent cas-register)
@@ -135,22 +97,20 @@ def register_final_reads(history: list[Op]) -> list[dict[str, Any]]:
 def _register_checker(spec: TestSpec) -> Checker:
     """Linearizability per key, the quorum lint and stale reads, seam signals, latency."""
     from checkers.compose import compose
-    from checkers.pipeline import register_checkers
+    from harness.targets.pipeline.checkers import register_checkers
 
     return compose(register_checkers(spec))
 
 
-@workload("register", "read/write/cas on many keys of the quorum store, checked for linearizability")
-def register(spec: TestSpec, addrs: dict[str, Any]) -> Workload:
-    from harness.targets.pipeline import RegisterClient
+def register(spec: TestSpec, addrs: Mapping[str, NodeAddr]) -> Workload:
+    from harness.targets.pipeline.clients import RegisterClient
 
     return Workload(
         name="register",
-        client=RegisterClient(addrs, timeout=_client_timeout(spec)),
+        client=RegisterClient(dict(addrs), timeout=_client_timeout(spec)),
         generator=RegisterGen(spec.seed, keys=spec.keys),
         final_generator=FromHistory(register_final_reads),
         checker=_register_checker(spec),
-        model="cas-register",
     )
 
 
@@ -189,7 +149,7 @@ class OrdersGen:
 
 def orders_final_reads(history: list[Op]) -> list[dict[str, Any]]:
     """Read back the last 200 orders placed, then every service's ledger on every node."""
-    from harness.targets.pipeline import OrdersClient
+    from harness.targets.pipeline.clients import OrdersClient
 
     placed = [o.value["order_id"] for o in history
               if o.type == "invoke" and o.f == "place" and isinstance(o.value, dict) and "order_id" in o.value]
@@ -200,26 +160,21 @@ def orders_final_reads(history: list[Op]) -> list[dict[str, Any]]:
 def _orders_checker(spec: TestSpec) -> Checker:
     """Effects, fencing, causal order, the quorum lint, seam signals, latency."""
     from checkers.compose import compose
-    from checkers.pipeline import pipeline_checkers
+    from harness.targets.pipeline.checkers import pipeline_checkers
 
     return compose(pipeline_checkers(spec))
 
 
-@workload("orders", "place, cancel and read orders through the saga; the final phase reads every ledger")
-def orders(spec: TestSpec, addrs: dict[str, Any]) -> Workload:
-    from harness.targets.pipeline import OrdersClient
+def orders(spec: TestSpec, addrs: Mapping[str, NodeAddr]) -> Workload:
+    from harness.targets.pipeline.clients import OrdersClient
 
     return Workload(
         name="orders",
-        client=OrdersClient(addrs, timeout=_client_timeout(spec)),
+        client=OrdersClient(dict(addrs), timeout=_client_timeout(spec)),
         generator=OrdersGen(spec.seed),
         final_generator=FromHistory(orders_final_reads),
         checker=_orders_checker(spec),
-        model=None,
     )
-
-
-_CHECKERS: dict[str, Callable[[TestSpec], Checker]] = {"register": _register_checker, "orders": _orders_checker}
 
 
 def _client_timeout(spec: TestSpec) -> float:
@@ -228,19 +183,24 @@ def _client_timeout(spec: TestSpec) -> float:
     return max(0.2, spec.op_timeout * 0.8)
 
 
-@dataclass(frozen=True)
-class FromHistory:
-    """A generator computed from the history recorded so far (``test.history``),
-    when first asked: final reads read the keys and orders the main phase used.
-
-    Pure: asking twice at the same point gives the same answer, because the
-    history does not change between two asks without an event.
-    """
-
-    build: Callable[[list[Op]], Any]
-
-    def op(self, test: Any, ctx: Any) -> tuple[Any, Any] | None:
-        return gen_op(self.build(list(getattr(test, "history", []))), test, ctx)
-
-    def update(self, test: Any, ctx: Any, event: Any) -> Any:
-        return self
+WORKLOADS: dict[str, WorkloadKind] = {
+    "register": WorkloadKind(
+        "register",
+        "read/write/cas on many keys of the quorum store, checked for linearizability",
+        register,
+        _register_checker,
+        model="cas-register",
+        independent=True,
+        services=frozenset({"store"}),
+        recovery_time=2.0,
+    ),
+    "orders": WorkloadKind(
+        "orders",
+        "place, cancel and read orders through the saga; the final phase reads every ledger",
+        orders,
+        _orders_checker,
+        services=frozenset({"store", "order", "payment", "inventory", "shipping"}),
+        # Sagas started under faults need time to finish their compensations.
+        recovery_time=15.0,
+    ),
+}

@@ -18,9 +18,7 @@ loopback addresses, so a partition nemesis can tell nodes apart) and port
 base+i; ``netns`` uses each namespace's address; ``ssh`` binds 0.0.0.0
 and peers reach each other by the host names the user gave.
 
-The clients for the register and orders workloads are at the end of this
-module. They follow one rule (STYLE habit 4): only a definite refusal is
-``fail``; anything that may have happened is ``info``.
+The clients for the register and orders workloads are in ``clients.py``.
 """
 
 from __future__ import annotations
@@ -34,20 +32,22 @@ import signal
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from harness.core.errors import RemoteError, TargetError, UnsupportedError
-from harness.core.op import Op
+from harness.core.placement import NodeAddr
 from harness.core.protocols import Remote
-from target.client import ClientError, Connection, PipelineClient, exchange
+from target.client import exchange
 
 log = logging.getLogger("seam.target.pipeline")
 
 #: target/ in this checkout: what gets installed on the nodes.
-TARGET_SOURCE = Path(__file__).resolve().parents[2] / "target"
-ROLES = ("node", "orchestrator-leader")
+TARGET_SOURCE = Path(__file__).resolve().parents[3] / "target"
+#: Roles a nemesis may aim at (``HasRoles``): "leader" is the orchestrator leader.
+ROLES = ("leader",)
+#: Older fault ledgers name the leader role by its long name.
+_ROLE_ALIASES = {"orchestrator-leader": "leader"}
 #: Where Debian and others install libfaketime (the -MT variant is for threaded programs).
 FAKETIME_LIBS = (
     "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
@@ -57,53 +57,6 @@ FAKETIME_LIBS = (
     "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
     "/usr/lib/faketime/libfaketime.so.1",
 )
-
-
-@dataclass(frozen=True)
-class NodeAddr:
-    """Where one node lives: ``host`` is what it binds, ``address`` what others dial."""
-
-    name: str
-    host: str
-    address: str
-    port: int
-    workdir: str
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.address}:{self.port}"
-
-    @property
-    def data_dir(self) -> str:
-        return f"{self.workdir}/data"
-
-    @property
-    def stdout_log(self) -> str:
-        return f"{self.workdir}/stdout.log"
-
-
-def local_addrs(nodes: list[str], root: str, base_port: int = 7100) -> dict[str, NodeAddr]:
-    """Node i on 127.0.0.(10+i):base+i, so every node has its own loopback address."""
-    if len(nodes) > 200:
-        raise TargetError(f"--cluster local supports up to 200 nodes, got {len(nodes)}")
-    return {
-        n: NodeAddr(n, f"127.0.0.{10 + i}", f"127.0.0.{10 + i}", base_port + i, f"{root}/{n}")
-        for i, n in enumerate(nodes, 1)
-    }
-
-
-def mapped_addrs(addresses: dict[str, str], root: str, base_port: int = 7100, *, bind_all: bool = False) -> dict[str, NodeAddr]:
-    """Nodes with addresses of their own (namespaces, ssh hosts)."""
-    return {
-        n: NodeAddr(n, "0.0.0.0" if bind_all else a, a, base_port + i, f"{root}/{n}")
-        for i, (n, a) in enumerate(addresses.items(), 1)
-    }
-
-
-def run_root(kind: str, run_id: str) -> str:
-    """The per-run directory on the nodes: under this host's temp dir, or /tmp on ssh hosts."""
-    base = "/tmp" if kind == "ssh" else tempfile.gettempdir()
-    return f"{base}/seam-{run_id}"
 
 
 class PipelineTarget:
@@ -230,7 +183,7 @@ class PipelineTarget:
         log.info("started %s: pid %d, %s", node, pid, a.url)
 
     def kill(self, test: Any, node: str, role: str | None = None) -> list[int]:
-        """SIGKILL the node's process (or the leader's, for role orchestrator-leader)."""
+        """SIGKILL the node's process (for role "leader", only if it leads now)."""
         pids = self.pids(test, node, role)
         for pid in pids:
             self._signal(node, pid, signal.SIGKILL)
@@ -265,19 +218,28 @@ class PipelineTarget:
     # -- Pausable -------------------------------------------------------------
 
     def pids(self, test: Any, node: str, role: str | None = None) -> list[int]:
-        """The running pid of the node's process; for "orchestrator-leader", only if it leads."""
-        self._check_role(role)
+        """The running pid of the node's process; for role "leader", only if it leads."""
+        role = self._check_role(role)
         with self._lock:
             pid = self._pids.get(node)
         if pid is None or not self._alive(node, pid):
             return []
-        if role == "orchestrator-leader" and self.leader(test) != node:
+        if role == "leader" and self.leader(test) != node:
             return []
         return [pid]
 
-    def _check_role(self, role: str | None) -> None:
-        if role is not None and role not in ROLES:
-            raise UnsupportedError(f"the pipeline has no role {role!r}; roles: {', '.join(ROLES)}")
+    def _check_role(self, role: str | None) -> str | None:
+        """The role's current name; an unknown role is refused (node, or one of ROLES)."""
+        role = _ROLE_ALIASES.get(role or "", role)
+        if role not in (None, "node", *ROLES):
+            raise UnsupportedError(f"the pipeline has no role {role!r}; roles: node, {', '.join(ROLES)}")
+        return role
+
+    # -- HasRoles -------------------------------------------------------------
+
+    def roles(self) -> tuple[str, ...]:
+        """Roles a nemesis may aim at besides a plain node."""
+        return ROLES
 
     # -- HasLeader ------------------------------------------------------------
 
@@ -453,122 +415,3 @@ def http_json(host: str, port: int, method: str, path: str, body: Any = None, *,
         raise ConnectionResetError(f"bad HTTP reply: {e!r}") from None
     finally:
         conn.close()
-
-
-def _complete(op: Op, typ: str, value: Any, node: str, error: str | None = None) -> Op:
-    extra = dict(op.extra)
-    extra["node"] = node
-    if error:
-        extra["error"] = error
-    return replace(op, type=typ, value=value, extra=extra)
-
-
-def _failed(op: Op, value: Any, node: str, e: ClientError) -> Op:
-    """A read changes nothing, so any failed read is ``fail``; otherwise the
-    client library says whether the outcome is definite (``fail``) or not (``info``)."""
-    typ = "fail" if op.f in ("read", "read-ledger") or e.definite else "info"
-    return _complete(op, typ, value, node, str(e))
-
-
-class _PipelineClient:
-    """Shared open/close for the pipeline's clients. ``open`` returns a new, bound client."""
-
-    def __init__(self, addrs: dict[str, NodeAddr], *, timeout: float = 2.0, node: str | None = None):
-        self.addrs = addrs
-        self.timeout = timeout
-        self.node = node
-        self.api: PipelineClient | None = None
-        if node is not None:
-            a = addrs[node]
-            self.api = PipelineClient(Connection(a.address, a.port, timeout=timeout))
-
-    def open(self, test: Any, node: str) -> Any:
-        if node not in self.addrs:
-            raise TargetError(f"client: unknown node {node!r}; this run has {', '.join(self.addrs)}")
-        return type(self)(self.addrs, timeout=self.timeout, node=node)
-
-    def close(self) -> None:
-        if self.api is not None:
-            self.api.close()
-
-    def _api(self) -> PipelineClient:
-        if self.api is None:
-            raise TargetError("client used before open(test, node)")
-        return self.api
-
-
-class RegisterClient(_PipelineClient):
-    """read / write / cas on the quorum store, values ``[key, v]`` (Jepsen's independent shape).
-
-    Classification comes from ``target.client``: a write or cas is ``fail``
-    only when it certainly did not happen (refused connection, 400, 409 cas
-    mismatch, a 503 marked definite); every other error or timeout is
-    ``info``. A read changes nothing, so any read error is ``fail``.
-    """
-
-    def invoke(self, test: Any, op: Op) -> Op:
-        key, v = op.value
-        node = self.node or "?"
-        api = self._api()
-        try:
-            if op.f == "read":
-                return _complete(op, "ok", [key, api.kv_read(str(key))], node)
-            if op.f == "write":
-                api.kv_write(str(key), v)
-            elif op.f == "cas":
-                api.kv_cas(str(key), v[0], v[1])
-            else:
-                raise TargetError(f"register client: unknown f {op.f!r} (read, write, cas)")
-        except ClientError as e:
-            return _failed(op, op.value, node, e)
-        return _complete(op, "ok", op.value, node)
-
-
-class OrdersClient(_PipelineClient):
-    """place / cancel / read orders; ``read-ledger`` reads one service's ledger on every node.
-
-    Values: place ``{"order_id", "sku", "qty", "amount"}``; cancel and read
-    ``{"order_id"}`` (read's ok value adds ``"order"``, None for an unknown
-    order); read-ledger ``{"service"}``, whose ok value adds ``"ledgers":
-    {node: GET /<service>/ledger}`` (rows, fence rows, highest token).
-    """
-
-    LEDGER_SERVICES = ("payment", "inventory", "shipping")
-
-    def invoke(self, test: Any, op: Op) -> Op:
-        node = self.node or "?"
-        v = op.value or {}
-        if op.f == "read-ledger":
-            return self._read_ledger(op, v.get("service", ""), node)
-        api = self._api()
-        oid = str(v.get("order_id", ""))
-        try:
-            if op.f == "place":
-                result = api.place_order(oid, v.get("sku", ""), v.get("qty", 0), v.get("amount", 0))
-            elif op.f == "cancel":
-                result = api.cancel_order(oid)  # 202: accepted, the saga compensates later
-            elif op.f == "read":
-                return _complete(op, "ok", {**v, "order": api.read_order(oid)}, node)
-            else:
-                raise TargetError(f"orders client: unknown f {op.f!r} (place, cancel, read, read-ledger)")
-        except ClientError as e:
-            return _failed(op, v, node, e)
-        return _complete(op, "ok", {**v, "result": result}, node)
-
-    def _read_ledger(self, op: Op, service: str, node: str) -> Op:
-        if service not in self.LEDGER_SERVICES:
-            return _complete(op, "fail", op.value, node, f"unknown service {service!r}")
-        ledgers: dict[str, Any] = {}
-        errors: dict[str, str] = {}
-        for name, a in self.addrs.items():
-            api = PipelineClient(Connection(a.address, a.port, timeout=self.timeout))
-            try:
-                ledgers[name] = api.ledger(service)
-            except ClientError as e:
-                errors[name] = str(e)
-            finally:
-                api.close()
-        value = {"service": service, "ledgers": ledgers}
-        if errors:
-            value["errors"] = errors
-        return _complete(op, "ok" if ledgers else "fail", value, node, "; ".join(f"{k}: {e}" for k, e in errors.items()) or None)

@@ -1,0 +1,71 @@
+"""Nemesis packages for a run: which faults, validated, built and described.
+
+Part of the composition root: the faults themselves (what each needs, its
+options, its undo) are declared once each in ``nemesis/``; this module only
+asks the registry and wires the packages to the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from harness.core.errors import ConfigError
+from harness.spec import TestSpec
+from harness.targets.base import TargetKind, WorkloadKind
+
+log = logging.getLogger("seam.runner")
+
+#: Nemeses that change iptables, on the nodes or (for 127.0.0.x nodes) on this host.
+NEEDS_ROOT = ("partition", "loss")
+
+
+def check(spec: TestSpec, kind: TargetKind, workload: WorkloadKind) -> list[str]:
+    """The fault names of ``--nemesis``, each able to run here; ConfigError otherwise."""
+    from nemesis.combined import parse_names
+
+    names = parse_names(spec.nemesis)
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    for n in names:
+        if n in NEEDS_ROOT and not root:
+            raise ConfigError(f"--nemesis {n} needs root (it installs iptables rules); run as root or drop it")
+    return names
+
+
+def wants(names: list[str]) -> frozenset[type]:
+    """The target abilities the faults need, so the target turns on only those."""
+    from harness.core.protocols import Skewable
+
+    return frozenset({Skewable}) if "clock" in names else frozenset()
+
+
+def describe(names: list[str]) -> dict[str, Any]:
+    return {}
+
+
+def build(spec: TestSpec, names: list[str], test: Any, workload: WorkloadKind) -> tuple[Any, Any, Any]:
+    """(nemesis, schedule, final) for the run; the no-op nemesis and no generators without faults.
+
+    Every fault is written to ``nemesis.jsonl`` in the run directory before it
+    is applied, so ``seam heal`` (or the next run) can undo what a crashed run left.
+    """
+    from harness.runner import NoopNemesis
+    from nemesis.combined import ComposedNemesis, NemesisContext, final_generator, ledger_for, schedule
+    from nemesis.combined import build as build_packages
+
+    if not names:
+        return NoopNemesis(), None, None
+    ctx = NemesisContext(
+        remote=test.remote,
+        target=test.target,
+        nodes=list(test.nodes),
+        addresses={n: a.address for n, a in test.addrs.items()},
+        seed=spec.seed,
+        ledger=ledger_for(test.store.path),
+    )
+    packages = build_packages(names, ctx)
+    log.info("nemesis: %s every %gs (concurrency %d)", ", ".join(names), spec.nemesis_interval, spec.nemesis_concurrency)
+    return (ComposedNemesis(packages),
+            schedule(packages, interval=spec.nemesis_interval, concurrency=spec.nemesis_concurrency),
+            final_generator(packages))

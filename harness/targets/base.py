@@ -1,0 +1,86 @@
+"""What a target folder declares: the target, its workloads, its defaults.
+
+A target is one folder, ``harness/targets/<name>/``, whose ``__init__``
+exports ``TARGET``, a ``TargetKind``. Everything Seam needs to run, heal
+and re-check a test of that system comes from the declaration, so adding a
+target never means editing the runner, the CLI or a checker:
+
+* ``make`` builds the adapter (``Target`` plus optional abilities) for a
+  run's Remote and node placement;
+* ``workloads`` maps a name to a ``WorkloadKind``: the client, generators and
+  the composed checker of one kind of test, the services its ops exercise (a
+  fault that acts on one service asks) and its recovery time;
+* ``bugs`` are the target's ``--bug`` flags, each one safety mechanism off;
+* ``observe`` (optional) runs beside the clients (the pipeline's metrics
+  scraper); ``recover`` (optional) rebuilds what ``seam heal`` needs of the
+  adapter from a stored run; ``owns_process`` tells a node process this
+  target started from a stranger that reuses its pid.
+
+Invariants: ``make`` starts nothing (``Target.setup`` does), and a workload's
+``checker`` needs no cluster, so ``seam check RUN_DIR`` can rebuild it from
+``test.json`` alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.core.placement import NodeAddr
+from harness.core.protocols import Checker, Client, Remote, Target
+from harness.spec import TestSpec
+
+
+@dataclass
+class Workload:
+    """One kind of test, built for a run: what the clients do and how it is judged."""
+
+    name: str
+    client: Client  # unopened: ``client.open(test, node)`` gives a bound one
+    generator: Any  # main phase, client ops only (the runner adds rate, time limit, nemesis)
+    final_generator: Any  # after the final heal and the recovery wait; None for none
+    checker: Checker
+
+
+@dataclass(frozen=True)
+class MakeContext:
+    """What ``TargetKind.make`` gets: the run's Remote, where the nodes live, the
+    options, and the abilities the chosen faults need (e.g. ``Skewable``), so
+    a target pays for an ability (libfaketime) only when a fault uses it."""
+
+    remote: Remote
+    addrs: Mapping[str, NodeAddr]
+    spec: TestSpec
+    wants: frozenset[type] = frozenset()
+
+
+@dataclass(frozen=True)
+class WorkloadKind:
+    """A workload as a target declares it."""
+
+    name: str
+    summary: str
+    build: Callable[[TestSpec, Mapping[str, NodeAddr]], Workload]
+    checker: Callable[[TestSpec], Checker]
+    model: str | None = None  # the linearizability model a stored history needs (seam check)
+    independent: bool = False  # values are [key, v]
+    services: frozenset[str] = frozenset()  # what its ops exercise; app faults ask
+    recovery_time: float = 2.0  # default quiet seconds after the final heal
+
+
+@dataclass(frozen=True)
+class TargetKind:
+    """A system under test as Seam knows it; see the module docstring."""
+
+    name: str
+    summary: str
+    make: Callable[[MakeContext], Target]
+    workloads: Mapping[str, WorkloadKind]
+    default_workload: str
+    bugs: Mapping[str, str] = field(default_factory=dict)
+    observe: Callable[[Any, Mapping[str, NodeAddr], Path, float], AbstractContextManager[Any]] | None = None
+    recover: Callable[[Remote, Mapping[str, NodeAddr], dict[str, Any], Callable[[str], None]], Any] | None = None
+    owns_process: Callable[[bytes, NodeAddr], bool] | None = None

@@ -1,0 +1,70 @@
+"""The reference pipeline (``target/``) as a Seam target: one folder.
+
+``adapter.py`` installs and runs ``target.node`` on every node and answers
+the optional abilities (Killable, Pausable, HasLeader, HasRoles, HasLogs,
+HasAppFaults, Skewable); ``clients.py`` holds the register and orders
+clients; ``workloads.py`` their generators and workload declarations;
+``checkers.py`` the checkers each workload composes; ``scrape.py`` the
+metrics scraper that runs beside the clients; ``recovered.py`` what
+``seam heal`` rebuilds of the adapter from a stored run.
+
+Imports are lazy, so listing targets or ``seam test --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.core.placement import NodeAddr
+from harness.core.protocols import Remote, Skewable, Target
+from harness.targets.base import MakeContext, TargetKind
+from harness.targets.pipeline.workloads import WORKLOADS
+from target.bugs import KNOWN as BUGS
+
+
+def make(ctx: MakeContext) -> Target:
+    from harness.targets.pipeline.adapter import PipelineTarget
+
+    # libfaketime only when a fault skews clocks: it costs a file read per time call.
+    return PipelineTarget(ctx.remote, dict(ctx.addrs), replication=ctx.spec.replication, bugs=ctx.spec.bugs,
+                          seed=ctx.spec.seed, skew=Skewable in ctx.wants)
+
+
+@contextlib.contextmanager
+def observe(test: Any, addrs: Mapping[str, NodeAddr], run_dir: Path, start: float) -> Iterator[Any]:
+    """GET /metrics from every node once a second into nodes/<node>/metrics.jsonl."""
+    from harness.targets.pipeline.scrape import MetricsScraper
+
+    scraper = MetricsScraper({n: a.url for n, a in addrs.items()}, run_dir, 1.0, start=start)
+    scraper.start()
+    try:
+        yield scraper
+    finally:
+        scraper.stop()
+
+
+def recover(remote: Remote, addrs: Mapping[str, NodeAddr], options: dict[str, Any], report: Callable[[str], None]) -> Any:
+    from harness.targets.pipeline.recovered import RecoveredTarget
+
+    return RecoveredTarget(remote, addrs, options, report)
+
+
+def owns_process(cmdline: bytes, addr: NodeAddr) -> bool:
+    """``python3 -m target.node --config <this run's node.json>``: a reused pid is not ours."""
+    return b"target.node" in cmdline and f"{addr.workdir}/node.json".encode() in cmdline
+
+
+TARGET = TargetKind(
+    name="pipeline",
+    summary="the reference order/payment pipeline in target/ (quorum store, saga, leader with fencing)",
+    make=make,
+    workloads=WORKLOADS,
+    default_workload="register",
+    bugs=BUGS,
+    observe=observe,
+    recover=recover,
+    owns_process=owns_process,
+)

@@ -1,0 +1,249 @@
+"""What a fault is, declared once, in the fault's own module.
+
+Each fault module ends with one declaration, ``FAULT = FaultSpec(...)`` (a
+module may declare several, as ``nemesis/app.py`` does), and
+``nemesis.registry`` finds them by importing the modules of this package.
+Everything else that needs to know about a fault reads the declaration:
+``seam nemeses`` and ``--nemesis-opt`` (name, summary, needs, options), the
+runner (root, abilities, packages), ``seam heal`` (undo, moot by ledger
+kind), and the report (colour, via ``describe`` into test.json). Readers of a
+history need nothing from here: every op a package schedules carries
+``fault`` and ``phase`` (see ``harness.core.faults``).
+
+A declaration's invariants:
+
+* ``start``/``stop`` are the ``f`` of the ops that begin and end the fault;
+  ``stop`` is None for a fault that is over when its op completes (a pulse);
+* ``kind`` is what the fault writes to the ledger (``Fault.kind``); faults
+  that share a kind share ``undo`` and ``moot``, because heal only has the
+  ledger row;
+* ``undo`` is idempotent and works from the ledger row alone (plus the
+  Remote, and the run's target for faults that need it);
+* ``build`` returns a ``Package`` whose templates come from ``start_op`` and
+  ``stop_op``, so every op carries the fault's name and phase.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.core.faults import PULSE, START, STOP
+from harness.core.protocols import Remote
+from nemesis.state import Fault, FaultLedger
+
+# ---------------------------------------------------------------------------
+# options
+
+
+@dataclass(frozen=True)
+class Option:
+    """One ``--nemesis-opt FAULT.NAME=VALUE``: its default, what it accepts, and its parser.
+
+    ``parse`` turns the command-line text into the value builders get; it
+    raises ValueError saying what was wrong (the registry adds the option's
+    name, ``accepts`` and the default). ``default`` is already parsed.
+    """
+
+    name: str
+    default: Any
+    help: str
+    accepts: str
+    parse: Callable[[str], Any]
+
+    def shown(self) -> str:
+        """The default as a user would type it."""
+        return _show(self.default)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:g}"
+    return str(value)
+
+
+def choice(name: str, choices: tuple[str, ...], default: str, help: str) -> Option:
+    """An option that is one of a few words."""
+
+    def parse(text: str) -> str:
+        if text not in choices:
+            raise ValueError(f"{text!r} is not one of them")
+        return text
+
+    return Option(name, default, help, "one of " + ", ".join(choices), parse)
+
+
+def probability(name: str, default: float, help: str) -> Option:
+    """A probability that can drop something: 0 < p <= 1."""
+
+    def parse(text: str) -> float:
+        p = _number(text)
+        if not 0.0 < p <= 1.0:
+            raise ValueError(f"{p:g} is outside 0 < p <= 1")
+        return p
+
+    return Option(name, default, help, "a number with 0 < p <= 1", parse)
+
+
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+
+
+def duration(name: str, default: float, help: str) -> Option:
+    """A positive number of seconds: ``30``, ``30s``, ``500ms`` or ``2m``."""
+
+    def parse(text: str) -> float:
+        m = _DURATION.match(text)
+        if m is None:
+            raise ValueError(f"{text!r} is not a duration")
+        seconds = float(m.group(1)) * _UNIT[m.group(2)]
+        if seconds <= 0:
+            raise ValueError(f"{text!r} is not positive")
+        return seconds
+
+    return Option(name, default, help, "seconds, e.g. 30, 30s, 500ms or 2m (more than 0)", parse)
+
+
+def count(name: str, default: int, help: str) -> Option:
+    """A whole number >= 0."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a whole number") from None
+        if n < 0:
+            raise ValueError(f"{n} is negative")
+        return n
+
+    return Option(name, default, help, "a whole number >= 0", parse)
+
+
+def word(name: str, default: str, help: str, accepts: str) -> Option:
+    """A name checked later, against what the run has (a service, a node, a role)."""
+
+    def parse(text: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]+", text):
+            raise ValueError(f"{text!r} is not a name (letters, digits, - _ . :)")
+        return text
+
+    return Option(name, default, help, accepts, parse)
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+
+
+# ---------------------------------------------------------------------------
+# what builders get and return
+
+
+@dataclass
+class NemesisContext:
+    """Everything a package builder may use; built once per run by the runner."""
+
+    remote: Remote
+    target: Any
+    nodes: list[str]
+    addresses: dict[str, str]
+    seed: int = 0
+    ledger: FaultLedger = field(default_factory=lambda: FaultLedger(None))
+
+
+@dataclass
+class Package:
+    """A nemesis with its schedule: how to begin one fault, how to end it, how to undo all.
+
+    ``stop`` is None for a pulse (its op ends it). ``final`` are the
+    templates the final-heal phase runs, whatever is still active.
+    """
+
+    name: str
+    nemesis: Any
+    start: Callable[[random.Random], dict[str, Any]]
+    stop: dict[str, Any] | None
+    final: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class MootEnv:
+    """What ``FaultSpec.moot`` may ask about a dead run's nodes (``harness.recover`` builds it).
+
+    ``gone``: nodes that no longer exist, with why (a removed namespace);
+    ``exists(node, path)``: is that file there now; ``workdir(node)``: the
+    node's run directory from test.json, if known.
+    """
+
+    gone: Mapping[str, str] = field(default_factory=dict)
+    exists: Callable[[str, str], bool] = lambda node, path: True
+    workdir: Callable[[str], str | None] = lambda node: None
+
+
+Build = Callable[[NemesisContext, Mapping[str, Any]], Package]
+Undo = Callable[[Fault, Remote, Any, Any], None]
+Moot = Callable[[Fault, MootEnv], str | None]
+
+
+def never_moot(fault: Fault, env: MootEnv) -> str | None:
+    """For faults that must be undone whatever happened to the node (a paused pid)."""
+    return None
+
+
+# ---------------------------------------------------------------------------
+# the declaration
+
+
+@dataclass(frozen=True)
+class FaultSpec:
+    """One fault, as ``--nemesis NAME`` selects it. See the module docstring for invariants.
+
+    ``services``, for a fault that acts on a workload's service rather than
+    on a node, gives the services it would touch with the given options, so
+    a workload that never calls them is refused before anything starts.
+    """
+
+    name: str
+    summary: str
+    start: str
+    stop: str | None
+    kind: str
+    needs: str
+    build: Build
+    undo: Undo
+    colour: str
+    moot: Moot = never_moot
+    needs_root: bool = False
+    ability: type | None = None
+    options: tuple[Option, ...] = ()
+    services: Callable[[Mapping[str, Any]], frozenset[str]] | None = None
+
+    @property
+    def pulse(self) -> bool:
+        return self.stop is None
+
+    def start_op(self, value: Any = None) -> dict[str, Any]:
+        """The template of the op that begins this fault, marked with its name and phase."""
+        op: dict[str, Any] = {"f": self.start, "fault": self.name, "phase": PULSE if self.pulse else START}
+        if value is not None:
+            op["value"] = value
+        return op
+
+    def stop_op(self, f: str | None = None) -> dict[str, Any]:
+        """The template of the op that ends this fault (for a pulse: the op that heals
+        what it may leave, named by ``f``, used only in the final-heal phase)."""
+        name = f or self.stop
+        if name is None:
+            raise ValueError(f"{self.name} is a pulse: name the op that heals it")
+        return {"f": name, "fault": self.name, "phase": STOP}
+
+    def option(self, name: str) -> Option | None:
+        return next((o for o in self.options if o.name == name), None)
+
+    def defaults(self) -> dict[str, Any]:
+        return {o.name: o.default for o in self.options}
