@@ -43,6 +43,7 @@ demo: install
 test: install
 	$(BIN)/ruff check harness nemesis checkers target tests bench
 	$(BIN)/mypy harness nemesis checkers target
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
 test-fast: venv
@@ -51,6 +52,7 @@ test-fast: venv
 lint: venv
 	$(BIN)/ruff check harness nemesis checkers target tests bench
 	$(BIN)/mypy harness nemesis checkers target
+	$(BIN)/lint-imports --no-cache
 
 bench: venv
 	$(BIN)/python bench/checker.py

@@ -27,14 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.assemble import build_plan  # noqa: E402
 from harness.core.op import Op  # noqa: E402
 from harness.generator import clients, time_limit  # noqa: E402
 from harness.interpreter import run_generator  # noqa: E402
-from harness.runner import Test, _make_target, _teardown_all, provision, setup_all  # noqa: E402
+from harness.runner import Test, _teardown_all, setup_all  # noqa: E402
 from harness.spec import TestSpec  # noqa: E402
 from harness.store import RunStore  # noqa: E402
-from harness.targets.pipeline import RegisterClient  # noqa: E402
-from harness.workloads import RegisterGen  # noqa: E402
+from harness.targets.pipeline.clients import RegisterClient  # noqa: E402
+from harness.targets.pipeline.workloads import RegisterGen  # noqa: E402
 
 
 def pick_cluster(wanted: str) -> str:
@@ -122,10 +123,12 @@ def main() -> int:
     print(header)
     try:
         with contextlib.ExitStack() as scopes:
+            plan = build_plan(spec)
             store = RunStore(tmp, "bench")
             scopes.callback(store.close)
-            remote, addrs = provision(spec, store, scopes)
-            test = Test(spec=spec, nodes=list(addrs), remote=remote, target=_make_target(spec, remote, addrs), store=store)
+            remote, addrs = plan.provision(store, scopes)
+            test = Test(spec=spec, nodes=list(addrs), remote=remote, target=plan.make_target(remote, addrs), store=store,
+                        addrs=dict(addrs))
             scopes.callback(_teardown_all, test)
             setup_all(test)
             base = RegisterClient(addrs, timeout=4.0)

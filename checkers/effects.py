@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from checkers.artifacts import Artifacts, LedgerRow, Step
-from harness.core.op import NEMESIS, History, Op
+from harness.core.op import History, Op
 from harness.core.verdict import Anomaly, CheckResult
 
 NAME = "effects"
@@ -84,23 +84,14 @@ NO_CLIENT = ClientView()
 
 
 def client_views(history: History) -> tuple[dict[str, ClientView], int]:
-    """Per order id, what clients were told; and the history's last time (ns)."""
+    """Per order id, what clients were told; and the history's last time (ns).
+
+    Calls are read in invoke order; one never completed counts as ``info``.
+    """
     views: dict[str, ClientView] = {}
-    open_: dict[Any, Op] = {}
-    end = 0
-    for op in history.ops:
-        end = max(end, op.time)
-        if op.process == NEMESIS:
-            continue
-        if op.type == "invoke":
-            open_[op.process] = op
-            continue
-        inv = open_.pop(op.process, None)
-        if inv is not None:
-            _note(views, inv, op)
-    for inv in open_.values():
-        _note(views, inv, None)
-    return views, end
+    for inv, done, _, _ in history.pairs():
+        _note(views, inv, done)
+    return views, max([0, *(op.time for op in history.ops)])
 
 
 def _note(views: dict[str, ClientView], inv: Op, done: Op | None) -> None:

@@ -34,7 +34,7 @@ class PerfChecker:
         from checkers.signals import faults
 
         groups: dict[tuple[str, str], tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
-        for inv, done in history.pairs():
+        for inv, done, _, _ in history.pairs():
             if done is None:
                 continue
             starts, ends = groups[(inv.f, done.type)]

@@ -91,15 +91,14 @@ class RCall:
 def register_calls(history: History) -> dict[Any, list[RCall]]:
     """Per key, the register calls that happened or may have (``fail`` dropped)."""
     by_key: dict[Any, list[RCall]] = defaultdict(list)
-    pos = {id(op): i for i, op in enumerate(history.ops)}
-    for inv, done in history.pairs():
+    for inv, done, call, done_pos in history.pairs():
         if inv.f not in REGISTER_FS or not _kv(inv.value):
             continue
         if done is not None and done.type == "fail":
             continue
         key = _hashable(inv.value[0])
         ok = done is not None and done.type == "ok"
-        ret = pos[id(done)] if ok and done is not None else INF
+        ret = done_pos if ok and done_pos is not None else INF
         if inv.f == "read":
             if not ok or done is None or done.unknown or not _kv(done.value):
                 continue
@@ -110,7 +109,7 @@ def register_calls(history: History) -> dict[Any, list[RCall]]:
             value = inv.value[1][1]
         else:
             value = inv.value[1]
-        by_key[key].append(RCall(inv.f, key, value, pos[id(inv)], ret, inv, done))
+        by_key[key].append(RCall(inv.f, key, value, call, ret, inv, done))
     return by_key
 
 
@@ -186,7 +185,7 @@ def _idx(op: Op | None) -> int | None:
 def register_history(history: History) -> History | None:
     """The register ops of a history (whole invoke/completion pairs), or None if there are none."""
     keep: set[int] = set()
-    for inv, done in history.pairs():
+    for inv, done, _, _ in history.pairs():
         if inv.f in REGISTER_FS and _kv(inv.value):
             keep.add(id(inv))
             if done is not None:

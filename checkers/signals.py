@@ -18,11 +18,11 @@ signal                        from                                            de
 ``retries``, ``first_attempts``  gauges ``retry_retries`` / ``retry_first_attempts``, summed rate/s   (drawn only)
 ============================  ==============================================  ==========
 
-For each fault in the history (a nemesis op: ``start-partition``,
-``start-pause``, ``kill``, ``bump``, ``strobe``, ``start-loss``,
-``start-app-fault``), the fault *began* at its invoke and lasts until the
-invoke of its undo (``stop-*``, ``start`` after ``kill``, ``reset`` after a
-clock fault), or the end of the history. A signal *crossed* for that fault
+For each fault in the history (a nemesis op whose ``phase`` is ``start`` or
+``pulse``, see ``harness.core.faults``), the fault *began* at its invoke and
+lasts until the invoke of a ``stop`` op of the same ``fault`` name, or the end
+of the history (a pulse: until its own op completes). No fault is known here
+by name, so a new nemesis needs nothing from this checker. A signal *crossed* for that fault
 if it was below its threshold at the last scrape before the fault and reached
 it at a scrape between the fault's start and ``settle`` seconds after its end;
 the fault's ``first`` signal is the one that crossed earliest.
@@ -46,19 +46,11 @@ from pathlib import Path
 from typing import Any
 
 from checkers.artifacts import Artifacts
-from harness.core.op import History, Op
+from harness.core.faults import FaultSpan, fault_spans
+from harness.core.op import History
 from harness.core.verdict import Anomaly, CheckResult
 
 NAME = "signals"
-STOP_OF = {
-    "start-partition": ("stop-partition",),
-    "start-pause": ("stop-pause",),
-    "kill": ("start",),
-    "bump": ("reset",),
-    "strobe": ("reset",),
-    "start-loss": ("stop-loss",),
-    "start-app-fault": ("stop-app-fault",),
-}
 
 
 @dataclass(frozen=True)
@@ -208,42 +200,22 @@ class Fault:
     crossings: dict[str, float | None] = field(default_factory=dict)
     already_above: list[str] = field(default_factory=list)
     failed: bool = False  # the nemesis said it definitely did not happen
+    fault: str = ""  # the fault's name (the op's ``fault`` field)
 
 
 def faults(history: History) -> list[Fault]:
-    """Fault intervals from the nemesis ops: start at the invoke, end at the undo's invoke."""
-    found: list[Fault] = []
-    open_: dict[str, list[Fault]] = defaultdict(list)
+    """Fault intervals from the nemesis ops: start at the invoke, end at the stop's invoke.
+
+    A fault whose start failed lasted no time; one never stopped lasts to the
+    end of the history.
+    """
     last = max((op.time for op in history), default=0) / 1e9
-    for op in history.nemesis_ops:
-        if op.type == "invoke":
-            if op.f in STOP_OF:
-                fault = Fault(op.f, op.value, op.time / 1e9, None, [op.index])
-                found.append(fault)
-                open_[op.f].append(fault)
-            else:
-                for start_f, stops in STOP_OF.items():
-                    if op.f in stops:
-                        for fault in open_.pop(start_f, []):
-                            fault.end = op.time / 1e9
-                            fault.ops.append(op.index)
-        elif op.type in ("info", "ok", "fail") and op.f in STOP_OF:
-            _complete(open_.get(op.f, []), op)
-    for fault in found:
-        if fault.end is None:
-            fault.end = last
-    return found
+    return [_interval(span, last) for span in fault_spans(history.nemesis_ops)]
 
 
-def _complete(pending: list[Fault], op: Op) -> None:
-    for fault in reversed(pending):
-        if op.index not in fault.ops and len(fault.ops) == 1:
-            fault.ops.append(op.index)
-            if op.type == "fail":
-                pending.remove(fault)  # a fault that definitely did not happen is no fault
-                fault.end = fault.start
-                fault.failed = True
-            return
+def _interval(span: FaultSpan, last: float) -> Fault:
+    end = span.began if span.failed else (span.ended if span.ended is not None else last)
+    return Fault(span.f, span.value, span.began, end, list(span.ops), failed=span.failed, fault=span.fault)
 
 
 def attribute(fault: Fault, series: dict[str, dict[str, Any]], th: Thresholds) -> None:

@@ -33,9 +33,9 @@ def target_option(default: str = RANDOM) -> Option:
     return word(
         "target",
         default,
-        "what to aim at: random (a random node each time), any (a random node or one of the "
-        "target's roles, chosen each time), a role the target declares (e.g. leader), or a node",
-        "random, any, a role the target declares (see HasRoles), or a node name",
+        "what to aim at, each time: random (a random node), any (a random node or one of the "
+        "target's roles), a role the target declares (e.g. leader), or a node",
+        "random, any, a role of the target, or a node name",
     )
 
 

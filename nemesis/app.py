@@ -2,29 +2,34 @@
 
 ``lost-response`` makes a service apply an operation and then drop the
 connection without answering; ``slow-response`` applies and answers after a
-delay. This reproduces the seed's lost refund response on demand: the caller
-times out although the effect happened, and only idempotency keeps the retry
-from applying it twice.
+delay; ``stall`` makes the saga orchestrator, its fencing token already
+taken, sleep before one step. The first reproduces the seed's lost refund
+response on demand: the caller times out although the effect happened, and
+only idempotency keeps the retry from applying it twice.
 
 Ops: ``{"f": "start-app-fault", "value": {"kind": "lost-response", "service":
 "payment", "op": "refund", "node": "n1", "count": 1}}``; ``stop-app-fault``
-clears every fault this nemesis set.
+clears every fault this nemesis set. Each fault acts on one service of the
+workload (its ``service`` option), so a workload that never calls that
+service is refused before the run starts (``FaultSpec.services``).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from harness.core.errors import UnsupportedError
+from harness.core.errors import NemesisError, UnsupportedError
 from harness.core.op import Op
-from harness.core.protocols import HasAppFaults
-from nemesis.pause import pick_node
+from harness.core.protocols import HasAppFaults, Remote
+from nemesis.aim import pick_node
+from nemesis.spec import FaultSpec, NemesisContext, Option, Package, count, duration, moot_with_workdir, word
 from nemesis.state import Fault, FaultLedger
 
-KINDS = ("lost-response", "slow-response")
+KIND = "app"  # the ledger kind of every application fault
+NEEDS = "a target with an admin fault endpoint (HasAppFaults), and a workload that calls the service"
 
 
 class AppFaultNemesis:
@@ -45,12 +50,12 @@ class AppFaultNemesis:
     def invoke(self, test: Any, op: Op) -> Op:
         if op.f == "start-app-fault":
             spec = dict(op.value) if isinstance(op.value, dict) else {}
-            kind = spec.setdefault("kind", "lost-response")
+            kind = spec.setdefault("kind", LOST_RESPONSE.name)
             if kind not in KINDS:
                 raise ValueError(f"unknown application fault {kind!r}; choose one of {', '.join(KINDS)}")
             nodes = [pick_node(spec, self.nodes, self.target, test, self.rng)] if spec.get("node") else self.nodes
             for node in nodes:
-                fault = Fault("app", node, {k: v for k, v in spec.items() if k != "node"})
+                fault = Fault(KIND, node, {k: v for k, v in spec.items() if k != "node"})
                 self.ledger.applied(fault)
                 self.target.inject_fault(test, node, fault.detail)
                 self.active.append(fault)
@@ -68,3 +73,79 @@ class AppFaultNemesis:
                 self.target.clear_faults(test, fault.node)
                 cleared.add(fault.node)
             self.ledger.healed(fault)
+
+
+def undo_app(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+    """Clear the node's application faults through the run's target."""
+    if target is None:  # never mark it healed without doing it: it stays outstanding
+        raise NemesisError(
+            f"clearing the application faults of {fault.node} needs the run's target; "
+            "`seam heal` rebuilds it from test.json"
+        )
+    target.clear_faults(test, fault.node)
+
+
+def _services(options: Mapping[str, Any]) -> frozenset[str]:
+    return frozenset({str(options["service"])})
+
+
+def _builder(name: str) -> Any:
+    def build(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
+        spec = SPECS[name]
+        nem = AppFaultNemesis(ctx.target, ctx.nodes, seed=ctx.seed, ledger=ctx.ledger)
+        value = {"kind": name, "service": options["service"], "op": options["op"],
+                 "count": options["count"], "seconds": options.get("seconds", 0.0)}
+        return Package(name, nem, lambda rng: spec.start_op(dict(value)), spec.stop_op(), [spec.stop_op()])
+
+    return build
+
+
+def _options(service: str, op: str, seconds: float | None) -> tuple[Option, ...]:
+    opts = [
+        word("service", service, "the workload service the fault acts on", "a service the workload calls"),
+        word("op", op, "the service's operation that misbehaves", "an operation of that service"),
+        count("count", 1, "how many calls misbehave each time (0: every call until stopped)"),
+    ]
+    if seconds is not None:
+        opts.append(duration("seconds", seconds, "how long the service waits"))
+    return tuple(opts)
+
+
+def _spec(name: str, summary: str, options: tuple[Option, ...], colour: str) -> FaultSpec:
+    return FaultSpec(
+        name=name,
+        summary=summary,
+        start="start-app-fault",
+        stop="stop-app-fault",
+        kind=KIND,
+        needs=NEEDS,
+        ability=HasAppFaults,
+        build=_builder(name),
+        undo=undo_app,
+        moot=moot_with_workdir,
+        colour=colour,
+        options=options,
+        services=_services,
+    )
+
+
+LOST_RESPONSE = _spec(
+    "lost-response",
+    "the service applies an operation, then drops the connection without answering",
+    _options("payment", "refund", None),
+    "#edc948",
+)
+SLOW_RESPONSE = _spec(
+    "slow-response",
+    "the service applies an operation, then answers seconds late",
+    _options("payment", "refund", 3.0),
+    "#9c755f",
+)
+STALL = _spec(
+    "stall",
+    "the saga orchestrator, its fencing token taken, sleeps seconds before one step",
+    _options("saga", "ship", 2.0),
+    "#59a14f",
+)
+SPECS = {s.name: s for s in (LOST_RESPONSE, SLOW_RESPONSE, STALL)}
+KINDS = tuple(SPECS)

@@ -19,7 +19,7 @@ from harness.core.errors import NemesisError, UnsupportedError
 from harness.core.op import Op
 from harness.core.protocols import Killable, Remote
 from nemesis.aim import RANDOM, aim_value, check_aim, pick_node, target_option
-from nemesis.spec import FaultSpec, MootEnv, NemesisContext, Package
+from nemesis.spec import FaultSpec, NemesisContext, Package, moot_with_workdir
 from nemesis.state import Fault, FaultLedger
 
 KIND = "kill"  # the ledger kind
@@ -72,17 +72,6 @@ def undo_kill(fault: Fault, remote: Remote, target: Any = None, test: Any = None
     if target is None:  # never mark it healed without doing it: it stays outstanding
         raise NemesisError(f"restarting {fault.node} needs the run's target; `seam heal` rebuilds it from test.json")
     target.start(test, fault.node, fault.detail.get("role"))
-
-
-def moot_with_workdir(fault: Fault, env: MootEnv) -> str | None:
-    """A node process lives in its namespace and its run directory: without either,
-    there is nothing to restart (or to clear)."""
-    if fault.node in env.gone:
-        return f"{env.gone[fault.node]}, and the fault with it"
-    workdir = env.workdir(fault.node)
-    if workdir and not env.exists(fault.node, f"{workdir}/node.json"):
-        return f"the run directory {workdir} was removed (the run was torn down)"
-    return None
 
 
 def build(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:

@@ -15,8 +15,8 @@ from dataclasses import replace
 from typing import Any
 
 from harness.core.op import Op
-from nemesis.net import Net, moot_with_node, undo_chain
-from nemesis.spec import FaultSpec, NemesisContext, Package, probability
+from nemesis.net import Net, undo_chain
+from nemesis.spec import FaultSpec, NemesisContext, Package, moot_with_node, probability
 from nemesis.state import Fault, FaultLedger
 
 DEFAULT_PROBABILITY = 0.2

@@ -21,7 +21,6 @@ from typing import Any
 
 from harness.core.errors import NemesisError
 from harness.core.protocols import Remote
-from nemesis.spec import MootEnv
 from nemesis.state import Fault, FaultLedger
 
 HOOKS = ("INPUT",)  # not OUTPUT: on a shared host a random-loss rule would match twice
@@ -66,13 +65,6 @@ def remove_chain(remote: Remote, node: str, chain: str) -> None:
 def undo_chain(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
     """Undo an iptables fault from its ledger row: the chain it names goes, whole."""
     remove_chain(remote, fault.node, fault.detail["chain"])
-
-
-def moot_with_node(fault: Fault, env: MootEnv) -> str | None:
-    """Rules live in the node's namespace: when the node is gone, so is the fault."""
-    if fault.node in env.gone:
-        return f"{env.gone[fault.node]}, and the fault with it"
-    return None
 
 
 class Net:

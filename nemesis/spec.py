@@ -70,7 +70,7 @@ def choice(name: str, choices: tuple[str, ...], default: str, help: str) -> Opti
 
     def parse(text: str) -> str:
         if text not in choices:
-            raise ValueError(f"{text!r} is not one of them")
+            raise ValueError(f"{text!r} is not one of the choices")
         return text
 
     return Option(name, default, help, "one of " + ", ".join(choices), parse)
@@ -104,7 +104,7 @@ def duration(name: str, default: float, help: str) -> Option:
             raise ValueError(f"{text!r} is not positive")
         return seconds
 
-    return Option(name, default, help, "seconds, e.g. 30, 30s, 500ms or 2m (more than 0)", parse)
+    return Option(name, default, help, "seconds > 0: 30, 30s, 500ms, 2m", parse)
 
 
 def count(name: str, default: int, help: str) -> Option:
@@ -192,6 +192,25 @@ Moot = Callable[[Fault, MootEnv], str | None]
 
 def never_moot(fault: Fault, env: MootEnv) -> str | None:
     """For faults that must be undone whatever happened to the node (a paused pid)."""
+    return None
+
+
+def moot_with_node(fault: Fault, env: MootEnv) -> str | None:
+    """For faults that live in the node's namespace (iptables rules): gone with the node."""
+    if fault.node in env.gone:
+        return f"{env.gone[fault.node]}, and the fault with it"
+    return None
+
+
+def moot_with_workdir(fault: Fault, env: MootEnv) -> str | None:
+    """For faults of a node process, which lives in its namespace and its run directory:
+    without either there is nothing to restart or to clear."""
+    reason = moot_with_node(fault, env)
+    if reason is not None:
+        return reason
+    workdir = env.workdir(fault.node)
+    if workdir and not env.exists(fault.node, f"{workdir}/node.json"):
+        return f"the run directory {workdir} was removed (the run was torn down)"
     return None
 
 

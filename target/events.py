@@ -12,6 +12,12 @@ old one committed.  Delivery is at-least-once: the effect is applied, *then*
 the offset committed, so a crash between the two redelivers the event and the
 effect's own dedup makes it exactly-once in effect (seed 002).  The
 ``commit-before-effect`` bug swaps the two, so a crash in between loses it.
+
+Only the leader of one term may consume (issue 11: a leader paused by SIGSTOP
+woke and went on consuming in its old term, and the next leader resumed past
+sagas it never drove).  So the consumer asks ``leading()`` before every event
+and stops the moment it is false, and a ``StaleTerm`` raised by a commit or an
+effect (a newer term owns the offsets or the record) stops the whole pass.
 """
 
 from __future__ import annotations
@@ -32,6 +38,24 @@ PLACED = "order-placed"
 CANCELLED = "order-cancelled"
 KINDS = (PLACED, CANCELLED)
 MAX_BATCH = 200
+
+
+class StaleTerm(Exception):
+    """This consumer's term no longer leads: its lease lapsed, or a newer term owns the
+    committed offsets or the record it was about to write.  The pass stops at once."""
+
+
+def offset_record(value: Any) -> tuple[int, int]:
+    """(offset, term) of a committed-offset record ``{"offset": n, "term": t}``.
+
+    A plain integer is the format from before offsets carried their term: it
+    reads as term 0, which any leader may overwrite.
+    """
+    if value is None:
+        return 0, 0
+    if isinstance(value, dict):
+        return int(value["offset"]), int(value.get("term", 0))
+    return int(value), 0
 
 
 class EventLog:
@@ -79,9 +103,12 @@ class Consumer:
     """Consumes every partition, applying ``handle`` then committing.
 
     ``load`` reads a committed offset and ``commit`` stores one (both backed by
-    the quorum store on a node, plain dicts in unit tests).  ``between`` runs
-    between the first and the second of (effect, commit): the fault layer uses
-    it to crash the process exactly there.  ``commit_first`` is the
+    the quorum store on a node, plain dicts in unit tests); on a node ``load``
+    also *claims* the offsets for this term and both raise ``StaleTerm`` when a
+    newer term owns them.  ``leading`` is asked before every event: a leader
+    that lost its lease mid-batch stops there.  ``between`` runs between the
+    first and the second of (effect, commit): the fault layer uses it to crash
+    or stall the process exactly there.  ``commit_first`` is the
     ``commit-before-effect`` bug.
     """
 
@@ -92,6 +119,7 @@ class Consumer:
     handle: Callable[[dict[str, Any]], None]
     commit_first: bool = False
     between: Callable[[dict[str, Any]], None] = lambda event: None
+    leading: Callable[[], bool] = lambda: True
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("target.events"))
     offsets: dict[str, int] = field(default_factory=dict)
     ends: dict[str, int] = field(default_factory=dict)
@@ -104,22 +132,57 @@ class Consumer:
         """Events published but not yet committed, over the partitions we could see."""
         return sum(max(0, self.ends.get(p, 0) - self.offsets.get(p, 0)) for p in self.ends)
 
+    def claim(self) -> bool:
+        """Load every committed offset not loaded yet (on a node: claim it for this term).
+
+        An unreachable store only delays that partition to the next round; False
+        means a newer term owns the offsets, so this consumer must stop.
+        """
+        for part in self.partitions:
+            if part in self.offsets:
+                continue
+            try:
+                self.offsets[part] = self.load(part)
+            except StaleTerm as exc:
+                self._stop(exc)
+                return False
+            except Exception as exc:  # retried next round
+                self.log.info("events: offset of partition %s not loaded this round: %s", part, exc)
+        return True
+
     def poll(self) -> int:
         """One pass over all partitions; returns how many events were handled."""
         handled = 0
         for part in self.partitions:
+            if not self.leading():
+                break
             try:
                 handled += self._poll_partition(part)
+            except StaleTerm as exc:
+                self._stop(exc)
+                break
             except Exception as exc:  # one unreachable partition must not stall the others
                 self.log.info("events: partition %s skipped this round: %s", part, exc)
         return handled
+
+    def _stop(self, exc: StaleTerm) -> None:
+        self.log.warning("events: stopped consuming: %s", exc)
+        self.offsets.clear()  # whoever leads next re-reads (and claims) the committed ones
 
     def _poll_partition(self, part: str) -> int:
         if part not in self.offsets:
             self.offsets[part] = self.load(part)
         events, end = self.fetch(part, self.offsets[part])
         self.ends[part] = end
+        handled = 0
         for event in events:
+            if not self.leading():  # e.g. woken from SIGSTOP past the lease, mid-batch
+                self.log.info(
+                    "events: partition %s: stopped before offset %d, no longer leading",
+                    part,
+                    event["offset"],
+                )
+                break
             nxt = event["offset"] + 1
             if self.commit_first:
                 self.commit(part, nxt)
@@ -131,7 +194,8 @@ class Consumer:
                 self.between(event)
                 self.commit(part, nxt)
                 self.offsets[part] = nxt
-        return len(events)
+            handled += 1
+        return handled
 
 
 def validate_event(kind: str, order: dict[str, Any]) -> dict[str, Any]:

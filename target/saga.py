@@ -57,6 +57,7 @@ STARTED, DONE, REJECTED = "started", "done", "rejected"
 TICK = 0.1
 POLL_TIMEOUT = 0.5
 POLL_SKIP = 1.0
+CLAIM_SKIP = 2.0  # a claim that failed (its coordinator is down) waits this long to retry
 WORKERS = 8
 MAX_ACTIONS = 12  # per order per round: a saga has at most 7 actions
 
@@ -138,8 +139,9 @@ def home(order_id: str, nodes: list[str]) -> str:
     return placement(order_key(order_id), nodes, 1)[0]
 
 
-class Stale(Exception):
-    """The saga record was written by a higher term: this node is no longer the leader."""
+class Stale(events.StaleTerm):
+    """A higher term wrote the saga record or the offsets, or our lease lapsed: this
+    node is no longer the leader and must not write in its old term."""
 
 
 class Fenced(Exception):
@@ -157,9 +159,11 @@ class Orchestrator:
         self.busy: set[str] = set()
         self.scanned: set[str] = set()
         self.skip_until: dict[str, float] = {}
+        self.claim_skip_until: dict[str, float] = {}
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="saga")
         self.step_log = ctx.data_dir / "saga-steps.jsonl"
+        self.offset_records: dict[str, Any] = {}  # partition -> the offset record we last wrote
         self.consumer = events.Consumer(
             partitions=ctx.peers,
             fetch=self._fetch,
@@ -168,6 +172,7 @@ class Orchestrator:
             handle=self._on_event,
             commit_first=ctx.bugs.on("commit-before-effect"),
             between=lambda ev: faults.crash_point(ctx, f"event {ev['node']}:{ev['offset']}"),
+            leading=self._leading,
             log=ctx.log,
         )
         ctx.metrics.collector(self._gauges)
@@ -192,12 +197,70 @@ class Orchestrator:
             raise
         return body["events"], body["end"]
 
+    # ---- fencing by term ----
+
+    def _leading(self) -> bool:
+        """Our lease still runs, in the term this orchestrator acts for."""
+        return self.term > 0 and self.ctx.election.token() == self.term
+
+    def _check_leading(self, what: str) -> None:
+        if not self._leading():
+            raise Stale(f"{what}: term {self.term} no longer leads (lease lapsed or a newer term)")
+
     def _load_offset(self, part: str) -> int:
-        got = self.ctx.store.get(f"offsets:saga:{part}")
-        return 0 if got is None else int(got[0])
+        """The committed offset, claimed for our term: from now on no older term's commit
+        lands, so whatever it consumed after this is consumed again by us.  A claim whose
+        coordinator did not answer (a paused home blocks the round for a whole store
+        timeout) is not retried for CLAIM_SKIP seconds."""
+        if time.monotonic() < self.claim_skip_until.get(part, 0.0):
+            raise CallError(part, "offset claim skipped: failed recently")
+        try:
+            return self._fence_offset(part, None)
+        except (NoQuorum, CallError, HTTPError):
+            self.claim_skip_until[part] = time.monotonic() + CLAIM_SKIP
+            raise
 
     def _commit(self, part: str, offset: int) -> None:
-        self.ctx.store.put(f"offsets:saga:{part}", offset)
+        if not self._leading():
+            self.ctx.log.info(
+                "events: not committing offset %d of partition %s in term %d: no longer leading",
+                offset, part, self.term,
+            )
+            raise Stale(f"offset {offset} of partition {part} left uncommitted by term {self.term}")
+        self._fence_offset(part, offset)
+
+    def _fence_offset(self, part: str, offset: int | None) -> int:
+        """Write ``{offset, term}`` to ``offsets:saga:<part>`` unless a higher term holds it.
+
+        A conditional write (cas against the record as read), so it is atomic with
+        the term check at the key's coordinator: a paused leader that passed every
+        lease check still cannot commit once a newer term has claimed the offsets.
+        ``offset`` None is the claim: keep the committed offset, stamp our term.
+        """
+        key, term = f"offsets:saga:{part}", self.term
+        if part in self.offset_records:
+            current = self.offset_records[part]  # our last write: usually still there
+        else:
+            got = self.ctx.store.get(key)
+            current = None if got is None else got[0]
+        for _ in range(8):
+            committed, holder = events.offset_record(current)
+            if holder > term:
+                self.ctx.metrics.inc("offset_commits_rejected")
+                self.ctx.log.warning(
+                    "events: rejected offset %s term %d < %d for %s (offset %s)",
+                    "claim" if offset is None else "commit", term, holder, key,
+                    committed if offset is None else offset,
+                )
+                raise Stale(f"{key} is held by term {holder} > our {term}")
+            new = {"offset": committed if offset is None else offset, "term": term}
+            if current == new:
+                return committed
+            ok, current, _ = self.ctx.store.cas_detail(key, current, new)
+            if ok:
+                self.offset_records[part] = new
+                return int(new["offset"])
+        raise NoQuorum("cas", key, 1, 0, {"offsets": "record kept changing under eight attempts"})
 
     def _on_event(self, event: dict[str, Any]) -> None:
         """The effect of an event: create the saga, or ask it to cancel. Idempotent."""
@@ -245,6 +308,7 @@ class Orchestrator:
         """Read-modify-cas until it sticks; Stale if a higher term wrote the record."""
         key = saga_key(order_id)
         for _ in range(8):
+            self._check_leading(f"saga {order_id}")
             got = self.ctx.store.get(key)
             rec = None if got is None else got[0]
             if rec is not None and rec.get("term", 0) > self.term:
@@ -378,9 +442,14 @@ class Orchestrator:
     # ---- leadership ----
 
     def _scan(self) -> None:
-        """Find unfinished sagas started by earlier leaders (read-only over the logs)."""
+        """Find unfinished sagas started by earlier leaders (read-only over the logs).
+
+        A partition is scanned only once its offsets are claimed for our term: a
+        saga an older term created before the claim is found here, and one it
+        created after cannot have its offset committed, so its event comes again.
+        """
         for part in self.ctx.peers:
-            if part in self.scanned:
+            if part in self.scanned or part not in self.consumer.offsets:
                 continue
             try:
                 seen: set[str] = set()
@@ -408,6 +477,8 @@ class Orchestrator:
             self.term = term
             self.consumer.reset()
             self.scanned.clear()
+        if not self.consumer.claim():
+            return  # a newer term owns the offsets: the election will tell us soon
         self._scan()
         self.consumer.poll()
         with self.lock:

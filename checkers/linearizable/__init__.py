@@ -1,12 +1,14 @@
 """Linearizability checking, as a pipeline written down once.
 
     History.calls -> models (validate) -> partition (per key) -> search
-                  -> explain (failing keys) -> checker (CheckResult)
+                  -> explain + shrink (failing keys) -> narrate
+                  -> checker (CheckResult)
 
 ``models`` are sequential specifications, ``search`` is Wing and Gong's
 search with Lowe's memoization, ``partition`` splits a history by key and
-searches each key, ``explain`` turns a failing key into data (and a
-narrative), and ``checker.LinearizableChecker`` is the Checker that
+searches each key, ``explain`` turns a failing key into data (with a
+sub-history that ``shrink`` cut down by delta debugging), ``narrate`` tells
+that data as text, and ``checker.LinearizableChecker`` is the Checker that
 ``seam check`` and ``seam test`` compose. Names below are imported on first
 use, so ``import checkers.linearizable`` costs nothing.
 """
@@ -20,7 +22,7 @@ _EXPORTS = {
     "LinearizableChecker": "checkers.linearizable.checker",
     "Explanation": "checkers.linearizable.explain",
     "explain": "checkers.linearizable.explain",
-    "narrate": "checkers.linearizable.explain",
+    "narrate": "checkers.linearizable.narrate",
     "write_explanation_jsonl": "checkers.linearizable.explain",
     "get_model": "checkers.linearizable.models",
     "MODELS": "checkers.linearizable.models",

@@ -101,7 +101,8 @@ class LinearizableChecker:
         self, history: History, k: Any, by_key: bool, full: bool, completions: dict[int, int]
     ) -> Anomaly:
         """One failing key's anomaly; ``full`` shrinks it and draws a wide window."""
-        from checkers.linearizable.explain import explain, narrate
+        from checkers.linearizable.explain import explain
+        from checkers.linearizable.narrate import narrate
 
         e = explain(
             history,

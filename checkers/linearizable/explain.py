@@ -7,11 +7,12 @@ precede it in real time, and a shrunk failing sub-history (delta debugging),
 kept as the original ops so it can be written as JSONL and replayed as a
 regression case.
 
-Everything in an ``Explanation`` is plain data (``to_json``); ``narrate``
-renders it as Elle-style text, and ``checkers.report.linear`` draws it.
-The real-time precedence graph (a -> b iff a returned before b was invoked)
-is a networkx DiGraph, built only over the few calls near the failure: the
-search itself never touches networkx.
+This module is the orchestrator: shrinking is ``shrink``'s job (delta
+debugging), and everything in an ``Explanation`` is plain data
+(``to_json``) that ``narrate`` renders as Elle-style text and
+``checkers.report.linear`` draws. The real-time precedence graph (a -> b iff
+a returned before b was invoked) is a networkx DiGraph, built only over the
+few calls near the failure: the search itself never touches networkx.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from checkers.linearizable.shrink import search_subset, shrink
 from harness.core.op import INF, UNKNOWN, Call, History, Op
 
 #: How many calls around the failure the timeline and precedence graph show.
@@ -278,7 +280,7 @@ def _shrunk_part(
         test_timeout=test_timeout,
         max_configs=max_configs,
     )
-    result = _search(found.calls, model, test_timeout * 4, max_configs)
+    result = search_subset(found.calls, model, test_timeout * 4, max_configs)
     if result.valid is not False:  # the failure could not be shown again in time: claim nothing
         return _ShrunkPart(tests=found.tests)
     sub = found.calls  # the search saw them renumbered 0..n-1
@@ -295,17 +297,8 @@ def _shrunk_part(
 
 
 def completion_positions(history: History) -> dict[int, int]:
-    """invoke position -> position of its completion (ok, fail or info), in one pass."""
-    out: dict[int, int] = {}
-    open_by_process: dict[Any, int] = {}
-    for pos, op in enumerate(history.ops):
-        if not op.is_client:
-            continue
-        if op.type == "invoke":
-            open_by_process[op.process] = pos
-        elif op.process in open_by_process:
-            out[open_by_process.pop(op.process)] = pos
-    return out
+    """invoke position -> position of its completion (ok, fail or info), from ``History.pairs``."""
+    return {p.invoke_pos: p.completion_pos for p in history.pairs() if p.completion_pos is not None}
 
 
 def _op_number(history: History, pos: int) -> int:
@@ -404,356 +397,3 @@ def window_calls(
     near.sort(key=lambda c: abs(c.call - last.call))
     chosen = [c for c in calls if c.id in focus_ids] + near[: max(0, limit - len(focus_ids))]
     return sorted(chosen, key=lambda c: c.call)
-
-
-# --------------------------------------------------------------------------
-# Shrinking (delta debugging)
-
-
-def _search(calls: Sequence[Call], model: Any, seconds: float, max_configs: int | None) -> Any:
-    """Search a sub-history, its calls renumbered 0..n-1 so result ids index ``calls``."""
-    from checkers.linearizable.search import search
-
-    renumbered = [dataclasses.replace(c, id=i) for i, c in enumerate(calls)]
-    return search(renumbered, model, deadline=time.monotonic() + seconds, max_configs=max_configs)
-
-
-@dataclass
-class Shrunk:
-    """A failing sub-history. ``real_time``: it keeps the blamed call B and
-    fails only because of *when* B happened (see ``shrink``). ``impossible``:
-    the opposite, shown on the calls invoked before B returned: they have
-    linearizations, but even free to take effect at any time, B's result is
-    legal in none of them."""
-
-    calls: list[Call]
-    minimal: bool
-    tests: int
-    real_time: bool
-    impossible: bool = False
-
-
-def stretched(calls: Sequence[Call], target: Call) -> list[Call]:
-    """The same calls with ``target`` free to take effect at any time: its
-    interval made to cover the whole sub-history (still not optional)."""
-    lo = min(c.call for c in calls) - 1
-    hi = max([c.ret for c in calls if c.ret != INF] + [c.call for c in calls]) + 1
-    ret = target.ret if target.ret == INF else hi
-    return [dataclasses.replace(c, call=lo, ret=ret) if c.id == target.id else c for c in calls]
-
-
-def shrink(
-    calls: Sequence[Call],
-    model: Any,
-    *,
-    failing: Call | None = None,
-    budget: float = 5.0,
-    test_timeout: float = 0.5,
-    max_configs: int | None = None,
-) -> Shrunk:
-    """A failing sub-history of ``calls``, by delta debugging (ddmin).
-
-    Plain ddmin ("still not linearizable") almost always ends at a lone
-    read of a value that nothing in the sub-history wrote: true, but it
-    hides the real bug. So when it can, the shrinker keeps the blamed call
-    B (``failing``) and asks for more: the sub-history is not linearizable,
-    *and* it becomes linearizable once B may take effect at any time. What
-    remains is a real-time contradiction (B's result is legal, just not
-    when B happened) and is 1-minimal for that test. When even the whole
-    history fails that test (B's result is impossible whenever it
-    happened), plain ddmin gives the honest lone culprit instead.
-
-    Both modes first try the calls invoked before B returned (usually a big
-    cut). The result is 1-minimal unless the budget ran out. A search that
-    times out counts as "not shown": shrinking never trusts a guess.
-    """
-    deadline = time.monotonic() + budget
-    cache: dict[tuple[int, frozenset[int]], Any] = {}
-    tests = 0
-    passed: list[frozenset[int]] = []
-
-    def verdict(subset: Sequence[Call], stretch: Call | None = None) -> Any:
-        nonlocal tests
-        k = (-1 if stretch is None else stretch.id, frozenset(c.id for c in subset))
-        if k not in cache:
-            if time.monotonic() > deadline:
-                raise _OutOfBudget
-            tests += 1
-            target = subset if stretch is None else stretched(subset, stretch)
-            cache[k] = _search(target, model, test_timeout, max_configs).valid
-        return cache[k]
-
-    def fails(subset: Sequence[Call]) -> bool:
-        ok = verdict(subset) is False
-        if ok:
-            passed.append(frozenset(c.id for c in subset))
-        return ok
-
-    def real_time_fails(subset: Sequence[Call]) -> bool:
-        assert failing is not None
-        ok = verdict(subset) is False and verdict(subset, failing) is True
-        if ok:
-            passed.append(frozenset(c.id for c in subset))
-        return ok
-
-    current = list(calls)
-    real_time = impossible = False
-    try:
-        if failing is not None:
-            cut = [c for c in current if c.call < failing.ret] if failing.ret != INF else current
-            for candidate in (cut, current) if len(cut) < len(current) else (current,):
-                if real_time_fails(candidate):
-                    current, real_time = candidate, True
-                    break
-        if real_time:
-            assert failing is not None
-            rest = [c for c in current if c.id != failing.id]
-            kept = ddmin(rest, lambda s: real_time_fails(_merge(s, failing)))
-            return Shrunk(_merge(kept, failing), True, tests, True)
-        if failing is not None:
-            # Not timing: the calls invoked before B returned have linearizations,
-            # and none of them admits B's result wherever B takes effect.
-            cut = [c for c in calls if c.call < failing.ret] if failing.ret != INF else list(calls)
-            others = [c for c in cut if c.id != failing.id]
-            impossible = verdict(cut, failing) is False and verdict(others) is True
-        passed.clear()
-        if failing is not None and failing.ret != INF:
-            cut = [c for c in current if c.call < failing.ret]
-            if len(cut) < len(current) and fails(cut):
-                current = cut
-        if failing is not None and any(c.id == failing.id for c in current):
-            rest = [c for c in current if c.id != failing.id]
-            current = _merge(ddmin(rest, lambda s: fails(_merge(s, failing))), failing)
-        current = ddmin(current, fails)
-        return Shrunk(current, True, tests, False, impossible)
-    except _OutOfBudget:
-        best = min(passed, key=len, default=None)
-        if best is not None:
-            current = [c for c in calls if c.id in best]
-        return Shrunk(current, False, tests, real_time, impossible)
-
-
-class _OutOfBudget(Exception):
-    pass
-
-
-def _merge(calls: Sequence[Call], extra: Call) -> list[Call]:
-    return sorted([*calls, extra], key=lambda c: c.call)
-
-
-def ddmin(items: list[Any], fails: Callable[[list[Any]], bool]) -> list[Any]:
-    """Zeller's ddmin: a 1-minimal sublist of ``items`` for which ``fails`` holds.
-
-    Assumes ``fails(items)``. Order is preserved. On return, removing any
-    single element makes ``fails`` false (1-minimality).
-    """
-    n = 2
-    while len(items) >= 2:
-        chunks = _split(items, n)
-        for chunk in chunks:
-            if fails(chunk):
-                items, n = chunk, 2
-                break
-        else:
-            for i in range(len(chunks)):
-                complement = [x for j, ch in enumerate(chunks) if j != i for x in ch]
-                if fails(complement):
-                    items, n = complement, max(n - 1, 2)
-                    break
-            else:
-                if n >= len(items):
-                    break
-                n = min(len(items), 2 * n)
-    if len(items) == 1 and fails([]):
-        return []
-    return items
-
-
-def _split(items: list[Any], n: int) -> list[list[Any]]:
-    size, extra = divmod(len(items), n)
-    out, start = [], 0
-    for i in range(n):
-        end = start + size + (1 if i < extra else 0)
-        out.append(items[start:end])
-        start = end
-    return [c for c in out if c]
-
-
-# --------------------------------------------------------------------------
-# Narrative
-
-
-def narrate(explanation: Explanation | dict[str, Any], model: Any = None) -> str:
-    """A short proof, Elle-style: "Let A = ... A completed before B began ... However ...: a contradiction."
-
-    Two paragraphs: where the search got stuck in the full history, then the
-    shrunk sub-history's own proof (skipped when shrinking removed nothing
-    the first paragraph does not already show). Reads only explanation data
-    (descriptions were taken from the model when the explanation was built),
-    so a stored ``results.json`` can be narrated again; ``model`` only
-    supplies a name when the data lacks one.
-    """
-    e = explanation.to_json() if isinstance(explanation, Explanation) else explanation
-    name = e.get("model") or getattr(model, "name", "model")
-    where = "" if e.get("key") is None else f"On key {e['key']!r}: "
-    total = e.get("calls_total", 0)
-    failing = e.get("failing")
-    if failing is None:
-        return f"{where}the history has no linearization under the {name} model, but the search named no call to blame."
-    preds = e.get("must_precede", [])[-3:]
-    shrunk, s_failing = e.get("shrunk") or [], e.get("shrunk_failing")
-    letters = _letters([*preds, failing], shrunk, [failing, *([s_failing] if s_failing else [])])
-    known: set[int] = set()
-    story = _story(
-        letters,
-        known,
-        [*preds, failing],
-        failing,
-        [[p["id"], failing["id"]] for p in preds],
-        len(e.get("prefix", [])),
-        f"the longest linearizable prefix ({len(e.get('prefix', []))} of {total} calls)",
-        e.get("states", []),
-        e.get("states_total", 0),
-    )
-    text = where + story
-    if e.get("failing_impossible"):
-        b = letters[failing["id"]]
-        text += (
-            f" Nor is it a matter of timing: the calls invoked before {b} returned have"
-            f" linearizations, but even free to take effect at any time, {b}'s result is legal"
-            " in none of them."
-        )
-    shown = {p["id"] for p in preds} | {failing["id"]}
-    if s_failing is not None and {c["id"] for c in shrunk} != shown:
-        minimal = (
-            "" if e.get("shrunk_minimal") else " (shrinking ran out of time: it may not be minimal)"
-        )
-        have = "has" if len(shrunk) == 1 else "have"
-        s_prefix = e.get("shrunk_prefix", [])
-        why = (
-            f", though {letters[failing['id']]}'s result would be legal if it took effect at another time"
-            if e.get("shrunk_real_time") and failing["id"] in letters
-            else ""
-        )
-        text += (
-            f"\nShrunk: {len(shrunk)} of the {total} calls alone {have} no linearization{why}{minimal}. "
-            + _story(
-                letters,
-                known,
-                shrunk,
-                s_failing,
-                e.get("shrunk_edges", []),
-                len(s_prefix),
-                None,
-                e.get("shrunk_states", []),
-                e.get("shrunk_states_total", 0),
-                prefix=s_prefix,
-            )
-        )
-    return text
-
-
-def _story(
-    letters: dict[int, str],
-    known: set[int],
-    calls: list[dict[str, Any]],
-    failing: dict[str, Any],
-    edges: list[list[int]] | list[tuple[int, int]],
-    placed: int,
-    placed_phrase: str | None,
-    states: list[str],
-    states_total: int,
-    prefix: list[dict[str, Any]] | None = None,
-) -> str:
-    named = [c for c in _unique(calls) if c["id"] in letters]
-    b = letters[failing["id"]]
-    fresh = [c for c in named if c["id"] not in known]
-    parts = []
-    if placed_phrase is None:  # a sub-history: say which calls it keeps
-        parts.append(
-            "Consider "
-            + _join(sorted(letters[c["id"]] for c in named))
-            + (" alone." if len(named) == 1 else " only.")
-        )
-    if fresh:
-        parts.append("Let " + _join([f"{letters[c['id']]} = {_who(c)}" for c in fresh]) + ".")
-    known.update(c["id"] for c in named)
-    before = [letters[a] for a, x in edges if x == failing["id"] and a in letters]
-    if before:
-        they = "it takes" if len(before) == 1 else "they take"
-        parts.append(f"{_join(before)} completed before {b} began, so {they} effect before {b}.")
-    other = [
-        f"{letters[a]} completed before {letters[x]} began"
-        for a, x in edges
-        if x != failing["id"] and a in letters and x in letters
-    ]
-    if other:
-        parts.append(_join(other) + ".")
-    crashed = [letters[c["id"]] for c in named if c["crashed"]]
-    if crashed:
-        verb = "crashed: it" if len(crashed) == 1 else "crashed: each"
-        parts.append(
-            f"{_join(crashed)} {verb} may take effect at any point after it began, or never."
-        )
-    if placed_phrase is not None:
-        lead = f"After {placed_phrase}" if placed else "At the start"
-    else:
-        done = [letters[c["id"]] for c in (prefix or []) if c["id"] in letters]
-        lead = (
-            f"After {_join(done)} (the longest order the model accepts)" if done else "At the start"
-        )
-    parts.append(f"{lead}, {_states_phrase(states, states_total)}.")
-    there = "there" if states_total == 1 else "in any of them"
-    parts.append(
-        f"However, {b} ({failing['description']}) is not legal {there}, and no other order gets further: a contradiction."
-    )
-    return " ".join(parts)
-
-
-def _unique(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    seen, out = set(), []
-    for v in views:
-        if v["id"] not in seen:
-            seen.add(v["id"])
-            out.append(v)
-    return sorted(out, key=lambda v: v["call"])
-
-
-def _letters(
-    first: list[dict[str, Any]], then: list[dict[str, Any]], must: list[dict[str, Any]]
-) -> dict[int, str]:
-    """A, B, C... in the order the narrative introduces calls (``first``, then
-    the new ones of ``then``), each group in invoke order; at most 12 calls
-    get a letter, the ``must`` ones always."""
-    ids = {c["id"] for c in first}
-    ordered = _unique(first) + [c for c in _unique(then) if c["id"] not in ids]
-    if len(ordered) > 12:
-        keep = {c["id"] for c in must} | {c["id"] for c in ordered[: 12 - len(must)]}
-        ordered = [c for c in ordered if c["id"] in keep]
-    return {c["id"]: chr(ord("A") + i) for i, c in enumerate(ordered)}
-
-
-def _who(c: dict[str, Any]) -> str:
-    return (
-        f"process {c['process']}'s {c['description']} ({ops_label(c['invoke'], c.get('complete'))})"
-    )
-
-
-def ops_label(invoke: int, complete: int | None) -> str:
-    """ "ops 12–15" (invoke and completion), or "op 12, never completed"."""
-    return f"op {invoke}, never completed" if complete is None else f"ops {invoke}–{complete}"
-
-
-def _states_phrase(states: list[str], total: int) -> str:
-    if total <= 0 or not states:
-        return "no state is possible"
-    if total == 1:
-        return f"the only possible state is {states[0]}"
-    more = f" and {total - len(states)} more" if total > len(states) else ""
-    return f"the possible states are {_join(states)}{more}"
-
-
-def _join(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]

@@ -2,7 +2,7 @@
 
 Each graph is one function of ``RunData`` (see ``render``) and a path;
 every graph shades the fault intervals the nemesis recorded, in one colour
-per fault kind, so "what broke when" reads straight off the picture. A graph
+per fault (``Band.colour``: from the run's test.json, see ``render.fault_colour``), so "what broke when" reads straight off the picture. A graph
 with nothing to draw is not written: ``render_all`` says why in
 ``data.notes`` instead of producing an empty image.
 
@@ -25,14 +25,6 @@ from checkers.report.render import Band, Pair, RunData, signal_stats
 __all__ = ["RETRY_GAUGES", "SIGNALS", "render_all"]
 
 TYPE_COLORS = {"ok": "#2a9d41", "fail": "#d62728", "info": "#ff9f1c", "open": "#7f7f7f"}
-FAULT_COLORS = {
-    "partition": "#e15759",
-    "pause": "#4e79a7",
-    "kill": "#b07aa1",
-    "clock": "#f28e2b",
-    "loss": "#76b7b2",
-    "app-fault": "#edc948",
-}
 #: Points per scatter series above which the series is thinned (drawing 1M points helps nobody).
 MAX_POINTS = 100_000
 DPI = 100
@@ -139,7 +131,7 @@ def _plt() -> Any:
 def shade_faults(ax: Any, bands: list[Band], horizon: float) -> None:
     """Shade every fault interval on ``ax``; a zero-length fault is a line."""
     for b in bands:
-        color = FAULT_COLORS.get(b.kind, "#999999")
+        color = b.colour
         end = b.end_or(horizon)
         if end - b.start < horizon / 1000:
             ax.axvline(b.start, color=color, alpha=0.6, lw=1.2, zorder=0)
@@ -150,8 +142,9 @@ def shade_faults(ax: Any, bands: list[Band], horizon: float) -> None:
 def _fault_legend(bands: list[Band]) -> list[Any]:
     from matplotlib.patches import Patch
 
+    colours = {b.kind: b.colour for b in reversed(bands)}  # the first band's colour per fault
     kinds = list(dict.fromkeys(b.kind for b in bands))
-    return [Patch(color=FAULT_COLORS.get(k, "#999999"), alpha=0.35, label=k) for k in kinds]
+    return [Patch(color=colours[k], alpha=0.35, label=k) for k in kinds]
 
 
 def _save(fig: Any, path: Path) -> Path:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checkers.linearizable.explain import ops_label
+from checkers.linearizable.narrate import ops_label
 
 #: Horizontal pixels per distinct event position (an invoke or a return).
 UNIT = 34

@@ -19,22 +19,25 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from harness.core.faults import fault_spans
 from harness.core.op import NEMESIS
 
 __all__ = [
-    "FAULTS",
+    "PALETTE",
     "Band",
     "Pair",
     "RunData",
     "anomalous_ops",
     "checker_results",
     "fault_bands",
+    "fault_colour",
     "load_metrics",
     "load_run",
     "pair_ops",
@@ -43,17 +46,22 @@ __all__ = [
     "verdict_of",
 ]
 
-#: A fault's start f -> (the kind drawn on graphs, the f that ends it).
-#: ``strobe`` is a fault of its own length: it is over when its op completes.
-FAULTS: dict[str, tuple[str, str | None]] = {
-    "start-partition": ("partition", "stop-partition"),
-    "start-pause": ("pause", "stop-pause"),
-    "kill": ("kill", "start"),
-    "bump": ("clock", "reset"),
-    "strobe": ("clock", None),
-    "start-loss": ("loss", "stop-loss"),
-    "start-app-fault": ("app-fault", "stop-app-fault"),
-}
+#: Fault colours for runs whose test.json does not describe their faults (older runs,
+#: histories from elsewhere): a fault's name picks one, the same one every time.
+PALETTE = (
+    "#e15759", "#4e79a7", "#b07aa1", "#f28e2b", "#76b7b2",
+    "#edc948", "#59a14f", "#ff9da7", "#9c755f", "#bab0ac",
+)
+
+
+def fault_colour(name: str, described: Mapping[str, Any] | None = None) -> str:
+    """The colour of fault ``name``: test.json's ``faults[name]["colour"]``, else from PALETTE."""
+    info = (described or {}).get(name)
+    colour = info.get("colour") if isinstance(info, Mapping) else None
+    if isinstance(colour, str) and colour:
+        return colour
+    return PALETTE[zlib.crc32(name.encode()) % len(PALETTE)]
+
 
 NS = 1e9
 
@@ -89,7 +97,11 @@ class Pair:
 
 @dataclass
 class Band:
-    """A fault interval, shaded on every graph. ``end`` is ``None`` if never healed in the history."""
+    """A fault interval, shaded on every graph. ``end`` is ``None`` if never healed in the history.
+
+    ``kind`` is the fault's name (the op's ``fault`` field); ``colour`` the
+    one it is drawn in (``fault_colour``).
+    """
 
     kind: str
     start: float
@@ -97,6 +109,7 @@ class Band:
     f: str
     value: Any = None
     op: int | None = None  # the index of the op that started it (its invoke)
+    colour: str = PALETTE[-1]
 
     def end_or(self, horizon: float) -> float:
         return horizon if self.end is None else self.end
@@ -252,43 +265,33 @@ def _seconds(op: dict[str, Any]) -> float:
     return float(t) / NS if isinstance(t, (int, float)) else 0.0
 
 
-def fault_bands(ops: Iterable[dict[str, Any]]) -> list[Band]:
-    """Fault intervals from the nemesis ops, in the order they began.
+def fault_bands(
+    ops: Iterable[dict[str, Any]], described: Mapping[str, Any] | None = None
+) -> list[Band]:
+    """Fault intervals from the nemesis ops (``harness.core.faults``), in the order they began.
 
     A fault begins when its start op *completes* (the nemesis applied it) and
     ends when its stop op is *invoked*: the shading covers only time the
-    fault was surely in place. A fault never stopped runs to the end; one
-    whose start op failed never happened and is not drawn.
+    fault was surely in place. A pulse runs from its invoke to its
+    completion. A fault never stopped runs to the end; one whose start op
+    failed never happened and is not drawn; one started again while on is
+    one longer band. ``described`` is test.json's ``faults`` (the colours).
     """
     bands: list[Band] = []
-    active: dict[str, Band] = {}  # stop f -> the band it ends
-    pending: dict[str, dict[str, Any]] = {}  # start f -> its invoke
-    for op in ops:
-        if op.get("process") != NEMESIS:
+    for span in fault_spans(ops):
+        if span.failed or span.applied is None:
             continue
-        f, typ = str(op.get("f")), op.get("type")
-        if typ == "invoke":
-            if f in active:
-                active.pop(f).end = _seconds(op)
-            if f in FAULTS:
-                pending[f] = op
+        if not span.pulse and any(_still_on(b, span.fault, span.applied) for b in bands):
             continue
-        if f not in FAULTS:
-            continue
-        kind, stop = FAULTS[f]
-        begun = pending.pop(f, op)
-        if typ == "fail":  # the nemesis says it did not happen
-            continue
-        first = begun.get("index") if isinstance(begun.get("index"), int) else None
-        if stop is None:
-            bands.append(Band(kind, _seconds(begun), _seconds(op), f, op.get("value"), first))
-            continue
-        if stop in active:  # started again while on: one longer band
-            continue
-        band = Band(kind, _seconds(op), None, f, op.get("value", begun.get("value")), first)
-        bands.append(band)
-        active[stop] = band
+        start, end = (span.began, span.applied) if span.pulse else (span.applied, span.ended)
+        value = span.value if span.applied_value is None else span.applied_value
+        colour = fault_colour(span.fault, described)
+        bands.append(Band(span.fault, start, end, span.f, value, span.invoke, colour))
     return bands
+
+
+def _still_on(band: Band, fault: str, at: float) -> bool:
+    return band.kind == fault and (band.end is None or band.end >= at)
 
 
 def checker_results(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -362,7 +365,8 @@ def load_run(run_dir: Path) -> RunData:
         notes.append(
             "no nodes/*/metrics.jsonl: the signals and retry graphs need the metrics scraper"
         )
-    return RunData(run_dir, results, test, ops, pair_ops(ops), fault_bands(ops), metrics, notes)
+    bands = fault_bands(ops, test.get("faults") if isinstance(test.get("faults"), dict) else None)
+    return RunData(run_dir, results, test, ops, pair_ops(ops), bands, metrics, notes)
 
 
 def resolve_run_dir(path: Path) -> Path:

@@ -27,14 +27,6 @@ __all__ = ["MAX_CALLS", "render", "select_calls"]
 MAX_CALLS = 20_000
 LEFT, TOP, LANE, BAR = 110, 34, 18, 13
 FILL = {"ok": "#8fd19e", "fail": "#f4a3a3", "info": "#ffd28a", "open": "#d9d9d9"}
-BAND = {
-    "partition": "#e15759",
-    "pause": "#4e79a7",
-    "kill": "#b07aa1",
-    "clock": "#f28e2b",
-    "loss": "#76b7b2",
-    "app-fault": "#edc948",
-}
 
 
 def select_calls(pairs: list[Pair], marked: set[int], limit: int = MAX_CALLS) -> list[Pair]:
@@ -91,7 +83,7 @@ def _bar(p: Pair, lane: int, scale: float, horizon: float, marked: bool) -> str:
 def _band(b: Band, scale: float, horizon: float, height: float) -> str:
     x = LEFT + b.start * scale
     w = max(2.0, (b.end_or(horizon) - b.start) * scale)
-    color = BAND.get(b.kind, "#999999")
+    color = b.colour
     value = "" if b.value is None else " " + json.dumps(b.value, default=str)
     span = f"{b.start:.2f}-{'end' if b.end is None else f'{b.end:.2f}'} s"
     return (
@@ -166,9 +158,10 @@ def render(data: RunData, path: Path) -> Path:
         "".join(f'<span style="background:{c}">{t}</span>' for t, c in FILL.items())
         + '<span style="border:2.5px solid #c0392b">named by an anomaly</span>'
     )
+    colours = {b.kind: b.colour for b in reversed(data.bands)}  # the first band's colour per fault
     faults = "".join(
-        f'<span style="background:{BAND.get(k, "#999")};color:#fff">{escape(k)}</span>'
-        for k in dict.fromkeys(b.kind for b in data.bands)
+        f'<span style="background:{c};color:#fff">{escape(k)}</span>'
+        for k, c in reversed(colours.items())
     )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{_STYLE}</style></head>

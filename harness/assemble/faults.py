@@ -17,31 +17,32 @@ from harness.targets.base import TargetKind, WorkloadKind
 
 log = logging.getLogger("seam.runner")
 
-#: Nemeses that change iptables, on the nodes or (for 127.0.0.x nodes) on this host.
-NEEDS_ROOT = ("partition", "loss")
-
 
 def check(spec: TestSpec, kind: TargetKind, workload: WorkloadKind) -> list[str]:
     """The fault names of ``--nemesis``, each able to run here; ConfigError otherwise."""
-    from nemesis.combined import parse_names
+    from nemesis.registry import check_applicable, needing_root, parse_names
 
     names = parse_names(spec.nemesis)
     root = hasattr(os, "geteuid") and os.geteuid() == 0
-    for n in names:
-        if n in NEEDS_ROOT and not root:
+    for n in needing_root(names):
+        if not root:
             raise ConfigError(f"--nemesis {n} needs root (it installs iptables rules); run as root or drop it")
+    check_applicable(names, spec.nemesis_options, target=None, services=workload.services)
     return names
 
 
 def wants(names: list[str]) -> frozenset[type]:
     """The target abilities the faults need, so the target turns on only those."""
-    from harness.core.protocols import Skewable
+    from nemesis.registry import get
 
-    return frozenset({Skewable}) if "clock" in names else frozenset()
+    return frozenset(a for a in (get(n).ability for n in names) if a is not None)
 
 
 def describe(names: list[str]) -> dict[str, Any]:
-    return {}
+    """Each fault's colour, start and stop ops and summary, for test.json (the report reads them)."""
+    from nemesis.registry import describe as described
+
+    return described(names)
 
 
 def build(spec: TestSpec, names: list[str], test: Any, workload: WorkloadKind) -> tuple[Any, Any, Any]:
@@ -50,9 +51,11 @@ def build(spec: TestSpec, names: list[str], test: Any, workload: WorkloadKind) -
     Every fault is written to ``nemesis.jsonl`` in the run directory before it
     is applied, so ``seam heal`` (or the next run) can undo what a crashed run left.
     """
+    from harness.generator.nemesis_schedule import final_generator, schedule
     from harness.runner import NoopNemesis
-    from nemesis.combined import ComposedNemesis, NemesisContext, final_generator, ledger_for, schedule
-    from nemesis.combined import build as build_packages
+    from nemesis.combined import ComposedNemesis, ledger_for
+    from nemesis.registry import build_packages, check_applicable
+    from nemesis.spec import NemesisContext
 
     if not names:
         return NoopNemesis(), None, None
@@ -64,7 +67,8 @@ def build(spec: TestSpec, names: list[str], test: Any, workload: WorkloadKind) -
         seed=spec.seed,
         ledger=ledger_for(test.store.path),
     )
-    packages = build_packages(names, ctx)
+    check_applicable(names, spec.nemesis_options, target=test.target, services=workload.services)
+    packages = build_packages(names, ctx, spec.nemesis_options)
     log.info("nemesis: %s every %gs (concurrency %d)", ", ".join(names), spec.nemesis_interval, spec.nemesis_concurrency)
     return (ComposedNemesis(packages),
             schedule(packages, interval=spec.nemesis_interval, concurrency=spec.nemesis_concurrency),

@@ -98,8 +98,8 @@ def _echo_for(run_dir: Path):
 
 def _heal_runs(roots: list[Path], include_live: bool) -> tuple[int, int, list[str], list[str]]:
     """Heal every run under ``roots`` with outstanding faults: (faults healed, runs, skipped, failures)."""
-    from harness.core.errors import SeamError
     from harness.assemble.stored import heal_run
+    from harness.core.errors import SeamError
     from harness.recover import control_alive, find_runs, load_run
     from nemesis.state import outstanding
 
@@ -118,8 +118,8 @@ def _heal_runs(roots: list[Path], include_live: bool) -> tuple[int, int, list[st
 
 def _stop_nodes(roots: list[Path]) -> tuple[int, list[str]]:
     """Stop the node processes of every dead, unfinished run under ``roots``: (stopped, failures)."""
-    from harness.core.errors import SeamError
     from harness.assemble.stored import stop_leftovers
+    from harness.core.errors import SeamError
     from harness.recover import TEST_JSON, find_runs
 
     stopped, failures = 0, []

@@ -1,35 +1,62 @@
-"""`seam nemeses`: every nemesis, what it does and what it needs, from the registry."""
+"""`seam nemeses`: every fault, what it does, what it needs and its options, from the declarations."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
+
+
+def rows() -> dict[str, dict[str, Any]]:
+    """The table, from ``nemesis.registry``: one row per fault, its options with defaults."""
+    from nemesis.registry import faults
+
+    return {
+        name: {
+            "does": spec.summary,
+            "needs": spec.needs,
+            "root": spec.needs_root,
+            "starts": spec.start,
+            "stops": spec.stop,
+            "options": {
+                o.name: {"default": o.shown(), "accepts": o.accepts, "help": o.help} for o in spec.options
+            },
+        }
+        for name, spec in faults().items()
+    }
+
+
+def _options_text(options: dict[str, dict[str, str]]) -> str:
+    return "\n".join(
+        f"{name}={o['default']}: {o['help']} [{o['accepts']}]" for name, o in options.items()
+    ) or "-"
 
 
 @click.command("nemeses")
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
 def nemeses(as_json: bool) -> None:
-    """List every nemesis `seam test --nemesis` accepts.
+    """List every nemesis `seam test --nemesis` accepts, with its options.
 
     Combine them with commas (`--nemesis partition,pause`); with
-    `--nemesis-concurrency 2` two different faults are active at once.
-    Every fault is healed at the end of a run, on error and on Ctrl-C, and
-    `seam heal` undoes what a crashed run left behind.
+    `--nemesis-concurrency 2` two different faults are active at once. Set an
+    option with `--nemesis-opt FAULT.OPTION=VALUE`, e.g. `--nemesis-opt
+    loss.p=0.3`. Every fault is healed at the end of a run, on error and on
+    Ctrl-C, and `seam heal` undoes what a crashed run left behind.
     """
-    from nemesis.combined import REGISTRY
-
+    table = rows()
     if as_json:
         import json
 
-        rows = {name: {"does": e.summary, "needs": e.needs} for name, e in REGISTRY.items()}
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(table, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Seam nemeses", show_lines=False)
-    table.add_column("name", style="bold")
-    table.add_column("what it does")
-    table.add_column("what it needs")
-    for name, entry in REGISTRY.items():
-        table.add_row(name, entry.summary, entry.needs)
-    Console().print(table)
+    out = Table(title="Seam nemeses (options: --nemesis-opt FAULT.OPTION=VALUE)", show_lines=True)
+    out.add_column("name", style="bold")
+    out.add_column("what it does")
+    out.add_column("what it needs")
+    out.add_column("options (default: what it does)")
+    for name, row in table.items():
+        out.add_row(name, row["does"], row["needs"], _options_text(row["options"]))
+    Console().print(out)

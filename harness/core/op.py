@@ -190,7 +190,7 @@ def pairing(ops: Iterable[T], fields: Callable[[T], tuple[Any, Any]] = op_fields
 
     Pairs come in invoke order, so an open call is never lost.
     """
-    rows: list[list[Any]] = []  # [invoke, its position, completion, its position]
+    rows: list[list[Any]] = []  # Pair fields: [invoke, completion, their positions]
     open_: dict[Any, list[Any]] = {}
     reinvoked: list[tuple[int, int]] = []
     orphans: list[int] = []
@@ -199,18 +199,19 @@ def pairing(ops: Iterable[T], fields: Callable[[T], tuple[Any, Any]] = op_fields
         if process == NEMESIS:
             continue
         if typ == "invoke":
-            row = [op, pos, None, None]
+            new = [op, None, pos, None]
             torn = open_.get(process)
             if torn is not None:
-                reinvoked.append((torn[1], pos))
-            open_[process] = row
-            rows.append(row)
+                reinvoked.append((torn[2], pos))
+            open_[process] = new
+            rows.append(new)
             continue
         row = open_.pop(process, None)
         if row is None:
             orphans.append(pos)
         else:
-            row[2], row[3] = op, pos
+            row[1] = op
+            row[3] = pos
     pairs: list[Pair[T]] = list(map(Pair._make, rows))
     return Pairing(pairs, reinvoked, orphans)
 

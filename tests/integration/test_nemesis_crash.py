@@ -165,7 +165,7 @@ def test_seam_heal_undoes_partition_pause_and_skew_left_by_a_killed_run(cluster,
     assert outstanding(run_dir / "nemesis.jsonl") == []
     # The skewed node's service reads the real clock again.
     url = json.loads((run_dir / "test.json").read_text())["nodes"]["n2"]["url"]
-    from harness.targets.pipeline import http_json
+    from harness.targets.pipeline.adapter import http_json
 
     host, port = url.split("://")[1].split(":")
     _, now = http_json(host, int(port), "GET", "/time", timeout=2)
@@ -201,7 +201,7 @@ def test_the_next_seam_test_of_the_same_name_heals_them_at_start(cluster, tmp_pa
 
 def test_seam_heal_restarts_a_killed_node_and_clears_app_faults_of_a_killed_run(cluster, tmp_path: Path) -> None:
     """The faults heal needs the target for: a restart (same run directory) and the admin secret."""
-    from harness.targets.pipeline import http_json
+    from harness.targets.pipeline.adapter import http_json
 
     def node_url(run_dir: Path, node: str) -> tuple[str, int]:
         url = json.loads((run_dir / "test.json").read_text())["nodes"][node]["url"]

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from harness.core.op import Op
-from harness.targets.pipeline import PipelineTarget, http_json, mapped_addrs
+from harness.core.placement import mapped_addrs
+from harness.targets.pipeline.adapter import PipelineTarget, http_json
 from nemesis.app import AppFaultNemesis
 from nemesis.clock import ClockNemesis
 from nemesis.kill import KillNemesis

@@ -20,7 +20,7 @@ import pytest
 
 from checkers.report.render import NS, render_run
 from harness.commands.serve import make_server
-from harness.metrics_scrape import MetricsScraper
+from harness.targets.pipeline.scrape import MetricsScraper
 from tests.conftest import require_tool
 from tests.integration.target_cluster import cluster
 from tests.unit.report.synthetic import write_run

@@ -84,7 +84,7 @@ def assert_well_formed(run_dir: Path) -> list:
     assert [op.index for op in history] == list(range(len(history)))
     times = [op.time for op in history]
     assert times == sorted(times), "op times must follow the order the control node saw them"
-    for invoke, done in history.pairs():
+    for invoke, done, _, _ in history.pairs():
         assert done is not None, f"invoke {invoke.index} ({invoke.f} by {invoke.process}) never completed"
         assert done.f == invoke.f
     retired: set = set()
@@ -224,17 +224,19 @@ HTTPServer((cfg["host"], cfg["port"]), H).serve_forever()
 
 def test_a_node_that_cannot_start_is_exit_3_and_the_others_are_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness import runner
+    from harness.assemble import build_plan
     from harness.spec import TestSpec
-    from harness.targets.pipeline import PipelineTarget
+    from harness.targets.pipeline.adapter import PipelineTarget
 
     source = tmp_path / "src" / "target"
     source.mkdir(parents=True)
     (source / "__init__.py").write_text("")
     (source / "node.py").write_text(FAKE_NODE)
-    monkeypatch.setattr(runner, "_make_target", lambda spec, remote, addrs: PipelineTarget(remote, addrs, source=source, grace=1.0))
     results = tmp_path / "results"
+    plan = build_plan(TestSpec(time_limit=2, results=str(results)))
+    monkeypatch.setattr(plan, "make_target", lambda remote, addrs: PipelineTarget(remote, dict(addrs), source=source, grace=1.0))
     try:
-        outcome = runner.run_test(TestSpec(time_limit=2, results=str(results)), progress=False, install_sigint=False)
+        outcome = runner.run_test(plan, progress=False, install_sigint=False)
         assert outcome.exit_code == 3 and outcome.valid is None
         assert "n3: target.node exited during start-up" in outcome.error and "boom: n3 cannot start" in outcome.error
         (run_dir,) = run_dirs(results)
@@ -256,10 +258,10 @@ def test_a_node_that_cannot_start_is_exit_3_and_the_others_are_stopped(tmp_path:
 @pytest.fixture
 def three_nodes(tmp_path: Path):
     """Three real target/ nodes on local processes, stopped by pid at the end."""
+    from harness.assemble.nodes import free_local_addrs as _free_local_addrs
     from harness.control.local import LocalRemote
-    from harness.runner import _free_local_addrs
     from harness.spec import TestSpec
-    from harness.targets.pipeline import PipelineTarget
+    from harness.targets.pipeline.adapter import PipelineTarget
 
     addrs = _free_local_addrs(TestSpec(node_count=3), str(tmp_path / "nodes"))
     made: list[PipelineTarget] = []
@@ -281,7 +283,7 @@ def three_nodes(tmp_path: Path):
 
 
 def test_skewed_nodes_follow_their_clock_file(three_nodes) -> None:
-    from harness.targets.pipeline import http_json
+    from harness.targets.pipeline.adapter import http_json
     from tests.conftest import require_tool
 
     require_tool("faketime")
@@ -304,7 +306,7 @@ def test_skewed_nodes_follow_their_clock_file(three_nodes) -> None:
 
 def test_app_faults_are_armed_and_cleared_through_the_admin_secret(three_nodes) -> None:
     from harness.core.errors import TargetError
-    from harness.targets.pipeline import http_json
+    from harness.targets.pipeline.adapter import http_json
 
     t = three_nodes()
     a = t.addrs["n1"]

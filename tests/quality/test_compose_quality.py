@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from checkers.compose import compose
-from checkers.pipeline import pipeline_checkers, register_checkers
+from harness.targets.pipeline.checkers import pipeline_checkers, register_checkers
 from tests.quality.fixtures.planted import PlantedRun
 
 

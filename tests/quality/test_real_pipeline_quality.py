@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from checkers.compose import compose
-from checkers.pipeline import pipeline_checkers
 from harness.core.op import History, Op
-from harness.metrics_scrape import MetricsScraper
+from harness.targets.pipeline.checkers import pipeline_checkers
+from harness.targets.pipeline.scrape import MetricsScraper
 from target.httpkit import CallError
 from target.saga import home
 from tests.integration.target_cluster import Cluster, make_cluster  # noqa: F401

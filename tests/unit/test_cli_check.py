@@ -116,7 +116,6 @@ def test_a_run_directory_gets_results_written_into_it(tmp_path: Path) -> None:
 
 
 def test_a_run_directory_is_rechecked_with_its_workload_checkers(tmp_path: Path) -> None:
-    pytest.importorskip("harness.workloads")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     write(run_dir / "history.jsonl", [dict(r, value=["k7", r["value"]]) for r in STALE])

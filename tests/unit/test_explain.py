@@ -11,16 +11,15 @@ import pytest
 
 from checkers.linearizable.explain import (
     Explanation,
-    ddmin,
     explain,
-    narrate,
     precedence_graph,
-    stretched,
     sub_history_ops,
     write_explanation_jsonl,
 )
 from checkers.linearizable.models import get_model
+from checkers.linearizable.narrate import narrate
 from checkers.linearizable.search import search
+from checkers.linearizable.shrink import ddmin, stretched
 from harness.core.op import History, Op
 
 Row = tuple[Any, str, str, Any]

@@ -46,8 +46,8 @@ def _counts(history) -> dict[str, int]:
         "ok_unknown": sum(op.type == "ok" and op.unknown for op in ops),
         "fail": sum(op.type == "fail" for op in ops),
         "info_all": sum(op.type == "info" for op in history),
-        "info_crash": sum(done is not None and done.type == "info" for _, done in pairs),
-        "unmatched": sum(done is None for _, done in pairs),
+        "info_crash": sum(p.completion is not None and p.completion.type == "info" for p in pairs),
+        "unmatched": sum(p.open for p in pairs),
     }
 
 
@@ -300,7 +300,7 @@ def test_malformed_jsonl_names_file_and_line(
 
 def test_an_invoke_never_completed_is_a_crashed_op_not_an_error() -> None:
     history = read_text(_jsonl(GOOD[:1]))
-    [(invoke, done)] = history.pairs()
+    [(invoke, done, _, _)] = history.pairs()
     assert invoke.f == "write" and done is None
     assert history.calls()[0].crashed
 

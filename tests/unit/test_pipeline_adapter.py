@@ -14,6 +14,7 @@ import pytest
 
 from harness.core.errors import RemoteError, TargetError, UnsupportedError
 from harness.core.op import Op
+from harness.core.placement import NodeAddr, local_addrs, mapped_addrs
 from harness.core.protocols import (
     HasAppFaults,
     HasLeader,
@@ -24,14 +25,8 @@ from harness.core.protocols import (
     Skewable,
     Target,
 )
-from harness.targets.pipeline import (
-    NodeAddr,
-    OrdersClient,
-    PipelineTarget,
-    RegisterClient,
-    local_addrs,
-    mapped_addrs,
-)
+from harness.targets.pipeline.adapter import PipelineTarget
+from harness.targets.pipeline.clients import OrdersClient, RegisterClient
 
 
 class FakeRemote:
@@ -356,7 +351,7 @@ class _Test:
 
 def test_register_ops_depend_only_on_the_seed() -> None:
     from harness.generator import limit
-    from harness.workloads import RegisterGen
+    from harness.targets.pipeline.workloads import RegisterGen
 
     def ops(seed: int, concurrency: int) -> list:
         return [(o.f, o.value) for o in _sim(limit(60, RegisterGen(seed)), _Test(), concurrency=concurrency) if o.type == "invoke"]
@@ -373,7 +368,7 @@ def test_register_ops_depend_only_on_the_seed() -> None:
 
 def test_register_keys_rotate_so_each_key_history_stays_short() -> None:
     from harness.generator import limit
-    from harness.workloads import RegisterGen
+    from harness.targets.pipeline.workloads import RegisterGen
 
     history = _sim(limit(40, RegisterGen(3, keys=2, ops_per_key=5)), _Test())
     keys = [o.value[0] for o in history if o.type == "invoke"]
@@ -387,10 +382,10 @@ def test_the_run_generator_has_main_recovery_and_final_reads() -> None:
 
     from harness.runner import build_generator
     from harness.spec import TestSpec
-    from harness.workloads import build
+    from harness.targets.pipeline.workloads import WORKLOADS
 
     spec = TestSpec(workload="register", time_limit=1.0, rate=50, recovery_time=2.0, keys=3, seed=4)
-    workload = build(spec, local_addrs(["n1", "n2", "n3"], "/r"))
+    workload = WORKLOADS[spec.workload].build(spec, local_addrs(["n1", "n2", "n3"], "/r"))
     history = _sim(build_generator(spec, workload, threading.Event()), _Test())
     main = [o for o in history if o.type == "invoke" and o.time < 1e9]
     final = [o for o in history if o.type == "invoke" and o.time >= 1e9]
@@ -404,12 +399,13 @@ def test_the_run_generator_has_main_recovery_and_final_reads() -> None:
 def test_a_set_stop_event_ends_the_main_phase_but_not_the_final_reads() -> None:
     import threading
 
-    from harness.runner import UntilSet, build_generator
+    from harness.generator.history import UntilSet
+    from harness.runner import build_generator
     from harness.spec import TestSpec
-    from harness.workloads import build
+    from harness.targets.pipeline.workloads import WORKLOADS
 
     spec = TestSpec(workload="orders", time_limit=60.0, rate=100, recovery_time=0.5, seed=2)
-    workload = build(spec, local_addrs(["n1", "n2", "n3"], "/r"))
+    workload = WORKLOADS[spec.workload].build(spec, local_addrs(["n1", "n2", "n3"], "/r"))
     stop = threading.Event()
     test = _Test()
     test.history = [Op(0, 0, 0, "invoke", "place", {"order_id": "order-2-1"})]  # placed before Ctrl-C
@@ -460,10 +456,10 @@ def test_a_nemesis_schedule_runs_beside_the_main_phase_and_its_final_ops_after()
     from harness.generator import cycle, nemesis, sleep
     from harness.runner import build_generator
     from harness.spec import TestSpec
-    from harness.workloads import build
+    from harness.targets.pipeline.workloads import WORKLOADS
 
     spec = TestSpec(workload="register", time_limit=2.0, rate=20, recovery_time=1.0, keys=2, seed=4)
-    workload = build(spec, local_addrs(["n1", "n2", "n3"], "/r"))
+    workload = WORKLOADS[spec.workload].build(spec, local_addrs(["n1", "n2", "n3"], "/r"))
     schedule = nemesis(cycle([sleep(0.5), {"f": "start-partition"}, sleep(0.5), {"f": "stop-partition"}]))
     final = nemesis([{"f": "stop-partition", "value": "final"}])
     gen = build_generator(spec, workload, threading.Event(), schedule, final)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import pytest
 
+from harness.assemble import check_spec
 from harness.core.errors import ConfigError
 from harness.core.op import Op
-from harness.runner import NoopNemesis, Progress, Stops, check_spec
+from harness.runner import NoopNemesis, Progress, Stops
 from harness.spec import TestSpec
 
 
 @pytest.mark.parametrize(
     ("kwargs", "fragment"),
     [
-        ({"workload": "bank"}, "unknown workload 'bank'; known workloads: orders, register"),
+        ({"workload": "bank"}, "unknown workload 'bank' for target pipeline; known workloads: orders, register"),
+        ({"target": "etcd-typo"}, "unknown target 'etcd-typo'; built-in targets: pipeline"),
+        ({"target": "no.such.module"}, "cannot import no.such.module"),
         ({"bugs": ["weak-quorum", "typo"]}, "unknown bug 'typo'"),
         ({"nemesis": ["partition", "meteor"]}, "unknown nemesis meteor"),
         ({"nemesis_concurrency": 3}, "--nemesis-concurrency"),
@@ -57,9 +60,9 @@ def test_the_noop_nemesis_refuses_ops_as_info() -> None:
 
 
 def test_iptables_nemeses_need_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.runner as runner
+    import os
 
-    monkeypatch.setattr(runner.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(ConfigError, match="--nemesis partition needs root"):
         check_spec(TestSpec(nemesis=["kill", "partition"]))
     check_spec(TestSpec(nemesis=["kill", "pause"]))  # signals to our own processes: no root needed

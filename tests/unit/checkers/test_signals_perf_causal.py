@@ -161,8 +161,8 @@ def test_causal_without_step_logs_is_unknown(tmp_path):
 
 
 def test_registry_and_the_workloads_references_resolve():
-    from checkers.pipeline import pipeline_checkers, register_checkers
     from harness import workloads
+    from harness.targets.pipeline.checkers import pipeline_checkers, register_checkers
 
     assert list(pipeline_checkers({})) == [
         "effects",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.metrics_scrape import MetricsScraper
+from harness.targets.pipeline.scrape import MetricsScraper
 
 SNAPSHOT = {
     "node": "n1",

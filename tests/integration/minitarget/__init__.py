@@ -1,0 +1,170 @@
+"""miniregister: a second, minimal target that lives entirely in this folder.
+
+It is the evidence that a target is one folder: ``seam test --target
+tests.integration.minitarget`` runs it with no edit anywhere else in Seam.
+Each node runs ``node.py`` (an in-memory register over HTTP); key ``k<i>``
+lives on the i-th node only, so its history is linearizable by construction
+and any anomaly would be Seam's own fault.
+
+The adapter answers ``Target``, ``WaitsReady``, ``Pausable`` and
+``StopsAll``, which is all that the partition and pause nemeses need.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from harness.core.errors import TargetError
+from harness.core.op import Op
+from harness.core.placement import NodeAddr
+from harness.core.protocols import Checker, Remote, Target
+from harness.generator.context import PENDING
+from harness.generator.core import op as gen_op
+from harness.spec import TestSpec
+from harness.targets import MakeContext, TargetKind, Workload, WorkloadKind
+
+NODE_PY = Path(__file__).with_name("node.py")
+
+
+class MiniTarget:
+    def __init__(self, remote: Remote, addrs: Mapping[str, NodeAddr]):
+        self.remote = remote
+        self.addrs = dict(addrs)
+        self._pids: dict[str, int] = {}
+
+    def setup(self, test: Any, node: str) -> None:
+        a = self.addrs[node]
+        self.remote.run(node, ["mkdir", "-p", a.workdir], timeout=30)
+        self.remote.upload(node, NODE_PY, f"{a.workdir}/node.py")
+        self._pids[node] = self.remote.spawn(node, ["python3", f"{a.workdir}/node.py", a.host, str(a.port)],
+                                             a.stdout_log, cwd=a.workdir)
+
+    def teardown(self, test: Any, node: str) -> None:
+        pid = self._pids.pop(node, None)
+        if pid is not None and self.remote.alive(node, pid):
+            self.remote.signal(node, pid, signal.SIGCONT)
+            self.remote.signal(node, pid, signal.SIGKILL)
+        workdir = self.addrs[node].workdir
+        if "/seam-" in workdir:
+            self.remote.run(node, ["rm", "-rf", workdir], timeout=30, check=False)
+
+    def stop_all(self) -> None:
+        for node in list(self._pids):
+            self.teardown(None, node)
+
+    def wait_ready(self, nodes: list[str] | None = None, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout or 10.0)
+        for node in nodes or list(self.addrs):
+            while True:
+                try:
+                    if _call(self.addrs[node], "GET", "/health", None, 1.0)[0] == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TargetError(f"{node}: node.py does not answer on {self.addrs[node].url}/health")
+                time.sleep(0.05)
+
+    def pids(self, test: Any, node: str, role: str | None = None) -> list[int]:
+        pid = self._pids.get(node)
+        return [pid] if pid is not None and self.remote.alive(node, pid) else []
+
+
+def _call(a: NodeAddr, method: str, path: str, body: Any, timeout: float) -> tuple[int, dict[str, Any]]:
+    conn = http.client.HTTPConnection(a.address, a.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=None if body is None else json.dumps(body),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+
+
+class MiniClient:
+    """read/write/cas of ``[key, v]``; key ``k<i>`` is served by the i-th node only."""
+
+    def __init__(self, addrs: Mapping[str, NodeAddr]):
+        self.addrs = dict(addrs)
+        self.order = list(self.addrs)
+
+    def open(self, test: Any, node: str) -> MiniClient:
+        return MiniClient(self.addrs)
+
+    def close(self) -> None:
+        pass
+
+    def invoke(self, test: Any, op: Op) -> Op:
+        key, v = op.value
+        a = self.addrs[self.order[int(key[1:]) % len(self.order)]]
+        try:
+            if op.f == "read":
+                status, body = _call(a, "GET", f"/kv/{key}", None, 1.0)
+                return replace(op, type="ok", value=[key, body["value"]])
+            if op.f == "write":
+                status, _ = _call(a, "PUT", f"/kv/{key}", {"value": v}, 1.0)
+            else:
+                status, _ = _call(a, "POST", f"/cas/{key}", {"old": v[0], "new": v[1]}, 1.0)
+        except OSError as e:
+            # A read changes nothing: failed. A write may have landed: unknown.
+            return replace(op, type="fail" if op.f == "read" else "info", extra={**op.extra, "error": str(e)})
+        return replace(op, type="ok" if status == 200 else "fail")
+
+
+@dataclass(frozen=True)
+class MiniGen:
+    """Seeded read/write/cas ops over ``keys`` keys."""
+
+    seed: int
+    keys: int
+    count: int = 0
+
+    def op(self, test: Any, ctx: Any) -> Any:
+        rng = random.Random(self.seed * 1_000_003 + self.count)
+        key, roll = f"k{rng.randrange(self.keys)}", rng.random()
+        if roll < 0.5:
+            template = {"f": "read", "value": [key, None]}
+        elif roll < 0.8:
+            template = {"f": "write", "value": [key, rng.randrange(5)]}
+        else:
+            template = {"f": "cas", "value": [key, [rng.randrange(5), rng.randrange(5)]]}
+        filled, _ = gen_op(template, test, ctx)  # type: ignore[misc]
+        if filled is PENDING:  # no free process now: ask again later, same op
+            return PENDING, self
+        return filled, replace(self, count=self.count + 1)
+
+    def update(self, test: Any, ctx: Any, event: Any) -> Any:
+        return self
+
+
+def _checker(spec: TestSpec) -> Checker:
+    from checkers.compose import compose
+    from checkers.linearizable.checker import LinearizableChecker
+
+    return compose({"linearizable": LinearizableChecker("cas-register", independent=True, timeout=30)})
+
+
+def _register(spec: TestSpec, addrs: Mapping[str, NodeAddr]) -> Workload:
+    return Workload("register", MiniClient(addrs), MiniGen(spec.seed, len(addrs)), None, _checker(spec))
+
+
+def _make(ctx: MakeContext) -> Target:
+    return MiniTarget(ctx.remote, ctx.addrs)
+
+
+TARGET = TargetKind(
+    name="miniregister",
+    summary="an in-memory register per node, over HTTP (Seam's test of a target in one folder)",
+    make=_make,
+    workloads={"register": WorkloadKind("register", "read/write/cas, one node per key", _register, _checker,
+                                        model="cas-register", independent=True, recovery_time=0.5)},
+    default_workload="register",
+)

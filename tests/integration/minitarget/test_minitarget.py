@@ -1,0 +1,62 @@
+"""A target is one folder: this folder's miniregister runs under `seam test --target`
+with partitions and pauses, and nothing outside the folder knows it exists."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
+MODULE = "tests.integration.minitarget"
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]
+
+
+def _root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def test_nothing_outside_this_folder_names_the_target() -> None:
+    """The registry finds it by module path; no Seam source mentions it."""
+    hits = [p for top in ("harness", "checkers", "nemesis", "target")
+            for p in (REPO / top).rglob("*.py") if "miniregister" in p.read_text() or MODULE in p.read_text()]
+    assert hits == []
+    from harness.targets import get
+
+    kind = get(MODULE)
+    assert kind.name == "miniregister" and set(kind.workloads) == {"register"}
+
+
+@pytest.mark.skipif(not _root(), reason="the partition nemesis installs iptables rules: needs root")
+@pytest.mark.skipif(shutil.which("iptables") is None, reason="iptables is not installed (make install adds it)")
+def test_seam_test_runs_the_folder_target_with_partition_and_pause(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "test", "--target", MODULE, "--nemesis", "partition,pause",
+         "--nemesis-interval", "1", "--time-limit", "6", "--node-count", "3", "--rate", "50",
+         "--results", str(results), "--no-progress", "--seed", "5"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "verdict: VALID" in r.stdout
+    run = (results / "latest").resolve()
+    test = json.loads((run / "test.json").read_text())
+    assert test["target"]["name"] == "miniregister" and test["model"] == "cas-register"
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    faults = {h["f"] for h in history if h["process"] == "nemesis" and h["type"] == "invoke"}
+    assert {"start-partition", "start-pause"} <= faults
+    ok = [h for h in history if h["process"] != "nemesis" and h["type"] == "ok"]
+    assert len(ok) > 50
+    assert json.loads((run / "results.json").read_text())["valid"] is True
+    assert (run / "report.html").exists()
+    # The nodes' run directories and processes are gone.
+    for info in test["nodes"].values():
+        assert not Path(info["workdir"]).exists()
