@@ -73,7 +73,9 @@ def aim_value(aim: str, ctx: NemesisContext, rng: random.Random) -> dict[str, An
     return {"role": aim}
 
 
-def pick_node(spec: Mapping[str, Any], nodes: Sequence[str], target: Any, test: Any, rng: random.Random) -> str:
+def pick_node(
+    spec: Mapping[str, Any], nodes: Sequence[str], target: Any, test: Any, rng: random.Random
+) -> str:
     """The node a start op aims at: named, the current leader, or a seeded random one."""
     if spec.get("node"):
         if spec["node"] not in nodes:
@@ -81,9 +83,13 @@ def pick_node(spec: Mapping[str, Any], nodes: Sequence[str], target: Any, test: 
         return str(spec["node"])
     if spec.get("role") == LEADER:
         if not isinstance(target, HasLeader):
-            raise UnsupportedError("aiming at the leader needs a target that can say who leads (HasLeader)")
+            raise UnsupportedError(
+                "aiming at the leader needs a target that can say who leads (HasLeader)"
+            )
         leader = target.leader(test)
         if leader is None:
-            raise NemesisError("no node reports itself leader right now; aim at a random node instead")
+            raise NemesisError(
+                "no node reports itself leader right now; aim at a random node instead"
+            )
         return leader
     return rng.choice(list(nodes))

@@ -25,7 +25,16 @@ from harness.core.errors import NemesisError, UnsupportedError
 from harness.core.op import Op
 from harness.core.protocols import HasAppFaults, Remote
 from nemesis.aim import pick_node
-from nemesis.spec import FaultSpec, NemesisContext, Option, Package, count, duration, moot_with_workdir, word
+from nemesis.spec import (
+    FaultSpec,
+    NemesisContext,
+    Option,
+    Package,
+    count,
+    duration,
+    moot_with_workdir,
+    word,
+)
 from nemesis.state import Fault, FaultLedger
 
 KIND = "app"  # the ledger kind of every application fault

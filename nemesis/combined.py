@@ -41,7 +41,7 @@ class ComposedNemesis:
             pkg.nemesis.setup(test)
 
     def invoke(self, test: Any, op: Op) -> Op:
-        nem = self.by_fault.get(op.extra.get("fault")) or self.by_f.get(op.f)
+        nem = self.by_fault.get(str(op.extra.get("fault"))) or self.by_f.get(op.f)
         if nem is None:
             return replace(op, type="info", value=None, extra={**op.extra, "error": f"no nemesis handles {op.f!r}"})
         return nem.invoke(test, op)

@@ -23,7 +23,7 @@ from harness.core.op import Op
 from harness.core.protocols import HasLeader
 from nemesis import grudge as g
 from nemesis.net import Net, undo_chain
-from nemesis.spec import FaultSpec, NemesisContext, Package, moot_with_node, choice
+from nemesis.spec import FaultSpec, NemesisContext, Package, choice, moot_with_node
 from nemesis.state import Fault, FaultLedger
 
 SHAPES = ("halves", "isolate-one", "isolate-leader", "majorities-ring", "bridge", "random")

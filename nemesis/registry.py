@@ -43,16 +43,23 @@ __all__ = [
 ]
 
 
-@functools.cache
 def faults() -> dict[str, FaultSpec]:
-    """Every declared fault by name, sorted by name. A name declared twice is a bug."""
+    """Every declared fault by name, sorted by name (a copy: callers may change it)."""
+    return dict(_discover())
+
+
+@functools.cache
+def _discover() -> dict[str, FaultSpec]:
+    """Import every module of ``nemesis`` once; a name declared twice is a bug."""
     found: dict[str, FaultSpec] = {}
     for module in _modules():
         for value in vars(module).values():
             if not isinstance(value, FaultSpec) or found.get(value.name) is value:
                 continue  # a spec imported from its own module is the same declaration
             if value.name in found:
-                raise RuntimeError(f"fault {value.name!r} is declared twice (again in {module.__name__})")
+                raise RuntimeError(
+                    f"fault {value.name!r} is declared twice (again in {module.__name__})"
+                )
             found[value.name] = value
     return dict(sorted(found.items()))
 
@@ -65,7 +72,9 @@ def _modules() -> Iterable[Any]:
 def get(name: str) -> FaultSpec:
     spec = faults().get(name)
     if spec is None:
-        raise ConfigError(f"unknown nemesis {name!r}; choose from {', '.join(faults())} (see `seam nemeses`)")
+        raise ConfigError(
+            f"unknown nemesis {name!r}; choose from {', '.join(faults())} (see `seam nemeses`)"
+        )
     return spec
 
 
@@ -120,7 +129,9 @@ def _split(text: str) -> tuple[str, str, str]:
     key, eq, value = text.partition("=")
     fault, dot, option = key.strip().rpartition(".")
     if not (eq and dot and fault and option):
-        raise ConfigError(f"--nemesis-opt {text!r}: write FAULT.OPTION=VALUE, e.g. loss.p=0.3 (see `seam nemeses`)")
+        raise ConfigError(
+            f"--nemesis-opt {text!r}: write FAULT.OPTION=VALUE, e.g. loss.p=0.3 (see `seam nemeses`)"
+        )
     return fault, option, value.strip()
 
 
@@ -128,7 +139,9 @@ def _parse(spec: FaultSpec, option: str, text: str) -> Any:
     opt = spec.option(option)
     if opt is None:
         known = ", ".join(o.name for o in spec.options) or "none"
-        raise ConfigError(f"--nemesis-opt {spec.name}.{option}: {spec.name} has no option {option!r}; its options: {known}")
+        raise ConfigError(
+            f"--nemesis-opt {spec.name}.{option}: {spec.name} has no option {option!r}; its options: {known}"
+        )
     try:
         return opt.parse(text)
     except ValueError as e:
@@ -137,7 +150,9 @@ def _parse(spec: FaultSpec, option: str, text: str) -> Any:
         ) from None
 
 
-def resolve_options(names: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None) -> dict[str, dict[str, Any]]:
+def resolve_options(
+    names: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None
+) -> dict[str, dict[str, Any]]:
     """Each fault's options with defaults filled in, every given value validated again.
 
     Values may come parsed (from ``parse_options``) or as JSON from a stored
@@ -205,7 +220,9 @@ def check_applicable(
 
 
 def build_packages(
-    names: Sequence[str], ctx: NemesisContext, options: Mapping[str, Mapping[str, Any]] | None = None
+    names: Sequence[str],
+    ctx: NemesisContext,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Package]:
     """One package per fault, built with its options (defaults where not given)."""
     resolved = resolve_options(names, options)

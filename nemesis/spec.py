@@ -25,6 +25,7 @@ A declaration's invariants:
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Callable, Mapping
@@ -88,7 +89,7 @@ def probability(name: str, default: float, help: str) -> Option:
     return Option(name, default, help, "a number with 0 < p <= 1", parse)
 
 
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m)?\s*$")
+_DURATION = re.compile(r"^\s*(.+?)\s*(ms|s|m)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
 
 
@@ -97,9 +98,12 @@ def duration(name: str, default: float, help: str) -> Option:
 
     def parse(text: str) -> float:
         m = _DURATION.match(text)
-        if m is None:
+        try:
+            seconds = float(m.group(1)) * _UNIT[m.group(2)] if m else math.nan
+        except ValueError:
+            seconds = math.nan
+        if not math.isfinite(seconds):
             raise ValueError(f"{text!r} is not a duration")
-        seconds = float(m.group(1)) * _UNIT[m.group(2)]
         if seconds <= 0:
             raise ValueError(f"{text!r} is not positive")
         return seconds
@@ -248,7 +252,11 @@ class FaultSpec:
 
     def start_op(self, value: Any = None) -> dict[str, Any]:
         """The template of the op that begins this fault, marked with its name and phase."""
-        op: dict[str, Any] = {"f": self.start, "fault": self.name, "phase": PULSE if self.pulse else START}
+        op: dict[str, Any] = {
+            "f": self.start,
+            "fault": self.name,
+            "phase": PULSE if self.pulse else START,
+        }
         if value is not None:
             op["value"] = value
         return op

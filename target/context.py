@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from target.bugs import Bugs
 from target.config import Config
 from target.hlc import HLC
-from target.httpkit import http_call
 from target.metrics import Metrics
+from target.pool import http_call
 from target.retry import Retrier
 
 if TYPE_CHECKING:

@@ -36,7 +36,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from target.httpkit import CallError, HTTPError, Request, Router, fan_out, http_call
+from target.fanout import fan_out
+from target.pool import CallError, http_call
+from target.router import HTTPError, Request, Router
 
 if TYPE_CHECKING:
     from target.context import NodeContext

@@ -230,7 +230,7 @@ def publish(ctx: Any, kind: str, order: dict[str, Any]) -> int:
 
 def register(ctx: Any, router: Any) -> None:
     """``GET /events?from=N&limit=M`` -> {events, end, node}: read this partition."""
-    from target.httpkit import HTTPError
+    from target.router import HTTPError
 
     def read(req: Any) -> tuple[int, dict[str, Any]]:
         try:

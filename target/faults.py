@@ -19,7 +19,10 @@ Kinds, and where they act:
   deterministic so the stale-leader test can SIGSTOP the node right there;
 - ``crash`` (service ``events``, op ``consume``): the process exits between
   the effect and the offset commit (or the commit and the effect with
-  ``commit-before-effect``): the crash the at-least-once contract is about.
+  ``commit-before-effect``): the crash the at-least-once contract is about;
+- ``stall`` (service ``events``, op ``consume``): the consumer sleeps
+  ``seconds`` at that same point, mid-batch, so a test can SIGSTOP a leader
+  there and check it does not go on consuming in its old term when woken.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from target.httpkit import DropConnection, HTTPError, Request
+from target.router import DropConnection, HTTPError, Request
 
 KINDS = ("lost-response", "slow-response", "down", "stall", "crash")
 MAX_SECONDS = 600.0
@@ -127,13 +130,17 @@ def stall_point(ctx: Any, step: str) -> None:
 
 
 def crash_point(ctx: Any, where: str) -> None:
-    """Called by the consumer between effect and commit; exits if armed."""
+    """Called by the consumer between effect and commit; exits (or sleeps) if armed."""
     fault = table(ctx).take("events", "consume")
     if fault is not None and fault.kind == "crash":
         ctx.log.error("fault: crashing the node at %s (armed by /admin/fault)", where)
         for h in ctx.log.handlers:
             h.flush()
         os._exit(86)
+    if fault is not None and fault.kind == "stall":
+        ctx.log.warning("fault: consumer stalls %gs at %s (offset not committed)", fault.seconds,
+                        where)
+        time.sleep(fault.seconds)
 
 
 def _check_secret(ctx: Any, req: Request) -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from target.httpkit import HTTPError
 from target.ledger import Ledger, Operation, check_id, find, mount
+from target.router import HTTPError
 
 SOLD_OUT_PREFIX = "sold-out"
 

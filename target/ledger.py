@@ -220,7 +220,7 @@ MAX_ID = 128
 
 def check_id(value: Any, name: str) -> str:
     """A non-empty id of safe characters; HTTPError 400 naming the field otherwise."""
-    from target.httpkit import HTTPError
+    from target.router import HTTPError
 
     if not isinstance(value, str) or not value or len(value) > MAX_ID or not set(value) <= ID_CHARS:
         raise HTTPError(
@@ -254,7 +254,7 @@ def find(ledger: Ledger, op: str, order_id: str) -> dict[str, Any] | None:
 
 
 def _positive(req: Any, name: str, kind: Any) -> Any:
-    from target.httpkit import HTTPError
+    from target.router import HTTPError
 
     value = req.field(name, kind)
     if value <= 0 or value != value or value > 1e12:
@@ -267,7 +267,7 @@ def _positive(req: Any, name: str, kind: Any) -> Any:
 def mount(ctx: Any, router: Any, service: str, operations: list[Operation]) -> Ledger:
     """Register ``POST /<service>/<op>`` for each operation and ``GET /<service>/ledger``."""
     from target import faults
-    from target.httpkit import HTTPError
+    from target.router import HTTPError
 
     def duplicate(key: str) -> None:
         ctx.metrics.inc("duplicate_key_hits")

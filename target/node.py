@@ -26,9 +26,10 @@ from target.bugs import Bugs
 from target.context import NodeContext
 from target.election import Election
 from target.hlc import HLC
-from target.httpkit import Request, Router, Server, serve
+from target.httpserver import Server, serve
 from target.metrics import Metrics
 from target.retry import Retrier, RetryPolicy
+from target.router import Request, Router
 from target.store import StoreClient
 
 BUSINESS = ("order", "payment", "inventory", "shipping", "events", "saga", "faults")

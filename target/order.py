@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from target import events
-from target.httpkit import HTTPError, Request
 from target.ledger import check_id
+from target.router import HTTPError, Request
 from target.store import NoQuorum
 
 FIELDS = ("order_id", "sku", "qty", "amount")

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from target.httpkit import HTTPError
 from target.ledger import Ledger, Operation, find, mount
+from target.router import HTTPError
 
 DECLINE_ABOVE = 10_000
 

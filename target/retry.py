@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from target.config import RetryConfig
-from target.httpkit import CallError
+from target.pool import CallError
 
 T = TypeVar("T")
 

@@ -40,10 +40,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from target import events, faults
-from target.httpkit import CallError, HTTPError, Request, http_call
 from target.ledger import check_id
 from target.order import order_key, saga_key
+from target.pool import CallError, http_call
 from target.retry import GiveUp
+from target.router import HTTPError, Request
 from target.store import NoQuorum, placement
 
 RUNNING, COMPENSATING, COMPLETED, CANCELLED, FAILED = (

@@ -40,17 +40,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from target.fanout import Workers, fan_out
 from target.hlc import ZERO, Timestamp
-from target.httpkit import (
-    CallError,
-    HTTPError,
-    Request,
-    Router,
-    Workers,
-    fan_out,
-    http_call,
-    suspect,
-)
+from target.pool import CallError, http_call, suspect
+from target.router import HTTPError, Request, Router
 
 if TYPE_CHECKING:
     import logging

@@ -2,7 +2,7 @@
 
 Each graph is one function of ``RunData`` (see ``render``) and a path;
 every graph shades the fault intervals the nemesis recorded, in one colour
-per fault (``Band.colour``: from the run's test.json, see ``render.fault_colour``), so "what broke when" reads straight off the picture. A graph
+per fault (``Band.colour``: from the run's test.json, see ``model.fault_colour``), so "what broke when" reads straight off the picture. A graph
 with nothing to draw is not written: ``render_all`` says why in
 ``data.notes`` instead of producing an empty image.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checkers.report.render import Band, Pair, RunData, signal_stats
+from checkers.report.model import Band, Pair, RunData, signal_stats
 
 __all__ = ["RETRY_GAUGES", "SIGNALS", "render_all"]
 
@@ -142,9 +142,10 @@ def shade_faults(ax: Any, bands: list[Band], horizon: float) -> None:
 def _fault_legend(bands: list[Band]) -> list[Any]:
     from matplotlib.patches import Patch
 
-    colours = {b.kind: b.colour for b in reversed(bands)}  # the first band's colour per fault
-    kinds = list(dict.fromkeys(b.kind for b in bands))
-    return [Patch(color=colours[k], alpha=0.35, label=k) for k in kinds]
+    colours: dict[str, str] = {}
+    for b in bands:
+        colours.setdefault(b.kind, b.colour)
+    return [Patch(color=c, alpha=0.35, label=k) for k, c in colours.items()]
 
 
 def _save(fig: Any, path: Path) -> Path:

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from checkers.report.render import (
+from checkers.report.model import (
     NS,
     Band,
     Pair,

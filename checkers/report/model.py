@@ -12,7 +12,8 @@ imported, tested and run on its own. Only data and the small readers of
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,17 +23,36 @@ from harness.core.op import pairs, row_fields
 
 __all__ = [
     "NS",
+    "PALETTE",
     "Band",
     "Pair",
     "RunData",
     "anomalies_of",
     "anomalous_ops",
     "checker_results",
+    "fault_colour",
     "op_seconds",
     "pair_ops",
     "signal_stats",
     "verdict_of",
 ]
+
+#: Fault colours for runs whose test.json does not describe their faults (older runs,
+#: histories from elsewhere): a fault's name picks one, the same one every time.
+PALETTE = (
+    "#e15759", "#4e79a7", "#b07aa1", "#f28e2b", "#76b7b2",
+    "#edc948", "#59a14f", "#ff9da7", "#9c755f", "#bab0ac",
+)
+
+
+def fault_colour(name: str, described: Mapping[str, Any] | None = None) -> str:
+    """The colour of fault ``name``: test.json's ``faults[name]["colour"]``, else from PALETTE."""
+    info = (described or {}).get(name)
+    colour = info.get("colour") if isinstance(info, Mapping) else None
+    if isinstance(colour, str) and colour:
+        return colour
+    return PALETTE[zlib.crc32(name.encode()) % len(PALETTE)]
+
 
 NS = 1e9
 
@@ -69,7 +89,11 @@ class Pair:
 
 @dataclass
 class Band:
-    """A fault interval, shaded on every graph. ``end`` is ``None`` if never healed in the history."""
+    """A fault interval, shaded on every graph. ``end`` is ``None`` if never healed in the history.
+
+    ``kind`` is the fault's name (the op's ``fault`` field); ``colour`` the
+    one it is drawn in (``fault_colour``).
+    """
 
     kind: str
     start: float
@@ -77,6 +101,7 @@ class Band:
     f: str
     value: Any = None
     op: int | None = None  # the index of the op that started it (its invoke)
+    colour: str = PALETTE[-1]
 
     def end_or(self, horizon: float) -> float:
         return horizon if self.end is None else self.end

@@ -19,7 +19,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from checkers.report.render import Band, Pair, RunData, anomalies_of, anomalous_ops
+from checkers.report.model import Band, Pair, RunData, anomalies_of, anomalous_ops
 
 __all__ = ["MAX_CALLS", "render", "select_calls"]
 
@@ -158,10 +158,11 @@ def render(data: RunData, path: Path) -> Path:
         "".join(f'<span style="background:{c}">{t}</span>' for t, c in FILL.items())
         + '<span style="border:2.5px solid #c0392b">named by an anomaly</span>'
     )
-    colours = {b.kind: b.colour for b in reversed(data.bands)}  # the first band's colour per fault
+    colours: dict[str, str] = {}
+    for b in data.bands:
+        colours.setdefault(b.kind, b.colour)
     faults = "".join(
-        f'<span style="background:{c};color:#fff">{escape(k)}</span>'
-        for k, c in reversed(colours.items())
+        f'<span style="background:{c};color:#fff">{escape(k)}</span>' for k, c in colours.items()
     )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{_STYLE}</style></head>

@@ -19,7 +19,8 @@ def rows() -> dict[str, dict[str, Any]]:
             "starts": spec.start,
             "stops": spec.stop,
             "options": {
-                o.name: {"default": o.shown(), "accepts": o.accepts, "help": o.help} for o in spec.options
+                o.name: {"default": o.shown(), "accepts": o.accepts, "help": o.help}
+                for o in spec.options
             },
         }
         for name, spec in faults().items()
@@ -27,9 +28,12 @@ def rows() -> dict[str, dict[str, Any]]:
 
 
 def _options_text(options: dict[str, dict[str, str]]) -> str:
-    return "\n".join(
-        f"{name}={o['default']}: {o['help']} [{o['accepts']}]" for name, o in options.items()
-    ) or "-"
+    return (
+        "\n".join(
+            f"{name}={o['default']}: {o['help']} [{o['accepts']}]" for name, o in options.items()
+        )
+        or "-"
+    )
 
 
 @click.command("nemeses")

@@ -55,7 +55,7 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def _row(root: Path, run: Path) -> RunRow:
-    from checkers.report.render import anomalies_of, verdict_of
+    from checkers.report.model import anomalies_of, verdict_of
 
     results = _json(run / "results.json")
     test = _json(run / "test.json")

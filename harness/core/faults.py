@@ -128,7 +128,12 @@ class _Spans:
     def _new(self, row: Mapping[str, Any], name: str, phase: str) -> FaultSpan:
         i = _index(row)
         span = FaultSpan(
-            name, str(row.get("f")), row.get("value"), _seconds(row), i, ops=[] if i is None else [i]
+            name,
+            str(row.get("f")),
+            row.get("value"),
+            _seconds(row),
+            i,
+            ops=[] if i is None else [i],
         )
         span.pulse = phase == PULSE
         self.spans.append(span)

@@ -90,14 +90,29 @@ class Context:
         return [self.workers[t] for t in self.sorted_free_threads()]
 
     def some_free_process(self) -> Any | None:
-        """The process a template without one is given: the lowest free client thread's."""
+        """The process a template without one is given: a free client thread's, in turn.
+
+        Turns move with ``step`` (the first free client thread at or after a
+        position drawn from ``step``), so under a rate limit, where usually every
+        thread is free, ops still spread over all threads (and so over all
+        nodes) instead of piling on thread 0. Deterministic: the same events
+        give the same choice.
+        """
         free = self.free_threads
         if not free:
             return None
-        if NEMESIS in free:
-            clients = free - _NEMESIS_SET
-            return self.workers[min(clients)] if clients else self.workers[NEMESIS]
-        return self.workers[min(free)]
+        clients = free - _NEMESIS_SET if NEMESIS in free else free
+        if not clients:
+            return self.workers[NEMESIS]
+        if len(clients) == 1:
+            return self.workers[next(iter(clients))]
+        width = self.shared.get("width")
+        if width is None:
+            width = self.shared["width"] = max(t for t in self.workers if t != NEMESIS) + 1
+        # A mixed step, not the step itself: the step may advance by two per op.
+        start = ((self.step * 0x9E3779B1) >> 11) % width
+        after = [t for t in clients if t >= start]
+        return self.workers[min(after) if after else min(clients)]
 
     def process_of(self, thread: Any) -> Any:
         return self.workers[thread]

@@ -36,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from target.httpkit import CallError, http_call
+from target.pool import CallError, http_call
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -41,7 +41,7 @@ SKEW = 300
 # The child: a real run whose nemesis schedule applies the faults in argv[2] and holds them.
 CHILD = """
 import json, sys
-import nemesis.combined as combined
+import harness.generator.nemesis_schedule as nemesis_schedule
 from harness.generator import nemesis, sleep
 from harness.runner import run_test
 from harness.spec import TestSpec
@@ -49,20 +49,23 @@ from harness.spec import TestSpec
 def hold(packages, *, interval, concurrency=1):
     return nemesis([*json.loads(sys.argv[2]), sleep(600)])
 
-combined.schedule = hold
+nemesis_schedule.schedule = hold
 run_test(TestSpec.from_json(json.loads(sys.argv[1])), progress=False, install_sigint=False)
 """
 
-NET_PROC_CLOCK = [{"f": "start-partition", "value": "halves"},
-                  {"f": "start-pause", "value": {"node": "n1"}},
-                  {"f": "bump", "value": {"node": "n2", "seconds": SKEW}}]
-KILL_APP = [{"f": "kill", "value": {"node": "n3"}},
+NET_PROC_CLOCK = [{"f": "start-partition", "value": "halves", "fault": "partition", "phase": "start"},
+                  {"f": "start-pause", "value": {"node": "n1"}, "fault": "pause", "phase": "start"},
+                  {"f": "bump", "value": {"node": "n2", "seconds": SKEW}, "fault": "clock", "phase": "start"}]
+KILL_APP = [{"f": "kill", "value": {"node": "n3"}, "fault": "kill", "phase": "start"},
             {"f": "start-app-fault", "value": {"kind": "lost-response", "service": "payment", "op": "refund",
-                                               "node": "n1", "count": 0}}]
+                                               "node": "n1", "count": 0},
+             "fault": "lost-response", "phase": "start"}]
 
 
 def spec(cluster, tmp_path: Path, nemeses: list[str]) -> dict:
-    return {"name": NAME, "workload": "register", "cluster": "netns", "node_count": 3,
+    # lost-response acts on payment, which only the orders workload calls (check_applicable)
+    workload = "orders" if "lost-response" in nemeses else "register"
+    return {"name": NAME, "workload": workload, "cluster": "netns", "node_count": 3,
             "cluster_prefix": cluster.prefix, "subnet": str(cluster.network),
             "cluster_state": str(tmp_path / "cluster"), "results": str(tmp_path / "results"),
             "nemesis": nemeses, "time_limit": 300, "rate": 20, "concurrency": 3,

@@ -69,7 +69,8 @@ def pipeline(tmp_path_factory):
         remote = cluster.remote()
         root = str(tmp_path_factory.mktemp("nodes") / "seam-faults")
         addrs = mapped_addrs({i.name: i.address for i in cluster.node_infos()}, root, 7100)
-        target = PipelineTarget(remote, addrs, skew=True, grace=1.0, extra_config={"lease_seconds": 1.0})
+        target = PipelineTarget(remote, addrs, skew=True, clock="libfaketime", grace=1.0,
+                                extra_config={"lease_seconds": 1.0})
         try:
             for n in addrs:
                 target.setup(None, n)
@@ -110,7 +111,7 @@ def test_pause_stops_the_leader_a_new_one_is_elected_and_heal_resumes_it(pipelin
     old = until("a leader", lambda: pipeline.leader(None), 20)
     old_term = leader_view(pipeline, old)["term"]
     nem = PauseNemesis(pipeline.remote, pipeline, nodes, ledger=ledger)
-    done = nem.invoke(None, op("start-pause", {"role": "orchestrator-leader"}))
+    done = nem.invoke(None, op("start-pause", {"role": "leader"}))
     try:
         assert done.value["node"] == old and len(done.value["pids"]) == 1
         (pid,) = done.value["pids"]

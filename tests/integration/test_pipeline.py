@@ -13,7 +13,9 @@ consumer's effect and its offset commit.
 from __future__ import annotations
 
 import glob
+import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -22,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from target.httpkit import CallError
+from target.pool import CallError
 from target.saga import home
 from target.store import placement
 from tests.conftest import require_tool
@@ -303,6 +305,105 @@ def test_paused_leader_wakes_and_its_write_is_fenced(make_cluster, flag):
             "cancel",
             "ship",
         ]
+
+
+# --- a leader paused mid-batch does not consume in its old term (issue 11) ----------
+
+
+def order_ids_avoiding(c: Cluster, avoid: set[str], prefix: str, count: int) -> list[str]:
+    """count order ids none of whose homes (services, order and saga records) is in avoid."""
+    out: list[str] = []
+    for i in range(10_000):
+        oid = order_id_avoiding(c, avoid, f"{prefix}{i}")
+        if oid not in out:
+            out.append(oid)
+        if len(out) == count:
+            return out
+    raise AssertionError(f"not {count} order ids avoid {avoid}")
+
+
+def store_rows(node: Node, prefix: str) -> list[dict[str, Any]]:
+    """Rows of node's replica file whose key starts with prefix."""
+    path = node.data_dir / "store.jsonl"
+    text = path.read_text() if path.exists() else ""
+    return [r for r in map(json.loads, text.splitlines()) if r["key"].startswith(prefix)]
+
+
+@pytest.mark.slow
+def test_paused_leader_does_not_consume_in_its_old_term(make_cluster):
+    """The measured incident: the leader is SIGSTOPped in the middle of a batch of
+    events, a new leader is elected, the old one wakes. It must not write a saga row
+    or commit an offset in its old term, and the new leader must drive every saga.
+
+    Made deterministic with the consumer's ``stall`` fault (target/faults.py): the old
+    leader stalls after the effect of the second event of a 20-event batch on
+    partition P, and is stopped right there; the new leader stalls on a trigger event
+    on partition Q (before P in its pass), and the old one is continued while it does,
+    so it wakes before the new leader has read P's offset.
+    """
+    c = make_cluster(4)
+    old, t1 = c.wait_leader()
+    names = c.names
+    # neither partition's offset record may be homed on the paused node (its commits
+    # would wait for it), and the new leader must reach Q before P
+    parts = [n for n in names if n != old and placement(f"offsets:saga:{n}", names, 1)[0] != old]
+    assert len(parts) >= 2, (old, parts)
+    q, p = parts[0], parts[-1]
+    orders = order_ids_avoiding(c, {old}, "batch", 20)
+    trigger = order_id_avoiding(c, {old}, "trigger")
+    for n in names:
+        if n != old:  # whoever leads next stalls on its first event: the trigger
+            arm(c[n], "events", "consume", "stall", seconds=3.0)
+    arm(c[old], "events", "consume", "stall", seconds=1.5)
+    place(c[p], orders[0])
+    wait_for(lambda: saga(c, orders[0]), 10, "the leader to consume the first order")
+    arm(c[old], "events", "consume", "stall", seconds=4.0)
+    for oid in orders[1:]:  # published while it stalls: its next batch holds them all
+        place(c[p], oid)
+    wait_for(lambda: saga(c, orders[1]), 10, "the leader to apply the batch's first event")
+    place(c[q], trigger)
+    c.stop(old)  # mid-batch: orders[1] applied, its offset not committed
+    try:
+        new, t2 = c.wait_leader(timeout=10, exclude=(old,), min_term=t1 + 1)
+        wait_for(lambda: saga(c, trigger), 15, "the new leader to consume the trigger")
+    finally:
+        resumed_at = time.time()
+        c.cont(old)
+
+    everything = [*orders, trigger]
+    deadline = time.monotonic() + 15
+    stuck = {oid: "?" for oid in everything}
+    while stuck and time.monotonic() < deadline:
+        stuck = {oid: s for oid in stuck if (s := order_status(c, oid)) != "completed"}
+        time.sleep(0.1)
+    steps = c[old].data_dir / "saga-steps.jsonl"
+    late_rows = [
+        f"{e['order_id']} {e['step']} {e['phase']}"
+        for e in map(json.loads, steps.read_text().splitlines() if steps.exists() else [])
+        if e["term"] == t1 and e["wall"] >= resumed_at
+    ]
+    late_commits = [
+        f"{r['key']} = {r['value']} on {n.name}"
+        for n in c
+        for r in store_rows(n, "offsets:saga:")
+        if isinstance(r["value"], dict)
+        and r["value"]["term"] < t2
+        and r["ts"][0] >= resumed_at * 1000
+    ]
+    assert not late_rows and not late_commits and not stuck, (
+        f"after {old} woke (term {t1} < {t2}): saga rows written in term {t1}: {late_rows}; "
+        f"offsets committed in an old term: {late_commits}; "
+        f"orders the new leader {new} never drove: {stuck}"
+    )
+    assert re.search(
+        rf"(not committing offset \d+ of partition {p} in term {t1}"
+        rf"|rejected offset commit term {t1} < )",
+        c[old].log(),
+    ), f"{old} should log why it stopped:\n{c[old].tail()}"
+    status, body = c[new].call("GET", f"/kv/offsets:saga:{p}")
+    assert status == 200 and body["value"]["offset"] == len(orders), body
+    assert body["value"]["term"] >= t2, body
+    assert all(len(rows(c, "payment", oid, "charge")) == 1 for oid in everything)
 
 
 # --- the retry budget holds while payment is down -----------------------------------

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from checkers.report.render import NS, render_run
+from checkers.report.model import NS
+from checkers.report.render import render_run
 from harness.commands.serve import make_server
 from harness.targets.pipeline.scrape import MetricsScraper
 from tests.conftest import require_tool

@@ -211,7 +211,7 @@ def run_register_clients(c: Cluster, seconds: float, seed: int) -> list:
     retired and replaced by a fresh process id, as Jepsen does).
     """
     from harness.core.op import Op
-    from target.httpkit import CallError
+    from target.pool import CallError
 
     ops: list[Op] = []
     lock = threading.Lock()

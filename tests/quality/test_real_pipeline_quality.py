@@ -24,7 +24,7 @@ from checkers.compose import compose
 from harness.core.op import History, Op
 from harness.targets.pipeline.checkers import pipeline_checkers
 from harness.targets.pipeline.scrape import MetricsScraper
-from target.httpkit import CallError
+from target.pool import CallError
 from target.saga import home
 from tests.integration.target_cluster import Cluster, make_cluster  # noqa: F401
 
@@ -43,9 +43,9 @@ class Recorder:
         t = int((time.monotonic() - self.t0) * 1e9)
         self.ops.append(Op(len(self.ops), t, process, typ, f, value, extra=extra))
 
-    def nemesis(self, f: str, value: Any = None) -> None:
-        self._op("nemesis", "invoke", f, value)
-        self._op("nemesis", "info", f, value)
+    def nemesis(self, f: str, value: Any = None, **extra: Any) -> None:
+        self._op("nemesis", "invoke", f, value, **extra)
+        self._op("nemesis", "info", f, value, **extra)
 
     def call(
         self,
@@ -217,13 +217,13 @@ def paused_leader_run(
     wait_for(
         lambda: (saga(c, oid) or {}).get("steps", {}).get("ship") == "started", 10, "ship to start"
     )
-    rec.nemesis("start-pause", {"nodes": [old]})
+    rec.nemesis("start-pause", {"nodes": [old]}, fault="pause", phase="start")
     c.stop(old)
     rec.call(entry, 1, "cancel", {"order_id": oid}, "POST", f"/orders/{oid}/cancel", {})
     c.wait_leader(exclude=(old,), min_term=t1 + 1)
     wait_status(c, oid, "cancelled")
     c.cont(old)
-    rec.nemesis("stop-pause", {"nodes": [old]})
+    rec.nemesis("stop-pause", {"nodes": [old]}, fault="pause", phase="stop")
     shipping = c[home(oid, c.names)]
 
     def settled() -> bool:

@@ -16,9 +16,9 @@ def scraped(
     n1's retry counters and duplicate-key hits grow linearly to the given totals."""
     run = PlantedRun(root)
     run.at(5.0)
-    run.nemesis("start-partition", "halves")
+    run.nemesis("start-partition", "halves", fault="partition", phase="start")
     run.at(12.0)
-    run.nemesis("stop-partition")
+    run.nemesis("stop-partition", fault="partition", phase="stop")
     run.at(float(seconds))
     run.call("read", {"order_id": "order-1"})
     for node in run.nodes:

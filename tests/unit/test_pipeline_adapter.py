@@ -419,7 +419,7 @@ def test_a_set_stop_event_ends_the_main_phase_but_not_the_final_reads() -> None:
 def test_skewed_nodes_start_under_libfaketime_with_a_reset_clock_file(tmp_path: Path) -> None:
     remote = FakeRemote()
     remote.faketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1\n"
-    t = PipelineTarget(remote, local_addrs(["n1", "n2", "n3"], "/r", base_port=1), skew=True)
+    t = PipelineTarget(remote, local_addrs(["n1", "n2", "n3"], "/r", base_port=1), skew=True, clock="libfaketime")
     t.start(None, "n2")
     (_, (_, _, _, env, _)), = remote.spawned.items()
     assert env["LD_PRELOAD"] == "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
@@ -428,18 +428,49 @@ def test_skewed_nodes_start_under_libfaketime_with_a_reset_clock_file(tmp_path: 
     assert remote.uploaded_text[("n2", "/r/n2/faketime")] == "+0s\n"
 
 
+def test_skewed_nodes_read_their_offset_themselves_by_default() -> None:
+    remote = FakeRemote()
+    t = PipelineTarget(remote, local_addrs(["n1", "n2", "n3"], "/r", base_port=1), skew=True)
+    t.start(None, "n1")
+    (_, (_, _, _, env, _)), = remote.spawned.items()
+    assert "LD_PRELOAD" not in env and env["SEAM_CLOCK_FILE"] == t.clock_file(None, "n1") == "/r/n1/faketime"
+    assert remote.uploaded_text[("n1", "/r/n1/faketime")] == "+0s\n"
+
+
+def test_the_clock_shim_follows_the_file_and_leaves_monotonic_time_alone(tmp_path: Path) -> None:
+    import time
+
+    from target import clockshim
+
+    f = tmp_path / "faketime"
+    f.write_text("+0s\n")
+    offset = clockshim.FileOffset(str(f), every=0.0)
+    assert offset.seconds() == 0.0
+    f.write_text("-30s\n")
+    import os
+
+    os.utime(f, ns=(time.time_ns(), time.time_ns() + 10**9))  # a new mtime even on coarse clocks
+    assert offset.seconds() == -30.0
+    f.write_text("garbage")
+    os.utime(f, ns=(time.time_ns(), time.time_ns() + 2 * 10**9))
+    assert offset.seconds() == -30.0  # a half-written file keeps the last offset
+    assert clockshim.parse_offset("+12.5s") == 12.5
+    with pytest.raises(ValueError):
+        clockshim.parse_offset("12")
+
+
 def test_without_skew_there_is_no_clock_file_and_no_preload() -> None:
     remote = FakeRemote()
     t = PipelineTarget(remote, local_addrs(["n1", "n2", "n3"], "/r", base_port=1))
     t.start(None, "n1")
     (_, (_, _, _, env, _)), = remote.spawned.items()
     assert "LD_PRELOAD" not in env
-    with pytest.raises(UnsupportedError, match="without libfaketime"):
+    with pytest.raises(UnsupportedError, match="without a skewable clock"):
         t.clock_file(None, "n1")
 
 
 def test_missing_libfaketime_names_the_node_and_the_fix() -> None:
-    t = PipelineTarget(FakeRemote(), local_addrs(["n1", "n2", "n3"], "/r", base_port=1), skew=True)
+    t = PipelineTarget(FakeRemote(), local_addrs(["n1", "n2", "n3"], "/r", base_port=1), skew=True, clock="libfaketime")
     with pytest.raises(TargetError, match="n3: libfaketime not found.*apt-get install libfaketime"):
         t.start(None, "n3")
 

@@ -33,33 +33,49 @@ def test_combine_max_sum_and_leader_churn():
     assert [v for _, v in combine(per_node, "churn")] == [0.0, 1.0, 1.0]
 
 
-def nem(i, t, typ, f, value=None):
-    return Op(i, int(t * 1e9), "nemesis", typ, f, value)
+def nem(i, t, typ, f, value=None, fault=None, phase=None):
+    extra = {"fault": fault, "phase": phase} if fault else {}
+    return Op(i, int(t * 1e9), "nemesis", typ, f, value, extra=extra)
 
 
-def test_fault_intervals_pair_starts_with_their_undo():
+def test_fault_intervals_pair_starts_with_the_stop_of_the_same_fault():
     ops = [
-        nem(0, 1, "invoke", "kill", {"node": "n1"}),
-        nem(1, 1.2, "info", "kill", {"node": "n1"}),
-        nem(2, 2, "invoke", "bump", {"node": "n2", "seconds": 5}),
-        nem(3, 2.1, "info", "bump"),
-        nem(4, 4, "invoke", "start"),
-        nem(5, 4.5, "info", "start"),
-        nem(6, 6, "invoke", "reset"),
-        nem(7, 6.1, "info", "reset"),
-        nem(8, 7, "invoke", "start-loss"),
-        nem(9, 7.1, "info", "start-loss"),
-        nem(10, 9, "invoke", "start-pause"),
-        nem(11, 9.1, "fail", "start-pause"),
+        nem(0, 1, "invoke", "kill", {"node": "n1"}, "kill", "start"),
+        nem(1, 1.2, "info", "kill", {"node": "n1"}, "kill", "start"),
+        nem(2, 2, "invoke", "bump", {"node": "n2", "seconds": 5}, "clock", "start"),
+        nem(3, 2.1, "info", "bump", None, "clock", "start"),
+        nem(4, 4, "invoke", "start", None, "kill", "stop"),
+        nem(5, 4.5, "info", "start", None, "kill", "stop"),
+        nem(6, 6, "invoke", "reset", None, "clock", "stop"),
+        nem(7, 6.1, "info", "reset", None, "clock", "stop"),
+        nem(8, 7, "invoke", "start-loss", None, "loss", "start"),
+        nem(9, 7.1, "info", "start-loss", None, "loss", "start"),
+        nem(10, 7.5, "invoke", "strobe", {"node": "n1"}, "strobe", "pulse"),
+        nem(11, 8.5, "info", "strobe", {"node": "n1"}, "strobe", "pulse"),
+        nem(12, 9, "invoke", "start-pause", None, "pause", "start"),
+        nem(13, 9.1, "fail", "start-pause", None, "pause", "start"),
+        nem(14, 9.2, "invoke", "reset", None, "strobe", "stop"),  # a final heal: ends nothing
+        nem(15, 9.3, "info", "reset", None, "strobe", "stop"),
     ]
-    got = [(f.f, f.start, f.end, f.ops) for f in faults(History(ops))]
-    assert got == [
-        ("kill", 1.0, 4.0, [0, 1, 4]),
-        ("bump", 2.0, 6.0, [2, 3, 6]),
-        ("start-loss", 7.0, 9.1, [8, 9]),  # never healed: lasts to the end (9.1 s)
-        ("start-pause", 9.0, 9.0, [10, 11]),
-    ]  # failed: no interval
-    assert [f.failed for f in faults(History(ops))] == [False, False, False, True]
+    found = faults(History(ops))
+    assert [(f.fault, f.f, f.start, f.end, f.ops) for f in found] == [
+        ("kill", "kill", 1.0, 4.0, [0, 1, 4]),
+        ("clock", "bump", 2.0, 6.0, [2, 3, 6]),
+        ("loss", "start-loss", 7.0, 9.3, [8, 9]),  # never healed: lasts to the end (9.3 s)
+        ("strobe", "strobe", 7.5, 8.5, [10, 11]),  # a pulse: over when its op completes
+        ("pause", "start-pause", 9.0, 9.0, [12, 13]),  # failed: no interval
+    ]
+    assert [f.failed for f in found] == [False, False, False, False, True]
+
+
+def test_fault_intervals_of_a_history_without_fault_fields_follow_start_and_stop_names():
+    ops = [
+        nem(0, 1, "invoke", "start-partition", "halves"),
+        nem(1, 1.1, "info", "start-partition", "halves"),
+        nem(2, 3, "invoke", "stop-partition"),
+        nem(3, 3.1, "info", "stop-partition"),
+    ]
+    assert [(f.fault, f.start, f.end) for f in faults(History(ops))] == [("partition", 1.0, 3.0)]
 
 
 def test_attribution_skips_signals_already_above_before_the_fault():
@@ -100,10 +116,10 @@ def test_perf_latency_percentiles_rates_points_and_bands():
         Op(201, 2_500_000_000, 1, "info", "write", 1),
     ]
     ops += [
-        nem(202, 0.5, "invoke", "start-partition"),
-        nem(203, 0.6, "info", "start-partition"),
-        nem(204, 1.5, "invoke", "stop-partition"),
-        nem(205, 1.6, "info", "stop-partition"),
+        nem(202, 0.5, "invoke", "start-partition", None, "partition", "start"),
+        nem(203, 0.6, "info", "start-partition", None, "partition", "start"),
+        nem(204, 1.5, "invoke", "stop-partition", None, "partition", "stop"),
+        nem(205, 1.6, "info", "stop-partition", None, "partition", "stop"),
     ]
     stats = PerfChecker(max_points=10).check({}, History(ops), None).stats
     read = stats["latency"]["read/ok"]

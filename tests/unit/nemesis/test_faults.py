@@ -70,7 +70,7 @@ def nem_op(f, value=None):
 def test_pause_leader_stops_then_continues_and_ledger_is_clean(tmp_path):
     remote, ledger = RecordingRemote(), FaultLedger(tmp_path / "nemesis.jsonl")
     nem = PauseNemesis(remote, FakeTarget(), NODES, ledger=ledger)
-    done = nem.invoke(None, nem_op("start-pause", {"role": "orchestrator-leader"}))
+    done = nem.invoke(None, nem_op("start-pause", {"role": "leader"}))
     assert done.value["node"] == "n2" and remote.signals == [("n2", 101, signal.SIGSTOP)]
     assert [f.node for f in outstanding(tmp_path / "nemesis.jsonl")] == ["n2"]
     nem.invoke(None, nem_op("stop-pause"))

@@ -24,19 +24,17 @@ def history(seconds: float = 8.0, seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     rows: list[dict[str, Any]] = []
     faults = [
-        (2.0, "start-partition", "halves", 4.0, "stop-partition"),
-        (5.0, "start-pause", {"node": "n3"}, 6.0, "stop-pause"),
+        (2.0, "partition", "start-partition", "halves", 4.0, "stop-partition"),
+        (5.0, "pause", "start-pause", {"node": "n3"}, 6.0, "stop-pause"),
     ]
     events: list[tuple[float, dict[str, Any]]] = []
-    for start, f, value, stop, stop_f in faults:
-        events.append((start, {"process": "nemesis", "type": "invoke", "f": f, "value": value}))
-        events.append(
-            (start + 0.01, {"process": "nemesis", "type": "info", "f": f, "value": value})
-        )
-        events.append((stop, {"process": "nemesis", "type": "invoke", "f": stop_f, "value": None}))
-        events.append(
-            (stop + 0.01, {"process": "nemesis", "type": "info", "f": stop_f, "value": None})
-        )
+    for start, fault, f, value, stop, stop_f in faults:
+        begin = {"process": "nemesis", "f": f, "value": value, "fault": fault, "phase": "start"}
+        end = {"process": "nemesis", "f": stop_f, "value": None, "fault": fault, "phase": "stop"}
+        events.append((start, {**begin, "type": "invoke"}))
+        events.append((start + 0.01, {**begin, "type": "info"}))
+        events.append((stop, {**end, "type": "invoke"}))
+        events.append((stop + 0.01, {**end, "type": "info"}))
     for p in range(3):
         t, process = 0.01 * p, p
         while t < seconds - 0.5:
@@ -194,6 +192,12 @@ def write_run(
                 "start": "2026-11-24T03:00:00",
                 "workload": test,
                 "options": {"nemesis": ["partition", "pause"]},
+                "faults": {
+                    "partition": {"colour": "#e15759", "start": "start-partition",
+                                  "stop": "stop-partition", "summary": "iptables drops"},
+                    "pause": {"colour": "#4e79a7", "start": "start-pause", "stop": "stop-pause",
+                              "summary": "SIGSTOP"},
+                },
             }
         )
     )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from checkers.report.graphs import SIGNALS, retry_rates, signal_series
-from checkers.report.render import Pair
+from checkers.report.model import Pair
 from checkers.report.timeline import select_calls
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from checkers.report.render import fault_bands, load_run, pair_ops, render_run
+from checkers.report.model import PALETTE, fault_colour, pair_ops
+from checkers.report.render import fault_bands, load_run, render_run
 from tests.unit.report.synthetic import history, results_for, write_run
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -219,8 +220,10 @@ def test_not_a_run_is_a_clear_input_error(tmp_path: Path) -> None:
 # -- the shaping functions -----------------------------------------------------
 
 
-def _op(i: int, t: float, p: Any, typ: str, f: str, value: Any = None) -> dict[str, Any]:
-    return {"index": i, "time": int(t * 1e9), "process": p, "type": typ, "f": f, "value": value}
+def _op(i: int, t: float, p: Any, typ: str, f: str, value: Any = None, fault: str | None = None,
+        phase: str | None = None) -> dict[str, Any]:
+    row = {"index": i, "time": int(t * 1e9), "process": p, "type": typ, "f": f, "value": value}
+    return row if fault is None else {**row, "fault": fault, "phase": phase}
 
 
 def test_pair_ops_pairs_by_process_and_keeps_open_calls() -> None:
@@ -244,25 +247,41 @@ def test_pair_ops_pairs_by_process_and_keeps_open_calls() -> None:
 
 def test_fault_bands_run_from_applied_to_stop_invoked_and_open_ones_to_the_end() -> None:
     ops = [
-        _op(0, 1.0, "nemesis", "invoke", "start-partition", "halves"),
-        _op(1, 1.2, "nemesis", "info", "start-partition", {"n1": ["n2"]}),
-        _op(2, 2.0, "nemesis", "invoke", "kill", {"node": "n3"}),
-        _op(3, 2.1, "nemesis", "info", "kill", {"node": "n3"}),
-        _op(4, 3.0, "nemesis", "invoke", "stop-partition"),
-        _op(5, 3.1, "nemesis", "info", "stop-partition"),
-        _op(6, 4.0, "nemesis", "invoke", "strobe", {"node": "n1"}),
-        _op(7, 4.5, "nemesis", "info", "strobe", {"node": "n1"}),
-        _op(8, 5.0, "nemesis", "invoke", "start-loss", {"probability": 0.3}),
-        _op(9, 5.1, "nemesis", "fail", "start-loss", {"probability": 0.3}),
+        _op(0, 1.0, "nemesis", "invoke", "start-partition", "halves", "partition", "start"),
+        _op(1, 1.2, "nemesis", "info", "start-partition", {"n1": ["n2"]}, "partition", "start"),
+        _op(2, 2.0, "nemesis", "invoke", "kill", {"node": "n3"}, "kill", "start"),
+        _op(3, 2.1, "nemesis", "info", "kill", {"node": "n3"}, "kill", "start"),
+        _op(4, 3.0, "nemesis", "invoke", "stop-partition", None, "partition", "stop"),
+        _op(5, 3.1, "nemesis", "info", "stop-partition", None, "partition", "stop"),
+        _op(6, 4.0, "nemesis", "invoke", "strobe", {"node": "n1"}, "strobe", "pulse"),
+        _op(7, 4.5, "nemesis", "info", "strobe", {"node": "n1"}, "strobe", "pulse"),
+        _op(8, 5.0, "nemesis", "invoke", "start-loss", {"probability": 0.3}, "loss", "start"),
+        _op(9, 5.1, "nemesis", "fail", "start-loss", {"probability": 0.3}, "loss", "start"),
     ]
-    bands = fault_bands(ops)
+    bands = fault_bands(ops, {"partition": {"colour": "#123456"}})
     assert [(b.kind, b.start, b.end) for b in bands] == [
         ("partition", 1.2, 3.0),
         ("kill", 2.1, None),
-        ("clock", 4.0, 4.5),
+        ("strobe", 4.0, 4.5),  # a pulse: from its invoke to its completion
     ]
     assert bands[0].value == {"n1": ["n2"]}
     assert [b.op for b in bands] == [0, 2, 6]  # the loss that failed to start is no fault
+    # test.json's colour when it has one; otherwise the palette, the same colour for a name every time
+    assert bands[0].colour == "#123456"
+    assert bands[1].colour == fault_colour("kill") == fault_colour("kill", {})
+    assert bands[1].colour in PALETTE
+
+
+def test_a_fault_started_again_while_on_is_one_band() -> None:
+    ops = [
+        _op(0, 1.0, "nemesis", "invoke", "start-pause", None, "pause", "start"),
+        _op(1, 1.1, "nemesis", "info", "start-pause", None, "pause", "start"),
+        _op(2, 2.0, "nemesis", "invoke", "start-pause", None, "pause", "start"),
+        _op(3, 2.1, "nemesis", "info", "start-pause", None, "pause", "start"),
+        _op(4, 3.0, "nemesis", "invoke", "stop-pause", None, "pause", "stop"),
+        _op(5, 3.1, "nemesis", "info", "stop-pause", None, "pause", "stop"),
+    ]
+    assert [(b.kind, b.start, b.end) for b in fault_bands(ops)] == [("pause", 1.1, 3.0)]
 
 
 def test_load_run_reads_the_scrapers_lines(run: Path) -> None:
@@ -270,6 +289,7 @@ def test_load_run_reads_the_scrapers_lines(run: Path) -> None:
     assert sorted(data.metrics) == ["n1", "n2", "n3"]
     assert any("error" in r for r in data.metrics["n3"])
     assert len(data.bands) == 2 and len(data.pairs) > 300
+    assert [(b.kind, b.colour) for b in data.bands] == [("partition", "#e15759"), ("pause", "#4e79a7")]
 
 
 def test_faults_table_says_which_signal_crossed_first(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def wire(elections, clock, down=()):
     def fake_http_call(url, method, path, body, *, timeout):
         target = next(e for e in elections.values() if e.ctx.config.peers[e.node] == url)
         if target.node in down:
-            from target.httpkit import CallTimeout
+            from target.pool import CallTimeout
             raise CallTimeout(url, "paused")
         fn = target.acceptor.prepare if path.endswith("prepare") else target.acceptor.lease
         return 200, fn(body["node"], body["term"])

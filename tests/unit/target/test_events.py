@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from target.events import PLACED, Consumer, EventLog
+from target.events import PLACED, Consumer, EventLog, StaleTerm, offset_record
 
 
 class Crash(Exception):
@@ -118,3 +118,42 @@ def test_reset_rereads_committed_offsets(tmp_path):
     c.reset()
     c.poll()
     assert applied == ["order-1", "order-1"]
+
+
+def test_consumer_stops_mid_batch_once_it_no_longer_leads(tmp_path):
+    logs = {"n1": EventLog(tmp_path)}
+    for i in range(3):
+        logs["n1"].append(placed(i))
+    committed, applied = {}, []
+    c = make_consumer(logs, committed, applied)
+    leading = [True]
+    c.leading = lambda: leading[0]
+
+    def handle(event):
+        applied.append(event["order_id"])
+        leading[0] = False  # e.g. SIGSTOPped here, woken past its lease
+
+    c.handle = handle
+    assert c.poll() == 1
+    assert applied == ["order-0"] and committed == {"n1": 1}
+
+
+def test_a_stale_term_stops_the_whole_pass(tmp_path):
+    logs = {"n1": EventLog(tmp_path / "a"), "n2": EventLog(tmp_path / "b")}
+    logs["n1"].append(placed(1))
+    logs["n2"].append(placed(2))
+    committed, applied = {}, []
+    c = make_consumer(logs, committed, applied)
+
+    def commit(part, offset):
+        raise StaleTerm(f"offsets:saga:{part} is held by term 2 > our 1")
+
+    c.commit = commit
+    assert c.poll() == 0
+    assert applied == ["order-1"] and committed == {} and c.offsets == {}  # n2 never touched
+
+
+def test_offset_records_carry_their_term_and_plain_offsets_still_read():
+    assert offset_record(None) == (0, 0)
+    assert offset_record(7) == (7, 0)  # committed before offsets carried a term
+    assert offset_record({"offset": 7, "term": 3}) == (7, 3)

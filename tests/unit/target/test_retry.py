@@ -3,7 +3,7 @@ import random
 import pytest
 
 from target.config import RetryConfig
-from target.httpkit import CallFailed, CallTimeout
+from target.pool import CallFailed, CallTimeout
 from target.retry import (
     CLOSED,
     HALF_OPEN,

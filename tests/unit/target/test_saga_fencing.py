@@ -227,3 +227,19 @@ def test_saga_writes_recheck_the_lease(world):
     with pytest.raises(Stale):
         old._on_event(event)
     assert store.writes == []
+
+
+def test_a_new_term_claims_the_committed_offset_before_consuming(world):
+    store, make = world
+    store.data[f"offsets:saga:{PART}"] = 2  # a plain offset, committed before offsets had a term
+    new = make("n2", Lease(2))
+    new.round()
+    claims = [w["value"] for w in store.writes if w["key"] == f"offsets:saga:{PART}"]
+    assert claims[0] == {"offset": 2, "term": 2}  # claimed first, at the committed offset
+    assert claims[-1] == {"offset": len(ORDERS), "term": 2}
+    assert sorted(new.active) == ORDERS[2:]
+    stale = make("n1", Lease(1))  # an older term that still believes it leads
+    stale.term = 1
+    assert stale.consumer.claim() is False
+    assert store.data[f"offsets:saga:{PART}"] == {"offset": len(ORDERS), "term": 2}
+    assert "rejected offset claim term 1 < 2" in (stale.ctx.data_dir / "node.log").read_text()

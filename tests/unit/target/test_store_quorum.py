@@ -8,8 +8,8 @@ import pytest
 
 from target.config import from_dict
 from target.hlc import Timestamp
-from target.httpkit import CallFailed
 from target.node import build_context
+from target.pool import CallFailed
 from target.store import NoQuorum, Replica, StoreClient, placement
 
 NODES = ["n1", "n2", "n3"]

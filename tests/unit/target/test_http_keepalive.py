@@ -1,4 +1,4 @@
-"""Keep-alive connection pools, hedged quorum calls and the lean HTTP/1.1 server."""
+"""Keep-alive connection pools (target.pool), hedged quorum calls (target.fanout) and the lean HTTP/1.1 server."""
 
 import queue
 import socket
@@ -7,18 +7,10 @@ import time
 
 import pytest
 
-from target.httpkit import (
-    CallFailed,
-    CallTimeout,
-    DropConnection,
-    Router,
-    Workers,
-    fan_out,
-    http_call,
-    pool_for,
-    serve,
-    suspect,
-)
+from target.fanout import Workers, fan_out
+from target.httpserver import serve
+from target.pool import CallFailed, CallTimeout, http_call, pool_for, suspect
+from target.router import DropConnection, Router
 
 
 def make_router() -> Router:

@@ -4,16 +4,9 @@ import time
 
 import pytest
 
-from target.httpkit import (
-    CallFailed,
-    CallTimeout,
-    DropConnection,
-    HTTPError,
-    Request,
-    Router,
-    http_call,
-    serve,
-)
+from target.httpserver import serve
+from target.pool import CallFailed, CallTimeout, http_call
+from target.router import DropConnection, HTTPError, Request, Router
 
 
 def make_router() -> Router:
