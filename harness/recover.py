@@ -32,6 +32,7 @@ from typing import Any
 
 from harness.core.errors import InputError
 from nemesis.heal import heal_ledger
+from nemesis.registry import moot
 from nemesis.state import Fault, FaultLedger, outstanding
 
 LEDGER = "nemesis.jsonl"
@@ -134,22 +135,12 @@ def _exists(remote: Any, node: str, path: str) -> bool:
     return bool(remote.run(node, ["test", "-e", path], timeout=30, check=False).status == 0)
 
 
-def moot(fault: Fault, run: StoredRun, remote: Any, gone: dict[str, str]) -> str | None:
-    """Why ``fault`` no longer needs undoing, or None if it must be undone."""
-    workdir = run.nodes.get(fault.node, {}).get("workdir")
-    # Rules and processes die with a namespace; a paused pid (signalled by number) and a
-    # clock file (a file on this host) do not need it, so those are still undone.
-    if fault.node in gone and fault.kind in ("partition", "loss", "kill", "app"):
-        return f"{gone[fault.node]}, and the fault with it"
-    if fault.kind == "clock" and not _exists(remote, fault.node, fault.detail["file"]):
-        return f"{fault.detail['file']} is gone, so no process reads it"
-    if (
-        fault.kind in ("kill", "app")
-        and workdir
-        and not _exists(remote, fault.node, f"{workdir}/node.json")
-    ):
-        return f"the run directory {workdir} was removed (the run was torn down)"
-    return None
+def _moot_env(run: StoredRun, remote: Any, gone: dict[str, str]) -> Any:
+    """What a fault's own ``moot`` may ask of the run: gone nodes, files, run directories."""
+    from nemesis.spec import MootEnv
+
+    return MootEnv(gone=gone, exists=lambda node, path: _exists(remote, node, path),
+                   workdir=lambda node: run.nodes.get(node, {}).get("workdir"))
 
 
 def heal_run(
@@ -177,9 +168,10 @@ def heal_run(
     say = _logging_report(run, report)
     try:
         ledger = FaultLedger(run.ledger)
+        env = _moot_env(run, remote, gone)
         settled = []
         for fault in outstanding(run.ledger):
-            reason = moot(fault, run, remote, gone)
+            reason = moot(fault, env)
             if reason is not None:
                 ledger.healed(fault)
                 settled.append(fault)

@@ -208,7 +208,8 @@ def write_results(
     out_dir.mkdir(parents=True, exist_ok=True)
     old = _read_json(out_dir / RESULTS_JSON)
     written = _write_anomalies(out_dir, result, history)
-    checkers = {**(old.get("checkers") if isinstance(old.get("checkers"), dict) else {}), **result.stats}
+    stored = old.get("checkers")
+    checkers: dict[str, Any] = {**(stored if isinstance(stored, dict) else {}), **result.stats}
     series = {name: c["stats"].pop("series") for name, c in checkers.items()
               if isinstance(c.get("stats"), dict) and "series" in c["stats"]}
     if series:

@@ -1,11 +1,12 @@
-"""Clock skew without touching the host clock: libfaketime, one file per node.
+"""Clock skew without touching the host clock: one offset file per node.
 
-The target starts each service with libfaketime preloaded and
-``FAKETIME_TIMESTAMP_FILE`` pointing at a per-node file (``Skewable``). The
-nemesis rewrites that file at run time: ``+5s`` or ``-3s`` shifts the node's
-wall clock, ``+0s`` resets it. libfaketime re-reads the file on every call
-(``FAKETIME_NO_CACHE=1``), so the skew applies at once to the running
-service, and the host clock never changes.
+The target starts each service reading its wall-clock offset from a per-node
+file (``Skewable.clock_file``): through libfaketime preloaded with
+``FAKETIME_TIMESTAMP_FILE``, or, as the pipeline does by default, through a
+shim of its own that costs nothing while the offset is 0. The nemesis
+rewrites that file at run time in libfaketime's syntax: ``+5s`` or ``-3s``
+shifts the node's wall clock, ``+0s`` resets it; the service sees it at once
+(the pipeline's shim within 50 ms), and the host clock never changes.
 
 Ops: ``bump`` (value ``{"node": "n2", "seconds": -30}``, a random node and
 offset when omitted), ``strobe`` (``{"node", "seconds", "period", "duration"}``:
@@ -35,7 +36,7 @@ from nemesis.spec import FaultSpec, MootEnv, NemesisContext, Package, duration
 from nemesis.state import Fault, FaultLedger
 
 KIND = "clock"  # the ledger kind of both faults
-NEEDS = "libfaketime on the nodes and a target that runs under it (Skewable)"
+NEEDS = "a target whose nodes read a wall-clock offset file (Skewable: libfaketime, or a shim of its own)"
 
 
 def offset_text(seconds: float) -> str:
@@ -56,7 +57,7 @@ class ClockNemesis:
     ):
         if not isinstance(target, Skewable):
             raise UnsupportedError(
-                f"the clock nemesis needs a target that runs under libfaketime (Skewable); {type(target).__name__} does not"
+                f"the clock nemesis needs a target whose nodes read an offset file (Skewable); {type(target).__name__} does not"
             )
         self.remote = remote
         self.target = target
@@ -154,7 +155,7 @@ def build_strobe(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
 
 CLOCK = FaultSpec(
     name="clock",
-    summary="skew a node's wall clock by up to +/- max-skew with libfaketime, reset one interval later",
+    summary="skew a node's wall clock by up to +/- max-skew through its offset file, reset one interval later",
     start="bump",
     stop="reset",
     kind=KIND,

@@ -106,14 +106,6 @@ def check_ports_free(addrs: dict[str, NodeAddr]) -> None:
                 ) from None
 
 
-def _make_target(spec: TestSpec, remote: Any, addrs: dict[str, Any]) -> Any:
-    from harness.targets.pipeline import PipelineTarget
-
-    # Nodes run under libfaketime only when the clock nemesis needs it (it costs a file read per time call).
-    return PipelineTarget(remote, addrs, replication=spec.replication, bugs=spec.bugs, seed=spec.seed,
-                          skew="clock" in spec.nemesis)
-
-
 def _down_quietly(cluster: Any) -> None:
     try:
         cluster.down()

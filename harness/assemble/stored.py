@@ -107,7 +107,11 @@ def _addrs(run: StoredRun) -> dict[str, NodeAddr]:
 def _recover_options(run: StoredRun) -> dict[str, Any]:
     """The options the target's ``recover`` gets: the run's, plus whether it ran under fake time."""
     test = _read_test(run.path)
-    skew = "clock" in (run.options.get("nemesis") or []) or "clock" in (test.get("faults") or {})
+    described = test.get("faults")
+    if not isinstance(described, dict):
+        described = {}
+    skew = any(isinstance(f, dict) and f.get("ability") == "Skewable" for f in described.values())
+    skew = skew or "clock" in (run.options.get("nemesis") or [])  # runs from before test.json said
     return {**run.options, "skew": skew}
 
 

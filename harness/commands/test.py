@@ -47,6 +47,9 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--target", "-t", default=DEFAULT, show_default=True, metavar="NAME", help=TARGET_HELP)
 @click.option("--workload", "-w", default=None, metavar="NAME", help=WORKLOAD_HELP)
 @click.option("--nemesis", "nemesis", multiple=True, metavar="A,B", help="Faults to inject (comma list or repeated; see `seam nemeses`); default none.")
+@click.option("--nemesis-opt", "nemesis_opts", multiple=True, metavar="FAULT.OPT=V",
+              help="A fault's option, repeatable: partition.shape=majorities-ring, loss.p=0.3, clock.max-skew=30s, "
+                   "pause.target=leader (every option and its default: `seam nemeses`).")
 @click.option("--nemesis-interval", type=float, default=5.0, show_default=True, metavar="S", help="Seconds a fault lasts, and between faults.")
 @click.option("--nemesis-concurrency", type=int, default=1, show_default=True, metavar="N", help="Faults active at once: 1 or 2.")
 @click.option("--time-limit", type=float, default=30.0, show_default=True, metavar="S", help="Seconds of main phase.")
@@ -78,7 +81,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--base-port", type=int, default=0, metavar="P", help="Node i listens on P+i. Default: 7100 (local: the first free hundred from 7100).")
 @click.option("--demo", is_flag=True, help="A 5-node namespace cluster with partitions and pauses when root and `ip` exist, else local processes with pauses.")
 @click.option("--no-progress", is_flag=True, help="No status line on stderr.")
-def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_interval: float, nemesis_concurrency: int, time_limit: float, concurrency: int, rate: float, seed: int | None,
+def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_opts: tuple[str, ...], nemesis_interval: float, nemesis_concurrency: int, time_limit: float, concurrency: int, rate: float, seed: int | None,
          cluster: str, node_count: int, subnet: str, cluster_prefix: str, cluster_state: str | None, nodes: str | None, nodes_file: str | None, username: str | None,
          ssh_key: str | None, ssh_port: int, known_hosts: str | None, ssh_insecure: bool, sudo: bool,
          bugs: tuple[str, ...], scenario: str | None, name: str | None, results: str, op_timeout: float,
@@ -119,8 +122,12 @@ def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_in
         node_list = _known_nodes(cluster, node_list, node_count)
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big") % 1_000_000
+    from nemesis.registry import parse_names, parse_options
+
+    faults = _split(nemesis)
+    options = parse_options(parse_names(faults), nemesis_opts)
     spec = TestSpec(
-        workload=workload, target=target, name=name or "", nemesis=_split(nemesis), nemesis_interval=nemesis_interval,
+        workload=workload, target=target, name=name or "", nemesis=faults, nemesis_options=options, nemesis_interval=nemesis_interval,
         nemesis_concurrency=nemesis_concurrency, time_limit=time_limit,
         concurrency=concurrency, rate=rate, seed=seed, cluster=cluster, subnet=subnet,
         cluster_prefix=cluster_prefix, cluster_state=cluster_state,

@@ -154,20 +154,24 @@ class Pair(NamedTuple, Generic[T]):
 
 
 @dataclass(slots=True)
-class Pairing(Generic[T]):
-    """``pairs`` and the two ways a history can break the pairing rule.
+class Pairing:
+    """The pairing of a history, as positions: what ``pairs`` is built from.
 
-    ``reinvoked``: ``(open invoke, invoke)`` positions where a process invoked
-    again while its call was open (a torn history). ``orphans``: positions of
-    completions with no open invoke of their process.
+    ``invokes[k]`` is the position of the k-th client invoke and
+    ``completions[k]`` that of its completion (None while open). Plain lists
+    of positions, so that validating a history of millions of ops allocates
+    no object per call. ``reinvoked``: ``(open invoke, invoke)`` positions
+    where a process invoked again while its call was open (a torn history).
+    ``orphans``: positions of completions with no open invoke.
     """
 
-    pairs: list[Pair[T]]
+    invokes: list[int]
+    completions: list[int | None]
     reinvoked: list[tuple[int, int]]
     orphans: list[int]
 
 
-def pairing(ops: Iterable[T], fields: Callable[[T], tuple[Any, Any]] = op_fields) -> Pairing[T]:
+def pairing(ops: Iterable[Any], fields: Callable[[Any], tuple[Any, Any]] = op_fields) -> Pairing:
     """Pair every client invoke with its completion: the one rule every reader shares.
 
     ``fields(op)`` gives ``(process, type)``: ``op_fields`` for ``Op``s (the
@@ -188,10 +192,11 @@ def pairing(ops: Iterable[T], fields: Callable[[T], tuple[Any, Any]] = op_fields
       ``orphans`` (a lone ``info`` is a note, such as Knossos' process crash
       report; ``History`` rejects a lone ``ok`` or ``fail``).
 
-    Pairs come in invoke order, so an open call is never lost.
+    Calls come in invoke order, so an open call is never lost.
     """
-    rows: list[list[Any]] = []  # Pair fields: [invoke, completion, their positions]
-    open_: dict[Any, list[Any]] = {}
+    invokes: list[int] = []
+    completions: list[int | None] = []
+    open_: dict[Any, int] = {}  # process -> its open call's slot in invokes
     reinvoked: list[tuple[int, int]] = []
     orphans: list[int] = []
     for pos, op in enumerate(ops):
@@ -199,29 +204,32 @@ def pairing(ops: Iterable[T], fields: Callable[[T], tuple[Any, Any]] = op_fields
         if process == NEMESIS:
             continue
         if typ == "invoke":
-            new = [op, None, pos, None]
             torn = open_.get(process)
             if torn is not None:
-                reinvoked.append((torn[2], pos))
-            open_[process] = new
-            rows.append(new)
+                reinvoked.append((invokes[torn], pos))
+            open_[process] = len(invokes)
+            invokes.append(pos)
+            completions.append(None)
             continue
-        row = open_.pop(process, None)
-        if row is None:
+        slot = open_.pop(process, None)
+        if slot is None:
             orphans.append(pos)
         else:
-            row[1] = op
-            row[3] = pos
-    pairs: list[Pair[T]] = list(map(Pair._make, rows))
-    return Pairing(pairs, reinvoked, orphans)
+            completions[slot] = pos
+    return Pairing(invokes, completions, reinvoked, orphans)
 
 
-def pairs(ops: Iterable[T], fields: Callable[[T], tuple[Any, Any]] = op_fields) -> list[Pair[T]]:
+def pairs(ops: Sequence[T], fields: Callable[[T], tuple[Any, Any]] = op_fields) -> list[Pair[T]]:
     """Every client invoke with its completion (None while open), in invoke order.
 
-    See ``pairing`` for the rule; this drops its record of broken pairings.
+    See ``pairing`` for the rule. ``ops`` is a sequence (a list of ``Op``s or
+    of JSON rows): each ``Pair`` holds the ops themselves and their positions.
     """
-    return pairing(ops, fields).pairs
+    found = pairing(ops, fields)
+    return [
+        Pair(ops[i], None, i, None) if j is None else Pair(ops[i], ops[j], i, j)
+        for i, j in zip(found.invokes, found.completions, strict=True)
+    ]
 
 
 class History(Sequence[Op]):
@@ -273,7 +281,6 @@ class History(Sequence[Op]):
         if problems:
             pos, message = min(problems)
             raise HistoryError(message, source=self.source, line=self.line(pos))
-        self._pairs = found.pairs
 
     @property
     def client_ops(self) -> list[Op]:
@@ -285,7 +292,7 @@ class History(Sequence[Op]):
 
     def pairs(self) -> list[Pair[Op]]:
         """Every client invoke with its completion (None when it never completed); see ``pairs``."""
-        return self._pairs
+        return pairs(self.ops)
 
     def calls(
         self,
@@ -300,13 +307,16 @@ class History(Sequence[Op]):
         With ``independent``, every value is ``[key, v]``; the call gets
         ``key`` and ``v`` as its input (and output).
         """
+        ops = self.ops
+        found = pairing(ops)
         calls: list[Call] = []
-        for inv, done, call, ret in self._pairs:
+        for call, ret in zip(found.invokes, found.completions, strict=True):
+            inv = ops[call]
             key, value = _split(inv, independent, self, call)
-            if done is None or done.type == "info":  # crashed: ret INF, output UNKNOWN
+            done = None if ret is None else ops[ret]
+            if done is None or ret is None or done.type == "info":  # crashed: ret INF, output UNKNOWN
                 calls.append(Call(len(calls), inv.process, inv.f, value, UNKNOWN, call, INF, inv.index, None, key))
                 continue
-            assert ret is not None
             if done.type == "ok":
                 if done.unknown:
                     output = UNKNOWN

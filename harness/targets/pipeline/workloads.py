@@ -199,7 +199,7 @@ WORKLOADS: dict[str, WorkloadKind] = {
         "place, cancel and read orders through the saga; the final phase reads every ledger",
         orders,
         _orders_checker,
-        services=frozenset({"store", "order", "payment", "inventory", "shipping"}),
+        services=frozenset({"store", "order", "saga", "payment", "inventory", "shipping"}),
         # Sagas started under faults need time to finish their compensations.
         recovery_time=15.0,
     ),

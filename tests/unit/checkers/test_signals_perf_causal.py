@@ -177,7 +177,7 @@ def test_causal_without_step_logs_is_unknown(tmp_path):
 
 
 def test_registry_and_the_workloads_references_resolve():
-    from harness import workloads
+    from harness.spec import TestSpec
     from harness.targets.pipeline.checkers import pipeline_checkers, register_checkers
 
     assert list(pipeline_checkers({})) == [
@@ -190,7 +190,9 @@ def test_registry_and_the_workloads_references_resolve():
     ]
     assert list(register_checkers({})) == ["linearizable", "quorum", "signals", "perf"]
     # the workloads compose exactly these
-    orders = workloads.checker_for("orders")
-    register = workloads.checker_for("register")
+    from harness.targets.pipeline.workloads import WORKLOADS
+
+    orders = WORKLOADS["orders"].checker(TestSpec(workload="orders"))
+    register = WORKLOADS["register"].checker(TestSpec())
     assert list(orders.checkers) == list(pipeline_checkers({}))
     assert list(register.checkers) == list(register_checkers({}))
