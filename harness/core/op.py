@@ -258,8 +258,8 @@ class History(Sequence[Op]):
     def _validate(self) -> None:
         # Raise for the first problem in history order, whichever kind it is.
         problems: list[tuple[int, str]] = []
-        bad = next((pos for pos, op in enumerate(self.ops) if op.type not in OP_TYPES), None)
-        if bad is not None:
+        if not OP_TYPES.issuperset({op.type for op in self.ops}):
+            bad = next(pos for pos, op in enumerate(self.ops) if op.type not in OP_TYPES)
             typ = self.ops[bad].type
             problems.append((bad, f"unknown op type {typ!r} (expected invoke, ok, fail or info)"))
         found = pairing(self.ops)

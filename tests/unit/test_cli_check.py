@@ -284,3 +284,29 @@ def test_checking_a_valid_file_loads_no_rendering_libraries(tmp_path: Path) -> N
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO
     )
     assert p.stdout.strip() == "0 []", p.stdout + p.stderr
+
+
+def test_rechecking_a_stored_run_rewrites_results_anomalies_and_the_report(tmp_path: Path) -> None:
+    """One results writer: a re-check leaves the layout a run leaves, and no stale report."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    write(run_dir / "history.jsonl", [dict(r, value=["k7", r["value"]]) for r in STALE])
+    (run_dir / "test.json").write_text(json.dumps(
+        {"name": "register", "seed": 9, "workload": "register", "target": {"name": "pipeline"},
+         "options": {"workload": "register", "seed": 9}}))
+    (run_dir / "results.json").write_text(json.dumps({"valid": True, "run": {"ops": 6}}))
+    (run_dir / "report.html").write_text("<html>OLD-REPORT: VALID</html>")
+    r = run(str(run_dir))
+    assert r.exit_code == 1, r.output
+    doc = json.loads((run_dir / "results.json").read_text())
+    assert (doc["schema"], doc["test"], doc["seed"], doc["valid"], doc["exit_code"]) == (2, "register", 9, False, 1)
+    assert doc["run"] == {"ops": 6}  # what the re-check did not redo is kept
+    (first,) = [a for a in doc["anomalies"] if a["kind"] == "nonlinearizable"]
+    assert first["history"] == "anomalies/1.jsonl" and (run_dir / first["history"]).exists()
+    report = (run_dir / "report.html").read_text()
+    assert "OLD-REPORT" not in report and "INVALID" in report.upper()
+    # And again: the same files, the same verdict (a re-check replaces, never appends).
+    assert run(str(run_dir)).exit_code == 1
+    again = json.loads((run_dir / "results.json").read_text())
+    named = {a["history"] for a in again["anomalies"] if a.get("history")}
+    assert {f"anomalies/{p.name}" for p in (run_dir / "anomalies").iterdir()} == named
