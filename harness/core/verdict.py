@@ -32,10 +32,18 @@ ANOMALY_KINDS = frozenset(
 )
 
 
+#: How much an anomaly weighs. Only an ``error`` (a safety violation) may make a
+#: run INVALID; a ``warning`` (an alert, a signal) is reported and stored but
+#: leaves the verdict alone, so an alert designed to fire under faults never
+#: turns a correct system's run red.
+SEVERITIES = ("error", "warning")
+
+
 @dataclass
 class Anomaly:
     """One thing a checker found. ``fingerprint`` ignores times, ids and values,
-    so the same bug found twice has the same fingerprint."""
+    so the same bug found twice has the same fingerprint. ``severity`` is one
+    of SEVERITIES; a checker that reports only warnings stays valid."""
 
     checker: str
     kind: str
@@ -44,10 +52,13 @@ class Anomaly:
     details: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
     history: str | None = None
+    severity: str = "error"
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
             self.fingerprint = self.kind
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"anomaly severity {self.severity!r}: expected one of {', '.join(SEVERITIES)}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -91,6 +91,7 @@ def test_retry_amplification_is_an_anomaly(tmp_path):
     result = check(scraped(tmp_path, retries=600, first=200, dup_hits=0))
     [a] = result.anomalies
     assert a.kind == "retry-amplification" and a.details["node"] == "n1"
+    assert a.severity == "error" and result.valid is False  # unbounded retries overload: a bug
     assert (a.details["retries"], a.details["first_attempts"], a.details["bound"]) == (600, 200, 30)
 
 
@@ -106,6 +107,8 @@ def test_duplicate_key_hits_above_the_threshold_raise_an_alert(tmp_path):
     result = check(scraped(tmp_path, retries=12, first=200, dup_hits=40))
     [a] = result.anomalies
     assert a.kind == "duplicate-key-alert" and a.details["total"] == 40
+    # An alert by design: reported as a warning, never a failed verdict.
+    assert a.severity == "warning" and result.valid is True
     assert a.details["by_service"] == {'{service="payment"}': 40}
     [fault] = result.stats["faults"]
     assert fault["already_above"] == [
