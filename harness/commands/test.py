@@ -76,7 +76,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--op-timeout", type=float, default=5.0, show_default=True, metavar="S", help="A client call slower than this is recorded as info.")
 @click.option("--recovery-time", type=float, default=None, metavar="S",
               help="Quiet seconds after the final heal, before final reads. Default: the workload's own "
-                   "(pipeline: 2 for register; 15 for orders, so sagas started under faults can finish).")
+                   "(pipeline: 2; orders then also waits, up to about 40 s, until every saga has settled).")
 @click.option("--keys", type=int, default=8, show_default=True, metavar="N", help="register: keys active at a time.")
 @click.option("--base-port", type=int, default=0, metavar="P", help="Node i listens on P+i. Default: 7100 (local: the first free hundred from 7100).")
 @click.option("--demo", is_flag=True, help="A 5-node namespace cluster with partitions and pauses when root and `ip` exist, else local processes with pauses.")

@@ -412,7 +412,7 @@ def test_a_set_stop_event_ends_the_main_phase_but_not_the_final_reads() -> None:
     stop.set()
     history = _sim(build_generator(spec, workload, stop), test)
     assert [(o.f, o.value.get("order_id") or o.value.get("service")) for o in history if o.type == "invoke"] == [
-        ("read", "order-2-1"), ("read-ledger", "payment"), ("read-ledger", "inventory"), ("read-ledger", "shipping")]
+        ("quiesce", None), ("read", "order-2-1"), ("read-ledger", "payment"), ("read-ledger", "inventory"), ("read-ledger", "shipping")]
     assert UntilSet(stop, [{"f": "read"}]).op(None, None) is None
 
 

@@ -8,6 +8,7 @@ decided once, by ``target.client`` (the client library the nodes ship).
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -93,6 +94,9 @@ class OrdersClient(_PipelineClient):
     ``{"order_id"}`` (read's ok value adds ``"order"``, None for an unknown
     order); read-ledger ``{"service"}``, whose ok value adds ``"ledgers":
     {node: GET /<service>/ledger}`` (rows, fence rows, highest token).
+    ``quiesce`` polls every node's ``GET /saga`` for a few seconds: ``ok``
+    once a leader has consumed every event and drives no saga, else ``fail``
+    with what is still pending (it changes nothing, so ``fail`` is exact).
     """
 
     LEDGER_SERVICES = ("payment", "inventory", "shipping")
@@ -102,6 +106,8 @@ class OrdersClient(_PipelineClient):
         v = op.value or {}
         if op.f == "read-ledger":
             return self._read_ledger(op, v.get("service", ""), node)
+        if op.f == "quiesce":
+            return self._quiesce(op, node)
         api = self._api()
         oid = str(v.get("order_id", ""))
         try:
@@ -116,6 +122,28 @@ class OrdersClient(_PipelineClient):
         except ClientError as e:
             return _failed(op, v, node, e)
         return _complete(op, "ok", {**v, "result": result}, node)
+
+    def _quiesce(self, op: Op, node: str) -> Op:
+        """Quiet = some node leads, its consumers lag 0 and it drives no saga (busy or active)."""
+        from harness.targets.pipeline.adapter import http_json
+
+        deadline = time.monotonic() + max(0.5, self.timeout * 0.75)
+        pending: dict[str, Any] = {"leader": None}
+        while True:
+            for name, a in self.addrs.items():
+                try:
+                    status, body = http_json(a.address, a.port, "GET", "/saga", timeout=0.5)
+                except OSError:
+                    continue
+                if status != 200 or not body.get("leading"):
+                    continue
+                pending = {"leader": name, "term": body.get("term"), "consumer_lag": body.get("consumer_lag"),
+                           "active": len(body.get("active") or []), "busy": len(body.get("busy") or [])}
+                if pending["consumer_lag"] == 0 and not pending["active"] and not pending["busy"]:
+                    return _complete(op, "ok", {"quiet": True, **pending}, node)
+            if time.monotonic() > deadline:
+                return _complete(op, "fail", {"quiet": False, **pending}, node, "not quiet yet")
+            time.sleep(0.2)
 
     def _read_ledger(self, op: Op, service: str, node: str) -> Op:
         if service not in self.LEDGER_SERVICES:

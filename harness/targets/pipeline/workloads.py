@@ -21,6 +21,7 @@ from typing import Any
 from harness.core.op import NEMESIS, Op
 from harness.core.placement import NodeAddr
 from harness.core.protocols import Checker
+from harness.generator import on_threads, phases, repeat, until_ok
 from harness.generator.context import PENDING, seed_state
 from harness.generator.core import op as gen_op
 from harness.generator.history import FromHistory
@@ -157,6 +158,18 @@ def orders_final_reads(history: list[Op]) -> list[dict[str, Any]]:
     return reads + [{"f": "read-ledger", "value": {"service": s}} for s in OrdersClient.LEDGER_SERVICES]
 
 
+#: Quiesce polls of a few seconds each: the bound on waiting for the sagas to settle.
+QUIESCE_TRIES = 12
+
+
+def quiesce() -> Any:
+    """Before the final reads: poll until the pipeline is quiet (every event consumed, no
+    saga running), on one thread, at most QUIESCE_TRIES polls. A fixed wait either
+    wastes time or, when it is too short, leaves a backlog the checkers would count
+    as lost; the quiesce ops in the history say which happened."""
+    return on_threads({0}, until_ok(repeat({"f": "quiesce", "value": {}}, QUIESCE_TRIES)))
+
+
 def _orders_checker(spec: TestSpec) -> Checker:
     """Effects, fencing, causal order, the quorum lint, seam signals, latency."""
     from checkers.compose import compose
@@ -172,7 +185,7 @@ def orders(spec: TestSpec, addrs: Mapping[str, NodeAddr]) -> Workload:
         name="orders",
         client=OrdersClient(dict(addrs), timeout=_client_timeout(spec)),
         generator=OrdersGen(spec.seed),
-        final_generator=FromHistory(orders_final_reads),
+        final_generator=phases(quiesce(), FromHistory(orders_final_reads)),
         checker=_orders_checker(spec),
     )
 
@@ -200,7 +213,7 @@ WORKLOADS: dict[str, WorkloadKind] = {
         orders,
         _orders_checker,
         services=frozenset({"store", "order", "saga", "payment", "inventory", "shipping"}),
-        # Sagas started under faults need time to finish their compensations.
-        recovery_time=15.0,
+        # Then the final phase quiesces: it waits, bounded, until every saga has settled.
+        recovery_time=2.0,
     ),
 }
