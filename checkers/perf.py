@@ -34,9 +34,11 @@ class PerfChecker:
         from checkers.signals import faults
 
         groups: dict[tuple[str, str], tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+        by_node: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for inv, done, _, _ in history.pairs():
             if done is None:
                 continue
+            by_node[str(done.extra.get("node") or inv.extra.get("node") or "?")][done.type] += 1
             starts, ends = groups[(inv.f, done.type)]
             starts.append(inv.time)
             ends.append(done.time)
@@ -77,8 +79,10 @@ class PerfChecker:
         points.sort(key=lambda p: p[0])
         stats = {
             "latency": latency,
-            "rate": rate,
-            "points": points,
+            # Graph data: the results writer moves "series" into series.json.
+            "series": {"rate": rate, "points": points},
+            # Which node served each call (the client's ``node`` field): is the load fair?
+            "by_node": {n: dict(c) for n, c in sorted(by_node.items())},
             "nemesis": [
                 {k: v for k, v in asdict(x).items() if k in ("f", "value", "start", "end", "ops")}
                 for x in faults(history)

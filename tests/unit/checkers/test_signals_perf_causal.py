@@ -109,7 +109,7 @@ def test_perf_latency_percentiles_rates_points_and_bands():
         t = i * 10_000_000
         ops += [
             Op(2 * i, t, 0, "invoke", "read", None),
-            Op(2 * i + 1, t + (i + 1) * 1_000_000, 0, "ok", "read", 1),
+            Op(2 * i + 1, t + (i + 1) * 1_000_000, 0, "ok", "read", 1, extra={"node": f"n{1 + i % 2}"}),
         ]
     ops += [
         Op(200, 2_000_000_000, 1, "invoke", "write", 1),
@@ -126,8 +126,10 @@ def test_perf_latency_percentiles_rates_points_and_bands():
     assert read["count"] == 100 and read["max_ms"] == 100.0
     assert read["p50_ms"] == pytest.approx(50.5) and read["p99_ms"] == pytest.approx(99.01)
     assert stats["latency"]["write/info"]["p50_ms"] == 500.0
-    assert stats["rate"]["read/ok"]["per_second"] == [91, 9, 0]  # completions per whole second
-    assert len(stats["points"]) <= 11 and stats["points"][0][:2] == [0.0, 1.0]
+    assert stats["series"]["rate"]["read/ok"]["per_second"] == [91, 9, 0]  # completions per whole second
+    assert stats["by_node"] == {"?": {"info": 1}, "n1": {"ok": 50}, "n2": {"ok": 50}}
+    points = stats["series"]["points"]
+    assert len(points) <= 11 and points[0][:2] == [0.0, 1.0]
     assert [(b["f"], b["start"], b["end"]) for b in stats["nemesis"]] == [
         ("start-partition", 0.5, 1.5)
     ]
