@@ -320,27 +320,37 @@ class SignalsChecker:
         ]
 
     def _amplification(self, arts: Artifacts, finals: dict[str, dict[str, Any]]) -> list[Anomaly]:
+        """Retries over the budget's own invariant: per downstream, retries <= ratio *
+        first attempts + floor (target/retry.py's token bucket keeps it always).
+
+        Checked per downstream where the node reports first attempts per
+        downstream, since a budget is per downstream: traffic to healthy
+        services must not pay for retries to a failing one. Older nodes report
+        totals only; then the run-wide bound (floor per downstream) applies.
+        """
         out = []
         for node, snap in sorted(finals.items()):
             g = snap.get("gauges") or {}
             if not (_num(g.get("retry_retries")) and _num(g.get("retry_first_attempts"))):
                 continue
-            retries, first = float(g["retry_retries"]), float(g["retry_first_attempts"])
-            downstreams = {
-                k[len("retry_retries") :]: v for k, v in g.items() if k.startswith("retry_retries{")
-            }
             cfg = arts.config(node).get("retry") or {}
             ratio = float(cfg.get("budget_ratio", self.th.budget_ratio))
             floor = float(cfg.get("budget_floor", self.th.budget_floor))
-            bound = ratio * first + floor * max(1, len(downstreams))
-            if retries <= bound:
+            per = _per_downstream(g)
+            over = {d: v for d, v in per.items() if v["retries"] > ratio * v["first_attempts"] + floor}
+            retries, first = float(g["retry_retries"]), float(g["retry_first_attempts"])
+            bound = ratio * first + floor * max(1, len(per) or len(_labelled(g, "retry_retries")))
+            if not over and (per or retries <= bound):
                 continue
+            worst = max(over, key=lambda d: over[d]["retries"] - ratio * over[d]["first_attempts"], default=None)
+            where = (f"{worst}: {over[worst]['retries']:g} retries for {over[worst]['first_attempts']:g} first "
+                     f"attempts (a {ratio:g} budget allows {ratio * over[worst]['first_attempts'] + floor:g})"
+                     if worst else f"{retries:g} retries for {first:g} first attempts (a {ratio:g} budget allows {bound:g})")
             out.append(
                 Anomaly(
                     checker=NAME,
                     kind="retry-amplification",
-                    summary=f"{node}: {retries:g} retries for {first:g} first attempts "
-                    f"(a {ratio:g} budget allows {bound:g})",
+                    summary=f"{node}: {where}",
                     details={
                         "node": node,
                         "retries": retries,
@@ -348,7 +358,8 @@ class SignalsChecker:
                         "bound": bound,
                         "budget_ratio": ratio,
                         "budget_floor": floor,
-                        "downstreams": downstreams,
+                        "downstreams": _labelled(g, "retry_retries"),
+                        "over_budget": over,
                         "shed_retries": g.get("retry_shed_retries"),
                         "amplification": retries / max(1.0, first),
                     },
@@ -356,3 +367,17 @@ class SignalsChecker:
                 )
             )
         return out
+
+
+def _labelled(gauges: dict[str, Any], name: str) -> dict[str, Any]:
+    """``{downstream: value}`` of ``name{downstream="..."}`` gauges."""
+    prefix = name + "{"
+    return {k[len(prefix):].split('"')[1]: v for k, v in gauges.items() if k.startswith(prefix) and '"' in k}
+
+
+def _per_downstream(gauges: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Retries and first attempts per downstream, where the node reports both."""
+    retries = _labelled(gauges, "retry_retries")
+    first = _labelled(gauges, "retry_first_attempts")
+    return {d: {"retries": float(retries[d]), "first_attempts": float(first[d])}
+            for d in retries if d in first and _num(retries[d]) and _num(first[d])}

@@ -3,7 +3,8 @@
 ``lost-response`` makes a service apply an operation and then drop the
 connection without answering; ``slow-response`` applies and answers after a
 delay; ``stall`` makes the saga orchestrator, its fencing token already
-taken, sleep before one step. The first reproduces the seed's lost refund
+taken, sleep before one step; ``down`` refuses without applying; ``crash``
+ends the node process at one point (restarted when the fault stops). The first reproduces the seed's lost refund
 response on demand: the caller times out although the effect happened, and
 only idempotency keeps the retry from applying it twice.
 
@@ -23,7 +24,7 @@ from typing import Any
 
 from harness.core.errors import NemesisError, UnsupportedError
 from harness.core.op import Op
-from harness.core.protocols import HasAppFaults, Remote
+from harness.core.protocols import HasAppFaults, Killable, Remote
 from nemesis.aim import pick_node
 from nemesis.spec import (
     FaultSpec,
@@ -79,9 +80,17 @@ class AppFaultNemesis:
         while self.active:
             fault = self.active.pop()
             if fault.node not in cleared:
+                _restart_crashed(fault, self.target, test)
                 self.target.clear_faults(test, fault.node)
                 cleared.add(fault.node)
             self.ledger.healed(fault)
+
+
+def _restart_crashed(fault: Fault, target: Any, test: Any) -> None:
+    """A ``crash`` fault may have ended its node's process: start it again (a no-op
+    when it still runs), so clearing its faults reaches a live node."""
+    if fault.detail.get("kind") == "crash" and isinstance(target, Killable):
+        target.start(test, fault.node)
 
 
 def undo_app(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
@@ -91,6 +100,7 @@ def undo_app(fault: Fault, remote: Remote, target: Any = None, test: Any = None)
             f"clearing the application faults of {fault.node} needs the run's target; "
             "`seam heal` rebuilds it from test.json"
         )
+    _restart_crashed(fault, target, test)
     target.clear_faults(test, fault.node)
 
 
@@ -156,5 +166,18 @@ STALL = _spec(
     _options("saga", "ship", 2.0),
     "#59a14f",
 )
-SPECS = {s.name: s for s in (LOST_RESPONSE, SLOW_RESPONSE, STALL)}
+DOWN = _spec(
+    "down",
+    "the service refuses an operation without applying it, as a crashed service would",
+    _options("payment", "charge", None),
+    "#bab0ac",
+)
+CRASH = _spec(
+    "crash",
+    "the node process exits at one point of an operation (the event consumer between effect and commit); "
+    "restarted when the fault stops",
+    _options("events", "consume", None),
+    "#ff9da7",
+)
+SPECS = {s.name: s for s in (LOST_RESPONSE, SLOW_RESPONSE, STALL, DOWN, CRASH)}
 KINDS = tuple(SPECS)

@@ -256,5 +256,6 @@ class Retrier:
             out[f"retry_budget_used_percent{label}"] = d["budget_used_percent"]
             out[f"breaker_state{label}"] = codes[d["breaker"]]
             out[f"retry_retries{label}"] = d["retries"]
+            out[f"retry_first_attempts{label}"] = d["first_attempts"]
             out[f"retry_shed_retries{label}"] = d["shed_retries"]
         return out

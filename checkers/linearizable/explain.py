@@ -1,4 +1,4 @@
-"""Why a key is not linearizable, as data first and as a short proof second.
+"""Why a key is not linearizable, as data (``narrate`` tells it as a short proof).
 
 ``explain`` turns one failing ``KeyResult`` into an ``Explanation``: the
 longest linearizable prefix the search found, the first call it could not

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -134,7 +134,7 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def pair_ops(ops: Iterable[dict[str, Any]]) -> list[Pair]:
+def pair_ops(ops: Sequence[dict[str, Any]]) -> list[Pair]:
     """Client calls in invoke order, paired by ``harness.core.op.pairs`` (the rule every
     checker uses): nemesis ops are faults, not calls, and are left out; an invoke
     never completed (the history ends first, or its process invoked again in a

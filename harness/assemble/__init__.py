@@ -33,7 +33,7 @@ from harness.core.protocols import Nemesis, Remote, Target
 from harness.core.verdict import CheckResult
 from harness.spec import TestSpec
 from harness.store import RESULTS_JSON, TEST_JSON, RunStore
-from harness.targets import MakeContext, TargetKind, Workload, WorkloadKind, get
+from harness.targets import MakeContext, Scenario, TargetKind, Workload, WorkloadKind, get
 
 log = logging.getLogger("seam.runner")
 
@@ -48,6 +48,7 @@ class Plan:
     target_kind: TargetKind
     workload_kind: WorkloadKind
     faults: list[str]
+    scenario: Scenario | None = None
 
     # -- the store ---------------------------------------------------------
 
@@ -74,6 +75,9 @@ class Plan:
             "versions": {"seam": _version(), "python": platform.python_version()},
             "target": {"name": self.target_kind.name, "bugs": list(spec.bugs), "replication": list(spec.replication)},
             "faults": faults.describe(self.faults),
+            "scenario": None if self.scenario is None else {
+                "name": self.scenario.name, "summary": self.scenario.summary, "proof": self.scenario.proof,
+                "exposes": dict(self.scenario.exposes)},
             "control": {"pid": os.getpid()},
         }
         if addrs is not None:
@@ -92,7 +96,7 @@ class Plan:
         return self.workload_kind.build(self.spec, addrs)
 
     def nemesis(self, test: Any) -> tuple[Nemesis, Any, Any]:
-        return faults.build(self.spec, self.faults, test, self.workload_kind)
+        return faults.build(self.spec, self.faults, test, self.workload_kind, self.scenario)
 
     def heal_previous(self, test: Any) -> None:
         stored.heal_previous(Path(self.spec.results) / self.spec.name, test.store.path)
@@ -120,6 +124,10 @@ def build_plan(spec: TestSpec) -> Plan:
     """Resolve and validate ``spec`` into a Plan; ConfigError on any bad option."""
     spec.validate()
     kind = get(spec.target)
+    scenario = None
+    if spec.scenario:
+        scenario = _scenario(kind, spec.scenario)
+        spec = _with_scenario(spec, scenario)
     if spec.workload not in kind.workloads:
         raise ConfigError(f"unknown workload {spec.workload!r} for target {kind.name}; "
                           f"known workloads: {', '.join(sorted(kind.workloads))}")
@@ -132,7 +140,32 @@ def build_plan(spec: TestSpec) -> Plan:
     _check_cluster(spec)
     if spec.recovery_time is None:
         spec = replace(spec, recovery_time=workload.recovery_time)
-    return Plan(spec, kind, workload, names)
+    return Plan(spec, kind, workload, names, scenario)
+
+
+def _scenario(kind: TargetKind, name: str) -> Scenario:
+    if name not in kind.scenarios:
+        known = ", ".join(sorted(kind.scenarios)) or "none"
+        raise ConfigError(f"unknown scenario {name!r} for target {kind.name}; scenarios: {known} (see `seam nemeses`)")
+    return kind.scenarios[name]
+
+
+def _with_scenario(spec: TestSpec, scenario: Scenario) -> TestSpec:
+    """The spec a scenario runs: its workload and faults, its options under the user's
+    --nemesis-opt, its defaults where the user kept Seam's."""
+    if spec.nemesis:
+        raise ConfigError(f"--scenario {scenario.name} brings its own faults ({', '.join(scenario.faults)}); "
+                          "drop --nemesis, or drop --scenario to pick faults yourself")
+    if spec.workload != scenario.workload:
+        raise ConfigError(f"--scenario {scenario.name} runs workload {scenario.workload}, not {spec.workload}; "
+                          f"drop --workload or use -w {scenario.workload}")
+    options = {f: {**scenario.options.get(f, {}), **spec.nemesis_options.get(f, {})} for f in scenario.faults}
+    changes: dict[str, Any] = {"nemesis": list(scenario.faults), "nemesis_options": faults.resolve(scenario.faults, options)}
+    plain = TestSpec()
+    for field_name, value in scenario.defaults.items():
+        if getattr(spec, field_name) == getattr(plain, field_name):
+            changes[field_name] = value
+    return replace(spec, **changes)
 
 
 def check_spec(spec: TestSpec) -> None:

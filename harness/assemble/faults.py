@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.core.errors import ConfigError
 from harness.spec import TestSpec
-from harness.targets.base import TargetKind, WorkloadKind
+from harness.targets.base import Scenario, TargetKind, WorkloadKind
 
 log = logging.getLogger("seam.runner")
 
@@ -45,7 +45,43 @@ def describe(names: list[str]) -> dict[str, Any]:
     return described(names)
 
 
-def build(spec: TestSpec, names: list[str], test: Any, workload: WorkloadKind) -> tuple[Any, Any, Any]:
+def resolve(names: tuple[str, ...] | list[str], options: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Options for ``names``, validated, defaults filled in (a scenario's, then the user's)."""
+    from nemesis.registry import resolve_options
+
+    return resolve_options(list(names), options)
+
+
+def scenario_schedule(scenario: Scenario, packages: list[Any], seed: int) -> Any:
+    """The scenario's round, again and again, on the nemesis thread.
+
+    A step without a value takes the package's own start op (its options'
+    defaults, drawn with the run's seed); a step with a value aims it (a
+    role, a node, seconds)."""
+    import random
+
+    from harness.generator import cycle, nemesis, sleep
+    from nemesis.registry import get
+
+    by_name = {p.name: p for p in packages}
+    rng = random.Random(seed)
+    steps: list[Any] = []
+    for step in scenario.round:
+        if not isinstance(step, tuple):
+            steps.append(sleep(float(step)))
+            continue
+        name, phase, value = step
+        if phase == "stop":
+            steps.append(get(name).stop_op())
+        elif value is None:
+            steps.append(by_name[name].start(rng))
+        else:
+            steps.append(get(name).start_op(value))
+    return nemesis(cycle(steps))
+
+
+def build(spec: TestSpec, names: list[str], test: Any, workload: WorkloadKind,
+          scenario: Scenario | None = None) -> tuple[Any, Any, Any]:
     """(nemesis, schedule, final) for the run; the no-op nemesis and no generators without faults.
 
     Every fault is written to ``nemesis.jsonl`` in the run directory before it
@@ -69,7 +105,11 @@ def build(spec: TestSpec, names: list[str], test: Any, workload: WorkloadKind) -
     )
     check_applicable(names, spec.nemesis_options, target=test.target, services=workload.services)
     packages = build_packages(names, ctx, spec.nemesis_options)
-    log.info("nemesis: %s every %gs (concurrency %d)", ", ".join(names), spec.nemesis_interval, spec.nemesis_concurrency)
-    return (ComposedNemesis(packages),
-            schedule(packages, interval=spec.nemesis_interval, concurrency=spec.nemesis_concurrency),
-            final_generator(packages))
+    if scenario is not None:
+        log.info("scenario %s: %s", scenario.name, scenario.summary)
+        plan = scenario_schedule(scenario, packages, spec.seed)
+    else:
+        log.info("nemesis: %s every %gs (concurrency %d)", ", ".join(names), spec.nemesis_interval,
+                 spec.nemesis_concurrency)
+        plan = schedule(packages, interval=spec.nemesis_interval, concurrency=spec.nemesis_concurrency)
+    return ComposedNemesis(packages), plan, final_generator(packages)

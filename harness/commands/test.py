@@ -70,7 +70,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--ssh-insecure", is_flag=True, help="Accept unknown SSH host keys (says so in the log).")
 @click.option("--sudo", is_flag=True, help="Run node commands with sudo -n over SSH.")
 @click.option("--bug", "bugs", multiple=True, metavar="NAME", help="Turn a target safety mechanism off (repeatable); see target/bugs.py.")
-@click.option("--scenario", default=None, metavar="NAME", help="A named scenario (none are defined yet).")
+@click.option("--scenario", default=None, metavar="NAME",
+              help="A named fault schedule that exposes one bug, with its workload and faults (`seam nemeses` lists them).")
 @click.option("--name", default=None, metavar="NAME", help="Results directory name (default: the workload).")
 @click.option("--results", default="results", show_default=True, metavar="DIR", help="Where runs are stored.")
 @click.option("--op-timeout", type=float, default=5.0, show_default=True, metavar="S", help="A client call slower than this is recorded as info.")
@@ -103,7 +104,9 @@ def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_op
     """
     from harness.spec import TestSpec, read_nodes_file
 
-    workload = workload or get(target).default_workload
+    kind = get(target)
+    chosen = kind.scenarios.get(scenario) if scenario else None
+    workload = workload or (chosen.workload if chosen else kind.default_workload)
 
     if demo:
         cluster = _demo_cluster()
@@ -111,8 +114,6 @@ def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_op
         if not nemesis:  # a chaos demo: partitions need iptables (root), pauses work anywhere
             nemesis = ("partition,pause",) if cluster == "netns" else ("pause",)
             click.echo(f"seam: demo faults: {nemesis[0]} (see `seam nemeses`)", err=True)
-    if scenario is not None:
-        raise ConfigError(f"unknown scenario {scenario!r}; no scenarios are defined yet (they come with the nemesis layer)")
     node_list = _split((nodes,)) if nodes else []
     if nodes_file:
         if node_list:
@@ -125,7 +126,11 @@ def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_op
     from nemesis.registry import parse_names, parse_options
 
     faults = _split(nemesis)
-    options = parse_options(parse_names(faults), nemesis_opts)
+    parsed = parse_options(parse_names(faults) or list(chosen.faults if chosen else ()), nemesis_opts)
+    # Only what the user set: defaults are filled in later, under a scenario's own options.
+    given = {tuple(a.split("=", 1)[0].strip().split(".", 1)) for a in nemesis_opts}
+    options = {f: {k: v for k, v in opts.items() if (f, k) in given} for f, opts in parsed.items()}
+    options = {f: opts for f, opts in options.items() if opts}
     spec = TestSpec(
         workload=workload, target=target, name=name or "", nemesis=faults, nemesis_options=options, nemesis_interval=nemesis_interval,
         nemesis_concurrency=nemesis_concurrency, time_limit=time_limit,

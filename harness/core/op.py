@@ -19,9 +19,10 @@ its completion, with a call position and a return position in the history.
 * ops of the ``nemesis`` process are never calls.
 
 Every reader that needs invokes and completions together (``History``'s
-validation and ``calls``, the checkers, the report) gets them from ``pairs``,
-which holds the one pairing rule (see its docstring): an invoke is completed by
-the next completion of its process, and an invoke never completed is open.
+validation and ``calls``, the checkers, the report) gets them from ``pairs``
+(built on ``pairing``, whose docstring states the one rule): an invoke is
+completed by the next completion of its process, and an invoke never completed
+is open.
 """
 
 from __future__ import annotations

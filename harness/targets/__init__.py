@@ -12,9 +12,9 @@ import importlib
 import pkgutil
 
 from harness.core.errors import ConfigError
-from harness.targets.base import MakeContext, TargetKind, Workload, WorkloadKind
+from harness.targets.base import MakeContext, Scenario, TargetKind, Workload, WorkloadKind
 
-__all__ = ["DEFAULT", "MakeContext", "TargetKind", "Workload", "WorkloadKind", "get", "names"]
+__all__ = ["DEFAULT", "MakeContext", "Scenario", "TargetKind", "Workload", "WorkloadKind", "get", "names"]
 
 DEFAULT = "pipeline"
 

@@ -71,6 +71,39 @@ class WorkloadKind:
     recovery_time: float = 2.0  # default quiet seconds after the final heal
 
 
+#: One step of a scenario's round: seconds to wait, or (fault, "start" | "stop", value or None).
+Step = float | tuple[str, str, Any]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named fault schedule that exposes a bug, with what its report must show.
+
+    ``round`` runs again and again on the nemesis thread for the whole main
+    phase; each fault it names is built as a package (with ``options``), so
+    heal, the ledger and the report treat its ops like any other. ``exposes``
+    maps a ``--bug`` flag to the anomaly kind the scenario must catch it with;
+    without the flag the run must be VALID. ``proof`` says, for a reader of
+    the report, which artefact shows the mechanism holding (or failing).
+    ``defaults`` are TestSpec fields the scenario needs (a rate, a time limit)
+    that apply unless the user set them.
+    """
+
+    name: str
+    summary: str
+    workload: str
+    round: tuple[Step, ...]
+    exposes: Mapping[str, str]
+    proof: str
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def faults(self) -> tuple[str, ...]:
+        """The faults the round uses, in order of first use."""
+        return tuple(dict.fromkeys(s[0] for s in self.round if isinstance(s, tuple)))
+
+
 @dataclass(frozen=True)
 class TargetKind:
     """A system under test as Seam knows it; see the module docstring."""
@@ -84,3 +117,4 @@ class TargetKind:
     observe: Callable[[Any, Mapping[str, NodeAddr], Path, float], AbstractContextManager[Any]] | None = None
     recover: Callable[[Remote, Mapping[str, NodeAddr], dict[str, Any], Callable[[str], None]], Any] | None = None
     owns_process: Callable[[bytes, NodeAddr], bool] | None = None
+    scenarios: Mapping[str, Scenario] = field(default_factory=dict)

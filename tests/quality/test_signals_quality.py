@@ -125,3 +125,27 @@ def test_final_metrics_json_wins_over_the_last_scrape(tmp_path):
     run = scraped(tmp_path, retries=12, first=200, dup_hits=0)
     run.final_metrics("n2", {"counters": {"duplicate_key_hits": 9}, "gauges": {}, "histograms": {}})
     assert [a.kind for a in check(run).anomalies] == ["duplicate-key-alert"]
+
+
+def _budget_gauges(payment_retries: int, payment_first: int) -> dict:
+    """Final gauges of a node whose retries to payment@n2 spend its own budget, while
+    inventory's many first attempts would hide them in a run-wide total."""
+    return {"counters": {}, "histograms": {}, "gauges": {
+        "retry_retries": payment_retries, "retry_first_attempts": payment_first + 2000,
+        'retry_retries{downstream="payment@n2"}': payment_retries,
+        'retry_first_attempts{downstream="payment@n2"}': payment_first,
+        'retry_retries{downstream="inventory@n2"}': 0,
+        'retry_first_attempts{downstream="inventory@n2"}': 2000,
+    }}
+
+
+def test_retries_over_one_downstreams_budget_are_amplification_even_when_the_total_looks_fine(tmp_path):
+    run = scraped(tmp_path, retries=0, first=200, dup_hits=0)
+    run.final_metrics("n1", _budget_gauges(payment_retries=40, payment_first=150))  # bound 0.1*150+10 = 25
+    [a] = [a for a in check(run).anomalies if a.kind == "retry-amplification"]
+    assert "payment@n2" in a.summary and a.details["over_budget"] == {
+        "payment@n2": {"retries": 40.0, "first_attempts": 150.0}}
+    # The same retries within that downstream's budget: nothing to say.
+    ok = scraped(tmp_path / "ok", retries=0, first=200, dup_hits=0)
+    ok.final_metrics("n1", _budget_gauges(payment_retries=25, payment_first=150))
+    assert not [a for a in check(ok).anomalies if a.kind == "retry-amplification"]

@@ -11,7 +11,7 @@ from checkers.effects import client_views
 from checkers.linearizable.explain import completion_positions
 from checkers.report.model import pair_ops
 from harness.core.errors import HistoryError
-from harness.core.op import INF, NEMESIS, History, Op, pairing, pairs, row_fields
+from harness.core.op import INF, NEMESIS, OPEN, History, Op, pairing, pairs, row_fields
 
 Row = tuple[Any, str, str, Any]
 
@@ -51,8 +51,9 @@ def test_a_torn_history_leaves_the_earlier_call_open_and_says_where() -> None:
     that process starts a new call, and the earlier one is open (crashed), never
     completed by the later call's completion."""
     h = ops([(0, "invoke", "write", 1), (0, "invoke", "write", 2), (0, "ok", "write", 2)])
+    assert shape(pairs(h)) == [(0, None), (1, 2)]
     found = pairing(h)
-    assert shape(found.pairs) == [(0, None), (1, 2)]
+    assert list(found.completions) == [OPEN, 2]
     assert found.reinvoked == [(0, 1)] and found.orphans == []
     with pytest.raises(HistoryError, match="invokes again while its op from line 1 is still open"):
         History(h)
@@ -67,8 +68,8 @@ def test_a_process_id_reused_after_info_starts_a_new_call() -> None:
             (5, "ok", "read", 1),
         ]
     )
+    assert shape(pairs(h)) == [(0, 1), (2, 3)]
     found = pairing(h)
-    assert shape(found.pairs) == [(0, 1), (2, 3)]
     assert found.reinvoked == [] and found.orphans == []
     calls = History(h).calls()
     assert [(c.f, c.ret, c.output) for c in calls][1] == ("read", 3, 1)
@@ -77,8 +78,7 @@ def test_a_process_id_reused_after_info_starts_a_new_call() -> None:
 
 def test_a_completion_without_an_invoke_pairs_with_nothing() -> None:
     h = ops([(0, "info", "read", None), (1, "invoke", "read", None), (1, "ok", "read", None)])
-    found = pairing(h)
-    assert found.orphans == [0] and shape(found.pairs) == [(1, 2)]
+    assert pairing(h).orphans == [0] and shape(pairs(h)) == [(1, 2)]
     History(h)  # a lone info is a note (Knossos writes them)
     with pytest.raises(HistoryError, match="ok completion by process 0 with no open invoke"):
         History(ops([(0, "ok", "read", None)]))

@@ -21,6 +21,7 @@ from typing import Any
 from harness.core.placement import NodeAddr
 from harness.core.protocols import Remote, Skewable, Target
 from harness.targets.base import MakeContext, TargetKind
+from harness.targets.pipeline.scenarios import SCENARIOS
 from harness.targets.pipeline.workloads import WORKLOADS
 from target.bugs import KNOWN as BUGS
 
@@ -67,4 +68,5 @@ TARGET = TargetKind(
     observe=observe,
     recover=recover,
     owns_process=owns_process,
+    scenarios=SCENARIOS,
 )

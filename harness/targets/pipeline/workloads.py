@@ -212,7 +212,7 @@ WORKLOADS: dict[str, WorkloadKind] = {
         "place, cancel and read orders through the saga; the final phase reads every ledger",
         orders,
         _orders_checker,
-        services=frozenset({"store", "order", "saga", "payment", "inventory", "shipping"}),
+        services=frozenset({"store", "order", "saga", "events", "payment", "inventory", "shipping"}),
         # Then the final phase quiesces: it waits, bounded, until every saga has settled.
         recovery_time=2.0,
     ),

@@ -1,0 +1,514 @@
+"""The bug-zoo detection benchmark (issue 11, item 5). Prints figures; asserts nothing.
+
+For every bug flag of the reference pipeline it runs real chaos tests through
+the CLI (``python -m harness.cli test``, one subprocess at a time, each with a
+fresh ``--seed``, ``--no-progress`` and its own ``--results`` directory) and
+reads each run's ``results.json``:
+
+1. the flag under its own scenario (``--seeds`` runs per flag);
+2. the flag under the nightly mix (``--mix-seeds`` runs per flag):
+   ``--nemesis partition,pause,kill,clock,loss,lost-response
+   --nemesis-concurrency 2`` for orders, the same without lost-response for
+   register (lost-response cannot act on register);
+3. clean runs (no flag) under the nightly mix (``--clean`` runs per workload).
+
+What counts:
+
+* a bug run **detects** its flag when ``results.json`` lists an anomaly of the
+  flag's expected kind (any severity); other kinds do not count, and are shown;
+* a clean run is a **false alarm** when it has an anomaly of severity
+  ``error`` or its top-level ``valid`` is not true (the output says which);
+* a run that exits 3 (the run itself failed: an unknown scenario, a setup
+  error), times out (time limit + 240 s) or leaves no ``results.json`` is
+  **failed**, counted apart and left out of the rates.
+
+Goals (per flag, and for the false alarms per workload): scenario detection
+>= 95%, mix detection >= 80%, 0 false alarms. A goal with no completed run is
+not met.
+
+The cluster is ``netns`` when running as root and ``ip`` exists, else
+``local``; partition and loss need root either way, so without root they are
+dropped from the mix (said at the start). Runs use the standard ``seam``
+cluster prefix and state directory, so nothing else should use that cluster
+meanwhile. Ctrl-C stops the current run (it is sent SIGINT, heals and exits;
+its row is dropped) and prints what has been measured.
+
+Run::
+
+    .venv/bin/python bench/detect.py                      # every flag: 3 + 2 runs each, 5 clean per workload
+    .venv/bin/python bench/detect.py --only naive-retry --seeds 1 --skip-mix --clean 1 --time-limit 15
+    .venv/bin/python bench/detect.py --clean 20 --json /tmp/zoo.json   # the issue's false-alarm goal
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: flag -> (workload, scenario, the anomaly kind that proves the flag was caught)
+ZOO: dict[str, tuple[str, str, str]] = {
+    "weak-quorum": ("register", "slow-replica", "weak-quorum-config"),
+    "no-write-back": ("register", "slow-replica", "stale-read"),
+    "fence-after-write": ("orders", "paused-leader", "stale-fenced-write"),
+    "refund-without-key": ("orders", "lost-response", "duplicate-effect"),
+    "naive-retry": ("orders", "retry-storm", "retry-amplification"),
+    "wall-clock-order": ("orders", "wall-clock-order", "causal-inversion"),
+    "commit-before-effect": ("orders", "commit-before-effect", "lost-effect"),
+}
+WORKLOADS = ("register", "orders")
+MIX = ("partition", "pause", "kill", "clock", "loss", "lost-response")
+MIX_CONCURRENCY = 2
+NEEDS_ROOT = ("partition", "loss")
+#: faults that cannot act on a workload: seam says so and exits 3
+NOT_ON = {"register": ("lost-response",)}
+
+GOAL_SCENARIO = 0.95
+GOAL_MIX = 0.80
+#: a subprocess gets the time limit plus this much for setup, heal, quiesce and checking
+TIMEOUT_SLACK = 240.0
+#: after SIGINT (timeout or Ctrl-C), how long a run gets to heal and write its results
+INTERRUPT_GRACE = 90.0
+
+FAILED_EXIT = 3
+
+
+@dataclass
+class Run:
+    """One planned run and, once it has run, what it found."""
+
+    mode: str  # "scenario", "mix" or "clean"
+    workload: str
+    flag: str | None  # None: a clean run
+    scenario: str | None
+    nemesis: list[str]
+    seed: int
+    argv: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+    valid: Any = None
+    kinds: list[str] = field(default_factory=list)  # every anomaly kind, in order, deduplicated
+    error_kinds: list[str] = field(default_factory=list)  # kinds with severity "error"
+    detected: bool | None = None  # bug runs
+    false_alarm: bool | None = None  # clean runs
+    alarm_reason: str = ""
+    failed: bool = False
+    failure: str = ""
+    seconds: float = 0.0
+    results: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.flag or "clean"
+
+    @property
+    def where(self) -> str:
+        return f"scenario {self.scenario}" if self.mode == "scenario" else "mix"
+
+    @property
+    def expected(self) -> str | None:
+        return ZOO[self.flag][2] if self.flag else None
+
+
+class Interrupted(Exception):
+    """Ctrl-C: the current run was stopped; stop the bench."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    # rich folds a table to 80 columns when stdout is not a terminal (a log file): give it room
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 180)
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    cluster = args.cluster or ("netns" if root and shutil.which("ip") else "local")
+    mixes = {w: _mix(w, root) for w in WORKLOADS}
+    if not root:
+        print(f"not root: {' and '.join(NEEDS_ROOT)} need iptables, so they are left out of "
+              f"the nightly mix (register: {','.join(mixes['register'])}; "
+              f"orders: {','.join(mixes['orders'])})", flush=True)
+    flags = _flags(args.only)
+    seeds = _seeds(args.first_seed)
+    plan = list(_plan(args, flags, mixes, seeds))
+    if not plan:
+        print("nothing to run (every part skipped)", flush=True)
+        return 0
+    per_run = args.time_limit + 30
+    print(
+        f"bug zoo: {len(plan)} runs on cluster {cluster}, time limit {args.time_limit:g} s each "
+        f"(about {len(plan) * per_run / 60:.0f} min or more); nightly mix: "
+        + "; ".join(f"{w} {','.join(m)} (concurrency {MIX_CONCURRENCY})" for w, m in mixes.items()),
+        flush=True)
+
+    base = Path(args.results_dir) if args.results_dir else Path(tempfile.mkdtemp(prefix="seam-zoo-"))
+    base.mkdir(parents=True, exist_ok=True)
+    done: list[Run] = []
+    signal.signal(signal.SIGTERM, _terminated)  # `kill PID` stops like Ctrl-C: the test heals first
+    started = time.monotonic()
+    interrupted = False
+    try:
+        for n, run in enumerate(plan, start=1):
+            _execute(run, args, cluster, base / f"{n:03d}-{run.label}-{run.mode}")
+            done.append(run)
+            print(f"[{n:>{len(str(len(plan)))}}/{len(plan)}] {_progress(run)}", flush=True)
+            if args.json:
+                _write_json(args.json, done, cluster, mixes, time.monotonic() - started)
+    except Interrupted:
+        interrupted = True
+        print("interrupted: the current run was stopped and is not counted", flush=True)
+    total = time.monotonic() - started
+
+    _report(console, done, flags, mixes, args, cluster, total, interrupted)
+    if args.json:
+        _write_json(args.json, done, cluster, mixes, total)
+        print(f"rows: {args.json}", flush=True)
+    if args.results_dir or args.keep:
+        print(f"runs kept under {base}", flush=True)
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+    return 130 if interrupted else 0
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Bug-zoo detection benchmark: run each --bug flag under its scenario and the "
+                    "nightly fault mix, and clean runs under the mix; print detection rates, false "
+                    "alarms and time per run.",
+)
+    p.add_argument("--seeds", type=int, default=3, metavar="N", help="runs per flag under its scenario (default: %(default)s)")
+    p.add_argument("--mix-seeds", type=int, default=2, metavar="N", help="runs per flag under the nightly mix (default: %(default)s)")
+    p.add_argument("--clean", type=int, default=5, metavar="N",
+                   help="clean runs (no flag) under the nightly mix, per workload (default: %(default)s; the issue's goal: 20)")
+    p.add_argument("--time-limit", type=float, default=40.0, metavar="S", help="each run's main phase, seconds (default: %(default)g)")
+    p.add_argument("--only", default=None, metavar="FLAG,...",
+                   help="these flags only (clean runs then cover only their workloads)")
+    p.add_argument("--skip-mix", action="store_true", help="no flag runs under the nightly mix")
+    p.add_argument("--skip-clean", action="store_true", help="no clean runs")
+    p.add_argument("--json", default=None, metavar="FILE", help="write every run's row here (rewritten after each run)")
+    p.add_argument("--cluster", choices=("local", "netns"), default=None,
+                   help="default: netns when root and `ip` exists, else local")
+    p.add_argument("--first-seed", type=int, default=None, metavar="N",
+                   help="seed of the first run; run i gets N+i (default: random; every row shows its seed)")
+    p.add_argument("--results-dir", default=None, metavar="DIR",
+                   help="keep every run's results under DIR (default: a temporary directory, removed at the end)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary results directory and print its path")
+    args = p.parse_args(argv)
+    for name in ("seeds", "mix_seeds", "clean"):
+        if getattr(args, name) < 0:
+            p.error(f"--{name.replace('_', '-')} must be >= 0")
+    if args.time_limit <= 0:
+        p.error("--time-limit must be > 0")
+    try:
+        _flags(args.only)
+    except ValueError as e:
+        p.error(str(e))
+    return args
+
+
+def _flags(only: str | None) -> list[str]:
+    if not only:
+        return list(ZOO)
+    chosen = [f.strip() for f in only.split(",") if f.strip()]
+    unknown = [f for f in chosen if f not in ZOO]
+    if unknown:
+        raise ValueError(f"--only: unknown flag {', '.join(unknown)}; choose from {', '.join(ZOO)}")
+    return [f for f in ZOO if f in chosen]
+
+
+def _mix(workload: str, root: bool) -> list[str]:
+    return [f for f in MIX if f not in NOT_ON.get(workload, ()) and (root or f not in NEEDS_ROOT)]
+
+
+def _seeds(first: int | None) -> Iterable[int]:
+    seed = first if first is not None else int.from_bytes(os.urandom(4), "big") % 1_000_000
+    while True:
+        yield seed
+        seed += 1
+
+
+def _plan(args: argparse.Namespace, flags: list[str], mixes: dict[str, list[str]],
+          seeds: Iterable[int]) -> Iterable[Run]:
+    seed = iter(seeds)
+    for flag in flags:
+        workload, scenario, _ = ZOO[flag]
+        for _ in range(args.seeds):
+            yield Run("scenario", workload, flag, scenario, [], next(seed))
+        if not args.skip_mix:
+            for _ in range(args.mix_seeds):
+                yield Run("mix", workload, flag, None, mixes[workload], next(seed))
+    if not args.skip_clean:
+        for workload in WORKLOADS:
+            if any(ZOO[f][0] == workload for f in flags):
+                for _ in range(args.clean):
+                    yield Run("clean", workload, None, None, mixes[workload], next(seed))
+
+
+# -- one run ------------------------------------------------------------------
+
+
+def _argv(run: Run, args: argparse.Namespace, cluster: str, results: Path) -> list[str]:
+    argv = [sys.executable, "-m", "harness.cli", "test", "--workload", run.workload,
+            "--cluster", cluster, "--time-limit", f"{args.time_limit:g}", "--seed", str(run.seed),
+            "--results", str(results), "--no-progress"]
+    if run.flag:
+        argv += ["--bug", run.flag]
+    if run.scenario:
+        argv += ["--scenario", run.scenario]  # the scenario brings its own faults and defaults
+    else:
+        argv += ["--nemesis", ",".join(run.nemesis), "--nemesis-concurrency", str(MIX_CONCURRENCY)]
+    return argv
+
+
+def _execute(run: Run, args: argparse.Namespace, cluster: str, results: Path) -> None:
+    """Run one test as a subprocess in its own session and fill in ``run``.
+
+    Its own session, so a Ctrl-C at the terminal reaches only this process,
+    which then sends SIGINT to the test on purpose: the test ends its main
+    phase, heals and exits, and only then does the bench stop.
+    """
+    results.mkdir(parents=True, exist_ok=True)
+    run.argv = _argv(run, args, cluster, results)
+    timeout = args.time_limit + TIMEOUT_SLACK
+    start = time.monotonic()
+    proc = subprocess.Popen(run.argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        out, err = _stop(proc)
+        run.seconds = time.monotonic() - start
+        run.failed, run.failure, run.exit_code = True, f"timeout after {timeout:g} s", proc.returncode
+        return
+    except KeyboardInterrupt:
+        try:
+            _stop(proc)
+        except KeyboardInterrupt:  # a second Ctrl-C: do not wait for the heal
+            _kill(proc)
+        raise Interrupted() from None
+    run.seconds = time.monotonic() - start
+    run.exit_code = proc.returncode
+    _read_outcome(run, out, err, results)
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGINT (the test heals and checks what it has), then SIGTERM, then SIGKILL."""
+    for sig, wait in ((signal.SIGINT, INTERRUPT_GRACE), (signal.SIGTERM, 15.0)):
+        if proc.poll() is not None:
+            break
+        proc.send_signal(sig)
+        try:
+            return proc.communicate(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    _kill(proc)
+    return proc.communicate()
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the test's process group (this bench made it: start_new_session)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        print(f"seam test (pid {proc.pid}) was killed; run `.venv/bin/seam heal` to undo any fault it left",
+              file=sys.stderr)
+
+
+def _read_outcome(run: Run, out: str, err: str, results: Path) -> None:
+    path = _results_json(out, results)
+    data: dict[str, Any] | None = None
+    if path is not None:
+        run.results = str(path.parent)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            run.failure = f"unreadable {path}: {e}"
+    if run.exit_code == FAILED_EXIT or data is None:
+        run.failed = True
+        run.failure = _last_error(err) or run.failure or (
+            f"exit {run.exit_code}" + ("" if data is not None else ", no results.json"))
+        return
+    anomalies = [a for a in data.get("anomalies", []) if isinstance(a, dict)]
+    run.valid = data.get("valid")
+    run.kinds = _unique(str(a.get("kind")) for a in anomalies)
+    run.error_kinds = _unique(str(a.get("kind")) for a in anomalies if a.get("severity", "error") == "error")
+    if run.flag:
+        run.detected = run.expected in run.kinds
+    else:
+        reasons = []
+        if run.error_kinds:
+            reasons.append("error anomaly: " + ",".join(run.error_kinds))
+        if run.valid is not True:
+            reasons.append(f"valid={json.dumps(run.valid)}")
+        run.false_alarm = bool(reasons)
+        run.alarm_reason = "; ".join(reasons)
+    if data.get("exit_code") not in (None, run.exit_code):
+        run.failure = f"results.json says exit {data.get('exit_code')}, the process exited {run.exit_code}"
+
+
+def _results_json(out: str, results: Path) -> Path | None:
+    """The ``results: PATH`` line seam prints, else ``<results>/latest``."""
+    for line in out.splitlines():
+        if line.startswith("results: ") and line[9:].strip() not in ("", "None"):
+            candidate = Path(line[9:].strip())
+            candidate = candidate if candidate.is_absolute() else REPO / candidate
+            if (candidate / "results.json").is_file():
+                return candidate / "results.json"
+    latest = results / "latest" / "results.json"
+    return latest if latest.is_file() else None
+
+
+def _last_error(err: str) -> str:
+    """seam's one line saying why a run failed (the last line starting ``seam:`` or ``Error``)."""
+    lines = [ln.strip() for ln in err.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if ln.startswith(("seam:", "Error", "error")):
+            return ln
+    return lines[-1] if lines else ""
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _progress(run: Run) -> str:
+    what = f"{run.label:<20} {run.workload:<8} {run.where:<30} seed {run.seed:<7}"
+    if run.failed:
+        why = run.failure if len(run.failure) <= 120 else run.failure[:117] + "..."
+        verdict = f"FAILED ({why})"
+    elif run.flag:
+        verdict = "detected" if run.detected else f"MISSED (expected {run.expected})"
+    else:
+        verdict = f"FALSE ALARM ({run.alarm_reason})" if run.false_alarm else "clean"
+    kinds = ",".join(k if k in run.error_kinds else f"{k}(warning)" for k in run.kinds) or "-"
+    extra = f"  [{run.failure}]" if run.failure and not run.failed else ""
+    return f"{what} exit {run.exit_code}  {verdict:<24} kinds: {kinds}  {run.seconds:5.1f}s{extra}"
+
+
+# -- the report ---------------------------------------------------------------
+
+
+def _rate(runs: list[Run], goal: float) -> tuple[str, str]:
+    """('3/3 100%', 'met') over the runs that completed; failed runs are counted apart."""
+    planned = len(runs)
+    if not planned:
+        return "-", ""
+    completed = [r for r in runs if not r.failed]
+    failed = planned - len(completed)
+    fail_note = f", {failed} failed" if failed else ""
+    if not completed:
+        return f"0/0{fail_note}", "not met (no run completed)"
+    hits = sum(1 for r in completed if r.detected)
+    rate = hits / len(completed)
+    return (f"{hits}/{len(completed)} {rate:.0%}{fail_note}",
+            "met" if rate >= goal else "not met")
+
+
+def _cell(rate: str, goal: str) -> str:
+    return f"{rate}: {goal}" if goal else rate
+
+
+def _seconds(runs: list[Run]) -> str:
+    timed = [r.seconds for r in runs if r.seconds]
+    return f"{sum(timed) / len(timed):.0f}" if timed else "-"
+
+
+def _report(console: Console, done: list[Run], flags: list[str], mixes: dict[str, list[str]],
+            args: argparse.Namespace, cluster: str, total: float, interrupted: bool) -> None:
+    print()
+    table = Table(title=f"Bug zoo: detection with the expected kind (cluster {cluster}, "
+                        f"time limit {args.time_limit:g} s)")
+    for col in ("flag", "workload", "scenario", "expected kind",
+                f"scenario runs (goal >= {GOAL_SCENARIO:.0%})", f"mix runs (goal >= {GOAL_MIX:.0%})",
+                "other kinds seen", "s/run"):
+        table.add_column(col, justify="right" if col == "s/run" else "left")
+    verdicts: dict[str, list[bool]] = {"scenario": [], "mix": [], "clean": []}
+    for flag in flags:
+        workload, scenario, kind = ZOO[flag]
+        mine = [r for r in done if r.flag == flag]
+        sc_rate, sc_goal = _rate([r for r in mine if r.mode == "scenario"], GOAL_SCENARIO)
+        mx_rate, mx_goal = (("skipped", "") if args.skip_mix
+                            else _rate([r for r in mine if r.mode == "mix"], GOAL_MIX))
+        for mode, goal in (("scenario", sc_goal), ("mix", mx_goal)):
+            if goal:
+                verdicts[mode].append(goal == "met")
+        others = _unique(k for r in mine for k in r.kinds if k != kind)
+        table.add_row(flag, workload, scenario, kind, _cell(sc_rate, sc_goal), _cell(mx_rate, mx_goal),
+                      ",".join(others) or "-", _seconds(mine))
+    console.print(table)
+
+    if not args.skip_clean:
+        clean = Table(title="Clean runs (no flag) under the nightly mix: false alarms")
+        for col in ("workload", "mix", "runs", "failed", "false alarms (goal: 0)", "why",
+                    "kinds seen (any severity)", "s/run"):
+            clean.add_column(col, justify="right" if col in ("runs", "failed", "s/run") else "left")
+        for workload in WORKLOADS:
+            runs = [r for r in done if r.mode == "clean" and r.workload == workload]
+            if not runs:
+                continue
+            completed = [r for r in runs if not r.failed]
+            alarms = [r for r in completed if r.false_alarm]
+            why = "; ".join(f"seed {r.seed}: {r.alarm_reason}" for r in alarms) or "-"
+            if not completed:
+                goal = "not met (no run completed)"
+            else:
+                goal = "met" if not alarms else "not met"
+            verdicts["clean"].append(goal == "met")
+            clean.add_row(workload, ",".join(mixes[workload]), str(len(runs)), str(len(runs) - len(completed)),
+                          f"{len(alarms)}/{len(completed)}: {goal}", why,
+                          ",".join(_unique(k for r in runs for k in r.kinds)) or "-", _seconds(runs))
+        console.print(clean)
+
+    failures = [r for r in done if r.failed]
+    if failures:
+        print("failed runs (left out of the rates):", flush=True)
+        for why, count in _count(r.failure for r in failures):
+            print(f"  {count} x {why}", flush=True)
+    summary = []
+    for mode, label in (("scenario", "scenario >= 95%"), ("mix", "mix >= 80%"), ("clean", "0 false alarms")):
+        got = verdicts[mode]
+        if got:
+            summary.append(f"{label}: {'met' if all(got) else 'not met'} ({sum(got)}/{len(got)})")
+    if summary:
+        print("goals: " + "; ".join(summary), flush=True)
+    n = len(done)
+    print(f"total: {n} runs in {total / 60:.1f} min"
+          + (f", {total / n:.0f} s per run" if n else "")
+          + (" (interrupted)" if interrupted else ""), flush=True)
+
+
+def _count(items: Iterable[str]) -> list[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return sorted(counts.items(), key=lambda kv: -kv[1])
+
+
+def _write_json(path: str, done: list[Run], cluster: str, mixes: dict[str, list[str]], total: float) -> None:
+    rows = [{**asdict(r), "expected": r.expected} for r in done]
+    doc = {"cluster": cluster, "mixes": mixes, "zoo": ZOO, "seconds": round(total, 1), "runs": rows}
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

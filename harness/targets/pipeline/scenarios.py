@@ -1,0 +1,129 @@
+"""The pipeline's scenarios: one named fault schedule per bug flag it exposes.
+
+Each is the acceptance case of the seed (001) as a schedule that repeats for
+the whole main phase: the fault that makes a missing mechanism visible,
+aimed where it hurts (the leader, a key's replicas), with what the report
+shows as proof. Times assume the pipeline's defaults (a 2 s leader lease).
+"""
+
+from __future__ import annotations
+
+from harness.targets.base import Scenario
+
+LEADER = {"role": "leader"}
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario(
+            "paused-leader",
+            "the leader takes its token for `ship`, stalls, is paused past its lease; a new leader "
+            "compensates; the old one wakes and sends its stale step",
+            "orders",
+            round=(
+                2.0,
+                ("stall", "start", None),
+                0.6,
+                ("pause", "start", LEADER),
+                5.0,
+                ("pause", "stop", None),
+                3.0,
+                ("stall", "stop", None),
+            ),
+            exposes={"fence-after-write": "stale-fenced-write"},
+            proof="fencing: every stale token rejected (`rejected token T < H for ship:order-…` in the "
+            "shipping service's log) and the new leader's ledger rows intact; with fence-after-write "
+            "the stale write lands and is a stale-fenced-write",
+            options={"stall": {"service": "saga", "op": "ship", "seconds": 2.0, "count": 0}},
+            defaults={"rate": 30.0},
+        ),
+        Scenario(
+            "lost-response",
+            "refund responses are lost after the refund is applied, so the saga retries the refund",
+            "orders",
+            round=(1.5, ("lost-response", "start", None), 3.0, ("lost-response", "stop", None)),
+            exposes={"refund-without-key": "duplicate-effect"},
+            proof="effects: one refund row per cancelled order although payment saw the refund twice "
+            "(duplicate-key hits); with refund-without-key two refund rows, a duplicate-effect",
+            options={"lost-response": {"service": "payment", "op": "refund", "count": 0}},
+        ),
+        Scenario(
+            "retry-storm",
+            "payment refuses every charge for a while; callers retry",
+            "orders",
+            round=(2.0, ("down", "start", None), 8.0, ("down", "stop", None)),
+            exposes={"naive-retry": "retry-amplification"},
+            proof="signals: the retries-vs-first-attempts graph stays under the retry budget; with "
+            "naive-retry retries multiply and are a retry-amplification",
+            options={"down": {"service": "payment", "op": "charge", "count": 0}},
+        ),
+        Scenario(
+            "wall-clock-order",
+            "the leader's wall clock runs 30 s ahead, then it is paused so a node with a true clock "
+            "takes over mid-saga",
+            "orders",
+            round=(
+                1.0,
+                ("clock", "start", {**LEADER, "seconds": 30}),
+                3.0,
+                ("pause", "start", LEADER),
+                5.0,
+                ("pause", "stop", None),
+                1.0,
+                ("clock", "stop", None),
+            ),
+            exposes={"wall-clock-order": "causal-inversion"},
+            proof="causal: saga steps ordered by HLC despite the skew (the report shows the wall-clock "
+            "contrast); with wall-clock-order a later step is stamped earlier, a causal-inversion",
+        ),
+        Scenario(
+            "commit-before-effect",
+            "the event consumer's process dies at the point between committing an offset and "
+            "applying the event, and is restarted",
+            "orders",
+            round=(2.0, ("crash", "start", None), 4.0, ("crash", "stop", None)),
+            exposes={"commit-before-effect": "lost-effect"},
+            proof="effects: every placed order reaches a final state (the event is redelivered after "
+            "the crash); with commit-before-effect the event is skipped, a lost-effect",
+            options={"crash": {"service": "events", "op": "consume", "count": 1}},
+        ),
+        Scenario(
+            "slow-replica",
+            "one node at a time is cut off from its peers while clients keep writing and reading "
+            "few keys through every node, so reads meet writes that reached one replica only",
+            "register",
+            round=(1.0, ("partition", "start", "isolate-one"), 2.0, ("partition", "stop", None)),
+            exposes={"weak-quorum": "weak-quorum-config", "no-write-back": "stale-read"},
+            proof="quorum: R+W > N and no read older than an acknowledged write; with weak-quorum the "
+            "lint fails and stale reads appear; with no-write-back a later read goes back in time",
+            defaults={"keys": 2, "rate": 200.0},
+        ),
+        Scenario(
+            "combined",
+            "two faults at once, again and again: a paused leader during packet loss, a partition "
+            "during a lost refund response",
+            "orders",
+            round=(
+                2.0,
+                ("loss", "start", None),
+                1.0,
+                ("pause", "start", LEADER),
+                4.0,
+                ("pause", "stop", None),
+                ("loss", "stop", None),
+                2.0,
+                ("partition", "start", None),
+                1.0,
+                ("lost-response", "start", None),
+                4.0,
+                ("lost-response", "stop", None),
+                ("partition", "stop", None),
+            ),
+            exposes={},
+            proof="effects: no double and no lost effect, every order settled, over a sustained run "
+            "with two faults active at once",
+            options={"lost-response": {"service": "payment", "op": "refund", "count": 0}},
+            defaults={"time_limit": 60.0},
+        ),
+    )
+}
