@@ -177,7 +177,7 @@ CRASH = _spec(
     "the node process exits at one point of an operation (the event consumer between effect and commit); "
     "restarted when the fault stops",
     _options("events", "consume", None),
-    "#ff9da7",
+    "#8c564b",
 )
 SPECS = {s.name: s for s in (LOST_RESPONSE, SLOW_RESPONSE, STALL, DOWN, CRASH)}
 KINDS = tuple(SPECS)

@@ -36,9 +36,22 @@ def _options_text(options: dict[str, dict[str, str]]) -> str:
     )
 
 
+def scenario_rows(target: str) -> dict[str, dict[str, Any]]:
+    """The target's scenarios: what each does, which faults, which bug it exposes as which kind."""
+    from harness.targets import get
+
+    return {
+        name: {"does": s.summary, "workload": s.workload, "faults": list(s.faults),
+               "exposes": dict(s.exposes), "proof": s.proof}
+        for name, s in sorted(get(target).scenarios.items())
+    }
+
+
 @click.command("nemeses")
-@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
-def nemeses(as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the tables as JSON.")
+@click.option("--target", "-t", default="pipeline", show_default=True, metavar="NAME",
+              help="Whose scenarios to list (a built-in target or a module path).")
+def nemeses(as_json: bool, target: str) -> None:
     """List every nemesis `seam test --nemesis` accepts, with its options.
 
     Combine them with commas (`--nemesis partition,pause`); with
@@ -46,12 +59,17 @@ def nemeses(as_json: bool) -> None:
     option with `--nemesis-opt FAULT.OPTION=VALUE`, e.g. `--nemesis-opt
     loss.p=0.3`. Every fault is healed at the end of a run, on error and on
     Ctrl-C, and `seam heal` undoes what a crashed run left behind.
+
+    Scenarios (`seam test --scenario NAME`) are named fault schedules that a
+    target declares: each runs its own workload and faults and exposes one
+    `--bug` flag with its own anomaly kind.
     """
     table = rows()
+    scenarios = scenario_rows(target)
     if as_json:
         import json
 
-        click.echo(json.dumps(table, indent=2))
+        click.echo(json.dumps({"nemeses": table, "scenarios": scenarios}, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -63,4 +81,14 @@ def nemeses(as_json: bool) -> None:
     out.add_column("options (default: what it does)")
     for name, row in table.items():
         out.add_row(name, row["does"], row["needs"], _options_text(row["options"]))
-    Console().print(out)
+    console = Console()
+    console.print(out)
+    if not scenarios:
+        return
+    sc = Table(title=f"Scenarios of target {target} (seam test --scenario NAME [--bug FLAG])", show_lines=True)
+    for column in ("name", "what it does", "workload / faults", "exposes (bug: kind)"):
+        sc.add_column(column, style="bold" if column == "name" else None)
+    for name, row in scenarios.items():
+        exposes = "\n".join(f"{b}: {k}" for b, k in row["exposes"].items()) or "- (a sustained soak)"
+        sc.add_row(name, row["does"], f"{row['workload']}: {', '.join(row['faults'])}", exposes)
+    console.print(sc)

@@ -202,7 +202,8 @@ def test_seam_nemeses_lists_every_fault_with_its_options_from_the_declarations()
 
     r = CliRunner().invoke(nemeses, ["--json"])
     assert r.exit_code == 0, r.output
-    table = json.loads(r.output)
+    both = json.loads(r.output)
+    table = both["nemeses"]
     assert list(table) == list(registry.faults())
     for name, spec in registry.faults().items():
         assert table[name]["does"] == spec.summary and table[name]["needs"] == spec.needs
@@ -210,3 +211,7 @@ def test_seam_nemeses_lists_every_fault_with_its_options_from_the_declarations()
     assert table["loss"]["options"]["p"]["default"] == "0.2"
     plain = CliRunner().invoke(nemeses, [], terminal_width=200)
     assert plain.exit_code == 0 and "p=0.2" in plain.output and "--loss" not in plain.output
+    # The target's scenarios, each naming the bug it exposes and the kind it is caught as.
+    scenarios = both["scenarios"]
+    assert scenarios["paused-leader"]["exposes"] == {"fence-after-write": "stale-fenced-write"}
+    assert scenarios["retry-storm"]["faults"] == ["down"] and "retry-storm" in plain.output
