@@ -155,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     base = Path(args.results_dir) if args.results_dir else Path(tempfile.mkdtemp(prefix="seam-zoo-"))
     base.mkdir(parents=True, exist_ok=True)
     done: list[Run] = []
-    signal.signal(signal.SIGTERM, _terminated)  # `kill PID` stops like Ctrl-C: the test heals first
+    # Ctrl-C and `kill PID` stop the bench once the current test has healed; SIGINT is set
+    # explicitly because a shell starts background jobs with it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminated)
     started = time.monotonic()
     interrupted = False
     try:
