@@ -20,6 +20,9 @@ Kinds, and where they act:
 - ``crash`` (service ``events``, op ``consume``): the process exits between
   the effect and the offset commit (or the commit and the effect with
   ``commit-before-effect``): the crash the at-least-once contract is about;
+- ``stall`` (service ``store``, op ``replica-put``): a replica sleeps
+  ``seconds`` before applying a write it was sent, so the write sits on its
+  coordinator alone meanwhile (what reads without write-back trip over);
 - ``stall`` (service ``events``, op ``consume``): the consumer sleeps
   ``seconds`` at that same point, mid-batch, so a test can SIGSTOP a leader
   there and check it does not go on consuming in its old term when woken.
@@ -126,6 +129,16 @@ def stall_point(ctx: Any, step: str) -> None:
             "fault: saga stalls %gs before sending %s (token already taken)", fault.seconds, step
         )
         ctx.metrics.inc("saga_stalls")
+        time.sleep(fault.seconds)
+
+
+def delay_point(ctx: Any, service: str, op: str) -> None:
+    """Called where a ``stall`` of (service, op) sleeps before doing the work: the
+    store's replica put (``store``/``replica-put``), so a write sits on its
+    coordinator alone for ``seconds`` while reads go on."""
+    fault = table(ctx).take(service, op)
+    if fault is not None and fault.kind == "stall":
+        ctx.log.warning("fault: %s/%s stalls %gs before applying", service, op, fault.seconds)
         time.sleep(fault.seconds)
 
 

@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from target import config as config_mod
+from target import pool
 from target.bugs import Bugs
 from target.context import NodeContext
 from target.election import Election
@@ -123,6 +124,7 @@ def run(cfg: config_mod.Config) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    pool.bind_source(cfg.host)  # peers (and partition rules) see this node's own address
     try:
         server: Server = serve(cfg.host, cfg.port, router, ctx.log)
     except OSError as e:

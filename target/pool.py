@@ -79,7 +79,8 @@ class _Conn:
 
     @classmethod
     def open(cls, host: str, port: int, timeout: float) -> _Conn:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        source = (_source, 0) if _source else None
+        sock = socket.create_connection((host, port), timeout=timeout, source_address=source)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
@@ -202,6 +203,20 @@ def _looks_alive(conn: _Conn) -> bool:
     except (OSError, ValueError):
         return False
     return not readable
+
+
+#: The address this node's outgoing connections come from (``bind_source``); None: the kernel's choice.
+_source: str | None = None
+
+
+def bind_source(host: str) -> None:
+    """Send from the address this node serves on, so a peer (and an iptables rule that
+    names this node by address) sees who is calling. On a shared host every node
+    has its own 127.0.0.x, but the kernel would send from 127.0.0.1: a partition
+    between two local nodes would then never match. A wildcard host keeps the
+    kernel's choice."""
+    global _source
+    _source = None if host in ("", "0.0.0.0", "::") else host
 
 
 _pools: dict[tuple[str, int], ConnectionPool] = {}

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from target import faults
 from target.fanout import Workers, fan_out
 from target.hlc import ZERO, Timestamp
 from target.pool import CallError, http_call, suspect
@@ -369,6 +370,7 @@ class StoreClient:
         except ValueError as e:
             raise HTTPError(400, str(e), "ts") from e
         self.ctx.hlc.update(ts)
+        faults.delay_point(self.ctx, "store", "replica-put")
         applied, held = self.replica.put(key, req.json["value"], ts)
         return 200, {"ok": True, "applied": applied, "ts": held.to_json()}
 

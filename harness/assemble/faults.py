@@ -55,29 +55,31 @@ def resolve(names: tuple[str, ...] | list[str], options: dict[str, dict[str, Any
 def scenario_schedule(scenario: Scenario, packages: list[Any], seed: int) -> Any:
     """The scenario's round, again and again, on the nemesis thread.
 
-    A step without a value takes the package's own start op (its options'
-    defaults, drawn with the run's seed); a step with a value aims it (a
-    role, a node, seconds)."""
-    import random
-
-    from harness.generator import cycle, nemesis, sleep
+    A step without a value takes the package's own start op, drawn afresh
+    each round from the run's seeded generator context (a new node, a new
+    shape); a step with a value aims it (a role, a node, seconds)."""
+    from harness.generator import fn, nemesis, sleep
     from nemesis.registry import get
 
     by_name = {p.name: p for p in packages}
-    rng = random.Random(seed)
-    steps: list[Any] = []
-    for step in scenario.round:
-        if not isinstance(step, tuple):
-            steps.append(sleep(float(step)))
-            continue
-        name, phase, value = step
-        if phase == "stop":
-            steps.append(get(name).stop_op())
-        elif value is None:
-            steps.append(by_name[name].start(rng))
-        else:
-            steps.append(get(name).start_op(value))
-    return nemesis(cycle(steps))
+
+    def one_round(test: Any, ctx: Any) -> list[Any]:
+        rng = ctx.rng("scenario-round")
+        steps: list[Any] = []
+        for step in scenario.round:
+            if not isinstance(step, tuple):
+                steps.append(sleep(float(step)))
+                continue
+            name, phase, value = step
+            if phase == "stop":
+                steps.append(get(name).stop_op())
+            elif value is None:
+                steps.append(by_name[name].start(rng))
+            else:
+                steps.append(get(name).start_op(value))
+        return steps
+
+    return nemesis(fn(one_round))
 
 
 def build(spec: TestSpec, names: list[str], test: Any, workload: WorkloadKind,

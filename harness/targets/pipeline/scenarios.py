@@ -34,8 +34,8 @@ SCENARIOS = {
             proof="fencing: every stale token rejected (`rejected token T < H for ship:order-…` in the "
             "shipping service's log) and the new leader's ledger rows intact; with fence-after-write "
             "the stale write lands and is a stale-fenced-write",
-            options={"stall": {"service": "saga", "op": "ship", "seconds": 2.0, "count": 0}},
-            defaults={"rate": 30.0},
+            options={"stall": {"service": "saga", "op": "ship", "seconds": 3.0, "count": 0}},
+            defaults={"rate": 60.0},
         ),
         Scenario(
             "lost-response",
@@ -89,13 +89,25 @@ SCENARIOS = {
         ),
         Scenario(
             "slow-replica",
-            "one node at a time is cut off from its peers while clients keep writing and reading "
-            "few keys through every node, so reads meet writes that reached one replica only",
+            "replicas stall before applying the writes they are sent, so each write sits on its "
+            "coordinator alone for a moment while clients read few keys through every node; then "
+            "a node holding such a write is paused, and reads must do without it",
             "register",
-            round=(1.0, ("partition", "start", "isolate-one"), 2.0, ("partition", "stop", None)),
+            round=(
+                0.5,
+                ("stall", "start", None),
+                1.0,
+                ("pause", "start", None),
+                1.5,
+                ("pause", "stop", None),
+                0.5,
+                ("stall", "stop", None),
+            ),
             exposes={"weak-quorum": "weak-quorum-config", "no-write-back": "stale-read"},
             proof="quorum: R+W > N and no read older than an acknowledged write; with weak-quorum the "
             "lint fails and stale reads appear; with no-write-back a later read goes back in time",
+            options={"stall": {"service": "store", "op": "replica-put", "seconds": 1.0, "count": 0},
+                     "pause": {"target": "random"}},
             defaults={"keys": 2, "rate": 200.0},
         ),
         Scenario(

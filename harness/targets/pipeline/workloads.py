@@ -120,7 +120,7 @@ def register(spec: TestSpec, addrs: Mapping[str, NodeAddr]) -> Workload:
 
 
 #: How far back (in orders placed) cancels and reads reach.
-RECENT = 100
+RECENT = 40
 
 
 @dataclass(frozen=True, slots=True)
