@@ -61,16 +61,17 @@ from rich.table import Table
 
 REPO = Path(__file__).resolve().parent.parent
 
-#: flag -> (workload, scenario, the anomaly kind that proves the flag was caught)
-ZOO: dict[str, tuple[str, str, str]] = {
-    "weak-quorum": ("register", "slow-replica", "weak-quorum-config"),
-    "no-write-back": ("register", "slow-replica", "stale-read"),
-    "fence-after-write": ("orders", "paused-leader", "stale-fenced-write"),
-    "refund-without-key": ("orders", "lost-response", "duplicate-effect"),
-    "naive-retry": ("orders", "retry-storm", "retry-amplification"),
-    "wall-clock-order": ("orders", "wall-clock-order", "causal-inversion"),
-    "commit-before-effect": ("orders", "commit-before-effect", "lost-effect"),
-}
+def _zoo() -> dict[str, tuple[str, str, str]]:
+    """flag -> (workload, scenario, the anomaly kind that proves the flag was caught),
+    read from the pipeline's scenario declarations (one source of truth)."""
+    sys.path.insert(0, str(REPO))
+    from harness.targets import get
+
+    return {flag: (s.workload, s.name, kind)
+            for s in get("pipeline").scenarios.values() for flag, kind in s.exposes.items()}
+
+
+ZOO: dict[str, tuple[str, str, str]] = _zoo()
 WORKLOADS = ("register", "orders")
 MIX = ("partition", "pause", "kill", "clock", "loss", "lost-response")
 MIX_CONCURRENCY = 2

@@ -103,9 +103,10 @@ SCENARIOS = {
                 0.5,
                 ("stall", "stop", None),
             ),
-            exposes={"weak-quorum": "weak-quorum-config", "no-write-back": "stale-read"},
+            exposes={"weak-quorum": "weak-quorum-config", "no-write-back": "nonlinearizable"},
             proof="quorum: R+W > N and no read older than an acknowledged write; with weak-quorum the "
-            "lint fails and stale reads appear; with no-write-back a later read goes back in time",
+            "lint fails and stale reads appear; with no-write-back a later read goes back in time "
+            "(a read that saw a write, then one that did not: nonlinearizable)",
             options={"stall": {"service": "store", "op": "replica-put", "seconds": 1.0, "count": 0},
                      "pause": {"target": "random"}},
             defaults={"keys": 2, "rate": 200.0},
