@@ -93,6 +93,10 @@ def _headline(
     if not results:
         return "No results.json: the run was not checked. Run `seam check` on this directory."
     if verdict == "valid":
+        warnings = Counter(a.get("kind", "?") for a in anomalies if a.get("severity") == "warning")
+        if warnings:
+            said = ", ".join(f"{n} {kind}" for kind, n in warnings.most_common())
+            return f"No safety violation; {sum(warnings.values())} warning(s), reported below: {said}."
         return f"No anomalies: {', '.join(checkers) or 'the checkers'} found the history valid."
     if verdict == "invalid":
         kinds = Counter((a.get("kind", "?"), a.get("checker", "?")) for a in anomalies)
@@ -340,12 +344,69 @@ def view(data: RunData, graphs: list[Path]) -> dict[str, Any]:
         "links": links,
         "has_timeline": any(p.name == "timeline.html" for p in graphs),
         "notes": data.notes,
+        "scenario": _scenario(data, checkers),
         "extra_top": {
             k: _compact(v, 200)
             for k, v in results.items()
             if k not in {"valid", "anomalies", "checkers", "files", "error", "run", "history"}
         },
     }
+
+
+def _scenario(data: RunData, checkers: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The scenario the run played (test.json) and the artefacts that prove its point:
+    the fences' rejections, each service operation's calls against the rows it wrote,
+    retries against first attempts. Shown whatever the verdict, so a VALID run shows
+    the mechanism holding and an INVALID one shows it failing."""
+    scenario = _obj(data.test.get("scenario"))
+    if not scenario:
+        return None
+    evidence: list[str] = []
+    fencing = _obj(_obj(checkers.get("fencing")).get("stats"))
+    rejected = [r for r in fencing.get("rejected") or [] if isinstance(r, dict)]
+    if "rejected" in fencing:
+        evidence.append(f"{len(rejected)} stale fencing token(s) rejected"
+                        + (":" if rejected else " (no stale write reached a fence)"))
+        evidence += [f"{r.get('node')} {r.get('ledger')}: rejected token {r.get('token')} < {r.get('highest')} "
+                     f"for {r.get('key')}" for r in rejected[:5]]
+    evidence += _calls_and_rows(data)
+    retries = _final_counters(data, "gauges")
+    if retries.get("retry_first_attempts"):
+        evidence.append(f"retries {retries.get('retry_retries', 0):g} for {retries['retry_first_attempts']:g} first "
+                        f"attempts, {retries.get('retry_shed_retries', 0):g} shed by the budget (graph: retries)")
+    return {**scenario, "evidence": evidence}
+
+
+def _final_counters(data: RunData, kind: str) -> dict[str, float]:
+    """The last scrape of each node's metrics, summed over nodes (``counters`` or ``gauges``)."""
+    total: dict[str, float] = {}
+    for rows in data.metrics.values():
+        last = next((r for r in reversed(rows) if isinstance(r.get("metrics"), dict)), None)
+        for k, v in _obj(_obj(last).get("metrics") if last else {}).get(kind, {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                total[k] = total.get(k, 0.0) + v
+    return total
+
+
+def _calls_and_rows(data: RunData) -> list[str]:
+    """"payment/refund: 14 calls received, 7 rows written": a lost response that was
+    retried shows as more calls than rows, the idempotency key holding."""
+    import re
+
+    calls = _final_counters(data, "counters")
+    rows: Counter[tuple[str, str]] = Counter()
+    for ledger in data.run_dir.glob("nodes/*/*.ledger.jsonl"):
+        service = ledger.name.split(".")[0]
+        for line in ledger.read_text(encoding="utf-8", errors="replace").splitlines():
+            m = re.search(r'"op":\s*"([^"]+)"', line)
+            if m:
+                rows[(service, m.group(1))] += 1
+    out = []
+    for key, n in sorted(calls.items()):
+        m = re.fullmatch(r'service_calls\{op="([^"]+)",service="([^"]+)"\}', key)
+        if m and (m.group(2), m.group(1)) in rows and n > rows[(m.group(2), m.group(1))]:
+            out.append(f"{m.group(2)}/{m.group(1)}: {n:g} calls received, {rows[(m.group(2), m.group(1))]} rows written")
+    return out
 
 
 def render(data: RunData, graphs: list[Path], path: Path) -> Path:
