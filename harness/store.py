@@ -236,7 +236,8 @@ def write_results(
 
 def _write_anomalies(out_dir: Path, result: CheckResult, history: Sequence[Op]) -> list[str]:
     """anomalies/<n>.jsonl for every anomaly: its shrunk sub-history when the checker
-    shrank one, else the ops it names. Each anomaly (and its copy under its
+    shrank one, else the ops it names; an anomaly that names no op (found in
+    metrics, ledgers or the config) is kept as anomalies/<n>.json. Each anomaly (and its copy under its
     checker in ``stats``) gets ``history`` pointing at the file."""
     by_index = {op.index: op for op in history}
     nested = [a for r in result.stats.values() for a in r.get("anomalies", [])]
@@ -244,16 +245,18 @@ def _write_anomalies(out_dir: Path, result: CheckResult, history: Sequence[Op]) 
     written: list[str] = []
     folder = out_dir / ANOMALIES
     if folder.is_dir():  # a re-check replaces the files of the check before it
-        for stale in folder.glob("*.jsonl"):
+        for stale in [*folder.glob("*.jsonl"), *folder.glob("*.json")]:
             stale.unlink()
     for n, anomaly in enumerate(result.anomalies, start=1):
         rows = anomaly.details.get("shrunk_ops") or [by_index[i].to_json() for i in anomaly.ops if i in by_index]
-        if not rows:
-            continue
-        rel = f"{ANOMALIES}/{n}.jsonl"
         folder.mkdir(exist_ok=True)
-        with open(out_dir / rel, "w", encoding="utf-8") as fh:
-            fh.writelines(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+        if rows:
+            rel = f"{ANOMALIES}/{n}.jsonl"
+            with open(out_dir / rel, "w", encoding="utf-8") as fh:
+                fh.writelines(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+        else:  # found in metrics, ledgers or config, not in ops: keep the anomaly itself
+            rel = f"{ANOMALIES}/{n}.json"
+            write_json_atomic(out_dir / rel, anomaly.to_json())
         anomaly.history = anomaly.details["history"] = rel
         if same:
             nested[n - 1]["history"] = nested[n - 1].setdefault("details", {})["history"] = rel

@@ -164,3 +164,28 @@ def test_record_after_close_raises_and_close_is_idempotent(tmp_path: Path) -> No
 def test_bad_test_names_are_config_errors(tmp_path: Path, name: str) -> None:
     with pytest.raises(ConfigError):
         RunStore(tmp_path, name, START)
+
+
+def test_the_results_writer_keeps_every_anomaly_and_moves_graph_series_out(tmp_path: Path) -> None:
+    from harness.core.op import Op
+    from harness.core.verdict import Anomaly, CheckResult
+    from harness.store import write_results
+
+    history = [Op(0, 0, 1, "invoke", "read", None), Op(1, 5, 1, "ok", "read", 3)]
+    stale = Anomaly("quorum", "stale-read", "read 3 is stale", ops=[0, 1])
+    lint = Anomaly("quorum", "weak-quorum-config", "R+W <= N")  # names no op
+    alert = Anomaly("signals", "duplicate-key-alert", "5 hits", severity="warning")
+    result = CheckResult(valid=False, anomalies=[stale, lint, alert], stats={
+        "quorum": {"valid": False, "anomalies": [stale.to_json(), lint.to_json()], "stats": {}},
+        "signals": {"valid": True, "anomalies": [alert.to_json()], "stats": {"series": {"lag": [1, 2]}}},
+    })
+    written = write_results(tmp_path, result, history=history, test={"name": "t", "seed": 4})
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert (doc["schema"], doc["test"], doc["seed"], doc["valid"], doc["exit_code"]) == (2, "t", 4, False, 1)
+    assert [a["history"] for a in doc["anomalies"]] == ["anomalies/1.jsonl", "anomalies/2.json", "anomalies/3.json"]
+    assert [json.loads(x)["index"] for x in (tmp_path / "anomalies/1.jsonl").read_text().splitlines()] == [0, 1]
+    assert json.loads((tmp_path / "anomalies/2.json").read_text())["kind"] == "weak-quorum-config"
+    assert [a["severity"] for a in doc["anomalies"]] == ["error", "error", "warning"]
+    assert "series" not in doc["checkers"]["signals"]["stats"]
+    assert json.loads((tmp_path / "series.json").read_text()) == {"signals": {"lag": [1, 2]}}
+    assert set(written) >= {"results.json", "series.json", "anomalies/1.jsonl"}
