@@ -53,6 +53,9 @@ class Config:
     log: str = "node.log"
     seed: int = 1
     roles: tuple[str, ...] = SERVICES
+    # Send to peers from ``host`` (local clusters: each node's own 127.0.0.x, so
+    # partition rules that name nodes by address match). Off: the kernel's choice.
+    bind_source: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -185,4 +188,8 @@ def from_dict(raw: Any, *, source: str = "node.json") -> Config:
             kw[key] = _num(source, key, raw[key], float, 0.01)
     if "seed" in raw:
         kw["seed"] = _num(source, "seed", raw["seed"], int, 0)
+    if "bind_source" in raw:
+        if not isinstance(raw["bind_source"], bool):
+            raise ConfigInvalid(source, "bind_source", f"expected true or false, got {raw['bind_source']!r}")
+        kw["bind_source"] = raw["bind_source"]
     return Config(**kw)

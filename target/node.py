@@ -124,7 +124,8 @@ def run(cfg: config_mod.Config) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    pool.bind_source(cfg.host)  # peers (and partition rules) see this node's own address
+    if cfg.bind_source:
+        pool.bind_source(cfg.host)  # peers (and partition rules) see this node's own address
     try:
         server: Server = serve(cfg.host, cfg.port, router, ctx.log)
     except OSError as e:

@@ -43,6 +43,7 @@ CHILD = """
 import json, sys
 import harness.generator.nemesis_schedule as nemesis_schedule
 from harness.generator import nemesis, sleep
+from harness.assemble import build_plan
 from harness.runner import run_test
 from harness.spec import TestSpec
 
@@ -50,7 +51,7 @@ def hold(packages, *, interval, concurrency=1):
     return nemesis([*json.loads(sys.argv[2]), sleep(600)])
 
 nemesis_schedule.schedule = hold
-run_test(TestSpec.from_json(json.loads(sys.argv[1])), progress=False, install_sigint=False)
+run_test(build_plan(TestSpec.from_json(json.loads(sys.argv[1]))), progress=False, install_sigint=False)
 """
 
 NET_PROC_CLOCK = [{"f": "start-partition", "value": "halves", "fault": "partition", "phase": "start"},

@@ -34,7 +34,7 @@ def test_orders_run_with_partitions_and_pauses_renders_a_report_a_browser_shows(
     with cluster_fixture.running_cluster(tmp_path / "cluster", nodes=5) as cluster:
         try:
             r = seam("test", "-w", "orders", "--cluster", "netns", "--node-count", "5",
-                     "--nemesis", "partition,pause", "--nemesis-interval", "2", "--time-limit", "10",
+                     "--nemesis", "partition,pause", "--nemesis-concurrency", "2", "--nemesis-interval", "2", "--time-limit", "10",
                      "--recovery-time", "8", "--rate", "30", "--concurrency", "5", "--seed", "7",
                      "--cluster-prefix", cluster.prefix, "--subnet", str(cluster.network),
                      "--cluster-state", str(tmp_path / "cluster"), "--results", str(results), "--no-progress",

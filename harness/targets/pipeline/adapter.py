@@ -134,6 +134,9 @@ class PipelineTarget:
             "admin_secret": self.admin_secret,
             "log": "node.log",
             "seed": self.seed,
+            # Nodes sharing this host's loopback must send from their own 127.0.0.x, or a
+            # partition between two of them (rules naming addresses) would never match.
+            "bind_source": a.host.startswith("127.") and a.host != "127.0.0.1",
         }
         cfg.update(self.extra_config)
         return cfg
