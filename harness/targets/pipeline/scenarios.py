@@ -25,7 +25,9 @@ SCENARIOS = {
                 ("stall", "start", None),
                 0.6,
                 ("pause", "start", LEADER),
-                5.0,
+                # Long enough for a new leader to claim the event log and compensate the
+                # orders cancelled meanwhile, before the old one wakes with its stale step.
+                9.0,
                 ("pause", "stop", None),
                 3.0,
                 ("stall", "stop", None),
