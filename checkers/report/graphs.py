@@ -7,7 +7,7 @@ with nothing to draw is not written: ``render_all`` says why in
 ``data.notes`` instead of producing an empty image.
 
 The signals dashboard and the retry graph read the scraped
-``nodes/<node>/metrics.jsonl`` (``harness.metrics_scrape``); the names of
+``nodes/<node>/metrics.jsonl`` (the target's observer, e.g. the pipeline's scraper); the names of
 the metrics they draw are in ``SIGNALS`` and ``RETRY_GAUGES``, the single
 place that knows the target's metric names.
 """
