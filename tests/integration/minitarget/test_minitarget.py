@@ -41,6 +41,7 @@ def test_seam_test_runs_the_folder_target_with_partition_and_pause(tmp_path: Pat
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     r = subprocess.run(
         [sys.executable, "-m", "harness.cli", "test", "--target", MODULE, "--nemesis", "partition,pause",
+         "--nemesis-concurrency", "2",
          "--nemesis-interval", "1", "--time-limit", "6", "--node-count", "3", "--rate", "50",
          "--results", str(results), "--no-progress", "--seed", "5"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
