@@ -345,6 +345,7 @@ def view(data: RunData, graphs: list[Path]) -> dict[str, Any]:
         "has_timeline": any(p.name == "timeline.html" for p in graphs),
         "notes": data.notes,
         "scenario": _scenario(data, checkers),
+        "by_node": _by_node(checkers),
         "extra_top": {
             k: _compact(v, 200)
             for k, v in results.items()
@@ -375,6 +376,16 @@ def _scenario(data: RunData, checkers: dict[str, dict[str, Any]]) -> dict[str, A
         evidence.append(f"retries {retries.get('retry_retries', 0):g} for {retries['retry_first_attempts']:g} first "
                         f"attempts, {retries.get('retry_shed_retries', 0):g} shed by the budget (graph: retries)")
     return {**scenario, "evidence": evidence}
+
+
+def _by_node(checkers: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Calls completed per node, by type, from the stats of the checker that counted them
+    (``perf``'s ``by_node``): is the load fair, and which node refused or timed out?"""
+    for r in checkers.values():
+        counts = _obj(_obj(r.get("stats")).get("by_node"))
+        if counts:
+            return [{"node": n, "total": sum(_obj(c).values()), **_obj(c)} for n, c in sorted(counts.items())]
+    return []
 
 
 def _final_counters(data: RunData, kind: str) -> dict[str, float]:

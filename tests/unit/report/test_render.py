@@ -395,3 +395,28 @@ def test_many_instances_of_one_bug_do_not_bury_another(tmp_path: Path) -> None:
     assert "37 more lost-effect like these" in html
     assert f"<li>{lost[39]['summary']} · ops {oks[39]}" in html
     assert html.index(lost[39]["summary"]) < html.index(stale["summary"]) < html.index("<img")
+
+
+def test_the_report_shows_the_scenario_its_evidence_and_the_load_per_node(tmp_path: Path) -> None:
+    """A scenario's run names it with its proof; perf's by_node becomes the per-node table;
+    a VALID run whose only anomaly is a warning says so under the verdict."""
+    rows = history()
+    alert = {"checker": "signals", "kind": "duplicate-key-alert", "summary": "5 hits", "ops": [],
+             "details": {}, "fingerprint": "duplicate-key-alert", "history": None, "severity": "warning"}
+    results = {"valid": True, "anomalies": [alert], "files": [], "error": None, "checkers": {
+        "perf": {"valid": True, "anomalies": [], "stats": {"by_node": {"n1": {"ok": 7, "fail": 1}, "n2": {"ok": 8}}}},
+        "fencing": {"valid": True, "anomalies": [], "stats": {"rejected": [
+            {"node": "n3", "ledger": "shipping", "key": "ship:order-9", "token": 2, "highest": 6}]}},
+        "signals": {"valid": True, "anomalies": [alert], "stats": {}},
+    }, "run": {"ops": len(rows), "counts": {}, "seconds": 8.0, "interrupted": False}}
+    run = write_run(tmp_path, results=results)
+    test = json.loads((run / "test.json").read_text())
+    test["scenario"] = {"name": "paused-leader", "summary": "a stalled leader", "proof": "fence rejections",
+                        "exposes": {"fence-after-write": "stale-fenced-write"}}
+    (run / "test.json").write_text(json.dumps(test))
+    page = unescape((render_run(run)).read_text())
+    assert "Scenario paused-leader" in page and "fence rejections" in page
+    assert "n3 shipping: rejected token 2 < 6 for ship:order-9" in page
+    table = page.split('<table id="by-node">', 1)[1].split("</table>", 1)[0]
+    assert re.findall(r"<td>(n\d)</td><td>(\d+)</td>", table) == [("n1", "8"), ("n2", "8")]
+    assert "No safety violation; 1 warning(s)" in page
