@@ -26,7 +26,7 @@ import re
 import signal
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ class StoredRun:
     options: dict[str, Any]
     nodes: dict[str, dict[str, str]]  # node -> {"url", "workdir"}
     control_pid: int | None  # the `seam test` process that ran it, if recorded
+    test: dict[str, Any] = field(default_factory=dict)  # the whole test.json (target, faults, ...)
 
     @property
     def ledger(self) -> Path:
@@ -79,7 +80,7 @@ def load_run(run_dir: Path) -> StoredRun:
             f"{f}: cannot read it ({e}); the run cannot be healed from its files"
         ) from None
     nodes = data.get("nodes") or {}
-    return StoredRun(path, dict(data.get("options") or {}), dict(nodes), _control_pid(data, nodes))
+    return StoredRun(path, dict(data.get("options") or {}), dict(nodes), _control_pid(data, nodes), data)
 
 
 def _control_pid(data: dict[str, Any], nodes: dict[str, dict[str, str]]) -> int | None:

@@ -206,7 +206,7 @@ def write_results(
     Returns the files written, relative to ``out_dir``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    old = _read_json(out_dir / RESULTS_JSON)
+    old = read_json_object(out_dir / RESULTS_JSON)
     written = _write_anomalies(out_dir, result, history)
     stored = old.get("checkers")
     checkers: dict[str, Any] = {**(stored if isinstance(stored, dict) else {}), **result.stats}
@@ -264,7 +264,8 @@ def _write_anomalies(out_dir: Path, result: CheckResult, history: Sequence[Op]) 
     return written
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object file such as results.json or test.json; {} when missing or not an object."""
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

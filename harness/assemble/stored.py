@@ -21,7 +21,7 @@ from harness.core.protocols import Checker
 from harness.core.verdict import CheckResult, exit_code
 from harness.recover import StoredRun, control_alive, find_runs, load_run
 from harness.spec import TestSpec
-from harness.store import TEST_JSON, write_results
+from harness.store import TEST_JSON, read_json_object, write_results
 from harness.targets import DEFAULT, TargetKind, WorkloadKind, get
 
 log = logging.getLogger("seam.runner")
@@ -54,12 +54,27 @@ def checker_for_run(test: dict[str, Any], source: Path) -> Checker:
 # results
 
 
+def write_check(out_dir: Path, result: CheckResult, history: History, *, stored_run: bool,
+                run: dict[str, Any] | None = None) -> list[str]:
+    """What a check leaves in ``out_dir``: each non-linearizable key drawn, then
+    results.json, anomalies/ and series.json; for a stored run (``seam test`` at its
+    end, ``seam check RUN_DIR``) also test.json's name and seed in results.json and
+    the report rendered again, so a run and a re-check leave the same files and
+    report.html never shows a stale verdict. Returns the files written, relative."""
+    drawn = render_failures(out_dir, result)
+    result.files = [*result.files, *drawn]
+    test = read_json_object(out_dir / TEST_JSON) if stored_run else None
+    written = write_results(out_dir, result, history=list(history), test=test, run=run) + drawn
+    if stored_run:
+        render_report(out_dir)
+        if (out_dir / "report.html").exists():
+            written.append("report.html")
+    return written
+
+
 def finish(run_dir: Path, result: CheckResult, history: History, *, run: dict[str, Any] | None = None) -> int:
-    """Write results.json, anomalies/ and series.json, draw each non-linearizable key and
-    render the report: what a run and a re-check both leave. Returns the exit code."""
-    result.files = [*result.files, *render_failures(run_dir, result)]
-    write_results(run_dir, result, history=list(history), test=_read_test(run_dir), run=run)
-    render_report(run_dir)
+    """The end of a run: ``write_check`` on its directory; returns the exit code."""
+    write_check(run_dir, result, history, stored_run=True, run=run)
     return exit_code(result.valid)
 
 
@@ -86,16 +101,6 @@ def render_report(run_dir: Path) -> None:
         ui_log.warning("could not render the report (seam report %s tries again): %s", run_dir, e)
 
 
-def _read_test(run_dir: Path) -> dict[str, Any]:
-    import json
-
-    try:
-        data = json.loads((run_dir / TEST_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 # ---------------------------------------------------------------------------
 # heal and leftovers
 
@@ -106,8 +111,7 @@ def _addrs(run: StoredRun) -> dict[str, NodeAddr]:
 
 def _recover_options(run: StoredRun) -> dict[str, Any]:
     """The options the target's ``recover`` gets: the run's, plus whether it ran under fake time."""
-    test = _read_test(run.path)
-    described = test.get("faults")
+    described = run.test.get("faults")
     if not isinstance(described, dict):
         described = {}
     skew = any(isinstance(f, dict) and f.get("ability") == "Skewable" for f in described.values())
@@ -120,7 +124,7 @@ def heal_run(run_dir: Path, *, report: Report = lambda line: None) -> list[Any]:
     from harness.recover import heal_run as heal
 
     run = load_run(run_dir)
-    kind = target_of(_read_test(run.path))
+    kind = target_of(run.test)
     remote = nodes.remote_for_run(run.options, list(run.nodes), run.path / TEST_JSON)
 
     def target_for(say: Report) -> Any:
@@ -137,7 +141,7 @@ def stop_leftovers(run_dir: Path, *, report: Report = lambda line: None) -> list
     from harness.recover import stop_leftovers as stop
 
     run = load_run(run_dir)
-    kind = target_of(_read_test(run.path))
+    kind = target_of(run.test)
     if kind.owns_process is None:
         return []
     addrs = _addrs(run)

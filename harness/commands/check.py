@@ -367,29 +367,11 @@ def _unique_name(used: set[str], history_path: Path) -> str:
 
 
 def write_results(out_dir: Path, result: Any, history: Any, *, rerun: bool = False) -> list[str]:
-    """results.json (DESIGN section 5), anomalies/<n>.jsonl and, for failures,
-    linear.html and linear-<n>.png, through the one results writer
-    (``harness.store.write_results``). A re-check of a stored run in place also
-    renders its report again, so report.html never shows a stale verdict.
-    Returns the files written, relative to ``out_dir``.
+    """results.json (DESIGN section 5), anomalies/ and, for failures, linear.html and
+    linear-<n>.png, through the one writer a run uses too
+    (``harness.assemble.stored.write_check``); a re-check of a stored run in place
+    also renders its report again. Returns the files written, relative to ``out_dir``.
     """
-    from harness.assemble.stored import render_failures, render_report
-    from harness.store import write_results as store_results
+    from harness.assemble.stored import write_check
 
-    drawn = render_failures(out_dir, result)
-    result.files = [*result.files, *drawn]
-    written = store_results(out_dir, result, history=list(history), test=_stored_test(out_dir) if rerun else None)
-    written += drawn
-    if rerun:
-        render_report(out_dir)
-        if (out_dir / "report.html").exists():
-            written.append("report.html")
-    return written
-
-
-def _stored_test(run_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((run_dir / "test.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return write_check(out_dir, result, history, stored_run=rerun)
