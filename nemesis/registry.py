@@ -4,7 +4,7 @@ There is no list of names here: a module that declares a ``FaultSpec`` at
 module level (``FAULT = FaultSpec(...)``) is a fault, and adding one is adding
 a module. This is the one place the rest of Seam asks about faults:
 
-* the CLI: ``parse_names`` (``--nemesis``), ``parse_options``
+* the CLI: ``parse_names`` (``--nemesis``), ``parse_assignments``
   (``--nemesis-opt FAULT.OPTION=VALUE``), ``faults`` (``seam nemeses``);
 * the runner: ``needing_root`` and ``check_applicable`` before anything
   starts, ``build_packages`` to run them, ``describe`` for test.json (the
@@ -37,6 +37,7 @@ __all__ = [
     "moot",
     "needing_root",
     "parse_names",
+    "parse_assignments",
     "parse_options",
     "resolve_options",
     "undo",
@@ -112,6 +113,12 @@ def parse_options(names: Sequence[str], assignments: Iterable[str]) -> dict[str,
     assignment to a fault not in ``names``, an unknown option or a bad value
     is a ConfigError naming the option, what it accepts and its default.
     """
+    return resolve_options(names, parse_assignments(names, assignments))
+
+
+def parse_assignments(names: Sequence[str], assignments: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Only the options assigned, parsed and checked as ``parse_options`` does: what a
+    caller keeps when defaults come later from elsewhere (a scenario's options)."""
     given: dict[str, dict[str, Any]] = {name: {} for name in names}
     for text in assignments:
         fault, option, value = _split(text)
@@ -122,7 +129,7 @@ def parse_options(names: Sequence[str], assignments: Iterable[str]) -> dict[str,
                 f"add it to --nemesis or drop the option"
             )
         given[fault][option] = _parse(get(fault), option, value)
-    return resolve_options(names, given)
+    return {fault: options for fault, options in given.items() if options}
 
 
 def _split(text: str) -> tuple[str, str, str]:

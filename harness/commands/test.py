@@ -123,14 +123,11 @@ def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_op
         node_list = _known_nodes(cluster, node_list, node_count)
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big") % 1_000_000
-    from nemesis.registry import parse_names, parse_options
+    from nemesis.registry import parse_assignments, parse_names
 
     faults = _split(nemesis)
-    parsed = parse_options(parse_names(faults) or list(chosen.faults if chosen else ()), nemesis_opts)
     # Only what the user set: defaults are filled in later, under a scenario's own options.
-    given = {tuple(a.split("=", 1)[0].strip().split(".", 1)) for a in nemesis_opts}
-    options = {f: {k: v for k, v in opts.items() if (f, k) in given} for f, opts in parsed.items()}
-    options = {f: opts for f, opts in options.items() if opts}
+    options = parse_assignments(parse_names(faults) or list(chosen.faults if chosen else ()), nemesis_opts)
     spec = TestSpec(
         workload=workload, target=target, name=name or "", nemesis=faults, nemesis_options=options, nemesis_interval=nemesis_interval,
         nemesis_concurrency=nemesis_concurrency, time_limit=time_limit,

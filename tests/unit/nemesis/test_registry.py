@@ -215,3 +215,10 @@ def test_seam_nemeses_lists_every_fault_with_its_options_from_the_declarations()
     scenarios = both["scenarios"]
     assert scenarios["paused-leader"]["exposes"] == {"fence-after-write": "stale-fenced-write"}
     assert scenarios["retry-storm"]["faults"] == ["down"] and "retry-storm" in plain.output
+
+
+def test_parse_assignments_keeps_only_what_was_set_checked_like_parse_options():
+    assert registry.parse_assignments(["loss", "partition"], ["loss.p=0.5"]) == {"loss": {"p": 0.5}}
+    assert registry.parse_assignments(["loss"], []) == {}
+    with pytest.raises(ConfigError, match="loss.p"):
+        registry.parse_assignments(["loss"], ["loss.p=2"])
