@@ -231,7 +231,7 @@ def _collect_all(test: Test) -> None:
         return
     for n in test.nodes:
         try:
-            test.target.collect(test, n, test.store.path / "nodes" / n)
+            test.target.collect(test, n, test.store.nodes_dir(n))
         except Exception as e:  # collecting one node must not stop the others
             log.error("collect %s failed: %s", n, e)
 

@@ -389,11 +389,18 @@ def _by_node(checkers: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _final_counters(data: RunData, kind: str) -> dict[str, float]:
-    """The last scrape of each node's metrics, summed over nodes (``counters`` or ``gauges``)."""
+    """Each node's last known metrics (``Artifacts.final_metrics``: collected metrics.json,
+    else the last scrape), summed over nodes (``counters`` or ``gauges``)."""
+    from checkers.artifacts import ArtifactError, Artifacts
+
+    arts = Artifacts.open(data.run_dir)
     total: dict[str, float] = {}
-    for rows in data.metrics.values():
-        last = next((r for r in reversed(rows) if isinstance(r.get("metrics"), dict)), None)
-        for k, v in _obj(_obj(last).get("metrics") if last else {}).get(kind, {}).items():
+    for node in arts.nodes():
+        try:
+            snap = arts.final_metrics(node) or {}
+        except ArtifactError:
+            continue  # an unreadable snapshot shows nothing here; the signals checker says why
+        for k, v in _obj(snap.get(kind)).items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 total[k] = total.get(k, 0.0) + v
     return total
@@ -404,19 +411,18 @@ def _calls_and_rows(data: RunData) -> list[str]:
     retried shows as more calls than rows, the idempotency key holding."""
     import re
 
-    calls = _final_counters(data, "counters")
-    rows: Counter[tuple[str, str]] = Counter()
-    for ledger in data.run_dir.glob("nodes/*/*.ledger.jsonl"):
-        service = ledger.name.split(".")[0]
-        for line in ledger.read_text(encoding="utf-8", errors="replace").splitlines():
-            m = re.search(r'"op":\s*"([^"]+)"', line)
-            if m:
-                rows[(service, m.group(1))] += 1
+    from checkers.artifacts import ArtifactError, Artifacts
+
+    try:
+        rows = Counter((r.service, r.op) for r in Artifacts.open(data.run_dir).ledger())
+    except ArtifactError:
+        return []
     out = []
-    for key, n in sorted(calls.items()):
+    for key, n in sorted(_final_counters(data, "counters").items()):
         m = re.fullmatch(r'service_calls\{op="([^"]+)",service="([^"]+)"\}', key)
-        if m and (m.group(2), m.group(1)) in rows and n > rows[(m.group(2), m.group(1))]:
-            out.append(f"{m.group(2)}/{m.group(1)}: {n:g} calls received, {rows[(m.group(2), m.group(1))]} rows written")
+        written = rows.get((m.group(2), m.group(1)), 0) if m else 0
+        if m and 0 < written < n:
+            out.append(f"{m.group(2)}/{m.group(1)}: {n:g} calls received, {written} rows written")
     return out
 
 

@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.assemble import faults, nodes, stored
-from harness.core.errors import ConfigError
+from harness.core.errors import EXIT_FAILED, ConfigError
 from harness.core.op import History
 from harness.core.placement import NodeAddr
 from harness.core.protocols import Nemesis, Remote, Target
 from harness.core.verdict import CheckResult
 from harness.spec import TestSpec
-from harness.store import RESULTS_JSON, TEST_JSON, RunStore
+from harness.store import RESULTS_JSON, RESULTS_SCHEMA, TEST_JSON, RunStore
 from harness.targets import MakeContext, Scenario, TargetKind, Workload, WorkloadKind, get
 
 log = logging.getLogger("seam.runner")
@@ -59,8 +59,9 @@ class Plan:
         store.write_json(TEST_JSON, self.test_json(store, addrs))
 
     def record_failure(self, store: RunStore, error: str, run: dict[str, Any]) -> None:
-        store.write_json(RESULTS_JSON, {"schema": 2, "test": self.spec.name, "seed": self.spec.seed, "valid": None,
-                                        "exit_code": 3, "error": error, "anomalies": [], "run": run})
+        store.write_json(RESULTS_JSON, {"schema": RESULTS_SCHEMA, "test": self.spec.name, "seed": self.spec.seed,
+                                        "valid": None, "exit_code": EXIT_FAILED, "error": error, "anomalies": [],
+                                        "run": run})
 
     def test_json(self, store: RunStore, addrs: Mapping[str, NodeAddr] | None = None) -> dict[str, Any]:
         spec, wk = self.spec, self.workload_kind
@@ -175,14 +176,10 @@ def check_spec(spec: TestSpec) -> None:
 
 def _check_cluster(spec: TestSpec) -> None:
     if spec.cluster == "netns":
-        if not _root():
+        if not nodes.running_as_root():
             raise ConfigError("--cluster netns needs root (network namespaces); run as root or use --cluster local")
         if shutil.which("ip") is None:
             raise ConfigError("--cluster netns needs `ip` (iproute2); install it or use --cluster local")
-
-
-def _root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def _version() -> str:

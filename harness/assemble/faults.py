@@ -8,9 +8,9 @@ asks the registry and wires the packages to the run.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
+from harness.assemble.nodes import running_as_root
 from harness.core.errors import ConfigError
 from harness.spec import TestSpec
 from harness.targets.base import Scenario, TargetKind, WorkloadKind
@@ -23,9 +23,8 @@ def check(spec: TestSpec, kind: TargetKind, workload: WorkloadKind) -> list[str]
     from nemesis.registry import check_applicable, needing_root, parse_names
 
     names = parse_names(spec.nemesis)
-    root = hasattr(os, "geteuid") and os.geteuid() == 0
     for n in needing_root(names):
-        if not root:
+        if not running_as_root():
             raise ConfigError(f"--nemesis {n} needs root (it installs iptables rules); run as root or drop it")
     check_applicable(names, spec.nemesis_options, target=None, services=workload.services)
     return names
@@ -52,7 +51,7 @@ def resolve(names: tuple[str, ...] | list[str], options: dict[str, dict[str, Any
     return resolve_options(list(names), options)
 
 
-def scenario_schedule(scenario: Scenario, packages: list[Any], seed: int) -> Any:
+def scenario_schedule(scenario: Scenario, packages: list[Any]) -> Any:
     """The scenario's round, again and again, on the nemesis thread.
 
     A step without a value takes the package's own start op, drawn afresh
@@ -109,7 +108,7 @@ def build(spec: TestSpec, names: list[str], test: Any, workload: WorkloadKind,
     packages = build_packages(names, ctx, spec.nemesis_options)
     if scenario is not None:
         log.info("scenario %s: %s", scenario.name, scenario.summary)
-        plan = scenario_schedule(scenario, packages, spec.seed)
+        plan = scenario_schedule(scenario, packages)
     else:
         log.info("nemesis: %s every %gs (concurrency %d)", ", ".join(names), spec.nemesis_interval,
                  spec.nemesis_concurrency)

@@ -26,6 +26,9 @@ from harness.spec import TestSpec
 log = logging.getLogger("seam.runner")
 
 
+def running_as_root() -> bool:
+    """Namespaces and iptables need root; asked before anything starts."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 def provision(spec: TestSpec, run_name: str, scopes: contextlib.ExitStack) -> tuple[Remote, dict[str, NodeAddr]]:

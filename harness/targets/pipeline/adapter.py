@@ -109,7 +109,7 @@ class PipelineTarget:
             raise TargetError(f"clock {clock!r}: choose {' or '.join(CLOCKS)}")
         self.clock = clock
         self.admin_secret = secrets.token_hex(12)
-        self._faketime: dict[str, str] = {}
+        self._clock_ready: dict[str, str] = {}  # node -> libfaketime path ("" for the shim)
         self._pids: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -324,29 +324,25 @@ class PipelineTarget:
     def _faketime_env(self, node: str) -> dict[str, str]:
         if not self.skew:
             return {}
+        if node not in self._clock_ready:  # first start: libfaketime found, the offset file at +0s
+            self._clock_ready[node] = self._find_faketime(node) if self.clock == "libfaketime" else ""
+            self._write_clock_file(node)
         if self.clock == "shim":
-            if node not in self._faketime:
-                self._write_clock_file(node)
-                self._faketime[node] = "shim"
             return {"SEAM_CLOCK_FILE": self.clock_file(None, node)}
-        lib = self._faketime.get(node)
-        if lib is None:
-            lib = self._faketime[node] = self._find_faketime(node)
         return {
-            "LD_PRELOAD": lib,
+            "LD_PRELOAD": self._clock_ready[node],
             "FAKETIME_TIMESTAMP_FILE": self.clock_file(None, node),
             "FAKETIME_NO_CACHE": "1",
             "FAKETIME_DONT_FAKE_MONOTONIC": "1",
         }
 
     def _find_faketime(self, node: str) -> str:
-        """libfaketime's path on the node; its offset file starts at +0s."""
+        """libfaketime's path on the node."""
         script = "for f in " + " ".join(FAKETIME_LIBS) + '; do [ -e "$f" ] && { echo "$f"; exit 0; }; done; exit 1'
         r = self.remote.run(node, ["sh", "-c", script], timeout=30, check=False)
         if r.status != 0 or not r.stdout.strip():
             raise TargetError(f"{node}: libfaketime not found (looked in {', '.join(FAKETIME_LIBS)}); "
                               "fix: apt-get install libfaketime, or run without the clock nemesis")
-        self._write_clock_file(node)
         return r.stdout.strip().splitlines()[0]
 
     def _write_clock_file(self, node: str) -> None:
