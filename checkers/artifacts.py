@@ -13,6 +13,9 @@ shapes the checkers rely on, one JSON object a line unless said otherwise:
     ``late: true`` when a stale token was noticed only after the write.
 ``saga-steps.jsonl``
     ``{order_id, seq, step, phase, ts: [wall_ms, logical, node], wall, node, term}``.
+``store.jsonl``
+    the node's store replica, ``{key, value, ts}`` per version it accepted; the
+    newest ``saga:*`` record fills step-log gaps (see ``Artifacts.saga_records``).
 ``metrics.jsonl``
     one scrape of ``GET /metrics`` a line: ``{"time": <seconds since the run
     started, the same origin as the history's ns times>, "counters": {...},
@@ -308,6 +311,17 @@ class Step(NamedTuple):
         }
 
 
+#: A node's store replica: one ``{key, value, ts}`` line per version it accepted.
+STORE = "store.jsonl"
+
+
+def _stamp(ts: Any) -> tuple[int, int, str] | None:
+    """An HLC stamp ``[wall_ms, logical, node]`` as a comparable tuple, None if malformed."""
+    if type(ts) is list and len(ts) == 3 and type(ts[0]) is int and type(ts[1]) is int:
+        return (ts[0], ts[1], str(ts[2]))
+    return None
+
+
 _STEP_FIELDS = itemgetter("order_id", "seq", "step", "phase", "ts", "wall", "node", "term")
 
 
@@ -449,7 +463,8 @@ class Artifacts:
         return found
 
     def steps(self) -> list[Step]:
-        """Every step-log row of every node (rows without an order id or seq are skipped)."""
+        """Every step-log row of every node (rows without an order id or seq are skipped),
+        then the log of each saga's newest record in the store (see ``saga_records``)."""
         if "steps" not in self._cache:
             out: list[Step] = []
             for n in self.nodes():
@@ -458,9 +473,44 @@ class Artifacts:
                     step = _step(file, line, r)
                     if step is not None:
                         out.append(step)
+            for (node, line), rec in self.saga_records().items():
+                file = self.label(node, STORE)
+                for entry in rec.get("log") or ():
+                    if isinstance(entry, dict):
+                        step = _step(file, line, {"order_id": rec.get("order_id"), **entry})
+                        if step is not None:
+                            out.append(step)
             self._cache["steps"] = out
         steps: list[Step] = self._cache["steps"]
         return steps
+
+    def saga_records(self) -> dict[tuple[str, int], dict[str, Any]]:
+        """The newest version of every ``saga:*`` key across the nodes' store replicas,
+        by where it was read ((node, line) -> record).
+
+        A node appends a step-log row only when its compare-and-set was acknowledged.
+        A cas whose answer was lost (its coordinator timed out) may still have
+        landed, and the saga then moves on without that row: its record in the store
+        is the only witness. The record carries its whole step log, so its newest
+        version (by HLC, as a quorum read with write-back would answer) fills the
+        gaps; ``chains`` keeps a step-log row over a record's copy of the same seq.
+        """
+        if "saga-records" not in self._cache:
+            newest: dict[str, tuple[Any, str, int, dict[str, Any]]] = {}
+            for n in self.nodes():
+                for line, row in self.iter(n, STORE):
+                    key, ts, value = row.get("key"), row.get("ts"), row.get("value")
+                    if not (isinstance(key, str) and key.startswith("saga:") and isinstance(value, dict)):
+                        continue
+                    stamp = _stamp(ts)
+                    if stamp is None:
+                        continue
+                    held = newest.get(key)
+                    if held is None or stamp > held[0]:
+                        newest[key] = (stamp, n, line, value)
+            self._cache["saga-records"] = {(n, line): v for _, n, line, v in newest.values()}
+        records: dict[tuple[str, int], dict[str, Any]] = self._cache["saga-records"]
+        return records
 
     def chains(self) -> dict[str, list[Step]]:
         """Per order, its step rows in ``seq`` order, one row per seq (the first one read)."""

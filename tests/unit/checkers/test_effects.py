@@ -179,3 +179,36 @@ def test_a_node_whose_clock_was_set_back_does_not_make_its_orders_look_stalled(t
     ]
     result = EffectsChecker(grace=5.0).check({}, History(ops), tmp_path)
     assert result.valid is True and result.stats["in_flight"] == ["a"]
+
+
+def store_row(oid, log, ts, state="running"):
+    """One version of ``saga:<oid>`` as a store replica appends it."""
+    entries = [{k: v for k, v in r.items() if k != "order_id"} for r in log]
+    value = {"order_id": oid, "state": state, "steps": {}, "log": entries}
+    return {"key": f"saga:{oid}", "value": value, "ts": [ts, 0, "n1"]}
+
+
+def test_a_finish_whose_answer_was_lost_is_read_from_the_newest_store_record(tmp_path):
+    """The leader's cas of `completed` timed out at its coordinator but landed: no step-log
+    row says so, the replicas do. The newest record (by HLC) is the saga's truth."""
+    steps = [("saga", "created"), ("reserve", "started"), ("reserve", "done"), ("charge", "started"),
+             ("charge", "done"), ("ship", "started"), ("ship", "done")]
+    logged = rows("o", *steps)
+    finished = rows("o", *steps, ("saga", "completed"))
+    write(tmp_path / "nodes" / "n2" / "saga-steps.jsonl", *logged)
+    replica = [store_row("o", finished, 300, "completed"), store_row("o", logged, 200)]
+    write(tmp_path / "nodes" / "n1" / "store.jsonl", *replica)
+    write(tmp_path / "nodes" / "n3" / "store.jsonl", store_row("o", logged, 200))
+    view = saga_views(Artifacts(tmp_path).chains())["o"]
+    assert view.terminal and view.state == "completed" and view.rows == 8
+
+
+def test_an_older_store_record_does_not_make_an_unfinished_saga_look_finished(tmp_path):
+    steps = [("saga", "created"), ("reserve", "started")]
+    write(tmp_path / "nodes" / "n2" / "saga-steps.jsonl", *rows("o", *steps))
+    older = store_row("o", rows("o", ("saga", "created"), ("saga", "cancel-requested"),
+                                ("saga", "cancelled")), 100, "cancelled")
+    newer = store_row("o", rows("o", *steps), 200)
+    write(tmp_path / "nodes" / "n1" / "store.jsonl", older, newer)
+    view = saga_views(Artifacts(tmp_path).chains())["o"]
+    assert not view.terminal and view.steps == {"reserve": "started"}
