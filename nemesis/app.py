@@ -9,7 +9,9 @@ response on demand: the caller times out although the effect happened, and
 only idempotency keeps the retry from applying it twice.
 
 Ops: ``{"f": "start-app-fault", "value": {"kind": "lost-response", "service":
-"payment", "op": "refund", "node": "n1", "count": 1}}``; ``stop-app-fault``
+"payment", "op": "refund", "node": "n1", "count": 1}}`` (``node`` or ``role``
+aims it at one node, e.g. ``"role": "leader"``; without either it acts on
+every node); ``stop-app-fault``
 clears every fault this nemesis set. Each fault acts on one service of the
 workload (its ``service`` option), so a workload that never calls that
 service is refused before the run starts (``FaultSpec.services``).
@@ -63,9 +65,10 @@ class AppFaultNemesis:
             kind = spec.setdefault("kind", LOST_RESPONSE.name)
             if kind not in KINDS:
                 raise ValueError(f"unknown application fault {kind!r}; choose one of {', '.join(KINDS)}")
-            nodes = [pick_node(spec, self.nodes, self.target, test, self.rng)] if spec.get("node") else self.nodes
+            aimed = spec.get("node") or spec.get("role")
+            nodes = [pick_node(spec, self.nodes, self.target, test, self.rng)] if aimed else self.nodes
             for node in nodes:
-                fault = Fault(KIND, node, {k: v for k, v in spec.items() if k != "node"})
+                fault = Fault(KIND, node, {k: v for k, v in spec.items() if k not in ("node", "role")})
                 self.ledger.applied(fault)
                 self.target.inject_fault(test, node, fault.detail)
                 self.active.append(fault)

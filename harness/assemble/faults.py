@@ -56,7 +56,8 @@ def scenario_schedule(scenario: Scenario, packages: list[Any]) -> Any:
 
     A step without a value takes the package's own start op, drawn afresh
     each round from the run's seeded generator context (a new node, a new
-    shape); a step with a value aims it (a role, a node, seconds)."""
+    shape); a step with a value overrides that op's value (a role or a node
+    replaces the drawn aim; seconds and other fields replace the drawn ones)."""
     from harness.generator import fn, nemesis, sleep
     from nemesis.registry import get
 
@@ -75,10 +76,19 @@ def scenario_schedule(scenario: Scenario, packages: list[Any]) -> Any:
             elif value is None:
                 steps.append(by_name[name].start(rng))
             else:
-                steps.append(get(name).start_op(value))
+                steps.append(_aimed(by_name[name].start(rng), value))
         return steps
 
     return nemesis(fn(one_round))
+
+
+def _aimed(op: Any, value: dict[str, Any]) -> Any:
+    """The drawn start op (a generator op dict) with the scenario step's value laid over it."""
+    drawn = dict(op.get("value") or {})
+    if "node" in value or "role" in value:
+        drawn.pop("node", None)
+        drawn.pop("role", None)
+    return {**op, "value": {**drawn, **value}}
 
 
 def build(spec: TestSpec, names: list[str], test: Any, workload: WorkloadKind,

@@ -17,26 +17,30 @@ SCENARIOS = {
     for s in (
         Scenario(
             "paused-leader",
-            "the leader takes its token for `ship`, stalls, is paused past its lease; a new leader "
-            "compensates; the old one wakes and sends its stale step",
+            "the leader takes its token for `ship` and stalls there; it is paused past its lease, "
+            "a new leader takes over (compensating the orders cancelled meanwhile), and the old "
+            "one, awake but no longer leading, sends its stale step when its stall ends",
             "orders",
             round=(
                 2.0,
-                ("stall", "start", None),
+                ("stall", "start", LEADER),
                 0.6,
                 ("pause", "start", LEADER),
-                # Long enough for a new leader to claim the event log and compensate the
-                # orders cancelled meanwhile, before the old one wakes with its stale step.
-                9.0,
+                # Past the 2 s lease: a new leader takes over and drives the sagas the old
+                # one held, cancelled ones through compensation (cancel-ship, not ship).
+                4.0,
                 ("pause", "stop", None),
-                3.0,
+                # The old leader's workers are still in their 8 s stall: their stale `ship`
+                # calls arrive after the new leader has written to every shipping ledger.
+                5.0,
                 ("stall", "stop", None),
+                1.0,
             ),
             exposes={"fence-after-write": "stale-fenced-write"},
             proof="fencing: every stale token rejected (`rejected token T < H for ship:order-…` in the "
             "shipping service's log) and the new leader's ledger rows intact; with fence-after-write "
             "the stale write lands and is a stale-fenced-write",
-            options={"stall": {"service": "saga", "op": "ship", "seconds": 3.0, "count": 0}},
+            options={"stall": {"service": "saga", "op": "ship", "seconds": 8.0, "count": 0}},
             defaults={"rate": 60.0},
         ),
         Scenario(

@@ -123,6 +123,27 @@ def test_app_fault_injects_and_clears(tmp_path):
         nem.invoke(None, nem_op("start-app-fault", {"kind": "melt"}))
 
 
+def test_app_fault_aimed_at_the_leader_acts_on_that_node_only():
+    target = FakeTarget()
+    nem = AppFaultNemesis(target, NODES)
+    done = nem.invoke(None, nem_op("start-app-fault", {"kind": "stall", "service": "saga", "op": "ship",
+                                                       "role": "leader"}))
+    assert done.value["nodes"] == [target.leader(None)] and set(target.faults) == {target.leader(None)}
+    assert "role" not in target.faults[target.leader(None)][0]
+
+
+def test_a_scenario_step_value_replaces_the_drawn_aim_and_keeps_the_options():
+    from harness.assemble.faults import _aimed
+
+    drawn = {"type": "info", "f": "start-app-fault",
+             "value": {"kind": "stall", "service": "saga", "op": "ship", "count": 0, "seconds": 8.0, "node": "n3"}}
+    op = _aimed(drawn, {"role": "leader"})
+    assert op["value"] == {"kind": "stall", "service": "saga", "op": "ship", "count": 0, "seconds": 8.0,
+                           "role": "leader"}
+    assert _aimed({"f": "bump", "value": {"node": "n2", "seconds": 4}}, {"seconds": 30})["value"] == {
+        "node": "n2", "seconds": 30}
+
+
 def test_outstanding_ignores_a_torn_last_line(tmp_path):
     path = tmp_path / "nemesis.jsonl"
     ledger = FaultLedger(path)
