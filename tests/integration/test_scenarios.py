@@ -58,3 +58,19 @@ def test_naive_retry_amplifies_under_the_retry_storm_and_the_graph_is_drawn(tmp_
     assert any(d.startswith("payment@") for d in over["details"]["over_budget"])
     assert list((run / "graphs").glob("retr*.png")), sorted(p.name for p in (run / "graphs").iterdir())
     assert "Scenario retry-storm" in (run / "report.html").read_text()
+
+
+def test_a_paused_leader_is_fenced_and_the_report_shows_the_rejected_token(tmp_path: Path) -> None:
+    results, run = seam_test(tmp_path, "--scenario", "paused-leader")
+    assert results["valid"] is True and kinds(results) == set()
+    report = (run / "report.html").read_text()
+    assert "Scenario paused-leader" in report and "rejected token" in report
+
+
+def test_fence_after_write_lets_the_stale_ship_land_as_a_stale_fenced_write(tmp_path: Path) -> None:
+    # Two rounds: the first one's stalled sagas are the start-up backlog, rarely cancelled in time.
+    results, _ = seam_test(tmp_path, "--scenario", "paused-leader", "--bug", "fence-after-write",
+                           "--time-limit", "30")
+    assert "stale-fenced-write" in kinds(results)
+    stale = next(a for a in results["anomalies"] if a["kind"] == "stale-fenced-write")
+    assert stale["summary"].startswith("shipping@") and "ship:order-" in stale["summary"]

@@ -121,6 +121,10 @@ def register(spec: TestSpec, addrs: Mapping[str, NodeAddr]) -> Workload:
 
 #: How far back (in orders placed) cancels and reads reach.
 RECENT = 40
+#: The op mix: place below PLACE, cancel below CANCEL, else read. Cancels are frequent
+#: because compensation is where the pipeline's seams are (a stale leader's step after
+#: a cancel, a lost refund response); reads only add client views.
+PLACE, CANCEL = 0.55, 0.85
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +140,7 @@ class OrdersGen:
     def op(self, test: Any, ctx: Any) -> tuple[Any, Any]:
         rng = _draws(self.seed, "orders", self.count)
         roll = rng.random()
-        if self.placed == 0 or roll < 0.6:
+        if self.placed == 0 or roll < PLACE:
             value = {
                 "order_id": f"order-{self.seed}-{self.placed + 1}",
                 "sku": rng.choice(self.SKUS),
@@ -147,7 +151,7 @@ class OrdersGen:
         # Cancel and read recent orders: sagas still in flight are where compensation races
         # a stalled or paused leader (a uniform pick over the whole run mostly finds settled ones).
         oid = f"order-{self.seed}-{rng.randint(max(1, self.placed - RECENT), self.placed)}"
-        f = "cancel" if roll < 0.75 else "read"
+        f = "cancel" if roll < CANCEL else "read"
         return _next(self, {"f": f, "value": {"order_id": oid}}, test, ctx, count=self.count + 1)
 
     def update(self, test: Any, ctx: Any, event: Any) -> Any:
