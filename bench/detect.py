@@ -6,11 +6,14 @@ fresh ``--seed``, ``--no-progress`` and its own ``--results`` directory) and
 reads each run's ``results.json``:
 
 1. the flag under its own scenario (``--seeds`` runs per flag);
-2. the flag under the nightly mix (``--mix-seeds`` runs per flag):
-   ``--nemesis partition,pause,kill,clock,loss,lost-response
-   --nemesis-concurrency 2`` for orders, the same without lost-response for
-   register (lost-response cannot act on register);
-3. clean runs (no flag) under the nightly mix (``--clean`` runs per workload).
+2. the flag under the nightly mix (``--mix-seeds`` runs per flag): the
+   workload's ``nightly-<workload>`` scenario, every scenario of the workload
+   in turn with a random node killed between two, for one cycle (its own
+   time limit, unless ``--mix-time-limit``);
+3. clean runs (no flag, ``--clean`` per workload), alternately under the
+   nightly scenario and under the random mix ``--nemesis
+   partition,pause,kill,clock,loss,lost-response --nemesis-concurrency 2``
+   (without lost-response for register, which it cannot act on).
 
 What counts:
 
@@ -61,17 +64,27 @@ from rich.table import Table
 
 REPO = Path(__file__).resolve().parent.parent
 
-def _zoo() -> dict[str, tuple[str, str, str]]:
-    """flag -> (workload, scenario, the anomaly kind that proves the flag was caught),
-    read from the pipeline's scenario declarations (one source of truth)."""
+def _zoo() -> tuple[dict[str, tuple[str, str, str]], dict[str, float]]:
+    """flag -> (workload, scenario, the anomaly kind that proves the flag was caught), and
+    the nightly scenario's time limit per workload, read from the pipeline's scenario
+    declarations (one source of truth). A flag's scenario is the first one that exposes
+    it other than the nightly compositions."""
     sys.path.insert(0, str(REPO))
     from harness.targets import get
 
-    return {flag: (s.workload, s.name, kind)
-            for s in get("pipeline").scenarios.values() for flag, kind in s.exposes.items()}
+    zoo: dict[str, tuple[str, str, str]] = {}
+    nightly: dict[str, float] = {}
+    for s in get("pipeline").scenarios.values():
+        if s.name.startswith(NIGHTLY):
+            nightly[s.workload] = float(s.defaults["time_limit"])
+            continue
+        for flag, kind in s.exposes.items():
+            zoo.setdefault(flag, (s.workload, s.name, kind))
+    return zoo, nightly
 
 
-ZOO: dict[str, tuple[str, str, str]] = _zoo()
+NIGHTLY = "nightly-"
+ZOO, NIGHTLY_LIMIT = _zoo()
 WORKLOADS = ("register", "orders")
 MIX = ("partition", "pause", "kill", "clock", "loss", "lost-response")
 MIX_CONCURRENCY = 2
@@ -99,6 +112,7 @@ class Run:
     scenario: str | None
     nemesis: list[str]
     seed: int
+    time_limit: float = 0.0  # 0: the scenario's own (the nightly ones)
     argv: list[str] = field(default_factory=list)
     exit_code: int | None = None
     valid: Any = None
@@ -118,7 +132,9 @@ class Run:
 
     @property
     def where(self) -> str:
-        return f"scenario {self.scenario}" if self.mode == "scenario" else "mix"
+        if self.mode == "scenario":
+            return f"scenario {self.scenario}"
+        return self.scenario or "random mix"
 
     @property
     def expected(self) -> str | None:
@@ -146,10 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     if not plan:
         print("nothing to run (every part skipped)", flush=True)
         return 0
-    per_run = args.time_limit + 30
+    minutes = sum(_limit(r) + 30 for r in plan) / 60
     print(
-        f"bug zoo: {len(plan)} runs on cluster {cluster}, time limit {args.time_limit:g} s each "
-        f"(about {len(plan) * per_run / 60:.0f} min or more); nightly mix: "
+        f"bug zoo: {len(plan)} runs on cluster {cluster} (about {minutes:.0f} min or more); scenario runs "
+        f"{args.time_limit:g} s; nightly mix: the {NIGHTLY}<workload> scenario ("
+        + ", ".join(f"{w} {NIGHTLY_LIMIT.get(w, 0):g} s" for w in WORKLOADS)
+        + "); random mix (half the clean runs): "
         + "; ".join(f"{w} {','.join(m)} (concurrency {MIX_CONCURRENCY})" for w, m in mixes.items()),
         flush=True)
 
@@ -198,8 +216,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seeds", type=int, default=3, metavar="N", help="runs per flag under its scenario (default: %(default)s)")
     p.add_argument("--mix-seeds", type=int, default=2, metavar="N", help="runs per flag under the nightly mix (default: %(default)s)")
     p.add_argument("--clean", type=int, default=5, metavar="N",
-                   help="clean runs (no flag) under the nightly mix, per workload (default: %(default)s; the issue's goal: 20)")
-    p.add_argument("--time-limit", type=float, default=40.0, metavar="S", help="each run's main phase, seconds (default: %(default)g)")
+                   help="clean runs (no flag) per workload, alternately under the nightly scenario and the random "
+                        "mix (default: %(default)s; the issue's goal: 20)")
+    p.add_argument("--time-limit", type=float, default=40.0, metavar="S",
+                   help="main phase of scenario and random-mix runs, seconds (default: %(default)g)")
+    p.add_argument("--mix-time-limit", type=float, default=0.0, metavar="S",
+                   help="main phase of nightly-mix runs (default: the nightly scenario's own, one cycle)")
     p.add_argument("--only", default=None, metavar="FLAG,...",
                    help="these flags only (clean runs then cover only their workloads)")
     p.add_argument("--skip-mix", action="store_true", help="no flag runs under the nightly mix")
@@ -218,6 +240,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be >= 0")
     if args.time_limit <= 0:
         p.error("--time-limit must be > 0")
+    if args.mix_time_limit < 0:
+        p.error("--mix-time-limit must be >= 0 (0: the nightly scenario's own)")
     try:
         _flags(args.only)
     except ValueError as e:
@@ -252,15 +276,18 @@ def _plan(args: argparse.Namespace, flags: list[str], mixes: dict[str, list[str]
     for flag in flags:
         workload, scenario, _ = ZOO[flag]
         for _ in range(args.seeds):
-            yield Run("scenario", workload, flag, scenario, [], next(seed))
+            yield Run("scenario", workload, flag, scenario, [], next(seed), args.time_limit)
         if not args.skip_mix:
             for _ in range(args.mix_seeds):
-                yield Run("mix", workload, flag, None, mixes[workload], next(seed))
+                yield Run("mix", workload, flag, NIGHTLY + workload, [], next(seed), args.mix_time_limit)
     if not args.skip_clean:
         for workload in WORKLOADS:
             if any(ZOO[f][0] == workload for f in flags):
-                for _ in range(args.clean):
-                    yield Run("clean", workload, None, None, mixes[workload], next(seed))
+                for i in range(args.clean):
+                    if i % 2 == 0:
+                        yield Run("clean", workload, None, NIGHTLY + workload, [], next(seed), args.mix_time_limit)
+                    else:
+                        yield Run("clean", workload, None, None, mixes[workload], next(seed), args.time_limit)
 
 
 # -- one run ------------------------------------------------------------------
@@ -268,8 +295,9 @@ def _plan(args: argparse.Namespace, flags: list[str], mixes: dict[str, list[str]
 
 def _argv(run: Run, args: argparse.Namespace, cluster: str, results: Path) -> list[str]:
     argv = [sys.executable, "-m", "harness.cli", "test", "--workload", run.workload,
-            "--cluster", cluster, "--time-limit", f"{args.time_limit:g}", "--seed", str(run.seed),
-            "--results", str(results), "--no-progress"]
+            "--cluster", cluster, "--seed", str(run.seed), "--results", str(results), "--no-progress"]
+    if run.time_limit:
+        argv += ["--time-limit", f"{run.time_limit:g}"]
     if run.flag:
         argv += ["--bug", run.flag]
     if run.scenario:
@@ -288,7 +316,7 @@ def _execute(run: Run, args: argparse.Namespace, cluster: str, results: Path) ->
     """
     results.mkdir(parents=True, exist_ok=True)
     run.argv = _argv(run, args, cluster, results)
-    timeout = args.time_limit + TIMEOUT_SLACK
+    timeout = _limit(run) + TIMEOUT_SLACK
     start = time.monotonic()
     proc = subprocess.Popen(run.argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
@@ -308,6 +336,10 @@ def _execute(run: Run, args: argparse.Namespace, cluster: str, results: Path) ->
     run.seconds = time.monotonic() - start
     run.exit_code = proc.returncode
     _read_outcome(run, out, err, results)
+
+
+def _limit(run: Run) -> float:
+    return run.time_limit or NIGHTLY_LIMIT.get(run.workload, 60.0)
 
 
 def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
@@ -460,7 +492,7 @@ def _report(console: Console, done: list[Run], flags: list[str], mixes: dict[str
     console.print(table)
 
     if not args.skip_clean:
-        clean = Table(title="Clean runs (no flag) under the nightly mix: false alarms")
+        clean = Table(title="Clean runs (no flag), nightly scenario and random mix alternately: false alarms")
         for col in ("workload", "mix", "runs", "failed", "false alarms (goal: 0)", "why",
                     "kinds seen (any severity)", "s/run"):
             clean.add_column(col, justify="right" if col in ("runs", "failed", "s/run") else "left")
@@ -476,7 +508,7 @@ def _report(console: Console, done: list[Run], flags: list[str], mixes: dict[str
             else:
                 goal = "met" if not alarms else "not met"
             verdicts["clean"].append(goal == "met")
-            clean.add_row(workload, ",".join(mixes[workload]), str(len(runs)), str(len(runs) - len(completed)),
+            clean.add_row(workload, f"{NIGHTLY}{workload}; " + ",".join(mixes[workload]), str(len(runs)), str(len(runs) - len(completed)),
                           f"{len(alarms)}/{len(completed)}: {goal}", why,
                           ",".join(_unique(k for r in runs for k in r.kinds)) or "-", _seconds(runs))
         console.print(clean)

@@ -8,6 +8,8 @@ shows as proof. Times assume the pipeline's defaults (a 2 s leader lease).
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.targets.base import Scenario
 
 LEADER = {"role": "leader"}
@@ -146,3 +148,48 @@ SCENARIOS = {
         ),
     )
 }
+
+
+#: Between two scenarios of the nightly round: a random node killed, then restarted.
+KILL_BREAK = (("kill", "start", None), 2.0, ("kill", "stop", None), 1.0)
+
+
+def nightly(workload: str, parts: list[Scenario]) -> Scenario:
+    """Every scenario of ``workload`` in turn, with a random node killed between two:
+    the schedule a nightly run should exercise, so each bug flag meets the fault that
+    exposes it at least once a cycle (``--time-limit`` at the default covers one).
+
+    Scenarios are composed as written: their rounds in order, their options merged.
+    Two scenarios that set one fault's options differently cannot share a round, and
+    composing them is refused here rather than quietly running one of them wrongly."""
+    steps: list[Any] = []
+    options: dict[str, dict[str, Any]] = {}
+    for s in parts:
+        for fault, opts in s.options.items():
+            if options.setdefault(fault, dict(opts)) != dict(opts):
+                raise ValueError(f"nightly {workload}: scenario {s.name} sets {fault} options {dict(opts)}, "
+                                 f"another one {options[fault]}; give them one setting")
+        steps += [*s.round, *KILL_BREAK]
+    cycle = sum(float(step) for step in steps if not isinstance(step, tuple))
+    rate = max((float(s.defaults.get("rate", 0)) for s in parts), default=0.0)
+    defaults: dict[str, Any] = {"time_limit": max(30, round(cycle + 5.0))}
+    if rate:
+        defaults["rate"] = rate
+    for s in parts:
+        defaults.update({k: v for k, v in s.defaults.items() if k not in ("time_limit", "rate")})
+    return Scenario(
+        f"nightly-{workload}",
+        f"every {workload} scenario in turn ({', '.join(s.name for s in parts)}), a random node "
+        f"killed between two; one cycle is about {cycle:.0f} s",
+        workload,
+        round=tuple(steps),
+        exposes={flag: kind for s in parts for flag, kind in s.exposes.items()},
+        proof="each part's proof (see those scenarios); a clean pipeline stays VALID through all of them",
+        options=options,
+        defaults=defaults,
+    )
+
+
+for _workload in sorted({s.workload for s in SCENARIOS.values()}):
+    _night = nightly(_workload, [s for s in SCENARIOS.values() if s.workload == _workload])
+    SCENARIOS[_night.name] = _night
