@@ -11,10 +11,14 @@ files; stop the target; check; write results. Each scope tears down in a
 process (by pid), still collects node logs, and still leaves the history and
 the reason in the run directory.
 
-Ctrl-C: the first ends the main phase (the final heal, recovery and final
-reads still run, so the run is still checkable); the second stops the
-generator at once (in-flight ops still complete or time out); the third
-raises KeyboardInterrupt, and the ``finally`` scopes still run.
+Stopping from outside (``harness.signals``): the first Ctrl-C ends the main
+phase (the final heal, recovery and final reads still run, so the run is
+still checkable); the second stops the generator at once (in-flight ops
+still complete or time out); the third aborts. SIGTERM and SIGHUP stop the
+generator at once, and a second one aborts. A stopped run is healed,
+collected and checked like any other; one stopped before a single client op
+completed is exit 3 (nothing was checked). An abort skips the check, and the
+``finally`` scopes still heal and stop every node.
 
 Exit codes follow DESIGN section 6: 0 valid, 1 anomalies, 2 unknown,
 3 the run itself failed.
@@ -24,11 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,6 +40,7 @@ from harness.core.op import History, Op
 from harness.core.placement import NodeAddr
 from harness.core.protocols import HasLogs, Nemesis, Remote, StopsAll, Store, Target, WaitsReady
 from harness.core.verdict import UNKNOWN_VERDICT, CheckResult, Valid
+from harness.signals import RunAborted, Stops
 from harness.spec import TestSpec
 
 if TYPE_CHECKING:
@@ -58,6 +60,8 @@ class RunOutcome:
     error: str | None = None
     ops: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    stopped_by: str | None = None  # the signal that stopped or aborted the run, if one did
+    replay: dict[str, Any] | None = None  # with --replay: how close the fault schedule came
 
 
 @dataclass
@@ -95,7 +99,10 @@ class NoopNemesis:
 
 
 def run_test(plan: Plan, *, progress: bool = True, install_sigint: bool = True) -> RunOutcome:
-    """Run one planned test; see the module docstring. The plan was validated when built."""
+    """Run one planned test; see the module docstring. The plan was validated when built.
+
+    ``install_sigint=False`` leaves SIGINT, SIGTERM and SIGHUP to the caller
+    (a test harness that runs this in-process)."""
     store = plan.open_store()
     handler = store.log_handler()
     seam_log = logging.getLogger("seam")
@@ -107,16 +114,17 @@ def run_test(plan: Plan, *, progress: bool = True, install_sigint: bool = True) 
     stops = Stops()
     outcome = RunOutcome(valid=None, exit_code=EXIT_FAILED, path=store.path)
     try:
-        with stops.sigint(install_sigint), ui:
+        with stops.installed(install_sigint), ui:
             outcome = _run(plan, store, ui, stops)
     except SeamError as e:
         log.error("run failed: %s", e)
-        outcome = RunOutcome(None, EXIT_FAILED, store.path, error=str(e), ops=ui.total, counts=dict(ui.counts))
+        outcome = _failed(store, str(e), ui, stops)
         _write_failure(plan, store, str(e), ui)
-    except KeyboardInterrupt:
-        log.error("run interrupted before a verdict")
-        outcome = RunOutcome(None, EXIT_FAILED, store.path, error="interrupted", ops=ui.total, counts=dict(ui.counts))
-        _write_failure(plan, store, "interrupted (Ctrl-C three times)", ui)
+    except KeyboardInterrupt as e:
+        reason = e.reason if isinstance(e, RunAborted) else "interrupted (KeyboardInterrupt)"
+        log.error("run aborted before a verdict: %s", reason)
+        outcome = _failed(store, reason, ui, stops)
+        _write_failure(plan, store, reason, ui)
     finally:
         store.close()
         seam_log.removeHandler(handler)
@@ -153,11 +161,23 @@ def _run(plan: Plan, store: Any, ui: Progress, stops: Stops) -> RunOutcome:
         ui.phase("collect")
         scopes.close()
 
+    if stops.signal is not None and not any(ui.counts.values()):
+        raise SeamError(f"stopped by {stops.signal} before any client op completed: nothing to check")
     ui.phase("check")
     history = History(test.history, source=str(store.history_path))
     result = _check(workload.checker, test, history, store.path)
-    code = plan.finish(store.path, result, history, _run_stats(ui, elapsed, stops, getattr(ran, "stats", None)))
-    return RunOutcome(result.valid, code, store.path, error=result.error, ops=ui.total, counts=dict(ui.counts))
+    stats = _run_stats(ui, elapsed, stops, getattr(ran, "stats", None))
+    replay = plan.replay.closeness(test.history) if plan.replay is not None else None
+    if replay is not None:
+        stats["replay"] = replay
+    code = plan.finish(store.path, result, history, stats)
+    return RunOutcome(result.valid, code, store.path, error=result.error, ops=ui.total, counts=dict(ui.counts),
+                      stopped_by=stops.signal, replay=replay)
+
+
+def _failed(store: Any, error: str, ui: Progress, stops: Stops) -> RunOutcome:
+    return RunOutcome(None, EXIT_FAILED, store.path, error=error, ops=ui.total, counts=dict(ui.counts),
+                      stopped_by=stops.signal)
 
 
 def _interpret(plan: Plan, test: Test, gen: Any, workload: Workload, nemesis: Nemesis,
@@ -274,6 +294,7 @@ def _run_stats(ui: Progress, elapsed: float, stops: Stops, stats: Any = None) ->
         "counts": dict(ui.counts),
         "seconds": round(elapsed, 3),
         "interrupted": stops.main.is_set(),
+        "stopped_by": stops.signal,
     }
     if stats is not None:
         run["interpreter"] = stats.to_json()
@@ -286,41 +307,7 @@ def _write_failure(plan: Plan, store: Any, error: str, ui: Progress) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Ctrl-C and progress
-
-
-class Stops:
-    """Two events: ``main`` (first Ctrl-C: end the main phase) and ``hard`` (second: stop)."""
-
-    def __init__(self) -> None:
-        self.main = threading.Event()
-        self.hard = threading.Event()
-
-    def press(self) -> None:
-        if not self.main.is_set():
-            self.main.set()
-            self._say("Ctrl-C: ending the main phase; final heal and reads still run (Ctrl-C again to stop now)")
-        elif not self.hard.is_set():
-            self.hard.set()
-            self._say("Ctrl-C: stopping now; in-flight ops complete or time out (Ctrl-C again to abort)")
-        else:
-            raise KeyboardInterrupt
-
-    @staticmethod
-    def _say(message: str) -> None:
-        log.warning(message)
-        sys.stderr.write(f"\nseam: {message}\n")
-
-    @contextlib.contextmanager
-    def sigint(self, install: bool) -> Iterator[None]:
-        if not install or threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = signal.signal(signal.SIGINT, lambda *_: self.press())
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
+# progress
 
 
 class Progress:

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.assemble import faults, nodes, stored
 from harness.core.errors import EXIT_FAILED, ConfigError
@@ -34,6 +34,9 @@ from harness.core.verdict import CheckResult
 from harness.spec import TestSpec
 from harness.store import RESULTS_JSON, RESULTS_SCHEMA, TEST_JSON, RunStore
 from harness.targets import MakeContext, Scenario, TargetKind, Workload, WorkloadKind, get
+
+if TYPE_CHECKING:
+    from harness.replay import Replay
 
 log = logging.getLogger("seam.runner")
 
@@ -49,6 +52,7 @@ class Plan:
     workload_kind: WorkloadKind
     faults: list[str]
     scenario: Scenario | None = None
+    replay: Replay | None = None  # --replay: a stored run's fault schedule instead of a drawn one
 
     # -- the store ---------------------------------------------------------
 
@@ -81,6 +85,8 @@ class Plan:
                 "exposes": dict(self.scenario.exposes)},
             "control": {"pid": os.getpid()},
         }
+        if self.replay is not None:
+            data["replay"] = self.replay.describe()
         if addrs is not None:
             data["nodes"] = {n: a.to_json() for n, a in addrs.items()}
         return data
@@ -97,7 +103,10 @@ class Plan:
         return self.workload_kind.build(self.spec, addrs)
 
     def nemesis(self, test: Any) -> tuple[Nemesis, Any, Any]:
-        return faults.build(self.spec, self.faults, test, self.workload_kind, self.scenario)
+        nemesis, schedule, final = faults.build(self.spec, self.faults, test, self.workload_kind, self.scenario)
+        if self.replay is not None and schedule is not None:
+            schedule = self.replay.schedule()
+        return nemesis, schedule, final
 
     def heal_previous(self, test: Any) -> None:
         stored.heal_previous(Path(self.spec.results) / self.spec.name, test.store.path)

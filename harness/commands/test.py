@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 
 import click
 
@@ -82,18 +83,28 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--base-port", type=int, default=0, metavar="P", help="Node i listens on P+i. Default: 7100 (local: the first free hundred from 7100).")
 @click.option("--demo", is_flag=True, help="A 5-node namespace cluster with partitions and pauses when root and `ip` exist, else local processes with pauses.")
 @click.option("--no-progress", is_flag=True, help="No status line on stderr.")
+@click.option("--test-count", type=int, default=1, show_default=True, metavar="N",
+              help="Run the test N times, a fresh seed each (--seed S: S, S+1, ...); one line per run, and the "
+                   "worst exit code: 1 if any run found anomalies, else 2 if any was unknown, else 3 if any failed.")
+@click.option("--replay", "replay_dir", type=click.Path(file_okay=False, exists=True), default=None, metavar="RUN_DIR",
+              help="Run a stored test again: its options, its seed and its recorded fault schedule (each fault at "
+                   "its stored offset), e.g. to retry an anomaly against a fix. Options given here override the "
+                   "stored ones, except the workload and faults. Says how close each fault came.")
 def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_opts: tuple[str, ...], nemesis_interval: float, nemesis_concurrency: int, time_limit: float, concurrency: int, rate: float, seed: int | None,
          cluster: str, node_count: int, subnet: str, cluster_prefix: str, cluster_state: str | None, nodes: str | None, nodes_file: str | None, username: str | None,
          ssh_key: str | None, ssh_port: int, known_hosts: str | None, ssh_insecure: bool, sudo: bool,
          bugs: tuple[str, ...], scenario: str | None, name: str | None, results: str, op_timeout: float,
-         recovery_time: float | None, keys: int, base_port: int, demo: bool, no_progress: bool) -> int:
+         recovery_time: float | None, keys: int, base_port: int, demo: bool, no_progress: bool,
+         test_count: int, replay_dir: str | None) -> int:
     """Run a chaos test against a cluster and check its history.
 
     Provisions the nodes, installs and starts the reference pipeline
     (target/), drives clients with a seeded generator for --time-limit
     seconds, heals, waits, does final reads, collects every node's logs and
     ledgers, runs the workload's checkers and prints the verdict. Ctrl-C
-    ends the main phase early and still checks what was recorded.
+    ends the main phase early and still checks what was recorded; SIGTERM
+    and SIGHUP stop the run, heal, and check what was recorded (a second
+    one aborts, still healing and stopping every node).
 
     \b
     Examples:
@@ -121,6 +132,7 @@ def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_op
         node_list = read_nodes_file(nodes_file)
     if cluster in ("local", "netns") and node_list:
         node_list = _known_nodes(cluster, node_list, node_count)
+    given_seed = seed
     if seed is None:
         seed = int.from_bytes(os.urandom(4), "big") % 1_000_000
     from nemesis.registry import parse_assignments, parse_names
@@ -139,16 +151,84 @@ def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_op
         recovery_time=recovery_time, keys=keys, base_port=base_port, demo=demo,
     )
     from harness.assemble import build_plan
+
+    if test_count < 1:
+        raise ConfigError(f"--test-count {test_count}: run at least once")
+    replay = None
+    if replay_dir is not None:
+        replay, spec = _replayed(replay_dir, spec, _given(click.get_current_context()), test_count)
+    plan = build_plan(spec)  # bad input: one line, exit 3, before anything starts
+    plan.replay = replay
+    if test_count == 1:
+        outcome = _run_one(plan, no_progress)
+        _print_outcome(outcome)
+        return outcome.exit_code
+    return _run_series(spec, test_count, given_seed, no_progress)
+
+
+def _run_one(plan: Any, no_progress: bool) -> Any:
     from harness.runner import run_test
 
-    plan = build_plan(spec)  # bad input: one line, exit 3, before anything starts
     spec = plan.spec
     if not no_progress:
         click.echo(f"seam: {spec.workload} on {len(spec.node_names())} {_kind(spec.cluster)} for {spec.time_limit:g}s, "
-                   f"concurrency {spec.concurrency}, seed {spec.seed}" + (f", bugs {','.join(spec.bugs)}" if spec.bugs else ""), err=True)
-    outcome = run_test(plan, progress=not no_progress)
-    _print_outcome(outcome)
-    return outcome.exit_code
+                   f"concurrency {spec.concurrency}, seed {spec.seed}" + (f", bugs {','.join(spec.bugs)}" if spec.bugs else "")
+                   + (f", replaying {plan.replay.source}" if plan.replay is not None else ""), err=True)
+    return run_test(plan, progress=not no_progress)
+
+
+def _run_series(spec: Any, count: int, first_seed: int | None, no_progress: bool) -> int:
+    """--test-count N: N whole runs, one line each, the aggregate exit code (``harness.series``)."""
+    from dataclasses import replace
+
+    from harness.assemble import build_plan
+    from harness.series import aggregate_exit, run_line, run_series, seeds, series_line
+
+    def run_one(seed: int) -> Any:
+        return _run_one(build_plan(replace(spec, seed=seed)), no_progress)
+
+    runs = run_series(seeds(count, first_seed), run_one, on_run=lambda run: click.echo(run_line(run, count)))
+    # Every run's outcome is in `runs`: a report over the whole series (JUnit, an index) hooks in here.
+    click.echo(series_line(runs, count))
+    return aggregate_exit(run.exit_code for run in runs)
+
+
+#: ``seam test`` parameters that are TestSpec fields under another name.
+_FIELD_OF_PARAM = {"nemesis_opts": "nemesis_options", "sudo": "ssh_sudo"}
+
+#: What a replay brings itself: the stored workload and fault schedule.
+_REPLAY_FIXED = ("target", "workload", "scenario", "nemesis", "nemesis_opts", "nemesis_interval", "nemesis_concurrency")
+
+
+def _given(ctx: click.Context) -> set[str]:
+    """The parameters set on the command line (not left at their defaults)."""
+    from click.core import ParameterSource
+
+    return {name for name in ctx.params if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
+
+
+def _replayed(run_dir: str, typed: Any, given: set[str], test_count: int) -> tuple[Any, Any]:
+    """(the Replay, the spec to run): the stored options, with the options given here laid over them.
+
+    Results go next to the stored run (its results root) unless --results says otherwise."""
+    from dataclasses import fields, replace
+    from pathlib import Path
+
+    from harness.replay import load
+
+    if test_count != 1:
+        raise ConfigError(f"--replay {run_dir} runs one stored test again; drop --test-count")
+    fixed = sorted(given & set(_REPLAY_FIXED))
+    if fixed:
+        flags = ", ".join("--" + _FIELD_OF_PARAM.get(p, p).replace("_", "-").replace("-options", "-opt") for p in fixed)
+        raise ConfigError(f"--replay {run_dir} brings the stored run's workload and fault schedule; drop {flags}")
+    replay = load(run_dir)
+    known = {f.name for f in fields(replay.spec)}
+    changes = {f: getattr(typed, f) for f in (_FIELD_OF_PARAM.get(p, p) for p in given) if f in known}
+    if "nodes" in changes or "nodes_file" in changes:
+        changes["node_count"] = typed.node_count
+    changes.setdefault("results", str(Path(run_dir).resolve().parent.parent))
+    return replay, replace(replay.spec, **changes)
 
 
 def _demo_cluster() -> str:
@@ -192,6 +272,10 @@ def _print_outcome(outcome: object) -> None:
     else:
         verdict = f"UNKNOWN ({outcome.error or 'a checker gave up'})"
     click.echo(f"verdict: {verdict}; {tally}")
+    if outcome.replay is not None:
+        from harness.replay import summary
+
+        click.echo(summary(outcome.replay))
     click.echo(f"results: {outcome.path}")
     if outcome.path is not None and (outcome.path / "report.html").exists():
         click.echo(f"report:  {outcome.path / 'report.html'}  (seam serve to browse)")

@@ -1,0 +1,151 @@
+"""Stopping a run from outside: Ctrl-C, and the signals that CI systems and terminals send.
+
+A run stopped from outside must still leave the cluster as it found it (no
+node process, no iptables rule, no stopped process) and a checkable run
+directory, because that is when people most need to know what happened.
+So a signal never kills the control node: it sets an event that the
+generator and the interpreter watch, and the runner's scopes do the rest.
+
+* SIGINT (Ctrl-C) escalates in three steps, for a person at a terminal:
+  the first ends the main phase (the final heal, recovery and final reads
+  still run), the second stops the generator at once, the third aborts.
+* SIGTERM (``timeout``, a cancelled CI job, ``docker stop``, systemd) and
+  SIGHUP (the terminal or SSH session went away) stop the generator at
+  once: in-flight ops complete or time out, then heal, collect, check what
+  was recorded, write results. Whoever sends SIGTERM usually sends SIGKILL
+  a few seconds later, so there is no time for final reads.
+  A second one aborts.
+
+Aborting raises ``RunAborted`` (a KeyboardInterrupt) in the main thread; the
+runner's ``finally`` scopes still heal the nemesis and stop every node.
+Signals after the abort are only reported, so nothing cuts the heal short.
+
+A repeat of the same signal within ``REPEAT_WINDOW_S`` of the first counts
+as the same request: ``timeout`` sends its signal to the child and then to
+the child's whole process group, so one timeout delivers SIGTERM twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+log = logging.getLogger("seam.runner")
+
+#: Signals handled while a run is going; each maps to how it escalates.
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+#: A second copy of a signal sooner than this after the first is the same request (see module
+#: doc); short enough that two deliberate presses of Ctrl-C still count as two.
+REPEAT_WINDOW_S = 0.25
+
+
+class RunAborted(KeyboardInterrupt):
+    """The run was aborted by a signal; ``reason`` says which and how often."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Stops:
+    """Two events the run watches: ``main`` (end the main phase) and ``hard`` (stop the generator).
+
+    ``signal`` is the name of the first signal that stopped the run (None
+    while nobody has asked); ``aborted`` is set once a signal aborted it.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.main = threading.Event()
+        self.hard = threading.Event()
+        self.signal: str | None = None
+        self.aborted = False
+        self._clock = clock
+        self._last: tuple[str, float] | None = None
+
+    # -- what each signal does --------------------------------------------------
+
+    def receive(self, signum: int) -> None:
+        """The handler: SIGINT climbs the Ctrl-C ladder; SIGTERM and SIGHUP stop, then abort."""
+        name = signal.Signals(signum).name
+        if self._repeat(name):
+            log.info("%s again within %.1fs: the same request, ignored", name, REPEAT_WINDOW_S)
+            return
+        if signum == signal.SIGINT:
+            self.press()
+        else:
+            self.terminate(name)
+
+    def press(self) -> None:
+        """Ctrl-C: end the main phase, then stop now, then abort."""
+        if self.aborted:
+            self._say("Ctrl-C: already aborting; healing and stopping the nodes first")
+        elif not self.main.is_set():
+            self._note("SIGINT")
+            self.main.set()
+            self._say("Ctrl-C: ending the main phase; final heal and reads still run (Ctrl-C again to stop now)")
+        elif not self.hard.is_set():
+            self.hard.set()
+            self._say("Ctrl-C: stopping now; in-flight ops complete or time out (Ctrl-C again to abort)")
+        else:
+            self._abort("interrupted (Ctrl-C three times)")
+
+    def terminate(self, name: str) -> None:
+        """SIGTERM or SIGHUP: stop the generator now and check what was recorded; again: abort."""
+        if self.aborted:
+            self._say(f"{name}: already aborting; healing and stopping the nodes first")
+        elif not self.hard.is_set():
+            self._note(name)
+            self.main.set()
+            self.hard.set()
+            self._say(f"{name}: stopping the run; healing, collecting and checking what was recorded "
+                      f"(send {name} again to abort without a verdict; the nodes are still healed and stopped)")
+        else:
+            self._abort(f"aborted by a second signal ({name}) after {self.signal}")
+
+    def _note(self, name: str) -> None:
+        if self.signal is None:
+            self.signal = name
+
+    def _abort(self, reason: str) -> None:
+        self.aborted = True
+        self.main.set()
+        self.hard.set()
+        self._say(f"{reason}: aborting; healing the faults and stopping every node")
+        raise RunAborted(reason)
+
+    def _repeat(self, name: str) -> bool:
+        now = self._clock()
+        last, self._last = self._last, (name, now)
+        return last is not None and last[0] == name and now - last[1] < REPEAT_WINDOW_S
+
+    @staticmethod
+    def _say(message: str) -> None:
+        log.warning(message)
+        sys.stderr.write(f"\nseam: {message}\n")
+        sys.stderr.flush()
+
+    # -- installing the handlers -------------------------------------------------
+
+    @contextlib.contextmanager
+    def installed(self, install: bool = True) -> Iterator[Stops]:
+        """Handle SIGINT, SIGTERM and SIGHUP inside the block; the previous handlers after it.
+
+        Only the main thread can install handlers; elsewhere (and with
+        ``install=False``, for callers that handle signals themselves) the
+        block runs with the events alone.
+        """
+        if not install or threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {s: signal.signal(s, lambda signum, _frame: self.receive(signum)) for s in HANDLED}
+        try:
+            yield self
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
