@@ -31,6 +31,7 @@ from typing import Any
 from harness.core.errors import ConfigError
 from harness.core.op import Op
 from harness.core.verdict import UNKNOWN_VERDICT, CheckResult, exit_code, merge_valid
+from harness.formats.case import write_case
 
 HISTORY = "history.jsonl"
 TEST_JSON = "test.json"
@@ -207,7 +208,7 @@ def write_results(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     old = read_json_object(out_dir / RESULTS_JSON)
-    written = _write_anomalies(out_dir, result, history)
+    written = _write_anomalies(out_dir, result, history, test)
     stored = old.get("checkers")
     checkers: dict[str, Any] = {**(stored if isinstance(stored, dict) else {}), **result.stats}
     series = {name: c["stats"].pop("series") for name, c in checkers.items()
@@ -234,12 +235,15 @@ def write_results(
     return [RESULTS_JSON, *written]
 
 
-def _write_anomalies(out_dir: Path, result: CheckResult, history: Sequence[Op]) -> list[str]:
-    """anomalies/<n>.jsonl for every anomaly: its shrunk sub-history when the checker
-    shrank one, else the ops it names; an anomaly that names no op (found in
-    metrics, ledgers or the config) is kept as anomalies/<n>.json. Each anomaly (and its copy under its
-    checker in ``stats``) gets ``history`` pointing at the file."""
-    by_index = {op.index: op for op in history}
+def _write_anomalies(out_dir: Path, result: CheckResult, history: Sequence[Op],
+                     test: dict[str, Any] | None = None) -> list[str]:
+    """anomalies/<n>.jsonl for every anomaly: a regression case (``harness.formats.case``),
+    a header saying how to re-check it, then its shrunk sub-history or the ops and
+    collected rows that show it (``harness.regress.capture``). Each anomaly (and
+    its copy under its checker in ``stats``) gets ``history`` pointing at the file."""
+    from harness.regress.capture import Capture
+
+    capture = Capture(history, run_dir=out_dir, test=test)
     nested = [a for r in result.stats.values() for a in r.get("anomalies", [])]
     same = len(nested) == len(result.anomalies)  # stats hold the same anomalies, in order
     written: list[str] = []
@@ -248,15 +252,10 @@ def _write_anomalies(out_dir: Path, result: CheckResult, history: Sequence[Op]) 
         for stale in [*folder.glob("*.jsonl"), *folder.glob("*.json")]:
             stale.unlink()
     for n, anomaly in enumerate(result.anomalies, start=1):
-        rows = anomaly.details.get("shrunk_ops") or [by_index[i].to_json() for i in anomaly.ops if i in by_index]
         folder.mkdir(exist_ok=True)
-        if rows:
-            rel = f"{ANOMALIES}/{n}.jsonl"
-            with open(out_dir / rel, "w", encoding="utf-8") as fh:
-                fh.writelines(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
-        else:  # found in metrics, ledgers or config, not in ops: keep the anomaly itself
-            rel = f"{ANOMALIES}/{n}.json"
-            write_json_atomic(out_dir / rel, anomaly.to_json())
+        rel = f"{ANOMALIES}/{n}.jsonl"
+        parts = capture.case(anomaly, n)
+        write_case(out_dir / rel, parts.header, parts.ops, parts.artifacts)
         anomaly.history = anomaly.details["history"] = rel
         if same:
             nested[n - 1]["history"] = nested[n - 1].setdefault("details", {})["history"] = rel

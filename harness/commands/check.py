@@ -273,10 +273,14 @@ def _check_file(path: Path, name: str, opts: Options) -> Outcome:
     from harness.formats import load
 
     history_path, run_dir, test = _resolve(path, name)
-    checker, fmt, how = _checker(history_path, test, opts)
     t0 = time.perf_counter()
-    history = load(str(history_path), fmt)
-    result = checker.check(None, history, run_dir)
+    if run_dir is None and opts.fmt in ("auto", "jsonl") and _is_case(history_path):
+        result, history, how = _check_case(history_path, opts)  # a regression case
+    else:
+        checker, fmt, how = _checker(history_path, test, opts)
+        t0 = time.perf_counter()
+        history = load(str(history_path), fmt)
+        result = checker.check(None, history, run_dir)
     seconds = time.perf_counter() - t0
 
     linear = result.stats.get("linearizable", {})
@@ -307,6 +311,26 @@ def _check_file(path: Path, name: str, opts: Options) -> Outcome:
         outcome.written = write_results(out_dir, result, history, rerun=run_dir is not None and out_dir == run_dir)
         click.echo(f"  wrote {', '.join(outcome.written)} in {out_dir}")
     return outcome
+
+
+def _is_case(path: Path) -> bool:
+    from harness.formats.case import is_case
+
+    return is_case(path)
+
+
+def _check_case(path: Path, opts: Options) -> tuple[Any, Any, str]:
+    """A regression case, re-checked as its header says; --model, --initial and
+    --independent override the header (``harness.regress.replay``)."""
+    from harness.regress.replay import TIMEOUT, recheck
+
+    extra = {"initial": opts.initial} if opts.has_initial else {}
+    got = recheck(path, model=opts.model, independent=opts.independent or None,
+                  timeout=opts.timeout or TIMEOUT, jobs=opts.jobs, **extra)
+    h = got.case.header
+    how = (f"case: {h.checker}" + (f", model {h.model}" if h.model else "")
+           + f", expects {h.verdict}" + (f" with {h.fingerprint}" if h.found else ""))
+    return got.result, got.case.history, how
 
 
 def _code(valid: Any) -> int:

@@ -182,9 +182,11 @@ def test_the_results_writer_keeps_every_anomaly_and_moves_graph_series_out(tmp_p
     written = write_results(tmp_path, result, history=history, test={"name": "t", "seed": 4})
     doc = json.loads((tmp_path / "results.json").read_text())
     assert (doc["schema"], doc["test"], doc["seed"], doc["valid"], doc["exit_code"]) == (2, "t", 4, False, 1)
-    assert [a["history"] for a in doc["anomalies"]] == ["anomalies/1.jsonl", "anomalies/2.json", "anomalies/3.json"]
-    assert [json.loads(x)["index"] for x in (tmp_path / "anomalies/1.jsonl").read_text().splitlines()] == [0, 1]
-    assert json.loads((tmp_path / "anomalies/2.json").read_text())["kind"] == "weak-quorum-config"
+    assert [a["history"] for a in doc["anomalies"]] == [f"anomalies/{n}.jsonl" for n in (1, 2, 3)]
+    header, *ops = [json.loads(x) for x in (tmp_path / "anomalies/1.jsonl").read_text().splitlines()]
+    assert (header["seam_case"], header["fingerprint"], header["verdict"]) == (1, "stale-read", "invalid")
+    assert [op["index"] for op in ops] == [0, 1]
+    assert json.loads((tmp_path / "anomalies/2.jsonl").read_text().splitlines()[0])["kind"] == "weak-quorum-config"
     assert [a["severity"] for a in doc["anomalies"]] == ["error", "error", "warning"]
     assert "series" not in doc["checkers"]["signals"]["stats"]
     assert json.loads((tmp_path / "series.json").read_text()) == {"signals": {"lag": [1, 2]}}
