@@ -64,7 +64,7 @@ def write_check(out_dir: Path, result: CheckResult, history: History, *, stored_
     drawn = render_failures(out_dir, result)
     result.files = [*result.files, *drawn]
     test = read_json_object(out_dir / TEST_JSON) if stored_run else None
-    written = write_results(out_dir, result, history=list(history), test=test, run=run) + drawn
+    written = write_results(out_dir, result, history=history, test=test, run=run) + drawn
     if stored_run:
         render_report(out_dir)
         if (out_dir / "report.html").exists():
