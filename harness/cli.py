@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("harness.commands.report:report", "Render a stored run's report again."),
     "serve": ("harness.commands.serve:serve", "Browse results/ on 127.0.0.1."),
     "regress": ("harness.commands.regress:regress", "Re-check every saved anomaly."),
+    "runs": ("harness.commands.runs:runs", "List stored runs and fingerprints from the run index; prune old runs."),
+    "nightly": ("harness.commands.nightly:nightly", "Run a plan of tests within a time budget; write a night summary."),
 }
 
 

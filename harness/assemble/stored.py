@@ -69,6 +69,9 @@ def write_check(out_dir: Path, result: CheckResult, history: History, *, stored_
         render_report(out_dir)
         if (out_dir / "report.html").exists():
             written.append("report.html")
+        from harness.index import index_finished_run
+
+        index_finished_run(out_dir)  # seam runs finds it; a failure here is only a warning
     return written
 
 
