@@ -327,7 +327,7 @@ def _check_case(path: Path, opts: Options) -> tuple[Any, Any, str]:
     extra = {"initial": opts.initial} if opts.has_initial else {}
     got = recheck(path, model=opts.model, independent=opts.independent or None,
                   timeout=opts.timeout or TIMEOUT, jobs=opts.jobs, **extra)
-    h = got.case.header
+    h = got.header
     how = (f"case: {h.checker}" + (f", model {h.model}" if h.model else "")
            + f", expects {h.verdict}" + (f" with {h.fingerprint}" if h.found else ""))
     return got.result, got.case.history, how

@@ -46,6 +46,8 @@ ROW_FILES = ("payment.ledger.jsonl", "inventory.ledger.jsonl", "shipping.ledger.
              "saga-steps.jsonl", "store.jsonl", "metrics.jsonl")
 WHOLE_FILES = ("node.json", "metrics.json")
 STORE, STEPS = "store.jsonl", "saga-steps.jsonl"
+#: node.json keys checkers read; the rest (data_dir, admin_secret, peers) stays on the node.
+CONFIG_KEYS = ("node", "replication", "bugs", "retry", "seed")
 #: test.json keys a re-check needs (the rest names this machine: paths, ports, pids).
 TEST_KEYS = ("name", "workload", "target", "seed", "bugs", "replication", "scenario")
 OPTION_KEYS = ("workload", "target", "bugs", "replication", "keys", "scenario", "seed",
@@ -205,6 +207,8 @@ class Capture:
                     data = json.loads((node_dir / name).read_text(encoding="utf-8"))
                 except (OSError, ValueError):
                     continue
+                if name == "node.json" and isinstance(data, dict):
+                    data = {k: data[k] for k in CONFIG_KEYS if k in data}
                 out.append(ArtifactRow(f"nodes/{node_dir.name}/{name}", whole=data))
         return out
 

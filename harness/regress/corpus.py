@@ -42,7 +42,11 @@ class Judgement:
 
     @property
     def name(self) -> str:
-        return str(self.path)
+        """The case's path, relative to the working directory when it is below it."""
+        try:
+            return str(self.path.resolve().relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(self.path)
 
 
 def judge(header: CaseHeader, got: Recheck) -> tuple[str, str]:

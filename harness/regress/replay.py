@@ -32,6 +32,8 @@ class Recheck:
 
     case: Case
     result: CheckResult
+    #: the header as checked: the case's, with any flags given to ``recheck`` applied
+    header: CaseHeader
 
     @property
     def verdict(self) -> str:
@@ -62,7 +64,7 @@ def recheck(path: Path | str, *, model: str | None = None, initial: Any = _UNSET
             root = Path(tmp)
             case.materialize(root)
         result = checker.check(None, case.history, root)
-    return Recheck(case, result)
+    return Recheck(case, result, header)
 
 
 def _override(header: CaseHeader, model: str | None, initial: Any, independent: bool | None) -> CaseHeader:
