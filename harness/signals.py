@@ -106,7 +106,8 @@ class Stops:
             self._say(f"{name}: stopping the run; healing, collecting and checking what was recorded "
                       f"(send {name} again to abort without a verdict; the nodes are still healed and stopped)")
         else:
-            self._abort(f"aborted by a second signal ({name}) after {self.signal}")
+            again = f"a second {name}" if name == self.signal else f"{name} after {self.signal}"
+            self._abort(f"aborted by {again}")
 
     def _note(self, name: str) -> None:
         if self.signal is None:

@@ -1,0 +1,179 @@
+"""`seam test` stopped from outside: SIGTERM (as `timeout` and CI send it), SIGHUP, and a
+second signal that aborts. Real node processes, real signals, real iptables.
+
+Each case checks what a stopped run must leave: no node process, no stopped
+(T-state) process, no iptables rule of Seam's, every fault of the ledger
+undone, and a results.json that says how the run ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.integration.test_run_local import (
+    _is_node,
+    assert_well_formed,
+    node_pids,
+    outcome_files,
+    run_dirs,
+    seam_popen,
+    stop_nodes,
+)
+
+
+def _stopped_processes(marker: str) -> list[str]:
+    """Processes in state T (stopped) whose command line mentions ``marker``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if stat[stat.rfind(")") + 2] in "Tt" and marker in cmd:
+            found.append(f"{proc.name}: {cmd}")
+    return found
+
+
+def _run_marker(run_dir: Path) -> str:
+    """What every node command line of this run contains: its node directory root."""
+    nodes = json.loads((run_dir / "test.json").read_text())["nodes"]
+    return str(Path(next(iter(nodes.values()))["workdir"]).parent)
+
+
+def assert_left_nothing(run_dir: Path) -> None:
+    from nemesis.state import outstanding
+
+    pids = node_pids(run_dir)
+    assert pids, "the run started no node"
+    assert not [p for p in pids if _is_node(p)], "node processes still running"
+    assert not _stopped_processes(_run_marker(run_dir)), "a node process is left stopped (T state)"
+    if (run_dir / "nemesis.jsonl").exists():
+        assert outstanding(run_dir / "nemesis.jsonl") == [], "the fault ledger has faults nobody undid"
+
+
+def _wait_for_fault(run_dir_glob: Path, fault: str, timeout: float = 60) -> Path:
+    """Wait until a run's history shows ``fault`` applied and not yet stopped; return the run dir."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for hist in run_dir_glob.glob("*/*/history.jsonl"):
+            rows = [json.loads(line) for line in hist.read_text().splitlines() if line.strip().endswith("}")]
+            mine = [r for r in rows if r.get("process") == "nemesis" and r.get("fault") == fault]
+            if mine and mine[-1]["type"] != "invoke" and mine[-1].get("phase") == "start":
+                return hist.parent
+        time.sleep(0.1)
+    raise AssertionError(f"no {fault} fault became active within {timeout}s")
+
+
+@pytest.fixture
+def results(tmp_path: Path):
+    out = tmp_path / "results"
+    yield out
+    left = stop_nodes(out)
+    assert not left, f"node processes still running after the run: {left}"
+
+
+@pytest.mark.root
+@pytest.mark.netns
+@pytest.mark.slow
+def test_timeout_sigterm_on_namespaces_heals_collects_checks_and_leaves_nothing(tmp_path: Path) -> None:
+    """`timeout -s TERM 20 seam test --cluster netns ...`: SIGTERM while partitions and pauses
+    come and go. The cluster is made beforehand, so its namespaces outlive the run and
+    their iptables tables can be read afterwards."""
+    if shutil.which("timeout") is None or shutil.which("iptables") is None:
+        pytest.skip("needs timeout (coreutils) and iptables")
+    from tests.integration.cluster_fixture import running_cluster
+
+    results = tmp_path / "results"
+    with running_cluster(tmp_path / "cluster", nodes=5) as cluster:
+        try:
+            argv = ["timeout", "-s", "TERM", "--preserve-status", "20", sys.executable, "-m", "harness.cli", "test",
+                    "--cluster", "netns", "--cluster-prefix", cluster.prefix, "--subnet", str(cluster.network),
+                    "--cluster-state", str(cluster.state_dir), "--nemesis", "partition,pause",
+                    "--nemesis-interval", "2", "--nemesis-concurrency", "2", "--op-timeout", "2",
+                    "--time-limit", "120", "--seed", "4", "--results", str(results), "--no-progress"]
+            started = time.monotonic()
+            r = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                               env={**os.environ, "PYTHONPATH": str(REPO)})
+            took = time.monotonic() - started
+            assert "SIGTERM: stopping the run" in r.stderr, (r.stdout, r.stderr)
+            (run_dir,) = run_dirs(results)
+            data = outcome_files(run_dir)
+            # --preserve-status: timeout exits with seam's own code, the verdict's
+            assert r.returncode == data["exit_code"], (r.returncode, data, r.stderr)
+            assert data["valid"] in (True, False, "unknown"), data
+            assert data["run"]["stopped_by"] == "SIGTERM" and data["run"]["seconds"] < 20
+            assert took < 60, f"stopping took {took:.0f}s"
+            ops = assert_well_formed(run_dir)
+            assert {o.f for o in ops if o.process == "nemesis"} & {"start-partition", "start-pause"}
+            assert_left_nothing(run_dir)
+            for info in cluster.node_infos():
+                rules = subprocess.run(["ip", "netns", "exec", info.namespace, "iptables", "-w", "-S"],
+                                       capture_output=True, text=True, check=True).stdout
+                assert "seam-" not in rules, f"{info.namespace} still has Seam's iptables rules:\n{rules}"
+        finally:
+            stop_nodes(results)
+
+
+@pytest.mark.slow
+def test_sighup_stops_the_run_and_still_checks(results: Path, tmp_path: Path) -> None:
+    proc = seam_popen("test", "--time-limit", "60", "--concurrency", "4", "--seed", "6", "--results", str(results),
+                      "--no-progress", cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                h.stat().st_size > 3000 for h in results.glob("register/*/history.jsonl")):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "SIGHUP: stopping the run" in err, err
+    (run_dir,) = run_dirs(results)
+    data = outcome_files(run_dir)
+    assert proc.returncode == data["exit_code"] and data["valid"] in (True, False, "unknown"), (proc.returncode, data)
+    assert data["run"]["stopped_by"] == "SIGHUP" and data["run"]["seconds"] < 30
+    assert f"results: {run_dir}" in out
+    assert_well_formed(run_dir)
+    assert_left_nothing(run_dir)
+
+
+@pytest.mark.slow
+def test_a_second_sigterm_aborts_but_still_resumes_and_stops_every_node(results: Path, tmp_path: Path) -> None:
+    """The first SIGTERM lands while a node is paused, the second while ops to it are still
+    in flight: the run aborts without a verdict (exit 3), and the heal still resumes the
+    paused node before every node is stopped."""
+    proc = seam_popen("test", "--time-limit", "60", "--concurrency", "4", "--seed", "2", "--nemesis", "pause",
+                      "--nemesis-interval", "6", "--op-timeout", "4", "--results", str(results), "--no-progress",
+                      cwd=tmp_path)
+    try:
+        _wait_for_fault(results, "pause")
+        time.sleep(0.5)  # clients are now waiting on the paused node
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(1.0)  # longer than the repeat window: a second request, not a duplicate
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3, (out, err)
+    assert "aborted by a second SIGTERM" in err, err
+    (run_dir,) = run_dirs(results)
+    data = outcome_files(run_dir)
+    assert data["valid"] is None and data["exit_code"] == 3 and "second SIGTERM" in data["error"], data
+    assert_left_nothing(run_dir)  # the ledger's pause was undone: the heal ran after the abort
