@@ -10,8 +10,12 @@ first.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from harness.regress import Judgement
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD = 0, 1, 3
 
@@ -72,16 +76,13 @@ def regress(ctx: click.Context, corpus: Path | None, promote_run: Path | None, e
     ctx.exit(EXIT_FAIL if failed else EXIT_OK)
 
 
-def _line(j: object) -> str:
-    from harness.regress import Judgement
-
-    assert isinstance(j, Judgement)
+def _line(j: Judgement) -> str:
     mark = "ok  " if j.ok else "ERROR" if j.status == "error" else "FAIL"
     color = "green" if j.ok else "red"
     return f"{click.style(mark, fg=color, bold=True)} {j.status:<11} {j.name}  ({j.detail}, {j.seconds:.2f} s)"
 
 
-def _summary(judgements: list, failed: list) -> str:
+def _summary(judgements: list[Judgement], failed: list[Judgement]) -> str:
     if not failed:
         return f"{len(judgements)} cases: all give their expected verdict"
     names = ", ".join(f"{j.name} ({j.status})" for j in failed)
@@ -98,14 +99,19 @@ def _project_corpus(name: str) -> Path:
     return here / name
 
 
-def _write_junit(path: Path, judgements: list) -> None:
-    """Hand the judgements to harness/junit.py, the project's one JUnit writer."""
-    from harness.core.errors import InputError
+def _write_junit(path: Path, judgements: list[Judgement]) -> None:
+    """One JUnit testcase per case, through harness/junit.py (the project's one writer):
+    a pass is passed, fixed and changed are failures, an unreadable case an error."""
+    from harness.junit import CaseResult, write_junit
 
-    try:
-        from harness import junit  # type: ignore[attr-defined]
-    except ImportError:
-        raise InputError("--junit: this Seam has no JUnit writer yet (harness/junit.py); "
-                         "run without --junit") from None
-    junit.write_regressions(path, judgements)
-    click.echo(f"wrote {path}")
+    outcome = {"fixed": "failed", "changed": "failed", "error": "error"}
+    cases = [CaseResult(name=j.name, classname=f"regressions.{_fingerprint(j)}",
+                        outcome="passed" if j.ok else outcome[j.status], seconds=j.seconds,
+                        message="" if j.ok else f"{j.status}: {j.detail}", details=j.detail,
+                        report=str(j.path))
+             for j in judgements]
+    click.echo(f"wrote {write_junit(path, 'seam regress', cases)}")
+
+
+def _fingerprint(j: Judgement) -> str:
+    return j.header.fingerprint.replace("/", ".") if j.header is not None else "unreadable"

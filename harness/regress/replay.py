@@ -97,12 +97,27 @@ def checker_for(header: CaseHeader, *, source: str, timeout: float | None = TIME
     if not header.test.get("workload"):
         raise InputError(f"{source}: a {header.checker} case needs the run's workload in its header "
                          "(test.workload); write cases with `seam test` or `seam check RUN_DIR`")
-    from harness.assemble.stored import checker_for_run
-
-    workload = checker_for_run(header.test, Path(source))
-    named = getattr(workload, "checkers", {})
+    named = getattr(_workload_checker(header.test, source), "checkers", {})
     if header.checker not in named:
         raise InputError(f"{source}: workload {header.test['workload']!r} has no checker "
                          f"{header.checker!r} (it has {', '.join(sorted(named)) or 'none'}); "
                          "fix the header's checker")
     return compose({header.checker: named[header.checker]})
+
+
+def _workload_checker(test: dict[str, Any], source: str) -> Checker:
+    """The composed checker of the case's workload, from its target's registry.
+
+    Not through ``harness.assemble``: the results writer verifies cases through
+    this module, and the store must not reach the composition root's Remotes."""
+    from harness.spec import TestSpec
+    from harness.targets import DEFAULT, get
+
+    target = test.get("target")
+    kind = get(str((target.get("name") if isinstance(target, dict) else None) or DEFAULT))
+    name = str(test.get("workload"))
+    if name not in kind.workloads:
+        raise InputError(f"{source}: workload {name!r} is not one of target {kind.name}'s "
+                         f"({', '.join(sorted(kind.workloads))}); fix the header's test.workload")
+    options = test.get("options") if isinstance(test.get("options"), dict) else {}
+    return kind.workloads[name].checker(TestSpec.from_json(options or {}))

@@ -77,6 +77,20 @@ def test_a_flipped_verdict_fails_the_corpus_and_names_the_case(corpus: Path) -> 
     assert victim.name in result.output.splitlines()[-1]
 
 
+def test_junit_has_one_failure_exactly_where_a_case_changed(corpus: Path, tmp_path: Path) -> None:
+    junitparser = pytest.importorskip("junitparser")
+    victim = next(corpus.glob("weak-quorum-config/*.jsonl"))
+    set_header(victim, verdict="valid")
+    xml = tmp_path / "regress.xml"
+    assert seam("regress", str(corpus), "--junit", str(xml)).exit_code == 1
+    suite = next(iter(junitparser.JUnitXml.fromfile(str(xml))))
+    cases = list(suite)
+    failed = [c for c in cases if c.result]
+    assert len(cases) == len(list(corpus.rglob("*.jsonl"))) and len(failed) == 1
+    assert victim.name in failed[0].name and failed[0].classname == "regressions.weak-quorum-config"
+    assert failed[0].result[0].message.startswith("changed: expected valid")
+
+
 def test_an_anomaly_that_no_longer_shows_is_reported_fixed(tmp_path: Path) -> None:
     case = corpus_case("nonlinearizable/cas-register")
     head = read_case(case).header
