@@ -15,7 +15,10 @@ shapes the checkers rely on, one JSON object a line unless said otherwise:
     ``{order_id, seq, step, phase, ts: [wall_ms, logical, node], wall, node, term}``.
 ``store.jsonl``
     the node's store replica, ``{key, value, ts}`` per version it accepted; the
-    newest ``saga:*`` record fills step-log gaps (see ``Artifacts.saga_records``).
+    newest ``saga:*`` record fills step-log gaps (see ``Artifacts.saga_records``),
+    the newest ``offsets:saga:<partition>`` is the consumer's committed offset.
+``events.jsonl``
+    the node's event log (partition): ``{order_id, type, node, offset, ...}``.
 ``metrics.jsonl``
     one scrape of ``GET /metrics`` a line: ``{"time": <seconds since the run
     started, the same origin as the history's ns times>, "counters": {...},
@@ -313,6 +316,10 @@ class Step(NamedTuple):
 
 #: A node's store replica: one ``{key, value, ts}`` line per version it accepted.
 STORE = "store.jsonl"
+#: The store keys whose newest version the checkers read: saga records, committed offsets.
+NEWEST = ("saga:", "offsets:saga:")
+#: A node's event log (its partition): ``{order_id, type, node, offset, ...}`` a line.
+EVENTS = "events.jsonl"
 
 
 def _stamp(ts: Any) -> tuple[int, int, str] | None:
@@ -495,22 +502,50 @@ class Artifacts:
         version (by HLC, as a quorum read with write-back would answer) fills the
         gaps; ``chains`` keeps a step-log row over a record's copy of the same seq.
         """
-        if "saga-records" not in self._cache:
-            newest: dict[str, tuple[Any, str, int, dict[str, Any]]] = {}
+        return {(n, line): v for n, line, v in self._newest()["saga:"].values() if isinstance(v, dict)}
+
+    def committed_offsets(self) -> dict[str, int]:
+        """Partition -> the saga consumer's committed offset (the next event to consume),
+        from the newest ``offsets:saga:<partition>`` record in the store replicas."""
+        out: dict[str, int] = {}
+        for key, (_, _, value) in self._newest()["offsets:saga:"].items():
+            offset = value.get("offset") if isinstance(value, dict) else value
+            if type(offset) is int:
+                out[key.removeprefix("offsets:saga:")] = offset
+        return out
+
+    def unconsumed_events(self) -> dict[str, set[str]]:
+        """Order id -> the types of its events at or past their partition's committed
+        offset: published, never consumed (a backlog when the run ended)."""
+        committed = self.committed_offsets()
+        out: dict[str, set[str]] = {}
+        for n in self.nodes():
+            for _, row in self.iter(n, EVENTS):
+                oid, offset, part = row.get("order_id"), row.get("offset"), row.get("node", n)
+                if isinstance(oid, str) and type(offset) is int and offset >= committed.get(str(part), 0):
+                    out.setdefault(oid, set()).add(str(row.get("type")))
+        return out
+
+    def _newest(self) -> dict[str, dict[str, tuple[str, int, Any]]]:
+        """Per key prefix we read (saga records, committed offsets), key -> (node, line,
+        value) of its newest version (by HLC) across the nodes' store replicas."""
+        if "newest" not in self._cache:
+            stamps: dict[str, tuple[int, int, str]] = {}
+            out: dict[str, dict[str, tuple[str, int, Any]]] = {p: {} for p in NEWEST}
             for n in self.nodes():
                 for line, row in self.iter(n, STORE):
-                    key, ts, value = row.get("key"), row.get("ts"), row.get("value")
-                    if not (isinstance(key, str) and key.startswith("saga:") and isinstance(value, dict)):
+                    key = row.get("key")
+                    prefix = next((p for p in NEWEST if isinstance(key, str) and key.startswith(p)), None)
+                    stamp = _stamp(row.get("ts"))
+                    if prefix is None or stamp is None:
                         continue
-                    stamp = _stamp(ts)
-                    if stamp is None:
-                        continue
-                    held = newest.get(key)
-                    if held is None or stamp > held[0]:
-                        newest[key] = (stamp, n, line, value)
-            self._cache["saga-records"] = {(n, line): v for _, n, line, v in newest.values()}
-        records: dict[tuple[str, int], dict[str, Any]] = self._cache["saga-records"]
-        return records
+                    assert isinstance(key, str)
+                    if key not in stamps or stamp > stamps[key]:
+                        stamps[key] = stamp
+                        out[prefix][key] = (n, line, row.get("value"))
+            self._cache["newest"] = out
+        newest: dict[str, dict[str, tuple[str, int, Any]]] = self._cache["newest"]
+        return newest
 
     def chains(self) -> dict[str, list[Step]]:
         """Per order, its step rows in ``seq`` order, one row per seq (the first one read)."""

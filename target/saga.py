@@ -126,6 +126,11 @@ def next_action(rec: dict[str, Any]) -> tuple[str, Any] | None:
     return ("finish", CANCELLED if rec["want"] == "cancel" else FAILED)
 
 
+def placed_applied(rec: dict[str, Any]) -> bool:
+    """Whether the order-placed event has been applied to this record."""
+    return any(e["step"] == "saga" and e["phase"] in ("created", "placed") for e in rec["log"])
+
+
 def terminal(rec: dict[str, Any]) -> bool:
     return next_action(rec) is None
 
@@ -276,6 +281,10 @@ class Orchestrator:
             if event["type"] == events.CANCELLED and rec["want"] != "cancel":
                 rec["want"] = "cancel"
                 return self._logged(rec, "saga", "cancel-requested")
+            if event["type"] == events.PLACED and not placed_applied(rec):
+                # The cancel got here first and created the saga; the placed event changes
+                # nothing but is recorded, so the step log accounts for every event.
+                return self._logged(rec, "saga", "placed")
             return None  # a redelivery: nothing to do
 
         self._update(order_id, mutate)

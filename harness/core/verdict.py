@@ -28,6 +28,7 @@ ANOMALY_KINDS = frozenset(
         "causal-inversion",
         "retry-amplification",
         "duplicate-key-alert",
+        "backlog",
     }
 )
 

@@ -212,3 +212,55 @@ def test_an_older_store_record_does_not_make_an_unfinished_saga_look_finished(tm
     write(tmp_path / "nodes" / "n1" / "store.jsonl", older, newer)
     view = saga_views(Artifacts(tmp_path).chains())["o"]
     assert not view.terminal and view.steps == {"reserve": "started"}
+
+
+def unstarted_order_run(tmp_path, committed):
+    """Order o was acknowledged a minute before the end and no saga exists for it; its
+    placed event is n1's offset 3; n1's committed offset is ``committed``."""
+    n1 = tmp_path / "nodes" / "n1"
+    done = [("saga", "created"), ("reserve", "started"), ("reserve", "done"), ("saga", "failed")]
+    write(n1 / "saga-steps.jsonl", *rows("x", *done))
+    write(n1 / "events.jsonl", *[{"order_id": f"e{i}", "type": "order-placed", "node": "n1", "offset": i}
+                                 for i in range(3)],
+          {"order_id": "o", "type": "order-placed", "node": "n1", "offset": 3})
+    write(n1 / "store.jsonl", {"key": "offsets:saga:n1", "value": {"offset": 1, "term": 1}, "ts": [5, 0, "n1"]},
+          {"key": "offsets:saga:n1", "value": {"offset": committed, "term": 2}, "ts": [9, 0, "n2"]})
+    ops = [Op(0, 0, 0, "invoke", "place", {"order_id": "o"}), Op(1, 1_000, 0, "ok", "place", {"order_id": "o"}),
+           Op(2, 60_000_000_000, 1, "invoke", "read", {"order_id": "x"}),
+           Op(3, 60_000_000_001, 1, "ok", "read", {"order_id": "x"})]
+    return EffectsChecker(grace=5.0).check({}, History(ops), tmp_path)
+
+
+def test_an_order_whose_event_was_never_consumed_is_a_backlog_warning_not_a_loss(tmp_path):
+    result = unstarted_order_run(tmp_path, committed=3)
+    assert result.valid is True and result.stats["backlog"] == ["o"]
+    (alert,) = result.anomalies
+    assert alert.kind == "backlog" and alert.severity == "warning"
+    assert alert.details["committed_offsets"] == {"n1": 3}
+
+
+def test_an_order_whose_event_offset_was_passed_without_a_saga_is_lost(tmp_path):
+    """commit-before-effect: the offset moved past the event, the saga never came."""
+    result = unstarted_order_run(tmp_path, committed=4)
+    assert result.valid is False and result.stats["backlog"] == []
+    assert [a.fingerprint for a in result.anomalies] == ["lost-effect/order"]
+
+
+def cancel_first_run(tmp_path, *, placed_row):
+    """Order o: placed (acknowledged) and cancelled; the cancel created its saga, which
+    ended cancelled with no effect. ``placed_row``: whether the placed event left its row."""
+    entries = [("saga", "cancel-requested"), *([("saga", "placed")] if placed_row else []),
+               ("saga", "cancelled")]
+    write(tmp_path / "nodes" / "n1" / "saga-steps.jsonl", *rows("o", *entries))
+    ops = [Op(0, 0, 0, "invoke", "place", {"order_id": "o"}), Op(1, 1_000, 0, "ok", "place", {"order_id": "o"}),
+           Op(2, 2_000, 1, "invoke", "cancel", {"order_id": "o"}), Op(3, 3_000, 1, "ok", "cancel", {"order_id": "o"}),
+           Op(4, 60_000_000_000, 1, "invoke", "read", {"order_id": "o"}),
+           Op(5, 60_000_000_001, 1, "ok", "read", {"order_id": "o"})]
+    return EffectsChecker(grace=5.0).check({}, History(ops), tmp_path)
+
+
+def test_a_placed_event_skipped_behind_its_cancel_is_a_lost_effect(tmp_path):
+    """commit-before-effect crashed on the placed event; the cancel alone settled the order."""
+    result = cancel_first_run(tmp_path / "skipped", placed_row=False)
+    assert [a.fingerprint for a in result.anomalies] == ["lost-effect/event"]
+    assert cancel_first_run(tmp_path / "applied", placed_row=True).valid is True

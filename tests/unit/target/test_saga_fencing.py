@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from target.config import from_dict
-from target.events import PLACED, EventLog
+from target.events import CANCELLED, PLACED, EventLog
 from target.hlc import Timestamp
 from target.node import build_context
 from target.saga import Orchestrator, Stale
@@ -243,3 +243,23 @@ def test_a_new_term_claims_the_committed_offset_before_consuming(world):
     assert stale.consumer.claim() is False
     assert store.data[f"offsets:saga:{PART}"] == {"offset": len(ORDERS), "term": 2}
     assert "rejected offset claim term 1 < 2" in (stale.ctx.data_dir / "node.log").read_text()
+
+
+def test_a_placed_event_after_its_cancel_is_recorded_once_and_changes_nothing(world):
+    """The cancel (another partition) reached the orchestrator first and created the saga;
+    the placed event then leaves one `placed` row, so the step log accounts for it, and a
+    redelivery of either event writes nothing."""
+    store, make = world
+    orch = make("n1", Lease(1))
+    orch.term = 1
+    order = {"order_id": "order-7", "sku": "w", "qty": 1, "amount": 5}
+    cancel = {"type": CANCELLED, **order, "node": "n2", "offset": 0}
+    placed = {"type": PLACED, **order, "node": PART, "offset": 7}
+    orch._on_event(cancel)
+    orch._on_event(placed)
+    writes = len(store.writes)
+    orch._on_event(placed)
+    orch._on_event(cancel)
+    rec = store.data["saga:order-7"]
+    assert [(e["step"], e["phase"]) for e in rec["log"]] == [("saga", "cancel-requested"), ("saga", "placed")]
+    assert rec["want"] == "cancel" and rec["steps"] == {} and len(store.writes) == writes
