@@ -22,7 +22,7 @@ its hot loop; ``step`` is defined from it, so the two can never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from harness.core.errors import InputError
@@ -68,7 +68,8 @@ class Model(Protocol):
     (the call never changes the state wherever it is legal: such calls are
     linearized greedily, so a wrong True breaks the search), and
     ``hopeless(call)`` with ``helps(call)`` (early dead ends; see
-    ``_Base.hopeless``).
+    ``_Base.hopeless``), and ``sees_crashed(observers)`` (which crashed calls
+    can be left out; see ``_Base.sees_crashed``).
     """
 
     name: str
@@ -141,6 +142,24 @@ class _Base:
     def helps(self, call: Call) -> tuple[Hashable, ...]:
         """The ``need``s (see ``hopeless``) that ``call`` may provide when it takes effect."""
         return ()
+
+    def sees_crashed(self, observers: Sequence[Call]) -> Callable[[Call], bool] | None:
+        """Optional pruning: a test ``sees(crashed)`` that is False only if no call
+        in ``observers`` can ever tell whether the crashed call took effect.
+
+        The search leaves out every crashed call that no completed call (nor
+        any crashed call kept) sees, so a wrong False breaks the search. The
+        contract, which each model's docstring argues: let U be the states
+        that no observer's legality or effect can tell from others (e.g.
+        register values nobody reads or compares against). Applying a crashed
+        call that is not seen only ever moves the state into U, and from a
+        state in U every observer behaves as from any other state. So a
+        linearization without the unseen crashed calls is still legal, and
+        leaving them out is exact. ``None``: cannot tell, keep them all.
+        The test for a union of observers must be the ``or`` of the tests for
+        its parts (``prune.seen_crashed`` asks about new observers only).
+        """
+        return None
 
     def step(self, state: Any, call: Call) -> tuple[bool, Hashable]:
         nxt = self.compile(call)(state)
@@ -219,6 +238,26 @@ class Register(_Base):
                 return ()
         return ()
 
+    def sees_crashed(self, observers: Sequence[Call]) -> Callable[[Call], bool] | None:
+        """A crashed write of ``v`` (or cas to ``v``) is seen only by a read that
+        returned ``v`` or a cas that expects ``v``: U is every value nobody
+        reads or compares against. A failed cas that is observed (legal iff
+        the value is *not* ``old``) can tell almost any value apart, so it
+        sees every crashed call."""
+        seen: set[Hashable] = set()
+        for c in observers:
+            f = c.f
+            if f == "read":
+                if c.output is not UNKNOWN:
+                    seen.add(freeze(c.output))
+            elif f == "cas":
+                if c.output is False:
+                    return _sees_all
+                seen.add(freeze(_pair(c.input)[0]))
+            elif f != "write":
+                return _sees_all
+        return _sees_written(seen)
+
     def validate(self, call: Call) -> str | None:
         problem = self._unknown_f(call)
         if problem:
@@ -244,6 +283,23 @@ class Register(_Base):
                 tail = " (outcome unknown)"
             return f"cas {_show(old)}→{_show(new)}{tail}"
         return f"{call.f} {_show(call.input)}"
+
+
+def _sees_all(crashed: Call) -> bool:
+    return True
+
+
+def _sees_written(seen: set[Hashable]) -> Callable[[Call], bool]:
+    """A crashed write or cas is seen iff the value it leaves behind is in ``seen``."""
+
+    def sees(crashed: Call) -> bool:
+        if crashed.f == "write":
+            return freeze(crashed.input) in seen
+        if crashed.f == "cas":
+            return freeze(_pair(crashed.input)[1]) in seen
+        return True
+
+    return sees
 
 
 def _pair(value: Any) -> tuple[Any, Any]:
@@ -373,6 +429,27 @@ class MultiRegister(_Base):
         ops = self._micro_ops(call)
         return isinstance(ops, list | tuple) and all(m[0] == "read" for m in ops)
 
+    def sees_crashed(self, observers: Sequence[Call]) -> Callable[[Call], bool] | None:
+        """Per register, as in ``register``: a crashed txn is seen only if some
+        observer's micro-op reads ``k = v`` (``v`` not ``None``) for a ``k = v``
+        the txn writes. U is, per key, the values nobody reads."""
+        seen: set[tuple[Hashable, Hashable]] = set()
+        for c in observers:
+            ops = self._micro_ops(c)
+            if not isinstance(ops, list | tuple):
+                return _sees_all
+            for f, k, v in ops:
+                if f != "write" and v is not None:
+                    seen.add((freeze(k), freeze(v)))
+
+        def sees(crashed: Call) -> bool:
+            ops = self._micro_ops(crashed)
+            if not isinstance(ops, list | tuple):
+                return True
+            return any(f == "write" and (freeze(k), freeze(v)) in seen for f, k, v in ops)
+
+        return sees
+
     def validate(self, call: Call) -> str | None:
         problem = self._unknown_f(call)
         if problem:
@@ -498,6 +575,29 @@ class KV(_Base):
             return None
         want = "" if call.output is None else call.output
         return (lambda s: not want.startswith(s)), "put"
+
+    def sees_crashed(self, observers: Sequence[Call]) -> Callable[[Call], bool] | None:
+        """A crashed put or append of ``v`` is seen only by a get whose result
+        contains ``v``. From the instant a put of ``v`` takes effect, until the
+        next put, the value starts with ``v``; after an append of ``v``, it
+        contains ``v``. U is the strings that no get result starts with:
+        appends keep a string in U, and a get is legal only outside U.
+        An empty ``v`` is in every result, so it is always seen."""
+        wants: set[str] = set()
+        for c in observers:
+            if c.f == "get" and c.output is not UNKNOWN:
+                wants.add("" if c.output is None else str(c.output))
+            elif c.f not in ("put", "append"):
+                return _sees_all
+        # One substring search over all results; a match across the separator
+        # only keeps a call that could have been left out, never the reverse.
+        results = "\x00".join(wants)
+
+        def sees(crashed: Call) -> bool:
+            v = crashed.input
+            return not isinstance(v, str) or v in results
+
+        return sees
 
     def validate(self, call: Call) -> str | None:
         problem = self._unknown_f(call)

@@ -45,6 +45,10 @@ with a hopeless candidate is a dead end. A read that is hopeless from the
 start, with nothing that could help invoked before it returns (a read of a
 value nobody wrote), refutes the whole history at once (``_refute``).
 
+Before all that, crashed calls that no call can see are left out
+(``prune.py``): they are most of the crashed calls in a history of unique
+values, and each one kept can double the configurations.
+
 Completed calls are tried before crashed ones (an ordering heuristic only).
 """
 
@@ -58,6 +62,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from checkers.linearizable.models import ILLEGAL, Model, freeze
+from checkers.linearizable.prune import seen_crashed
 from harness.core.op import INF, UNKNOWN, Call
 
 __all__ = ["SearchResult", "SearchTask", "search", "start"]
@@ -197,15 +202,18 @@ class _Search:
 
     def __init__(self, calls: Sequence[Call], model: Model):
         self.model = model
-        self.calls = calls
         # In invoke order: the relative bitset and the helper lists rely on it.
         self.done = sorted((c for c in calls if c.ret != INF), key=lambda c: c.call)
         self._build_list()
         self.fn = [_compile(model, c) for c in self.done]
         read_only = getattr(model, "read_only", None)
         self.ro = [bool(read_only and read_only(c)) for c in self.done]
-        # A crashed read-only call never changes the state: applying it never helps.
-        self._build_classes([c for c in calls if c.ret == INF and not (read_only and read_only(c))])
+        # A crashed read-only call never changes the state: applying it never
+        # helps; nor does one that no call can see (prune.py).
+        crashed = [c for c in calls if c.ret == INF and not (read_only and read_only(c))]
+        crashed = seen_crashed(model, self.done, crashed)
+        self.calls = [*self.done, *crashed] if len(crashed) + len(self.done) < len(calls) else calls
+        self._build_classes(crashed)
         self.path: list[int] = []
         self.explored = 0
         self.best: list[int] = []
