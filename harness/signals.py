@@ -92,8 +92,10 @@ class Stops:
         elif not self.hard.is_set():
             self.hard.set()
             self._say("Ctrl-C: stopping now; in-flight ops complete or time out (Ctrl-C again to abort)")
-        else:
+        elif self.signal in (None, "SIGINT"):
             self._abort("interrupted (Ctrl-C three times)")
+        else:
+            self._abort(f"aborted by SIGINT after {self.signal}")
 
     def terminate(self, name: str) -> None:
         """SIGTERM or SIGHUP: stop the generator now and check what was recorded; again: abort."""
