@@ -90,12 +90,14 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="Run a stored test again: its options, its seed and its recorded fault schedule (each fault at "
                    "its stored offset), e.g. to retry an anomaly against a fix. Options given here override the "
                    "stored ones, except the workload and faults. Says how close each fault came.")
+@click.option("--junit", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write JUnit XML for CI: one testcase per run, a failure where anomalies were found.")
 def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_opts: tuple[str, ...], nemesis_interval: float, nemesis_concurrency: int, time_limit: float, concurrency: int, rate: float, seed: int | None,
          cluster: str, node_count: int, subnet: str, cluster_prefix: str, cluster_state: str | None, nodes: str | None, nodes_file: str | None, username: str | None,
          ssh_key: str | None, ssh_port: int, known_hosts: str | None, ssh_insecure: bool, sudo: bool,
          bugs: tuple[str, ...], scenario: str | None, name: str | None, results: str, op_timeout: float,
          recovery_time: float | None, keys: int, base_port: int, demo: bool, no_progress: bool,
-         test_count: int, replay_dir: str | None) -> int:
+         test_count: int, replay_dir: str | None, junit: str | None) -> int:
     """Run a chaos test against a cluster and check its history.
 
     Provisions the nodes, installs and starts the reference pipeline
@@ -162,8 +164,9 @@ def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_op
     if test_count == 1:
         outcome = _run_one(plan, no_progress)
         _print_outcome(outcome)
+        _write_junit(junit, [outcome])
         return outcome.exit_code
-    return _run_series(spec, test_count, given_seed, no_progress)
+    return _run_series(spec, test_count, given_seed, no_progress, junit)
 
 
 def _run_one(plan: Any, no_progress: bool) -> Any:
@@ -177,7 +180,7 @@ def _run_one(plan: Any, no_progress: bool) -> Any:
     return run_test(plan, progress=not no_progress)
 
 
-def _run_series(spec: Any, count: int, first_seed: int | None, no_progress: bool) -> int:
+def _run_series(spec: Any, count: int, first_seed: int | None, no_progress: bool, junit: str | None = None) -> int:
     """--test-count N: N whole runs, one line each, the aggregate exit code (``harness.series``)."""
     from dataclasses import replace
 
@@ -190,7 +193,20 @@ def _run_series(spec: Any, count: int, first_seed: int | None, no_progress: bool
     runs = run_series(seeds(count, first_seed), run_one, on_run=lambda run: click.echo(run_line(run, count)))
     # Every run's outcome is in `runs`: a report over the whole series (JUnit, an index) hooks in here.
     click.echo(series_line(runs, count))
+    _write_junit(junit, [run.outcome for run in runs])
     return aggregate_exit(run.exit_code for run in runs)
+
+
+def _write_junit(path: str | None, outcomes: list[Any]) -> None:
+    """--junit: one testcase per run (``harness.junit``), read from each run's directory."""
+    if path is None:
+        return
+    from harness.junit import CaseResult, case_for_run, write_junit
+
+    cases = [case_for_run(o.path) if o.path is not None else
+             CaseResult(f"run {n}", "seam.test", "error", message=o.error or "the run failed before it had a directory")
+             for n, o in enumerate(outcomes, start=1)]
+    click.echo(f"junit:   {write_junit(path, 'seam test', cases)}")
 
 
 #: ``seam test`` parameters that are TestSpec fields under another name.

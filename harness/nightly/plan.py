@@ -64,8 +64,10 @@ class Plan:
     source: str = ""
 
 
-def parse_duration(value: Any, where: str) -> float:
-    """``90m``, ``6h``, ``45s`` or a number of seconds."""
+def parse_duration(value: Any, where: str, *, zero: bool = False) -> float:
+    """``90m``, ``6h``, ``45s`` or a number of seconds (0 only where ``zero`` allows it)."""
+    if zero and value == 0 and not isinstance(value, bool):
+        return 0.0
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return float(value)
     m = _DURATION.match(str(value).strip()) if isinstance(value, str) else None
@@ -106,7 +108,7 @@ def parse_plan(data: dict[str, Any], known: dict[str, OptionKind], *, source: st
     return Plan(budget=parse_duration(data["budget"], f"{source}: budget"), tests=tests,
                 results=str(data.get("results") or "results"),
                 grace=parse_duration(data.get("grace", 120), f"{source}: grace"),
-                overhead=parse_duration(data.get("overhead", 45), f"{source}: overhead"), source=source)
+                overhead=parse_duration(data.get("overhead", 45), f"{source}: overhead", zero=True), source=source)
 
 
 def _test(table: Any, defaults: dict[str, Any], known: dict[str, OptionKind], where: str) -> PlannedTest:
