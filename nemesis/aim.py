@@ -8,8 +8,8 @@ The ``target`` option of pause, kill and clock says it:
   target declares;
 * a role the target declares (``HasRoles.roles()``, e.g. ``leader``): the
   fault asks the target for that role's process; for ``leader`` the node is
-  the one ``HasLeader.leader`` names at that moment, for any other role a
-  random node;
+  the one ``HasLeader.leader`` names at that moment, for any other role the
+  one ``HasRoleHolders.holder`` names (else a random node);
 * a node name: always that node.
 
 Role names come from the target, never from here, except ``leader``, whose
@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.core.errors import ConfigError, NemesisError, UnsupportedError
-from harness.core.protocols import HasLeader, HasRoles
+from harness.core.protocols import HasLeader, HasRoleHolders, HasRoles
 from nemesis.spec import NemesisContext, Option, word
 
 RANDOM, ANY, LEADER = "random", "any", "leader"
@@ -76,7 +76,8 @@ def aim_value(aim: str, ctx: NemesisContext, rng: random.Random) -> dict[str, An
 def pick_node(
     spec: Mapping[str, Any], nodes: Sequence[str], target: Any, test: Any, rng: random.Random
 ) -> str:
-    """The node a start op aims at: named, the current leader, or a seeded random one."""
+    """The node a start op aims at: named, the current leader, the node the target says
+    holds the role (``HasRoleHolders``), or a seeded random one."""
     if spec.get("node"):
         if spec["node"] not in nodes:
             raise NemesisError(f"unknown node {spec['node']!r}; nodes are {', '.join(nodes)}")
@@ -92,4 +93,10 @@ def pick_node(
                 "no node reports itself leader right now; aim at a random node instead"
             )
         return leader
+    role = spec.get("role")
+    if role and isinstance(target, HasRoleHolders):
+        holder = target.holder(test, str(role), rng)
+        if holder is None:
+            raise NemesisError(f"no node holds role {role!r} right now; aim at a random node instead")
+        return holder
     return rng.choice(list(nodes))

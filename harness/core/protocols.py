@@ -117,6 +117,15 @@ class HasLeader(Protocol):
 
 
 @runtime_checkable
+class HasRoleHolders(Protocol):
+    """A target that can say which node holds a role other than ``leader`` right now
+    (e.g. ``home``: the home replica of one of the workload's keys). ``rng`` is the
+    nemesis's seeded generator, for a role that several nodes hold. None: nobody does."""
+
+    def holder(self, test: Any, role: str, rng: Any) -> str | None: ...
+
+
+@runtime_checkable
 class HasRoles(Protocol):
     """A target whose processes a nemesis may aim at by role, besides a plain node.
 

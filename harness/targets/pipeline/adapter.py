@@ -45,7 +45,24 @@ log = logging.getLogger("seam.target.pipeline")
 #: target/ in this checkout: what gets installed on the nodes.
 TARGET_SOURCE = Path(__file__).resolve().parents[3] / "target"
 #: Roles a nemesis may aim at (``HasRoles``): "leader" is the orchestrator leader.
-ROLES = ("leader",)
+ROLES = ("leader", "home")
+#: How many of the latest client ops role ``home`` looks at for the keys in use.
+RECENT_OPS = 200
+
+
+def recent_keys(history: list[Any], last: int = RECENT_OPS) -> list[str]:
+    """The store keys of the latest client ops, newest first: a register op's key
+    (value ``[key, v]``), an orders op's ``order:<id>``."""
+    keys: dict[str, None] = {}
+    for op in history[-last:][::-1]:
+        value = getattr(op, "value", None)
+        if getattr(op, "process", None) == "nemesis":
+            continue
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            keys.setdefault(str(value[0]))
+        elif isinstance(value, dict) and isinstance(value.get("order_id"), str):
+            keys.setdefault(f"order:{value['order_id']}")
+    return list(keys)
 #: Older fault ledgers name the leader role by its long name.
 _ROLE_ALIASES = {"orchestrator-leader": "leader"}
 #: How a skewed node learns its offset: by itself (target/clockshim.py) or through libfaketime.
@@ -253,6 +270,20 @@ class PipelineTarget:
     def roles(self) -> tuple[str, ...]:
         """Roles a nemesis may aim at besides a plain node."""
         return ROLES
+
+    def holder(self, test: Any, role: str, rng: Any) -> str | None:
+        """Who holds a role now. ``home``: the home replica (the coordinator of writes) of
+        a key the clients used lately, drawn by ``rng`` (a random node before any)."""
+        if role == "leader":
+            return self.leader(test)
+        if role != "home":
+            raise UnsupportedError(f"the pipeline has no role {role!r}; roles: node, {', '.join(ROLES)}")
+        keys = recent_keys(getattr(test, "history", None) or [])
+        if not keys:
+            return str(rng.choice(sorted(self.addrs)))
+        from target.store import placement
+
+        return placement(rng.choice(keys), sorted(self.addrs), 1)[0]
 
     # -- HasLeader ------------------------------------------------------------
 

@@ -99,7 +99,8 @@ SCENARIOS = {
             "slow-replica",
             "replicas stall before applying the writes they are sent, so each write sits on its "
             "coordinator alone for a moment while clients read few keys through every node; then "
-            "a node holding such a write is paused, and reads must do without it",
+            "that coordinator (the home replica of a key in use) is paused, and reads must do "
+            "without it",
             "register",
             round=(
                 0.5,
@@ -116,7 +117,7 @@ SCENARIOS = {
             "lint fails and stale reads appear; with no-write-back a later read goes back in time "
             "(a read that saw a write, then one that did not: nonlinearizable)",
             options={"stall": {"service": "store", "op": "replica-put", "seconds": 1.0, "count": 0},
-                     "pause": {"target": "random"}},
+                     "pause": {"target": "home"}},
             defaults={"keys": 2, "rate": 200.0},
         ),
         Scenario(
