@@ -56,3 +56,13 @@ lint: venv
 
 bench: venv
 	$(BIN)/python bench/checker.py
+
+# Remove every stored run and night (results/README.md and a namespace cluster's
+# state, results/.cluster, stay), after undoing what dead runs left behind: open
+# faults healed, node processes stopped. `make clean-results RESULTS=DIR` for another
+# directory; `seam runs --prune --keep-days D` keeps recent runs and unpromoted anomalies.
+RESULTS ?= results
+clean-results: venv
+	-$(BIN)/seam heal --stop-nodes --results $(RESULTS)
+	find $(RESULTS) -mindepth 1 -maxdepth 1 ! -name README.md ! -name .cluster -exec rm -rf {} +
+	@echo "seam: $(RESULTS)/ emptied (README.md and .cluster kept)"
