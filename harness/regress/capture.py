@@ -71,8 +71,9 @@ class Capture:
         self.test = test or {}
         self.deadline = time.monotonic() + budget
         self._files: list[tuple[str, str, list[dict[str, Any]]]] | None = None
-        self._by_order: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] | None = None
+        self._by_order: dict[tuple[str, str], tuple[dict[Any, list[dict[str, Any]]], ...]] | None = None
         self._verified: dict[str, int] = {}
+        self._pairs: tuple[dict[int, list[Op]], dict[str, list[Op]]] | None = None
 
     def case(self, anomaly: Anomaly, number: int) -> CaseParts:
         header = CaseHeader(
@@ -140,27 +141,39 @@ class Capture:
         return focused
 
     def _ops(self, anomaly: Anomaly, orders: set[str]) -> list[dict[str, Any]]:
-        named = set(anomaly.ops)
-        keep: set[int] = set()
-        for inv, done, _, _ in self.history.pairs():
-            pair = [inv] if done is None else [inv, done]
-            if any(op.index in named for op in pair) or _order_of_op(inv) in orders:
-                keep.update(id(op) for op in pair)
+        by_index, by_order = self._pair_index()
+        keep = {id(op) for i in anomaly.ops for op in by_index.get(i, ())}
+        keep.update(id(op) for oid in orders for op in by_order.get(oid, ()))
         nemesis = self.history.nemesis_ops
         if nemesis:
             keep.add(id(nemesis[-1]))  # the history's end, for the grace rule
         return [op.to_json() for op in self.history if id(op) in keep]
+
+    def _pair_index(self) -> tuple[dict[int, list[Op]], dict[str, list[Op]]]:
+        """Each client op's whole call (invoke and completion), by op index and by
+        order id, paired once per check."""
+        if self._pairs is None:
+            by_index: dict[int, list[Op]] = {}
+            by_order: dict[str, list[Op]] = {}
+            for inv, done, _, _ in self.history.pairs():
+                pair = [inv] if done is None else [inv, done]
+                for op in pair:
+                    by_index[op.index] = pair
+                oid = _order_of_op(inv)
+                if oid is not None:
+                    by_order.setdefault(oid, []).extend(pair)
+            self._pairs = (by_index, by_order)
+        return self._pairs
 
     def _rows(self, orders: set[str], quoted: set[Any], checker: str) -> list[ArtifactRow]:
         out: list[ArtifactRow] = []
         index = self._order_index()
         for node, name, rows in self._row_files():
             path = f"nodes/{node}/{name}"
-            mine = index[(node, name)]
+            mine, quotes = index[(node, name)]
             picked = [r for oid in sorted(orders) for r in mine.get(oid, ())]
-            if quoted:
-                seen = {id(r) for r in picked}
-                picked += [r for r in rows if id(r) not in seen and _quote(r) in quoted]
+            seen = {id(r) for r in picked}
+            picked += [r for q in quoted for r in quotes.get(q, ()) if id(r) not in seen]
             if name == STORE:  # checkers read a record's newest version only
                 picked = list({r.get("key"): r for r in picked}.values())
             out += [ArtifactRow(path, row=r) for r in picked]
@@ -168,17 +181,20 @@ class Capture:
                 out.append(ArtifactRow(path, row=rows[-1]))  # the run's clock
         return out + self._whole_files(WHOLE_FILES if checker == "signals" else ("node.json",))
 
-    def _order_index(self) -> dict[tuple[str, str], dict[str, list[dict[str, Any]]]]:
-        """(node, file) -> order id -> its rows, built once per check."""
+    def _order_index(self) -> dict[tuple[str, str], tuple[dict[Any, list[dict[str, Any]]], ...]]:
+        """(node, file) -> (order id -> its rows, quote -> its rows), built once per check."""
         if self._by_order is None:
             self._by_order = {}
             for node, name, rows in self._row_files():
-                mine: dict[str, list[dict[str, Any]]] = {}
+                mine: dict[Any, list[dict[str, Any]]] = {}
+                quotes: dict[Any, list[dict[str, Any]]] = {}
                 for r in rows:
-                    oid = _order_of_row(r)
+                    oid, q = _order_of_row(r), _quote(r)
                     if oid is not None:
                         mine.setdefault(oid, []).append(r)
-                self._by_order[(node, name)] = mine
+                    if q is not None:
+                        quotes.setdefault(q, []).append(r)
+                self._by_order[(node, name)] = (mine, quotes)
         return self._by_order
 
     def _widen(self, focused: CaseParts) -> CaseParts:
