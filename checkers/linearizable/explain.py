@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from checkers.linearizable.shrink import search_subset, shrink
+from checkers.linearizable.witness import Witness, find_witness
 from harness.core.op import INF, UNKNOWN, Call, History, Op
 
 #: How many calls around the failure the timeline and precedence graph show.
@@ -78,7 +79,11 @@ class Explanation:
     keeps ``failing`` and fails only because of when it happened;
     ``failing_impossible``: ``failing``'s result is legal at no time at all
     (see ``shrink``). ``initial`` is the model's initial state, to replay
-    ``shrunk_ops`` with the same model.
+    ``shrunk_ops`` with the same model. ``witness`` is the plainest proof
+    in the full history that ``failing`` is illegal, when there is one (see
+    ``witness_data``); the shrunk sub-history then keeps its calls.
+    ``points`` are the linearization points of the window's calls that are
+    in ``prefix`` (see ``linearization_points``).
     """
 
     model: str
@@ -110,6 +115,8 @@ class Explanation:
     shrink_seconds: float
     history: str | None = None
     initial: Any = None
+    witness: dict[str, Any] | None = None
+    points: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         def views(vs: Sequence[CallView]) -> list[dict[str, Any]]:
@@ -148,6 +155,8 @@ class Explanation:
             "shrink_seconds": round(self.shrink_seconds, 6),
             "history": self.history,
             "initial": self.initial,
+            "witness": self.witness,
+            "points": list(self.points),
         }
 
 
@@ -209,11 +218,13 @@ def explain(
     prefix = [by_id[i] for i in result.linearization if i in by_id]
     stuck = [by_id[i] for i in result.stuck if i in by_id]
     failing = stuck[0] if stuck else None
+    proof = find_witness(calls, model, failing) if failing is not None else None
     t0 = time.monotonic()
-    part = _shrunk_part(calls, model, failing, shrink_budget, test_timeout, max_configs)
+    part = _shrunk_part(calls, model, failing, proof, shrink_budget, test_timeout, max_configs)
     shrink_seconds = time.monotonic() - t0
 
-    window = window_calls(calls, [*part.calls, *([failing] if failing else [])], window_limit)
+    focus = [*part.calls, *([failing] if failing else []), *_witness_calls(proof)]
+    window = window_calls(calls, focus, window_limit)
     reduced = _reduction(precedence_graph(window))
     must = sorted(reduced.predecessors(failing.id), key=lambda i: by_id[i].ret) if failing else []
     return Explanation(
@@ -245,6 +256,8 @@ def explain(
         shrink_tests=part.tests,
         shrink_seconds=shrink_seconds,
         initial=jsonable(model.init()),
+        witness=witness_data(proof, model, cv),
+        points=linearization_points(prefix, model, {c.id for c in window}),
     )
 
 
@@ -266,6 +279,7 @@ def _shrunk_part(
     calls: list[Call],
     model: Any,
     failing: Call | None,
+    proof: Witness | None,
     budget: float,
     test_timeout: float,
     max_configs: int | None,
@@ -276,6 +290,8 @@ def _shrunk_part(
         calls,
         model,
         failing=failing,
+        keep=[proof.blocker] if proof else (),
+        seed=[c for c in (proof.source, proof.blocker, failing) if c] if proof else None,
         budget=budget,
         test_timeout=test_timeout,
         max_configs=max_configs,
@@ -294,6 +310,76 @@ def _shrunk_part(
         prefix=[sub[i] for i in result.linearization],
         states=list(result.states),
     )
+
+
+def _witness_calls(proof: Witness | None) -> list[Call]:
+    if proof is None:
+        return []
+    named = [proof.blocker, *proof.enablers[-1:], *(c for c, _ in proof.stranded)]
+    return named + ([proof.source] if proof.source else [])
+
+
+#: How many of a witness's enablers (the calls that could have made the failing call legal) are listed.
+ENABLERS_LIMIT = 6
+
+
+def witness_data(proof: Witness | None, model: Any, cv: Any) -> dict[str, Any] | None:
+    """A ``Witness`` as plain data: ``CallView``s and described states.
+
+    ``enablers`` keeps the last ``ENABLERS_LIMIT`` (``enablers_total``
+    counts them all), ``late_total`` counts those that began after the
+    failing call returned.
+    """
+    if proof is None:
+        return None
+    return {
+        "failing": cv(proof.failing).to_json(),
+        "blocker": cv(proof.blocker).to_json(),
+        "left": None if proof.left is None else model.describe_state(proof.left),
+        "blocker_writes": proof.blocker_writes,
+        "enablers": [cv(c).to_json() for c in proof.enablers[-ENABLERS_LIMIT:]],
+        "enablers_total": len(proof.enablers),
+        "late_total": len(proof.late_enablers),
+        "stranded": [
+            {"call": cv(c).to_json(), "needs": [model.describe_state(s) for s in needs]}
+            for c, needs in proof.stranded
+        ],
+        "source": cv(proof.source).to_json() if proof.source else None,
+        "initial_legal": proof.initial_legal,
+        "initial": model.describe_state(model.init()),
+    }
+
+
+def linearization_points(prefix: Sequence[Call], model: Any, shown: set[int]) -> list[dict[str, Any]]:
+    """Where each call of the linearizable prefix takes effect, and the state around it.
+
+    The point of the n-th call is the latest invoke among the first n
+    (``at``, a history position): every call before it in the order has
+    begun by then, and since the order respects real time (no earlier call
+    began after this one returned) the point lies inside the call's own
+    interval. ``before``/``after`` are the model states around it (the
+    search's own order, replayed from ``model.init()``). Only calls in
+    ``shown`` are kept, ``order`` counts from 1 over the whole prefix.
+    """
+    points: list[dict[str, Any]] = []
+    state, at = model.init(), -1
+    for n, c in enumerate(prefix, start=1):
+        at = max(at, c.call)
+        ok, after = model.step(state, c)
+        if not ok:  # not a linearization after all: draw nothing rather than a wrong story
+            break
+        if c.id in shown:
+            points.append(
+                {
+                    "id": c.id,
+                    "order": n,
+                    "at": at,
+                    "before": model.describe_state(state),
+                    "after": model.describe_state(after),
+                }
+            )
+        state = after
+    return points
 
 
 def completion_positions(history: History) -> dict[int, int]:

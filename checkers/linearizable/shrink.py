@@ -57,6 +57,8 @@ def shrink(
     model: Any,
     *,
     failing: Call | None = None,
+    keep: Sequence[Call] = (),
+    seed: Sequence[Call] | None = None,
     budget: float = 5.0,
     test_timeout: float = 0.5,
     max_configs: int | None = None,
@@ -76,6 +78,12 @@ def shrink(
     Both modes first try the calls invoked before B returned (usually a big
     cut). The result is 1-minimal unless the budget ran out. A search that
     times out counts as "not shown": shrinking never trusts a guess.
+
+    ``seed`` and ``keep`` let the caller steer the real-time mode towards a
+    story it already told (a ``witness``): ``seed`` is a small sub-history
+    tried first, ``keep`` calls that ddmin leaves in while it removes the
+    others. A last ddmin pass over the kept calls too keeps the result
+    1-minimal.
     """
     deadline = time.monotonic() + budget
     cache: dict[tuple[int, frozenset[int]], Any] = {}
@@ -111,14 +119,21 @@ def shrink(
     try:
         if failing is not None:
             cut = [c for c in current if c.call < failing.ret] if failing.ret != INF else current
-            for candidate in (cut, current) if len(cut) < len(current) else (current,):
+            tries = [cut, current] if len(cut) < len(current) else [current]
+            if seed:
+                tries.insert(0, sorted({c.id: c for c in [*seed, failing]}.values(), key=_at))
+            for candidate in tries:
                 if real_time_fails(candidate):
                     current, real_time = candidate, True
                     break
         if real_time:
             assert failing is not None
-            rest = [c for c in current if c.id != failing.id]
-            kept = ddmin(rest, lambda s: real_time_fails(_merge(s, failing)))
+            pinned = [failing, *(c for c in keep if any(c.id == x.id for x in current))]
+            ids = {c.id for c in pinned}
+            rest = [c for c in current if c.id not in ids]
+            kept = ddmin(rest, lambda s: real_time_fails(_merge(s, *pinned)))
+            others = [c for c in _merge(kept, *pinned) if c.id != failing.id]
+            kept = ddmin(others, lambda s: real_time_fails(_merge(s, failing)))
             return Shrunk(_merge(kept, failing), True, tests, True)
         if failing is not None:
             # Not timing: the calls invoked before B returned have linearizations,
@@ -147,8 +162,12 @@ class _OutOfBudget(Exception):
     pass
 
 
-def _merge(calls: Sequence[Call], extra: Call) -> list[Call]:
-    return sorted([*calls, extra], key=lambda c: c.call)
+def _at(c: Call) -> int:
+    return c.call
+
+
+def _merge(calls: Sequence[Call], *extra: Call) -> list[Call]:
+    return sorted([*calls, *extra], key=_at)
 
 
 def ddmin(items: list[Any], fails: Callable[[list[Any]], bool]) -> list[Any]:
