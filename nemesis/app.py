@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.core.errors import NemesisError, UnsupportedError
 from harness.core.op import Op
-from harness.core.protocols import HasAppFaults, Killable, Remote
+from harness.core.protocols import HasAppFaults, Killable, Remote, WaitsReady
 from nemesis.aim import pick_node
 from nemesis.spec import (
     FaultSpec,
@@ -67,33 +67,54 @@ class AppFaultNemesis:
                 raise ValueError(f"unknown application fault {kind!r}; choose one of {', '.join(KINDS)}")
             aimed = spec.get("node") or spec.get("role")
             nodes = [pick_node(spec, self.nodes, self.target, test, self.rng)] if aimed else self.nodes
+            armed, missed = [], {}
             for node in nodes:
                 fault = Fault(KIND, node, {k: v for k, v in spec.items() if k not in ("node", "role")})
                 self.ledger.applied(fault)
-                self.target.inject_fault(test, node, fault.detail)
-                self.active.append(fault)
-            return replace(op, type="info", value={**spec, "nodes": nodes})
+                self.active.append(fault)  # even if arming fails: it may have landed, heal clears it
+                try:
+                    self.target.inject_fault(test, node, fault.detail)
+                    armed.append(node)
+                except Exception as e:  # noqa: BLE001 - a node that is down (killed, crashed) is skipped
+                    missed[node] = str(e)
+            if not armed:
+                raise NemesisError(f"{kind}: no node could be armed: " + "; ".join(
+                    f"{n}: {why}" for n, why in sorted(missed.items())))
+            return replace(op, type="info", value={**spec, "nodes": armed, **({"missed": missed} if missed else {})})
         if op.f == "stop-app-fault":
             self.heal(test)
             return replace(op, type="info", value="cleared")
         raise ValueError(f"application-fault nemesis does not know op {op.f!r}")
 
     def heal(self, test: Any) -> None:
-        cleared = set()
-        while self.active:
-            fault = self.active.pop()
-            if fault.node not in cleared:
-                _restart_crashed(fault, self.target, test)
-                self.target.clear_faults(test, fault.node)
-                cleared.add(fault.node)
-            self.ledger.healed(fault)
+        """Clear every node this nemesis armed. A node that cannot be cleared (paused, or
+        still starting) does not keep the others armed: its faults stay outstanding in
+        the ledger, the rest are healed, and one error names every node left."""
+        cleared: set[str] = set()
+        failed: dict[str, str] = {}
+        for fault in list(self.active):
+            if fault.node not in cleared and fault.node not in failed:
+                try:
+                    _restart_crashed(fault, self.target, test)
+                    self.target.clear_faults(test, fault.node)
+                    cleared.add(fault.node)
+                except Exception as e:  # noqa: BLE001 - reported below, after every node was tried
+                    failed[fault.node] = str(e)
+            if fault.node in cleared:
+                self.active.remove(fault)
+                self.ledger.healed(fault)
+        if failed:
+            raise NemesisError("application faults left armed on " + "; ".join(
+                f"{node}: {why}" for node, why in sorted(failed.items())) + " (`seam heal` clears them)")
 
 
 def _restart_crashed(fault: Fault, target: Any, test: Any) -> None:
     """A ``crash`` fault may have ended its node's process: start it again (a no-op
-    when it still runs), so clearing its faults reaches a live node."""
+    when it still runs) and wait until it serves, so clearing its faults reaches it."""
     if fault.detail.get("kind") == "crash" and isinstance(target, Killable):
         target.start(test, fault.node)
+        if isinstance(target, WaitsReady):
+            target.wait_ready([fault.node])
 
 
 def undo_app(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:

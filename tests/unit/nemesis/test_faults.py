@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.core.errors import UnsupportedError
+from harness.core.errors import NemesisError, TargetError, UnsupportedError
 from harness.core.op import Op
 from nemesis.app import AppFaultNemesis
 from nemesis.clock import ClockNemesis, offset_text
@@ -142,6 +142,39 @@ def test_a_scenario_step_value_replaces_the_drawn_aim_and_keeps_the_options():
                            "role": "leader"}
     assert _aimed({"f": "bump", "value": {"node": "n2", "seconds": 4}}, {"seconds": 30})["value"] == {
         "node": "n2", "seconds": 30}
+
+
+class FlakyTarget(FakeTarget):
+    """n3 is down: arming and clearing it fail, as a killed node's admin endpoint would."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = {"n3"}
+
+    def inject_fault(self, test, node, fault):
+        if node in self.down:
+            raise TargetError(f"{node}: POST /admin/fault failed: connection refused")
+        super().inject_fault(test, node, fault)
+
+    def clear_faults(self, test, node):
+        if node in self.down:
+            raise TargetError(f"{node}: POST /admin/fault/clear failed: connection refused")
+        super().clear_faults(test, node)
+
+
+def test_a_down_node_neither_stops_arming_nor_healing_the_others(tmp_path):
+    target = FlakyTarget()
+    ledger = FaultLedger(tmp_path / "nemesis.jsonl")
+    nem = AppFaultNemesis(target, NODES, ledger=ledger)
+    done = nem.invoke(None, nem_op("start-app-fault", {"kind": "crash", "service": "events", "op": "consume"}))
+    assert done.value["nodes"] == [n for n in NODES if n != "n3"] and "n3" in done.value["missed"]
+    with pytest.raises(NemesisError, match="n3"):
+        nem.heal(None)
+    assert target.faults == {} and [f.node for f in nem.active] == ["n3"]  # every other node cleared
+    assert [f.node for f in ledger.outstanding()] == ["n3"]
+    target.down.clear()
+    nem.heal(None)
+    assert nem.active == [] and ledger.outstanding() == []
 
 
 def test_outstanding_ignores_a_torn_last_line(tmp_path):
