@@ -139,15 +139,28 @@ class RunIndex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
     def _ensure_schema(self) -> None:
-        (version,) = self._db.execute("PRAGMA user_version").fetchone()
-        if version == SCHEMA:
+        """Create the tables (or recreate them for another schema), once: two runs
+        finishing at once both see an empty file, so the check is repeated under
+        the write lock."""
+        if self._version() == SCHEMA:
             return
-        with self._db:
-            for table in ("latency", "anomalies", "runs", "nights"):
-                self._db.execute(f"DROP TABLE IF EXISTS {table}")
-            self._db.executescript(_TABLES)
-            self._db.execute(f"PRAGMA user_version = {SCHEMA}")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._version() != SCHEMA:
+                for table in ("latency", "anomalies", "runs", "nights"):
+                    self._db.execute(f"DROP TABLE IF EXISTS {table}")
+                for statement in _TABLES.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA}")
+            self._db.commit()
+        except BaseException:
+            self._db.rollback()
+            raise
 
     # -- writing ------------------------------------------------------------
 

@@ -297,3 +297,24 @@ def test_seam_runs_bad_options_are_one_line_errors(tmp_path: Path) -> None:
     assert isinstance(r.exception, ConfigError) and "--keep-days" in str(r.exception)
     r = seam_runs("--results", str(tmp_path), "--force")
     assert isinstance(r.exception, ConfigError)
+
+
+def test_runs_finishing_at_once_all_land_in_one_index(tmp_path: Path) -> None:
+    """Eight processes create the index and add a run each at the same moment."""
+    import subprocess
+    import sys
+
+    dirs = [make_run(tmp_path, "t", f"20261201T0100{i:02d}") for i in range(8)]
+    import time
+
+    # every process waits for the same instant, so they race to create the tables
+    code = "import sys, time; from pathlib import Path; from harness.index import RunIndex; " \
+           "time.sleep(max(0, float(sys.argv[3]) - time.time())); " \
+           "RunIndex(Path(sys.argv[1])).index_run(Path(sys.argv[2]))"
+    start = str(time.time() + 3)
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(d), start], stderr=subprocess.PIPE,
+                              text=True) for d in dirs]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    with RunIndex(tmp_path) as index:
+        assert len(index.runs()) == 8
