@@ -133,7 +133,7 @@ def run_test(plan: Plan, *, progress: bool = True, install_sigint: bool = True) 
 
 def _run(plan: Plan, store: Any, ui: Progress, stops: Stops) -> RunOutcome:
     spec = plan.spec
-    with contextlib.ExitStack() as scopes:
+    with stops.cleanup_stack() as scopes:
         ui.phase("provision")
         remote, addrs = plan.provision(store, scopes)
         target = plan.make_target(remote, addrs)

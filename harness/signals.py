@@ -17,8 +17,11 @@ generator and the interpreter watch, and the runner's scopes do the rest.
   A second one aborts.
 
 Aborting raises ``RunAborted`` (a KeyboardInterrupt) in the main thread; the
-runner's ``finally`` scopes still heal the nemesis and stop every node.
-Signals after the abort are only reported, so nothing cuts the heal short.
+runner's scopes still heal the nemesis and stop every node. The scopes
+unwind inside ``cleanup_stack``: an abort that arrives while they unwind
+waits until they are done (a KeyboardInterrupt in the middle of a teardown
+loop would leave the remaining nodes running), and signals after the abort
+are only reported, so nothing cuts the heal short.
 
 A repeat of the same signal within ``REPEAT_WINDOW_S`` of the first counts
 as the same request: ``timeout`` sends its signal to the child and then to
@@ -34,6 +37,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 log = logging.getLogger("seam.runner")
 
@@ -67,6 +71,8 @@ class Stops:
         self.aborted = False
         self._clock = clock
         self._last: tuple[str, float] | None = None
+        self._holding = 0  # > 0 while scopes unwind: an abort waits for them
+        self._pending: str | None = None  # the reason of an abort that is waiting
 
     # -- what each signal does --------------------------------------------------
 
@@ -120,7 +126,26 @@ class Stops:
         self.main.set()
         self.hard.set()
         self._say(f"{reason}: aborting; healing the faults and stopping every node")
+        if self._holding:
+            self._pending = reason  # raised when the scopes have unwound
+            return
         raise RunAborted(reason)
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Inside, an abort is noted, not raised; it is raised when the block ends cleanly."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+        if self._pending is not None and not self._holding:
+            reason, self._pending = self._pending, None
+            raise RunAborted(reason)
+
+    def cleanup_stack(self) -> contextlib.ExitStack:
+        """An ExitStack whose unwinding (heal, collect, teardown, cluster down) no abort interrupts."""
+        return _HeldExitStack(self)
 
     def _repeat(self, name: str) -> bool:
         now = self._clock()
@@ -152,3 +177,15 @@ class Stops:
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+
+
+class _HeldExitStack(contextlib.ExitStack):
+    """``Stops.cleanup_stack``: unwinds (``close`` or leaving the block) while holding aborts."""
+
+    def __init__(self, stops: Stops) -> None:
+        super().__init__()
+        self._stops = stops
+
+    def __exit__(self, *exc: Any) -> bool:
+        with self._stops.holding():
+            return bool(super().__exit__(*exc))

@@ -152,11 +152,25 @@ def test_sighup_stops_the_run_and_still_checks(results: Path, tmp_path: Path) ->
     assert_left_nothing(run_dir)
 
 
+def _wait_for_teardown(results: Path, timeout: float = 60) -> None:
+    """Until the first node process is gone: the teardown loop is stopping the others now."""
+    (run_dir,) = run_dirs(results)
+    pids = node_pids(run_dir)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(not _is_node(p) for p in pids):
+            return
+        time.sleep(0.005)
+    raise AssertionError("no node was stopped")
+
+
 @pytest.mark.slow
-def test_a_second_sigterm_aborts_but_still_resumes_and_stops_every_node(results: Path, tmp_path: Path) -> None:
-    """The first SIGTERM lands while a node is paused, the second while ops to it are still
-    in flight: the run aborts without a verdict (exit 3), and the heal still resumes the
-    paused node before every node is stopped."""
+@pytest.mark.parametrize("when", ["ops in flight", "nodes being torn down"])
+def test_a_second_sigterm_aborts_but_still_resumes_and_stops_every_node(when: str, results: Path,
+                                                                        tmp_path: Path) -> None:
+    """The first SIGTERM lands while a node is paused; the second either while ops to it are
+    still in flight or while the scopes unwind (collect, teardown). Either way the run aborts
+    without a verdict (exit 3), the heal resumes the paused node, and every node is stopped."""
     proc = seam_popen("test", "--time-limit", "60", "--concurrency", "4", "--seed", "2", "--nemesis", "pause",
                       "--nemesis-interval", "6", "--op-timeout", "4", "--results", str(results), "--no-progress",
                       cwd=tmp_path)
@@ -164,7 +178,10 @@ def test_a_second_sigterm_aborts_but_still_resumes_and_stops_every_node(results:
         _wait_for_fault(results, "pause")
         time.sleep(0.5)  # clients are now waiting on the paused node
         proc.send_signal(signal.SIGTERM)
-        time.sleep(1.0)  # longer than the repeat window: a second request, not a duplicate
+        first = time.monotonic()
+        if when == "nodes being torn down":
+            _wait_for_teardown(results)
+        time.sleep(max(0.0, first + 0.4 - time.monotonic()))  # past the repeat window: a second request
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=90)
     finally:

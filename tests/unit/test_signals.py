@@ -67,3 +67,38 @@ def test_installed_handlers_catch_a_real_sigterm_and_are_removed_after() -> None
                 break
         assert stops.hard.is_set() and stops.signal == "SIGTERM"
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_an_abort_while_the_scopes_unwind_waits_until_every_cleanup_ran() -> None:
+    """A KeyboardInterrupt inside a teardown loop would leave the remaining nodes running."""
+    clock = Clock()
+    stops = Stops(clock)
+    stopped: list[str] = []
+
+    def teardown(node: str) -> None:
+        if node == "n2":  # the second SIGTERM lands in the middle of the teardown
+            clock.now += 2 * REPEAT_WINDOW_S
+            stops.receive(signal.SIGTERM)
+        stopped.append(node)
+
+    stops.receive(signal.SIGTERM)
+    with pytest.raises(RunAborted, match="a second SIGTERM"):
+        with stops.cleanup_stack() as scopes:
+            for node in ("n3", "n2", "n1"):  # unwound last first: n1, n2, n3
+                scopes.callback(teardown, node)
+            scopes.callback(stopped.append, "healed")
+    assert stopped == ["healed", "n1", "n2", "n3"] and stops.aborted
+
+
+def test_an_abort_outside_the_unwinding_raises_at_once_and_the_unwinding_does_not_raise_twice() -> None:
+    clock = Clock()
+    stops = Stops(clock)
+    stopped: list[str] = []
+    stops.receive(signal.SIGTERM)
+    with pytest.raises(RunAborted):
+        with stops.cleanup_stack() as scopes:
+            scopes.callback(stopped.append, "n1")
+            clock.now += 2 * REPEAT_WINDOW_S
+            stops.receive(signal.SIGTERM)  # raised here, in the main phase
+            stopped.append("not reached")
+    assert stopped == ["n1"]
