@@ -350,7 +350,9 @@ def witness_data(proof: Witness | None, model: Any, cv: Any) -> dict[str, Any] |
     }
 
 
-def linearization_points(prefix: Sequence[Call], model: Any, shown: set[int]) -> list[dict[str, Any]]:
+def linearization_points(
+    prefix: Sequence[Call], model: Any, shown: set[int]
+) -> list[dict[str, Any]]:
     """Where each call of the linearizable prefix takes effect, and the state around it.
 
     The point of the n-th call is the latest invoke among the first n

@@ -46,10 +46,18 @@ def narrate(explanation: Any, model: Any = None) -> str:
     if s_failing is None or not shrunk:
         return text
     total = e.get("calls_total", 0)
-    minimal = "" if e.get("shrunk_minimal") else " (shrinking ran out of time: it may not be minimal)"
+    minimal = (
+        "" if e.get("shrunk_minimal") else " (shrinking ran out of time: it may not be minimal)"
+    )
     if {c["id"] for c in shrunk} <= shown:
+        if len(shrunk) == total:
+            return text
         names = _join(sorted(letter[c["id"]] for c in shrunk if c["id"] in letter))
-        return text + f" {names} alone are the shrunk failing case ({len(shrunk)} of {total} calls){minimal}."
+        return (
+            text
+            + f"\nShrunk: {names} alone ({len(shrunk)} of {total} calls) have no linearization"
+            + f" either, by the same argument{minimal}."
+        )
     why = (
         f", though {letter[failing['id']]}'s result would be legal if it took effect at another time"
         if e.get("shrunk_real_time") and failing["id"] in letter
@@ -125,7 +133,9 @@ def _witness_story(
     b, x = letter[fail["id"]], letter[block["id"]]
     parts = ["Let " + _join([f"{letter[c['id']]} = {_who(c)}" for c in named]) + "."]
     parts.append(_stuck_sentence(b, e))
-    parts.append(f"Here is why no order does better. {x} completed before {b} began, so {x} takes effect before {b}")
+    parts.append(
+        f"Here is why no order does better. {x} completed before {b} began, so {x} takes effect before {b}"
+    )
     left, what = w.get("left"), f"{b} ({fail['description']})"
     state = "a state" if left is None else f"the state {left},"
     verb = ", leaving" if w.get("blocker_writes") else "; it found"
@@ -145,34 +155,50 @@ def _stuck_sentence(b: str, e: dict[str, Any]) -> str:
 
 def _enablers_sentence(letter: dict[int, str], w: dict[str, Any], b: str, x: str) -> str:
     """Why nothing undoes the blocker: every call that could make the failing one legal, by when it ran."""
-    before, late, stranded = w.get("enablers_total", 0), w.get("late_total", 0), w.get("stranded", [])
+    before, late, stranded = (
+        w.get("enablers_total", 0),
+        w.get("late_total", 0),
+        w.get("stranded", []),
+    )
     n = before + late + len(stranded)
     if n == 0:
         if w.get("initial_legal"):
             return f"Only the initial state {w.get('initial')} makes {b} legal, and no call could bring it back."
         return f"No call could make {b} legal."
-    groups = []
-    if before:
-        last = _name(letter, w["enablers"][-1])
-        groups.append(
-            f"{last} completed before {x} began"
-            if before == 1
-            else f"{before} completed before {x} began (the last to complete, {last})"
-        )
-    if late:
-        groups.append(f"{late} began only after {b} returned")
-    if stranded:
-        groups.append(_join([_name(letter, s["call"]) for s in stranded]) + f" could take effect between {x} and {b}")
-    one = "The one call" if n == 1 else f"Of the {n} calls"
-    text = f"{one} that could make {b} legal, {_join(groups)}"
-    left = w.get("left")
+    last = _name(letter, w["enablers"][-1]) if before else ""
+    if n == 1:
+        if before:
+            text = f"The one call that could make {b} legal, {last}, completed before {x} began"
+        elif late:
+            text = f"The one call that could make {b} legal began only after {b} returned"
+        else:
+            text = f"The one call that could make {b} legal, {_name(letter, stranded[0]['call'])}, could take effect between {x} and {b}"
+    else:
+        groups = []
+        if before:
+            groups.append(
+                f"{last} completed before {x} began"
+                if before == 1
+                else f"{before} completed before {x} began (the last to complete, {last})"
+            )
+        if late:
+            groups.append(f"{late} began only after {b} returned")
+        if stranded:
+            names = _join([_name(letter, s["call"]) for s in stranded])
+            groups.append(f"{names} could take effect between {x} and {b}")
+        text = f"Of the {n} calls that could make {b} legal, {_join(groups)}"
     if not stranded:
         return text + f", so none takes effect between {x} and {b}."
+    left = w.get("left")
     whence = f"from {left}" if left is not None else f"from what {x} leaves"
     needs = "; ".join(
-        f"{_name(letter, s['call'])} makes {b} legal only from {_join(s['needs'])}" for s in stranded
+        f"{_name(letter, s['call'])} makes {b} legal only from {_join(s['needs'])}"
+        for s in stranded
     )
-    return text + f"; but {needs}, and nothing that can take effect between {x} and {b} leads there {whence}."
+    return (
+        text
+        + f"; but {needs}, and nothing that can take effect between {x} and {b} leads there {whence}."
+    )
 
 
 def _search_story(letter: dict[int, str], known: set[int], e: dict[str, Any]) -> str:

@@ -75,7 +75,9 @@ class _TooBig(Exception):
     pass
 
 
-def reachable_states(calls: Sequence[Call], model: Any, limit: int = STATE_LIMIT) -> set[Any] | None:
+def reachable_states(
+    calls: Sequence[Call], model: Any, limit: int = STATE_LIMIT
+) -> set[Any] | None:
     """Every state some order of (some of) ``calls`` reaches from ``model.init()``.
 
     A superset of what any linearization can reach, which is what makes the
@@ -161,9 +163,7 @@ def find_witness(
         left = {r for _, r in outcomes[x.id]}
         if left & hopeful:
             continue
-        enablers = [
-            w for w in calls if w.id != failing.id and _moves_into(outcomes[w.id], legal)
-        ]
+        enablers = [w for w in calls if w.id != failing.id and _moves_into(outcomes[w.id], legal)]
         before = [w for w in enablers if w.ret < x.call]
         return Witness(
             failing=failing,
@@ -173,7 +173,12 @@ def find_witness(
             enablers=sorted(before, key=lambda c: c.ret),
             late_enablers=[w for w in enablers if failing.ret < w.call],
             stranded=[
-                (w, sorted({s for s, r in outcomes[w.id] if r in legal and s not in legal}, key=repr))
+                (
+                    w,
+                    sorted(
+                        {s for s, r in outcomes[w.id] if r in legal and s not in legal}, key=repr
+                    ),
+                )
                 for w in between
                 if _moves_into(outcomes[w.id], legal)
             ],

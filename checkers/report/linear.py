@@ -3,25 +3,44 @@
 Reads only explanation data (``Explanation.to_json()``, i.e. a
 ``nonlinearizable`` anomaly's ``details``), never the checker. The x axis is
 history order, not wall time: the order of ops in the history *is* the
-real-time order, and times in foreign histories are not even monotone. A
+real-time order, and times in foreign histories are not even monotone. So
+the axis is free to stretch: every event position gets a column just wide
+enough that each bar holds its whole label (no value is ever clipped). A
 crashed call's bar runs to the right edge, dashed: it may take effect at any
 point after its invoke, or never.
+
+Bars carry the letters the narrative uses (``narrate.letters``). The calls of
+the longest linearizable prefix the search found carry their linearization
+point, with the model state before and after it on hover (as Porcupine's
+visualizer shows), and the page opens scrolled to the failing call.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checkers.linearizable.narrate import ops_label
+from checkers.linearizable.narrate import letters, ops_label
 
-#: Horizontal pixels per distinct event position (an invoke or a return).
-UNIT = 34
-LEFT = 96
+#: Narrowest gap between two event positions, in pixels.
+STEP = 14
+#: Room each linearization point needs within its gap.
+POINT_STEP = 8
+#: Where the first event position sits in the scrolling timeline (the lane names are drawn apart).
+LEFT = 8
+#: Width of the fixed column of lane names.
+NAMES = 96
 LANE = 28
+#: Bar labels use a monospace font of this size, so their width is known here.
+FONT_PX = 11
+#: Width of one character of that font (DejaVu Sans Mono: 0.602 em), rounded up.
+CHAR_PX = 7.0
+#: Padding inside a bar around its label.
+PAD = 10
 
 
 @dataclass
@@ -33,6 +52,24 @@ class Bar:
     crashed: bool
     cls: str
     label: str
+    title: str
+    letter: str = ""
+    id: int = -1
+
+
+@dataclass
+class Point:
+    """A linearization point: call ``id`` takes effect ``order``-th, between ranks ``rank`` and ``rank + 1``.
+
+    ``slot``/``slots``: its place among the points that share that gap.
+    """
+
+    id: int
+    lane: int
+    rank: int
+    slot: int
+    slots: int
+    order: int
     title: str
 
 
@@ -49,6 +86,7 @@ class Layout:
     ops: list[str] = field(default_factory=list)
     history: str | None = None
     replay: str = ""
+    points: list[Point] = field(default_factory=list)
 
 
 def _data(explanation: Any) -> dict[str, Any]:
@@ -59,6 +97,14 @@ def _process_order(p: Any) -> tuple[int, Any]:
     return (0, p) if isinstance(p, int) else (1, str(p))
 
 
+def _bar_class(c: dict[str, Any], failing: Any, shrunk: set[int], prefix: set[int]) -> str:
+    if c["id"] == failing:
+        return "failing"
+    if c["id"] in shrunk:
+        return "shrunk"
+    return "linearized" if c["id"] in prefix else "other"
+
+
 def layout(explanation: Any, narrative: str | None = None) -> Layout:
     """Lay out the window of calls around one failure."""
     e = _data(explanation)
@@ -66,6 +112,8 @@ def layout(explanation: Any, narrative: str | None = None) -> Layout:
     failing = (e.get("failing") or {}).get("id")
     shrunk = {c["id"] for c in e.get("shrunk") or []}
     prefix = {c["id"] for c in e.get("prefix") or []}
+    letter = letters(e)
+    points = {p["id"]: p for p in e.get("points") or []}
     positions = sorted(
         {c["call"] for c in window} | {c["ret"] for c in window if c["ret"] is not None}
     )
@@ -74,18 +122,8 @@ def layout(explanation: Any, narrative: str | None = None) -> Layout:
     lane = {p: i for i, p in enumerate(processes)}
     bars = []
     for c in window:
-        cls = (
-            "failing"
-            if c["id"] == failing
-            else "shrunk"
-            if c["id"] in shrunk
-            else "linearized"
-            if c["id"] in prefix
-            else "other"
-        )
         end = len(positions) if c["ret"] is None else rank[c["ret"]]
-        where = ops_label(c["invoke"], c.get("complete"))
-        state = " (crashed)" if c["crashed"] else ""
+        tag = letter.get(c["id"], "")
         bars.append(
             Bar(
                 c["process"],
@@ -93,9 +131,11 @@ def layout(explanation: Any, narrative: str | None = None) -> Layout:
                 rank[c["call"]],
                 end,
                 c["crashed"],
-                cls,
-                c["description"],
-                f"process {c['process']}: {c['description']}{state}, {where}",
+                _bar_class(c, failing, shrunk, prefix),
+                f"{tag}: {c['description']}" if tag else c["description"],
+                _bar_title(c, tag, points.get(c["id"]), e if c["id"] == failing else None),
+                tag,
+                c["id"],
             )
         )
     key = e.get("key")
@@ -113,7 +153,52 @@ def layout(explanation: Any, narrative: str | None = None) -> Layout:
         ops,
         e.get("history"),
         replay_command(e),
+        _points(window, points, positions, lane, len(e.get("prefix") or [])),
     )
+
+
+def _bar_title(
+    c: dict[str, Any], tag: str, point: dict[str, Any] | None, failing: dict[str, Any] | None
+) -> str:
+    """The hover text: who, what, where in the history, and the state around it."""
+    who = f"{tag} = " if tag else ""
+    crashed = " (crashed)" if c["crashed"] else ""
+    text = f"{who}process {c['process']}: {c['description']}{crashed}, {ops_label(c['invoke'], c.get('complete'))}"
+    if point is not None:
+        text += f"\nlinearized #{point['order']}: state {point['before']} → {point['after']}"
+    if failing is not None:
+        states = ", ".join(failing.get("states") or []) or "none"
+        more = failing.get("states_total", 0) - len(failing.get("states") or [])
+        text += f"\ncannot be linearized: possible states just before it: {states}"
+        text += f" and {more} more" if more > 0 else ""
+    return text
+
+
+def _points(
+    window: list[dict[str, Any]],
+    points: dict[int, dict[str, Any]],
+    positions: list[int],
+    lane: dict[Any, int],
+    placed: int,
+) -> list[Point]:
+    """Each shown call's linearization point, in the gap after the last position at or before it."""
+    shown = sorted(
+        ((points[c["id"]], c) for c in window if c["id"] in points), key=lambda pc: pc[0]["order"]
+    )
+    gaps: dict[int, int] = {}
+    out = []
+    for p, c in shown:
+        r = max(0, bisect.bisect_right(positions, p["at"]) - 1)
+        slot = gaps.get(r, 0)
+        gaps[r] = slot + 1
+        title = (
+            f"{c['description']} (process {c['process']}) takes effect #{p['order']} of {placed}:"
+            f" state {p['before']} → {p['after']}"
+        )
+        out.append(Point(c["id"], lane[c["process"]], r, slot, 0, p["order"], title))
+    for pt in out:
+        pt.slots = gaps[pt.rank]
+    return out
 
 
 def replay_command(e: dict[str, Any]) -> str:
@@ -134,32 +219,83 @@ def replay_command(e: dict[str, Any]) -> str:
     return " ".join(argv)
 
 
-def _svg_geometry(lay: Layout) -> dict[str, Any]:
-    width = LEFT + (lay.ranks + 1) * UNIT + 20
-    bars = [
+def label_px(label: str) -> float:
+    """How wide a bar must be to hold ``label`` in the bars' monospace font."""
+    return len(label) * CHAR_PX + PAD
+
+
+def columns(lay: Layout) -> list[float]:
+    """The x of every event rank (and of the right edge, at index ``lay.ranks``).
+
+    One pass left to right: a rank sits at least ``STEP`` (and room for the
+    linearization points drawn in the gap before it) after the previous one,
+    and far enough right that every bar ending there holds its label.
+    """
+    ending: dict[int, list[Bar]] = {}
+    for b in lay.bars:
+        ending.setdefault(b.end, []).append(b)
+    slots: dict[int, int] = {}
+    for p in lay.points:
+        slots[p.rank] = max(slots.get(p.rank, 0), p.slots)
+    xs = [float(LEFT)]
+    for r in range(1, lay.ranks + 1):
+        gap = max(STEP, POINT_STEP * (slots.get(r - 1, 0) + 1))
+        x = xs[-1] + gap
+        for b in ending.get(r, []):
+            x = max(x, xs[b.start] + label_px(b.label))
+        xs.append(x)
+    return xs
+
+
+def _svg_geometry(lay: Layout, n: int) -> dict[str, Any]:
+    xs = columns(lay)
+    right = xs[-1] + STEP
+    bars = []
+    for b in lay.bars:
+        x0 = xs[b.start]
+        x1 = right if b.crashed else xs[b.end]
+        bars.append(
+            {
+                "x": x0,
+                "y": 6 + b.lane * LANE,
+                "w": x1 - x0,
+                "cls": b.cls,
+                "crashed": b.crashed,
+                "letter": b.letter,
+                "label": b.label[len(b.letter) + 2 :] if b.letter else b.label,
+                "title": b.title,
+                "anchor": f"fail-{n}" if b.cls == "failing" else None,
+                "id": b.id,
+            }
+        )
+    points = [
         {
-            "x": LEFT + b.start * UNIT,
-            "y": 6 + b.lane * LANE,
-            "w": max(UNIT // 2, (b.end - b.start) * UNIT + (UNIT if b.crashed else UNIT // 2)),
-            "cls": b.cls,
-            "crashed": b.crashed,
-            "label": b.label,
-            "title": b.title,
+            "x": round(
+                xs[p.rank] + (xs[p.rank + 1] - xs[p.rank]) * (p.slot + 1) / (p.slots + 1), 1
+            ),
+            "y": 6 + p.lane * LANE,
+            "title": p.title,
+            "id": p.id,
+            "order": p.order,
         }
-        for b in lay.bars
+        for p in lay.points
     ]
     return {
+        "n": n,
         "heading": lay.heading,
         "meta": lay.meta,
         "narrative": lay.narrative,
-        "width": width,
+        "width": round(right + 20),
         "height": 12 + LANE * max(1, len(lay.processes)),
         "left": LEFT,
+        "names": NAMES,
         "lanes": [{"process": p, "y": 6 + i * LANE} for i, p in enumerate(lay.processes)],
         "bars": bars,
+        "points": points,
         "ops": lay.ops,
         "history": lay.history,
         "replay": lay.replay,
+        "font_px": FONT_PX,
     }
 
 
@@ -175,7 +311,7 @@ def render_html(
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    timelines = [_svg_geometry(layout(e)) for e in explanations]
+    timelines = [_svg_geometry(layout(e), n) for n, e in enumerate(explanations, start=1)]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(

@@ -104,7 +104,8 @@ def test_cas_register_failed_compare_after_write() -> None:
 def test_crashed_write_widens_the_possible_states() -> None:
     # p1's write 3 crashes (info): it may take effect at any time after its
     # invoke, or never. After write 1 completes the register holds 1 or 3,
-    # so a later read of the initial 0 is impossible.
+    # so a later read of the initial 0 is impossible. (The last read of 3
+    # sees the crashed write, so the search cannot leave it out.)
     rows = [
         (1, "invoke", "write", 3),
         (0, "invoke", "write", 1),
@@ -112,6 +113,8 @@ def test_crashed_write_widens_the_possible_states() -> None:
         (1, "info", "write", 3),
         (2, "invoke", "read", None),
         (2, "ok", "read", 0),
+        (3, "invoke", "read", None),
+        (3, "ok", "read", 3),
     ]
     h, model, e = explained(rows, "cas-register", 0)
     assert e.failing is not None and e.failing.invoke == 4
@@ -287,8 +290,12 @@ def test_stale_read_keeps_the_write_that_makes_it_stale() -> None:
     assert e.shrunk_real_time and e.shrunk_minimal
     assert [(c.f, c.invoke) for c in e.shrunk] == [("write", 0), ("write", 2), ("read", 4)]
     text = narrate(e, model)
-    assert "though B's result would be legal if it took effect at another time" in text
-    assert "A completed before B began" in text and "C completed before A began" in text
+    # The witness: B = write 4 completed before C = read 1 began, and the one
+    # write of 1 (A) completed before B began.
+    assert "A = process 0's write 1 (ops 0–1), B = process 1's write 4 (ops 2–3)" in text
+    assert "B completed before C began, so B takes effect before C, leaving the state 4" in text
+    assert "The one call that could make C legal, A, completed before B began" in text
+    assert "Shrunk: A, B and C alone (3 of 4 calls) have no linearization" in text
 
 
 def test_ddmin_finds_a_one_minimal_subset() -> None:
