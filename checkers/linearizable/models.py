@@ -88,19 +88,53 @@ class Model(Protocol):
 
 
 def freeze(value: Any) -> Hashable:
-    """A hashable twin of a JSON-like value: lists become tuples, dicts sorted item tuples."""
+    """A hashable twin of a JSON-like value: lists become tuples, dicts sorted item tuples.
+
+    Frozen values compare as JSON and EDN define them, not as Python does:
+    ``True == 1`` in Python, but a read of ``1`` never matches a write of
+    ``true``, so booleans freeze to ``TRUE``/``FALSE``, equal only to
+    themselves (and keys ``1`` and ``true`` are different keys).
+    """
     if type(value) in _SCALARS:
         return value
+    if value is True or value is False:
+        return TRUE if value else FALSE
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
     if isinstance(value, dict):
-        return tuple(sorted((freeze(k), freeze(v)) for k, v in value.items()))
+        items = [(freeze(k), freeze(v)) for k, v in value.items()]
+        try:
+            return tuple(sorted(items))
+        except TypeError:  # keys of several types (EDN maps): any fixed order will do
+            return tuple(sorted(items, key=lambda kv: (type(kv[0]).__name__, repr(kv[0]))))
     if isinstance(value, set | frozenset):
         return frozenset(freeze(v) for v in value)
     return value
 
 
-_SCALARS = frozenset((int, str, float, bool, type(None)))
+_SCALARS = frozenset((int, str, float, type(None)))
+
+
+class Boolean:
+    """A frozen JSON/EDN boolean: equal only to itself, never to ``1`` or ``0``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool):
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+    def __repr__(self) -> str:
+        return "true" if self.value else "false"
+
+    def __reduce__(self) -> str:  # the singletons survive pickling to worker processes
+        return "TRUE" if self.value else "FALSE"
+
+
+TRUE: Any = Boolean(True)
+FALSE: Any = Boolean(False)
 
 
 def _show(value: Any) -> str:

@@ -2,11 +2,16 @@
 
 Every reader returns a validated ``harness.core.op.History`` and raises
 ``HistoryError`` (an ``InputError``, exit code 3) naming the file, the line
-and the problem for any bad input. Each foreign format keeps its own
+and the problem for any bad input, including values no checker can compare
+(``harness.formats.values``). Files are opened without blocking and must be
+regular files: a FIFO or a device would make ``seam check`` hang or read
+forever; a stream is read from stdin instead (``read_data``). Each foreign format keeps its own
 meaning (DESIGN section 4): see the module of each reader.
 
     load(path, fmt="auto") -> History
     read_text(text, fmt="auto", *, source="<string>") -> History
+    read_data(data, fmt="auto", *, source="<stdin>") -> History    (bytes, e.g. stdin)
+    read_head(path) -> str                                          (to detect a format)
     write_jsonl(history_or_ops, path_or_file) -> None
     detect(text) -> "jsonl" | "edn" | "porcupine-etcd" | "porcupine-kv"
 """
@@ -14,14 +19,27 @@ meaning (DESIGN section 4): see the module of each reader.
 from __future__ import annotations
 
 import importlib
+import io
+import os
+import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from harness.core.errors import HistoryError
 from harness.core.op import History
 from harness.formats.detect import CONCRETE, detect
 from harness.formats.jsonl import read_jsonl_lines, write_jsonl
 
-__all__ = ["FORMATS", "detect", "load", "read_text", "write_jsonl"]
+__all__ = [
+    "FORMATS",
+    "detect",
+    "load",
+    "open_regular",
+    "read_data",
+    "read_head",
+    "read_text",
+    "write_jsonl",
+]
 
 FORMATS = ("auto", *CONCRETE)
 
@@ -69,17 +87,26 @@ def load(path: str | Path, fmt: str = "auto") -> History:
             or detect(head.decode("utf-8", errors="replace"), source=source) == "jsonl"
         ):
             try:
-                with open(path, encoding="utf-8-sig", newline="\n") as fh:
+                raw = open_regular(path, source)
+                with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="\n") as fh:
                     history = read_jsonl_lines(fh, source=source)
             except UnicodeDecodeError:
                 pass  # read it whole below, to name the line
+            except OSError as e:  # an I/O error mid-file
+                raise HistoryError(
+                    f"cannot read the history: {e.strerror or e}", source=source
+                ) from None
             else:
                 if not history.ops:
                     raise HistoryError(
                         "no operations: the jsonl history holds no op", source=source
                     )
                 return history
-    data = _read(path, source)
+    return read_data(_read(path, source), fmt, source=source)
+
+
+def read_data(data: bytes, fmt: str = "auto", *, source: str = "<stdin>") -> History:
+    """Parse a history held in bytes (UTF-8, as read from stdin or a file)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -90,9 +117,51 @@ def load(path: str | Path, fmt: str = "auto") -> History:
     return read_text(text, fmt, source=source)
 
 
-def _read(path: str | Path, source: str, limit: int = -1) -> bytes:
+def read_head(path: str | Path, *, source: str | None = None) -> str:
+    """The first 64 KiB of a history file as text, enough to ``detect`` its format."""
+    head = _read(path, str(path) if source is None else source, limit=1 << 16)
+    return head.decode("utf-8", errors="replace")
+
+
+def open_regular(path: str | Path, source: str) -> BinaryIO:
+    """Open ``path`` for reading, refusing anything but a regular file, without blocking.
+
+    ``O_NONBLOCK`` makes opening a FIFO return at once instead of waiting
+    for a writer; ``fstat`` on the open descriptor then tells what it is (no
+    race with a rename). Regular files ignore the flag.
+    """
     try:
-        with open(path, "rb") as fh:
-            return fh.read(limit)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise HistoryError(f"cannot read the history: {e.strerror or e}", source=source) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise HistoryError(
+            f"not a regular file ({_kind(mode)}); to check a stream, pipe it to `seam check -`",
+            source=source,
+        )
+    return os.fdopen(fd, "rb")
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def _read(path: str | Path, source: str, limit: int = -1) -> bytes:
+    with open_regular(path, source) as fh:
+        try:
+            return fh.read(limit)
+        except OSError as e:
+            raise HistoryError(
+                f"cannot read the history: {e.strerror or e}", source=source
+            ) from None

@@ -27,7 +27,11 @@ Three tiers, each used only when the one before cannot be sure:
    ``1/2``, unusual string escapes.
 
 A syntax error is reported with its line by ``scan_forms``, a slower scan
-that runs only when the fast tiers fail.
+that runs only when the fast tiers fail. It also rejects, with their line,
+what neither reader can build (``harness.formats.values``): integers over
+the digit limit and forms nested more than ``MAX_DEPTH`` levels inside an
+op. Values are otherwise EDN's own: ``##Inf`` is read as ``inf``, and the
+op reader (``harness.formats.knossos``) rejects what no checker can compare.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from typing import Any
 
 from harness.core.errors import HistoryError
 from harness.formats._build import offsets_to_lines
+from harness.formats.values import MAX_DEPTH, check_number_token
 
 # Marker strings: they cannot come from EDN text (strings holding NUL go to edn_format).
 _MAP, _SET, _LIST = "\x00{", "\x00#", "\x00("
@@ -89,24 +94,22 @@ def parse_edn(text: str, *, source: str = "<string>") -> list[Any]:
         tokens = tokenize(text)
         try:
             return _parse_op_maps(tokens)
-        except (_NotOpMaps, ValueError):
+        except (_NotOpMaps, ValueError, RecursionError):
             pass
         return _parse_framed(tokens)
-    except (_Unsupported, _Syntax, ValueError):
+    except (_Unsupported, _Syntax, ValueError, RecursionError):
         pass
-    except RecursionError:
-        raise HistoryError("EDN nested too deeply to read", source=source) from None
     # The fast tiers gave up (the first problem they met is not necessarily the
-    # first in the text). Scan in text order: a syntax error is reported with
-    # its line; anything else is for the reference reader.
+    # first in the text). Scan the whole text in order: a syntax error, a value
+    # no checker can compare or too deep a nesting is reported with its line;
+    # anything else (tags, symbols, 1N) is for the reference reader.
     try:
-        scan_forms(text)
+        scan_forms(text, keep_going=True)
     except _Unsupported:
-        return parse_reference(text, source=source)
+        pass  # #_ discards a form: the reference reader counts the rest
     except _Syntax as e:
         line = text.count("\n", 0, e.offset) + 1
         raise HistoryError(f"invalid EDN: {e.problem}", source=source, line=line) from None
-    # The scan found nothing wrong that the fast tiers tripped on: trust the reference.
     return parse_reference(text, source=source)
 
 
@@ -306,8 +309,13 @@ def parse_reference(text: str, *, source: str = "<string>") -> list[Any]:
     except Exception as e:  # edn_format raises several unrelated exception types
         at = re.search(r"lexpos (\d+)", str(e))
         line = text.count("\n", 0, int(at.group(1))) + 1 if at else None
-        raise HistoryError(f"invalid EDN: {e}", source=source, line=line) from None
-    return [plain(f) for f in forms]
+        problem = " ".join(str(e).split())  # one line: edn_format quotes the text around
+        problem = problem if len(problem) <= 200 else problem[:197] + "..."
+        raise HistoryError(f"invalid EDN: {problem}", source=source, line=line) from None
+    try:
+        return [plain(f) for f in forms]
+    except RecursionError as e:  # scan_forms finds it first, with a line
+        raise HistoryError(f"invalid EDN: {e}", source=source) from None
 
 
 def plain(v: Any) -> Any:
@@ -345,14 +353,28 @@ _SCAN = re.compile(
 _PAIRS = {"[": "]", "(": ")", "{": "}", "#{": "}"}
 
 
-def scan_forms(text: str) -> tuple[list[int], list[int]]:
+#: Collections open at once: the history's vector, an op map, and MAX_DEPTH levels of value.
+_MAX_OPEN = MAX_DEPTH + 2
+
+
+def scan_forms(text: str, *, keep_going: bool = False) -> tuple[list[int], list[int]]:
     """Start offsets of the top-level forms and of the elements of top-level collections.
 
-    Raises _Syntax at the first structural or lexical error and _Unsupported
-    at the first construct the fast path does not translate.
+    Raises _Syntax at the first structural or lexical error, integer over
+    the digit limit or too deep a nesting, and _Unsupported at the first
+    construct the fast path does not translate. With ``keep_going`` it scans
+    on past such a construct, still raising _Syntax for a long integer or
+    deep nesting (the reference reader would crash on those) but
+    _Unsupported for a later syntax error, which the reference reader
+    reports in its own words.
     """
     top: list[int] = []
     second: list[int] = []
+    deferred = False  # an unsupported construct was seen (keep_going)
+
+    def syntax(problem: str, offset: int) -> Exception:
+        return _Unsupported(problem) if deferred else _Syntax(problem, offset)
+
     # Each frame: [opening token, offset, number of forms so far]
     stack: list[list[Any]] = []
     pos = 0
@@ -365,19 +387,26 @@ def scan_forms(text: str) -> tuple[list[int], list[int]]:
         pos = m.end()
         if kind == "end":
             if stack:
-                raise _Syntax(f"{stack[-1][0]} opened here is never closed", stack[-1][1])
+                raise syntax(f"{stack[-1][0]} opened here is never closed", stack[-1][1])
             return top, second
         if kind == "close":
             if not stack:
-                raise _Syntax(f"{m.group(kind)} closes nothing", start)
+                raise syntax(f"{m.group(kind)} closes nothing", start)
             opener, at, count = stack.pop()
             if _PAIRS[opener] != m.group(kind):
-                raise _Syntax(f"{opener} opened at offset {at} is closed by {m.group(kind)}", start)
+                raise syntax(f"{opener} opened at offset {at} is closed by {m.group(kind)}", start)
             if opener == "{" and count % 2:
-                raise _Syntax("a map needs an even number of forms (key value pairs)", at)
+                raise syntax("a map needs an even number of forms (key value pairs)", at)
             continue
         if kind == "quote":
-            raise _Syntax("unterminated string", start)
+            raise syntax("unterminated string", start)
+        if kind == "atom" and m.group(kind)[:1] == "#" and m.group(kind)[:2] != "##":
+            # A tag belongs to the form after it; #_ discards that form, which
+            # only the reference reader follows.
+            if not keep_going or m.group(kind)[:2] == "#_":
+                raise _Unsupported(m.group(kind))
+            deferred = True
+            continue
         # A form starts here.
         if not stack:
             top.append(start)
@@ -386,11 +415,28 @@ def scan_forms(text: str) -> tuple[list[int], list[int]]:
         if stack:
             stack[-1][2] += 1
         if kind == "open":
+            if len(stack) >= _MAX_OPEN:
+                raise _Syntax(f"nested more than {MAX_DEPTH} levels deep", start)
             stack.append([m.group(kind), start, 0])
         elif kind == "atom":
-            _check_atom(m.group(kind), start)
+            tok = m.group(kind)
+            problem = check_number_token(tok)
+            if problem:
+                raise _Syntax(problem, start)
+            try:
+                _check_atom(tok, start)
+            except _Unsupported:
+                if not keep_going:
+                    raise
+                deferred = True
+            except _Syntax:
+                if deferred:
+                    raise _Unsupported(tok) from None
+                raise
         elif kind == "str" and _odd_escape(m.group(kind)):
-            raise _Unsupported(m.group(kind))
+            if not keep_going:
+                raise _Unsupported(m.group(kind))
+            deferred = True
 
 
 def _check_atom(tok: str, at: int) -> None:

@@ -2,6 +2,8 @@
 
 A ``null`` value is a real value (a read that found nothing); only
 ``"unknown": true`` marks an output nobody saw. Blank lines are skipped.
+Values follow ``harness.formats.values``: ``NaN``, ``Infinity``, integers
+over the digit limit and values nested too deeply are bad input.
 The reader decodes each line on its own with the C scanner of the standard
 ``json`` module, so a bad line is reported with its own number and the
 decoder's message, and a 2,000,000-line history reads in seconds.
@@ -17,10 +19,13 @@ from typing import IO, Any
 from harness.core.errors import HistoryError
 from harness.core.op import NEMESIS, OP_TYPES, History, Op
 from harness.formats._build import make_op, no_gc
+from harness.formats.values import DECODER, MAX_DEPTH, deep_field, problem_of
 
 _CORE = frozenset(("index", "time", "process", "type", "f", "value", "unknown"))
 _TYPES = {t: t for t in OP_TYPES}
-_scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # the C scanner
+_scan_once = DECODER.scan_once  # type: ignore[attr-defined]  # the C scanner
+#: A line shorter than this cannot nest MAX_DEPTH levels inside the op map.
+_DEEP_LINE = 2 * MAX_DEPTH
 
 
 def read_jsonl(text: str, *, source: str = "<string>") -> History:
@@ -45,7 +50,7 @@ def read_jsonl_lines(lines: Iterable[str], *, source: str = "<string>") -> Histo
         for n, line in enumerate(lines, 1):
             try:
                 row, end = _scan_once(line, 0)
-            except (StopIteration, ValueError):
+            except (StopIteration, ValueError, RecursionError):
                 if not line or line.isspace():
                     continue
                 row, end = _decode_slow(line, source, n)
@@ -57,6 +62,8 @@ def read_jsonl_lines(lines: Iterable[str], *, source: str = "<string>") -> Histo
             # a precise error from _bad_row.
             if row.__class__ is not dict:
                 raise _bad_row(row, source, n)
+            if len(line) > _DEEP_LINE:
+                _check_depth(row, source, n)
             typ = row.get("type")
             f = row.get("f")
             process = row.get("process")
@@ -98,13 +105,23 @@ def read_jsonl_lines(lines: Iterable[str], *, source: str = "<string>") -> Histo
 
 def _decode_slow(line: str, source: str, n: int) -> tuple[Any, int]:
     try:
-        return json.loads(line), len(line)
+        return DECODER.decode(line), len(line)
     except json.JSONDecodeError as e:
         raise HistoryError(
             f"invalid JSON at column {e.colno}: {e.msg} (each line must be one JSON object)",
             source=source,
             line=n,
         ) from None
+    except (ValueError, RecursionError) as e:  # BadValue, an over-long integer, deep nesting
+        raise HistoryError(problem_of(e), source=source, line=n) from None
+
+
+def _check_depth(row: dict[str, Any], source: str, n: int) -> None:
+    name = deep_field(row)
+    if name is not None:
+        raise HistoryError(
+            f"field {name!r} is nested more than {MAX_DEPTH} levels deep", source=source, line=n
+        )
 
 
 def _bad_row(row: Any, source: str, n: int) -> HistoryError:

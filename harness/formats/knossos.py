@@ -28,6 +28,10 @@ from harness.core.errors import HistoryError
 from harness.core.op import NEMESIS, OP_TYPES, History, Op
 from harness.formats._build import LazyLines, make_op, no_gc
 from harness.formats.edn import form_lines, parse_edn
+from harness.formats.values import bad_value
+
+#: Values that need a look: a float may be ##Inf or ##NaN, a collection may hide one.
+_LOOK = (float, list, dict, frozenset)
 
 _CORE = frozenset(("process", "type", "f", "value", "time", "index", "key"))
 
@@ -85,6 +89,8 @@ def entries_to_ops(
         ):
             raise _bad(m, source, lines[i])
         value = m.get("value")
+        if value.__class__ in _LOOK and bad_value(value):
+            raise _bad_value("value", value, source, lines[i])
         if "key" in m:
             value = [m["key"], value]
             unknown = False
@@ -94,8 +100,17 @@ def entries_to_ops(
         if time.__class__ is not int:
             time = 0
         extra = {} if m.keys() <= core else {k: v for k, v in m.items() if k not in core}
+        if extra:
+            for k, v in extra.items():
+                if v.__class__ in _LOOK and bad_value(v):
+                    raise _bad_value(k, v, source, lines[i])
         append(make_op(first_index + i, time, process, typ, f, value, unknown, extra))
     return ops
+
+
+def _bad_value(name: Any, value: Any, source: str, line: int) -> HistoryError:
+    """Values no checker can compare are bad input (``harness.formats.values``)."""
+    return HistoryError(f":{name} {bad_value(value)}", source=source, line=line)
 
 
 def _bad(m: Any, source: str, line: int) -> HistoryError:

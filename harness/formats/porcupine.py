@@ -28,6 +28,7 @@ from harness.core.op import OP_TYPES, History, Op
 from harness.formats._build import make_op, no_gc
 from harness.formats.edn import parse_edn
 from harness.formats.knossos import entries_to_ops
+from harness.formats.values import MAX_DIGITS
 
 _TIMED_OUT = object()
 _ETCD_SHAPE = (
@@ -62,7 +63,9 @@ def _etcd_op(parts: list[str], index: int, source: str, n: int) -> Op:
         raise err("not a jepsen.util log line")
     p, typ, f = parts[3], parts[4], parts[5]
     if not (p.isascii() and p.isdigit()):
-        raise err(f"process {p!r} is not a non-negative integer")
+        raise err(f"process {_short(p)!r} is not a non-negative integer")
+    if len(p) > MAX_DIGITS:
+        raise err(f"process id has more than {MAX_DIGITS} digits")
     if typ[:1] != ":" or typ[1:] not in OP_TYPES:
         raise err(f"unknown op type {typ!r}")
     if f[:1] != ":" or len(f) == 1:
@@ -85,17 +88,30 @@ def _etcd_value(rest: list[str], err: Any) -> Any:
             return None
         if v == ":timed-out":
             return _TIMED_OUT
+        _digit_limit(v, err)
         try:
             return int(v)
         except ValueError:
-            raise err(f"value {v!r} is not nil, an integer or :timed-out") from None
+            raise err(f"value {_short(v)!r} is not nil, an integer or :timed-out") from None
     a, b = rest
     if a[:1] == "[" and b[-1:] == "]":
+        _digit_limit(a[1:], err)
+        _digit_limit(b[:-1], err)
         try:
             return [int(a[1:]), int(b[:-1])]
         except ValueError:
             pass
-    raise err(f"value {' '.join(rest)!r} is not [A B] with two integers")
+    raise err(f"value {_short(' '.join(rest))!r} is not [A B] with two integers")
+
+
+def _digit_limit(text: str, err: Any) -> None:
+    """int() refuses (and would be slow on) longer integers: say so, not "not an integer"."""
+    if len(text) > MAX_DIGITS and text.lstrip("+-").isdigit():
+        raise err(f"an integer with more than {MAX_DIGITS} digits")
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 _KV_LINE = re.compile(
@@ -112,7 +128,7 @@ def read_kv(text: str, *, source: str = "<string>") -> History:
     with no_gc():
         for n, line in enumerate(text.split("\n"), 1):
             m = match(line)
-            if m is not None:
+            if m is not None and len(m.group(1)) <= MAX_DIGITS:
                 p, typ, f, key, value = m.groups()
                 ops.append(make_op(len(ops), 0, int(p), typ, f, [key, value], False, {}))
                 lines.append(n)

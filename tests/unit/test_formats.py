@@ -312,7 +312,7 @@ JSON_SCALARS = (
     st.none()
     | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
+    | st.floats(allow_nan=False, allow_infinity=False)  # non-finite values are bad input
     | st.text(max_size=8)
 )
 JSON_VALUES = st.recursive(
