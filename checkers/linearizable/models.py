@@ -140,6 +140,8 @@ FALSE: Any = Boolean(False)
 def _show(value: Any) -> str:
     if value is None:
         return "nil"
+    if value is True or value is False:
+        return "true" if value else "false"
     if value is UNKNOWN:
         return "?"
     if isinstance(value, str):

@@ -3,13 +3,17 @@
 Imports stay inside the command: checking many small files must not pay
 for networkx, jinja2 or matplotlib, which load only when a failure has to
 be explained or ``--out`` asks for files. Bad input (an unreadable file, a
-value of the wrong shape, an unknown model) is one line on stderr,
-``seam: FILE:LINE: problem``, and exit 3; the other files are still checked.
+FIFO, a value of the wrong shape or no checker can compare, an unknown
+model) is one line on stderr, ``seam: FILE:LINE: problem``, and exit 3; the
+other files are still checked. Options are checked before any file: an
+``--out`` that cannot be written fails before a verdict is printed. ``-``
+reads a history from stdin.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +36,8 @@ DEFAULT_MODELS = {
 EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_FAILED = 0, 1, 2, 3
 #: How many anomalies a file's output explains in full.
 SHOWN = 10
+#: The FILE argument that means stdin.
+STDIN = "-"
 
 
 @dataclass
@@ -135,8 +141,8 @@ def check(
 ) -> None:
     """Check histories for linearizability and explain every failure.
 
-    FILE is a history (Seam JSONL, Jepsen EDN, Porcupine etcd or kv log) or a
-    stored run directory (one holding history.jsonl). For each failure it
+    FILE is a history (Seam JSONL, Jepsen EDN, Porcupine etcd or kv log), a
+    stored run directory (one holding history.jsonl), or - for stdin. For each failure it
     prints a short proof and, with --out, writes the timeline and a shrunk
     failing sub-history that replays as a regression case.
     """
@@ -148,6 +154,9 @@ def check(
 
             get_model(model)  # unknown model: fail before reading anything
         parsed = _parse_initial(initial)
+        _finite_timeout(timeout)
+        if out:
+            _writable(Path(out))
     except SeamError as e:
         _bad(str(e))
         ctx.exit(EXIT_FAILED)
@@ -185,16 +194,45 @@ def _bad(message: str) -> None:
     click.echo(f"seam: {message}", err=True)
 
 
+def _finite_timeout(value: float | None) -> float | None:
+    """NaN passes FloatRange (every comparison with it is false) and would never time out."""
+    if value is not None and not math.isfinite(value):
+        from harness.core.errors import InputError
+
+        raise InputError(f"--timeout {value}: not a number of seconds; leave it out for no limit")
+    return value
+
+
 def _parse_initial(text: str | None) -> Any:
     if text is None:
         return None
     from harness.core.errors import InputError
+    from harness.formats.values import loads
 
+    shown = text if len(text) <= 40 else text[:37] + "..."
     try:
-        return json.loads(text)
+        return loads(text)
     except json.JSONDecodeError as e:
         raise InputError(
-            f"--initial must be JSON (e.g. 0, null, '\"\"', '{{\"x\": 0}}'): {e.msg} in {text!r}"
+            f"--initial must be JSON (e.g. 0, null, '\"\"', '{{\"x\": 0}}'): {e.msg} in {shown!r}"
+        ) from None
+    except ValueError as e:  # NaN, Infinity, a huge integer, deep nesting
+        raise InputError(f"--initial {shown!r}: {e}") from None
+
+
+def _writable(out: Path) -> None:
+    """Fail before checking if ``--out`` cannot hold files (not after printing a verdict)."""
+    import tempfile
+
+    from harness.core.errors import InputError
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        raise InputError(
+            f"--out {out}: cannot write there ({e.strerror or e}); name a writable directory"
         ) from None
 
 
@@ -217,21 +255,48 @@ def _resolve(path: Path, name: str) -> tuple[Path, Path | None, dict[str, Any]]:
         return history, path, test
     if not path.exists():
         raise HistoryError("no such file or directory", source=name)
+    from harness.formats import open_regular
+
+    open_regular(path, name).close()  # unreadable, a FIFO or a device: say so now, never block
     return path, None, {}
 
 
-def _detect(path: Path, fmt: str) -> str:
-    """The concrete format, from the head of the file (the readers read it all later)."""
+def _detect(path: Path, fmt: str, text: str | None = None) -> str:
+    """The concrete format, from the head of the file or from ``text`` (stdin)."""
     if fmt != "auto":
         return fmt
-    from harness.formats import detect
+    from harness.formats import detect, read_head
 
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 16).decode("utf-8", errors="replace")
+    head = read_head(path) if text is None else text[: 1 << 16]
     return str(detect(head, source=str(path)))
 
 
-def _checker(history_path: Path, test: dict[str, Any], opts: Options) -> tuple[Any, str, str]:
+def _read_stdin() -> str:
+    """All of stdin as text; bad UTF-8 is named with its line, like a file's."""
+    from harness.formats import read_data
+
+    data = click.get_binary_stream("stdin").read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        read_data(data, source="<stdin>")  # raises with the line
+        raise
+
+
+def _check_text(text: str, opts: Options) -> tuple[Any, Any, str, float]:
+    """(result, history, how, seconds) for a history read from stdin."""
+    from harness.formats import read_text
+
+    checker, fmt, how = _checker(Path("<stdin>"), {}, opts, text)
+    t0 = time.perf_counter()
+    history = read_text(text, fmt, source="<stdin>")
+    result = checker.check(None, history, None)
+    return result, history, how, time.perf_counter() - t0
+
+
+def _checker(
+    history_path: Path, test: dict[str, Any], opts: Options, text: str | None = None
+) -> tuple[Any, str, str]:
     """(composed checker, format to read, how it was chosen) for one file.
 
     A stored run re-runs its workload's own checkers (``--model`` overrides
@@ -248,7 +313,7 @@ def _checker(history_path: Path, test: dict[str, Any], opts: Options) -> tuple[A
         checker = checker_for_run(test, history_path.parent / "test.json")
         _override(checker, opts)
         return checker, "jsonl", f"checkers of workload {test['workload']}"
-    fmt = opts.fmt if opts.model else _detect(history_path, opts.fmt)
+    fmt = opts.fmt if opts.model else _detect(history_path, opts.fmt, text)
     name = opts.model or DEFAULT_MODELS.get(fmt, "cas-register")
     model = get_model(name, opts.initial) if opts.has_initial else get_model(name)
     how = f"model {model.name}" + ("" if opts.model else f", default for {fmt}")
@@ -270,18 +335,23 @@ def _override(checker: Any, opts: Options) -> None:
 
 
 def _check_file(path: Path, name: str, opts: Options) -> Outcome:
-    from harness.formats import load
-
-    history_path, run_dir, test = _resolve(path, name)
-    t0 = time.perf_counter()
-    if run_dir is None and opts.fmt in ("auto", "jsonl") and _is_case(history_path):
-        result, history, how = _check_case(history_path, opts)  # a regression case
+    if name == STDIN:
+        history_path, run_dir, test = Path("stdin"), None, {}
+        result, history, how, seconds = _check_text(_read_stdin(), opts)
+        name = "<stdin>"
     else:
-        checker, fmt, how = _checker(history_path, test, opts)
+        history_path, run_dir, test = _resolve(path, name)
         t0 = time.perf_counter()
-        history = load(str(history_path), fmt)
-        result = checker.check(None, history, run_dir)
-    seconds = time.perf_counter() - t0
+        if run_dir is None and opts.fmt in ("auto", "jsonl") and _is_case(history_path):
+            result, history, how = _check_case(history_path, opts)  # a regression case
+        else:
+            from harness.formats import load
+
+            checker, fmt, how = _checker(history_path, test, opts)
+            t0 = time.perf_counter()
+            history = load(str(history_path), fmt)
+            result = checker.check(None, history, run_dir)
+        seconds = time.perf_counter() - t0
 
     linear = result.stats.get("linearizable", {})
     verdict = _verdict(result, opts.timeout)
@@ -308,7 +378,15 @@ def _check_file(path: Path, name: str, opts: Options) -> Outcome:
     outcome = Outcome(code=_code(result.valid))
     out_dir = _out_dir(opts, run_dir, history_path)
     if out_dir is not None:
-        outcome.written = write_results(out_dir, result, history, rerun=run_dir is not None and out_dir == run_dir)
+        rerun = run_dir is not None and out_dir == run_dir
+        try:
+            outcome.written = write_results(out_dir, result, history, rerun=rerun)
+        except OSError as e:
+            from harness.core.errors import InputError
+
+            raise InputError(
+                f"{name}: cannot write results in {out_dir}: {e.strerror or e}"
+            ) from None
         click.echo(f"  wrote {', '.join(outcome.written)} in {out_dir}")
     return outcome
 
@@ -325,11 +403,21 @@ def _check_case(path: Path, opts: Options) -> tuple[Any, Any, str]:
     from harness.regress.replay import TIMEOUT, recheck
 
     extra = {"initial": opts.initial} if opts.has_initial else {}
-    got = recheck(path, model=opts.model, independent=opts.independent or None,
-                  timeout=opts.timeout or TIMEOUT, jobs=opts.jobs, **extra)
+    got = recheck(
+        path,
+        model=opts.model,
+        independent=opts.independent or None,
+        timeout=opts.timeout or TIMEOUT,
+        jobs=opts.jobs,
+        **extra,
+    )
     h = got.header
-    how = (f"case: {h.checker}" + (f", model {h.model}" if h.model else "")
-           + f", expects {h.verdict}" + (f" with {h.fingerprint}" if h.found else ""))
+    how = (
+        f"case: {h.checker}"
+        + (f", model {h.model}" if h.model else "")
+        + f", expects {h.verdict}"
+        + (f" with {h.fingerprint}" if h.found else "")
+    )
     return got.result, got.case.history, how
 
 
