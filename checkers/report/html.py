@@ -70,6 +70,8 @@ BULKY = {
     "shrunk_real_time",
     "failing",
     "history",
+    "witness",
+    "points",
 }
 VALUE_CHARS = 400
 
