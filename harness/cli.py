@@ -18,6 +18,7 @@ import click
 #: name -> ("module:attribute", one-line help shown by `seam --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("harness.commands.check:check", "Check a history or a stored run for anomalies."),
+    "export": ("harness.commands.export:export", "Write a history as EDN or in Porcupine's formats."),
     "test": ("harness.commands.test:test", "Run a chaos test against a cluster."),
     "cluster": ("harness.commands.cluster:cluster", "Create, inspect or remove the namespace cluster."),
     "nemeses": ("harness.commands.nemeses:nemeses", "List every nemesis and what it needs."),
