@@ -42,6 +42,8 @@ from harness.core.op import INF, Call
 STATE_LIMIT = 256
 #: Model steps allowed while closing the state set and classifying calls.
 STEP_LIMIT = 400_000
+#: Candidate blockers tried, best first (each costs a pass over the key's calls).
+BLOCKER_LIMIT = 64
 
 
 @dataclass
@@ -153,7 +155,7 @@ def find_witness(
     blockers = [c for c in calls if c.ret < failing.call and c.id != failing.id and outcomes[c.id]]
     blockers.sort(key=lambda c: (writes(c), c.ret), reverse=True)
     initial_legal = model.init() in legal
-    for x in blockers:
+    for x in blockers[:BLOCKER_LIMIT]:
         between = [
             w
             for w in calls
