@@ -253,8 +253,12 @@ def _resolve(path: Path, name: str) -> tuple[Path, Path | None, dict[str, Any]]:
         except (OSError, ValueError):
             pass
         return history, path, test
-    if not path.exists():
-        raise HistoryError("no such file or directory", source=name)
+    try:
+        path.stat()
+    except FileNotFoundError:
+        raise HistoryError("no such file or directory", source=name) from None
+    except OSError as e:  # e.g. a directory on the way that we may not enter
+        raise HistoryError(f"cannot read the history: {e.strerror or e}", source=name) from None
     from harness.formats import open_regular
 
     open_regular(path, name).close()  # unreadable, a FIFO or a device: say so now, never block

@@ -77,7 +77,7 @@ def entries_to_ops(
     core = _CORE
     for i, m in enumerate(entries):
         if m.__class__ is not dict:
-            raise _bad(m, source, lines[i])
+            raise _bad(m, source, _line(lines, i))
         process = m.get("process")
         typ = m.get("type")
         f = m.get("f")
@@ -87,10 +87,10 @@ def entries_to_ops(
             or f.__class__ is not str
             or not (process.__class__ is int or process == NEMESIS)
         ):
-            raise _bad(m, source, lines[i])
+            raise _bad(m, source, _line(lines, i))
         value = m.get("value")
         if value.__class__ in _LOOK and bad_value(value):
-            raise _bad_value("value", value, source, lines[i])
+            raise _bad_value("value", value, source, _line(lines, i))
         if "key" in m:
             value = [m["key"], value]
             unknown = False
@@ -103,17 +103,26 @@ def entries_to_ops(
         if extra:
             for k, v in extra.items():
                 if v.__class__ in _LOOK and bad_value(v):
-                    raise _bad_value(k, v, source, lines[i])
+                    raise _bad_value(k, v, source, _line(lines, i))
         append(make_op(first_index + i, time, process, typ, f, value, unknown, extra))
     return ops
 
 
-def _bad_value(name: Any, value: Any, source: str, line: int) -> HistoryError:
+def _line(lines: Sequence[int], i: int) -> int | None:
+    """The line of entry ``i``; None when it cannot be told (text only edn_format reads,
+    whose entries are not maps: the approximate lines find only maps)."""
+    try:
+        return lines[i]
+    except IndexError:
+        return None
+
+
+def _bad_value(name: Any, value: Any, source: str, line: int | None) -> HistoryError:
     """Values no checker can compare are bad input (``harness.formats.values``)."""
     return HistoryError(f":{name} {bad_value(value)}", source=source, line=line)
 
 
-def _bad(m: Any, source: str, line: int) -> HistoryError:
+def _bad(m: Any, source: str, line: int | None) -> HistoryError:
     """Say exactly what is wrong with an entry that is not an op map."""
 
     def err(problem: str) -> HistoryError:

@@ -35,9 +35,11 @@ def write_then_read(written: Any, read: Any) -> str:
 
 def verdict(text: str, model: str = "register", fmt: str = "auto", **kw: Any) -> Any:
     history = read_text(text, fmt)
-    return LinearizableChecker(get_model(model, *kw.pop("initial", ())), **kw).check(
-        None, history, None
-    ).valid
+    return (
+        LinearizableChecker(get_model(model, *kw.pop("initial", ())), **kw)
+        .check(None, history, None)
+        .valid
+    )
 
 
 @pytest.mark.parametrize(
@@ -142,7 +144,11 @@ def test_independent_keys_in_worker_processes_stay_apart() -> None:
     [
         ('{"process": 0, "type": "invoke", "f": "write", "value": NaN}', "jsonl", "NaN"),
         ('{"process": 0, "type": "invoke", "f": "write", "value": Infinity}', "jsonl", "Infinity"),
-        ('{"process": 0, "type": "invoke", "f": "write", "value": [-Infinity]}', "jsonl", "Infinity"),
+        (
+            '{"process": 0, "type": "invoke", "f": "write", "value": [-Infinity]}',
+            "jsonl",
+            "Infinity",
+        ),
         ('{"process": 0, "type": "invoke", "f": "write", "value": 1e400}', "jsonl", "too large"),
         ("[{:process 0 :type :invoke :f :write :value ##NaN}]", "edn", "NaN"),
         ("[{:process 0 :type :invoke :f :write :value [##Inf]}]", "edn", "inf"),
