@@ -1,16 +1,28 @@
 """Benchmark the linearizability checker. Prints figures; asserts nothing.
 
-1. The oracle corpus (../shared/oracle): parse + check time per file and in
-   total, next to Porcupine's own check times (PORCUPINE_TIMINGS.tsv).
-2. A seeded 1,000,000-op independent cas-register history over 1,000 keys,
-   5 processes per key, 5% crashed ops: load + check with 2 worker processes;
-   time and peak memory.
-3. A 10,000-op single cas-register history, 10 processes, 10% crashed ops.
+1. The oracle corpus (../shared/oracle), in this process: parse + check time
+   per file and in total, next to Porcupine's own check times
+   (PORCUPINE_TIMINGS.tsv: GOMAXPROCS=1 medians, parsing excluded).
+2. The same corpus, whole process: ``seam check`` run once per group of
+   files (the etcd logs, the kv logs, the Knossos EDN files per model), so
+   interpreter start, imports, parsing, search and the explanations of
+   failures all count. Wall and CPU (user + sys) seconds, and their ratio to
+   Porcupine's recorded check time (no Go here to run it; its start and
+   parse would only add to its side).
+3. Generated histories, each checked by a whole ``seam check`` process, with
+   time, CPU, peak PSS (the process and its workers) and peak RSS:
+   a. 1,000,000-op cas-register, 1,000 keys x 5 processes, values 0-4, 5% crashed;
+   b. 1,000,000-op cas-register with unique written values, 1,000 keys x 5
+      processes, 5% crashed ops;
+   c. 10,000-op single key, 5 processes, unique written values, 5% of the ops
+      crashed writes;
+   d. kv, 100,000 ops over 1,000 keys x 5 processes, 20% crashed appends.
+   Each should finish under 60 s and 2 GiB.
 
-Generated histories come from a simulated linearizable register, so they are
+Generated histories come from a simulated linearizable object, so they are
 valid: the hard case, where the search must run to the end.
 
-Run: ``.venv/bin/python bench/checker.py [--quick] [--corpus-only]``.
+Run: ``.venv/bin/python bench/checker.py [--quick] [--corpus-only] [--only a,b,c,d]``.
 """
 
 from __future__ import annotations
@@ -21,14 +33,20 @@ import json
 import os
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 ORACLE = REPO.parent / "shared" / "oracle"
+SEAM = [sys.executable, "-m", "harness.cli"]
+#: Porcupine on the 1,000,000-op register history (section 3a), as recorded in
+#: issue 12 (no Go toolchain here to re-run it).
+PORCUPINE_1M_REGISTER_S = 4.3
 
 from checkers.linearizable.models import get_model  # noqa: E402
 from checkers.linearizable.partition import check_history  # noqa: E402
@@ -37,15 +55,16 @@ from harness.formats import load  # noqa: E402
 
 
 class MemorySampler:
-    """Samples the proportional set size (PSS) of this process plus its children.
+    """Samples the proportional set size (PSS) of a process tree (default: this one).
 
     RSS counts a page shared by the parent and a forked worker in both; PSS
     splits it, so the sum is the real footprint. Linux only (/proc).
     """
 
-    def __init__(self, every: float = 0.2):
+    def __init__(self, root: int | None = None, every: float = 0.1):
         import threading
 
+        self.root = root if root is not None else os.getpid()
         self.every = every
         self.peak_mib = 0.0
         self._stop = threading.Event()
@@ -64,16 +83,21 @@ class MemorySampler:
             self.peak_mib = max(self.peak_mib, self.sample())
             self._stop.wait(self.every)
 
-    @staticmethod
-    def sample() -> float:
-        pids = [os.getpid()]
-        for task in Path("/proc/self/task").glob("*/children"):
-            try:
-                pids += [int(p) for p in task.read_text().split()]
-            except OSError:
-                pass
+    def _tree(self) -> list[int]:
+        pids, todo = [], [self.root]
+        while todo:
+            pid = todo.pop()
+            pids.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                try:
+                    todo += [int(p) for p in task.read_text().split()]
+                except OSError:
+                    pass
+        return pids
+
+    def sample(self) -> float:
         total_kib = 0
-        for pid in pids:
+        for pid in self._tree():
             try:
                 for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
                     if line.startswith("Pss:"):
@@ -164,7 +188,117 @@ def bench_corpus(verbose: bool) -> None:
     print(f"ratio seam/porcupine: {wall / total_theirs:.2f}")
 
 
+# --------------------------------------------------------------------------- 2. whole process
+
+
+def corpus_groups() -> list[tuple[str, list[str], list[dict]]]:
+    """The corpus as ``seam check`` invocations: (label, options, manifest entries)."""
+    manifest = [
+        e for e in json.loads((ORACLE / "MANIFEST.json").read_text()) if e["expected"] != "unknown"
+    ]
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for e in manifest:
+        initial = json.dumps(initial_state(e)) if "initial_state" in e else ""
+        groups.setdefault((e["format"], e["model"], initial), []).append(e)
+    out = []
+    for (fmt, model, initial), entries in groups.items():
+        options = ["--model", model] + (["--initial", initial] if initial else [])
+        out.append((f"{fmt}/{model}", options, entries))
+    return out
+
+
+def run_seam(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run ``seam`` as its own process: (result, wall seconds, CPU seconds of it and its workers)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    done = subprocess.run([*SEAM, *args], cwd=cwd, capture_output=True, text=True, env=_env())
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return done, wall, cpu
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def bench_whole_process() -> None:
+    theirs = porcupine_times()
+    print("== 2. oracle corpus, whole process: one `seam check` per group of files ==")
+    print(
+        f"{'group':40} {'files':>5} {'wall s':>8} {'cpu s':>8} {'porcupine s':>12} {'cpu ratio':>9}  wrong"
+    )
+    total_wall = total_cpu = total_theirs = 0.0
+    total_wrong = 0
+    for label, options, entries in corpus_groups():
+        files = [e["file"] for e in entries]
+        done, wall, cpu = run_seam(["check", *options, *files], ORACLE)
+        verdicts = _verdicts(done.stdout)
+        wrong = sum(verdicts.get(e["file"]) != (e["expected"] == "linearizable") for e in entries)
+        porc = sum(theirs.get(f, 0.0) for f in files)
+        total_wall, total_cpu, total_theirs = (
+            total_wall + wall,
+            total_cpu + cpu,
+            total_theirs + porc,
+        )
+        total_wrong += wrong
+        print(
+            f"{label:40} {len(files):5} {wall:8.3f} {cpu:8.3f} {porc:12.4f} {cpu / porc:9.2f}  {wrong}"
+        )
+    print(
+        f"{'whole corpus':40} {'':5} {total_wall:8.3f} {total_cpu:8.3f} {total_theirs:12.4f} "
+        f"{total_cpu / total_theirs:9.2f}  {total_wrong}"
+    )
+    print(
+        f"ratio seam/porcupine, whole process: {total_wall / total_theirs:.2f} by wall time, "
+        f"{total_cpu / total_theirs:.2f} by CPU time (wall counts other load on this machine)"
+    )
+
+
+def _verdicts(stdout: str) -> dict[str, bool | None]:
+    """``FILE: linearizable (...)`` lines of ``seam check`` output, by file."""
+    out: dict[str, bool | None] = {}
+    for line in stdout.splitlines():
+        name, sep, rest = line.partition(": ")
+        if not sep or line.startswith(" "):
+            continue
+        if rest.startswith("linearizable"):
+            out[name] = True
+        elif rest.startswith("NOT linearizable"):
+            out[name] = False
+        elif rest.startswith("unknown"):
+            out[name] = None
+    return out
+
+
 # --------------------------------------------------------------------------- generated histories
+
+
+class Writer:
+    """Writes JSONL op lines in batches, numbering them."""
+
+    def __init__(self, path: Path, independent: bool):
+        self.out = path.open("w")
+        self.independent = independent
+        self.index = 0
+        self.lines: list[str] = []
+
+    def emit(self, process: int, typ: str, f: str, v: object, key: int) -> None:
+        v = [key, v] if self.independent else v
+        self.lines.append(
+            f'{{"index":{self.index},"time":{self.index},"process":{process},"type":"{typ}","f":"{f}","value":{json.dumps(v)}}}\n'
+        )
+        self.index += 1
+        if len(self.lines) >= 20000:
+            self.flush()
+
+    def flush(self) -> None:
+        self.out.writelines(self.lines)
+        self.lines.clear()
+
+    def close(self) -> None:
+        self.flush()
+        self.out.close()
 
 
 def simulate(
@@ -176,17 +310,21 @@ def simulate(
     crash_rate: float,
     seed: int,
     independent: bool,
+    unique: bool = False,
+    crash: tuple[str, ...] = ("read", "write", "cas"),
 ) -> dict[str, int]:
     """Write a JSONL history of a linearizable cas-register per key, keys interleaved.
 
     Every op takes effect atomically at one instant between its invoke and its
-    completion. A crashed op (``crash_rate`` of them) takes effect or not and
-    never completes: half end with an ``info`` line, half are left open; its
-    process is retired and replaced, as in Jepsen. A cas whose compare fails
-    completes as ``fail``.
+    completion. A crashed op (``crash_rate`` of the ops whose function is in
+    ``crash``) takes effect or not and never completes: half end with an
+    ``info`` line, half are left open; its process is retired and replaced,
+    as in Jepsen. A cas whose compare fails completes as ``fail``. With
+    ``unique``, every write and cas writes a value never written before, and a
+    cas expects the current value or one of the last few written.
     """
     rng = random.Random(seed)
-    values = range(5)
+    fresh = 0
     value: list[object] = [None] * keys
     # per slot (key, process slot): [process id, stage, f, invoke value, result type, result value]
     slots = [
@@ -195,21 +333,15 @@ def simulate(
         for i in range(procs_per_key)
     ]
     next_process = keys * procs_per_key
-    invoked = completed = crashed = 0
-    index = 0
-    lines: list[str] = []
-    out = path.open("w")
+    invoked = crashed = 0
+    out = Writer(path, independent)
 
-    def emit(process: int, typ: str, f: str, v: object, key: int) -> None:
-        nonlocal index
-        v = [key, v] if independent else v
-        lines.append(
-            f'{{"index":{index},"time":{index},"process":{process},"type":"{typ}","f":"{f}","value":{json.dumps(v)}}}\n'
-        )
-        index += 1
-        if len(lines) >= 20000:
-            out.writelines(lines)
-            lines.clear()
+    def draw() -> object:
+        nonlocal fresh
+        if not unique:
+            return rng.randrange(5)
+        fresh += 1
+        return fresh
 
     active = len(slots)
     while active:
@@ -226,19 +358,27 @@ def simulate(
             if r < 0.4:
                 f, v = "read", None
             elif r < 0.7:
-                f, v = "write", rng.choice(values)
+                f, v = "write", draw()
             else:
-                f, v = "cas", [rng.choice(values), rng.choice(values)]
+                old = value[key] if unique and rng.random() < 0.5 else rng.randrange(5)
+                f, v = "cas", [old, draw()]
             slot[1:4] = [1, f, v]
             invoked += 1
-            emit(slot[0], "invoke", f, v, key)
-        elif stage == 1:  # invoked: take effect (or crash first)
-            if rng.random() < crash_rate / 2:
+            out.emit(slot[0], "invoke", f, v, key)
+        elif stage in (
+            1,
+            2,
+        ):  # 1: invoked (take effect or crash); 2: took effect (complete or crash)
+            if slot[2] in crash and rng.random() < crash_rate / 2:
                 crashed += 1
                 if rng.random() < 0.5:
-                    emit(slot[0], "info", slot[2], slot[3], key)
+                    out.emit(slot[0], "info", slot[2], slot[3], key)
                 slot[0], slot[1] = next_process, 0
                 next_process += 1
+                continue
+            if stage == 2:
+                out.emit(slot[0], slot[4], slot[2], slot[5], key)
+                slot[1] = 0
                 continue
             f, v = slot[2], slot[3]
             if f == "read":
@@ -252,110 +392,194 @@ def simulate(
             else:
                 slot[4:6] = ["fail", v]
             slot[1] = 2
-        elif stage == 2:  # took effect: complete (or crash: nobody hears)
-            if rng.random() < crash_rate / 2:
+    out.close()
+    return {"ops": invoked, "lines": out.index, "crashed": crashed}
+
+
+def simulate_kv(
+    path: Path, *, ops: int, keys: int, procs_per_key: int, crash_rate: float, seed: int
+) -> dict[str, int]:
+    """Write a JSONL history of Porcupine's kv map: per key a string, 40% gets,
+    10% puts, 50% appends of unique strings (``"x P N y"``, as Porcupine's
+    logs), and ``crash_rate`` of the appends crash (before or after they take
+    effect, with an ``info`` line or none)."""
+    rng = random.Random(seed)
+    value = [""] * keys
+    slots = [
+        [k * procs_per_key + i, 0, "", "", ""] for k in range(keys) for i in range(procs_per_key)
+    ]
+    next_process = keys * procs_per_key
+    invoked = crashed = 0
+    out = Writer(path, independent=True)
+    active = len(slots)
+    while active:
+        i = rng.randrange(len(slots))
+        slot = slots[i]
+        key = i // procs_per_key
+        stage = slot[1]
+        if stage == 0:
+            if invoked >= ops:
+                slot[1] = 3
+                active -= 1
+                continue
+            r = rng.random()
+            f = "get" if r < 0.4 else "put" if r < 0.5 else "append"
+            v = None if f == "get" else f"x {slot[0]} {invoked} y"
+            slot[1:4] = [1, f, v]
+            invoked += 1
+            out.emit(slot[0], "invoke", f, v, key)
+        elif stage in (1, 2):
+            if slot[2] == "append" and rng.random() < crash_rate / 2:
                 crashed += 1
                 if rng.random() < 0.5:
-                    emit(slot[0], "info", slot[2], slot[3], key)
+                    out.emit(slot[0], "info", "append", slot[3], key)
                 slot[0], slot[1] = next_process, 0
                 next_process += 1
                 continue
-            emit(slot[0], slot[4], slot[2], slot[5], key)
-            completed += 1
-            slot[1] = 0
-    out.writelines(lines)
+            if stage == 2:
+                out.emit(slot[0], "ok", slot[2], slot[4], key)
+                slot[1] = 0
+                continue
+            f, v = slot[2], slot[3]
+            if f == "get":
+                slot[4] = value[key]
+            elif f == "put":
+                value[key] = slot[4] = v
+            else:
+                value[key] += v
+                slot[4] = v
+            slot[1] = 2
     out.close()
-    return {"ops": invoked, "lines": index, "crashed": crashed}
+    return {"ops": invoked, "lines": out.index, "crashed": crashed}
 
 
 def bench_generated(
-    title: str,
-    *,
-    ops: int,
-    keys: int,
-    procs: int,
-    crash_rate: float,
-    independent: bool,
-    jobs: int,
-    seed: int,
+    title: str, make: Callable[[Path], dict[str, int]], options: list[str], porcupine: float | None
 ) -> None:
+    """Generate a history, then check it with a whole ``seam check`` process."""
     print(f"== {title} ==")
     with tempfile.TemporaryDirectory(prefix="seam-bench-") as tmp:
         path = Path(tmp) / "history.jsonl"
         t0 = time.perf_counter()
-        stats = simulate(
-            path,
-            ops=ops,
-            keys=keys,
-            procs_per_key=procs,
-            crash_rate=crash_rate,
-            seed=seed,
-            independent=independent,
-        )
+        stats = make(path)
         t1 = time.perf_counter()
         size = path.stat().st_size / 2**20
         print(
-            f"generated {stats['ops']} ops ({stats['crashed']} crashed), {stats['lines']} lines, {size:.0f} MiB "
-            f"in {t1 - t0:.1f} s (not counted)"
+            f"generated {stats['ops']} ops ({stats['crashed']} crashed), {stats['lines']} lines, "
+            f"{size:.0f} MiB in {t1 - t0:.1f} s (not counted)"
         )
-        with MemorySampler() as memory:
-            t1 = time.perf_counter()
-            history = load(path)
-            t2 = time.perf_counter()
-            result = check_history(
-                history, get_model("cas-register"), independent=independent, jobs=jobs
-            )
-            t3 = time.perf_counter()
-    explored = sum(k.result.explored for k in result.keys)
-    slowest = max(k.seconds for k in result.keys)
-    own, children = peak_rss_mib()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t1 = time.perf_counter()
+        proc = subprocess.Popen(
+            [*SEAM, "check", *options, "--verbose", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+        with MemorySampler(proc.pid) as memory:
+            stdout, stderr = proc.communicate()
+        wall = time.perf_counter() - t1
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    lines = stdout.splitlines()
+    headline = next((ln for ln in lines if ln.startswith(str(path))), stderr.strip()[-300:])
+    slowest = _slowest_key(lines)
+    print(f"exit {proc.returncode}: {headline.replace(str(path), 'history.jsonl')}")
+    if slowest:
+        print(f"slowest key: {slowest}")
+    ratio = f"  ({wall / porcupine:.2f}x Porcupine's {porcupine} s)" if porcupine else ""
+    print(f"whole process: {wall:.2f} s wall, {cpu:.2f} s CPU (with workers){ratio}")
     print(
-        f"verdict: {result.valid}  keys: {len(result.keys)}  configurations explored: {explored}  "
-        f"slowest key: {slowest:.3f} s"
+        f"peak memory: {memory.peak_mib:.0f} MiB PSS (process + workers, sampled), "
+        f"largest process RSS {after.ru_maxrss / 1024:.0f} MiB"
     )
-    print(f"load {t2 - t1:.2f} s + check {t3 - t2:.2f} s (jobs={jobs}) = {t3 - t1:.2f} s")
-    print(
-        f"peak memory during load + check: {memory.peak_mib:.0f} MiB PSS (this process + workers, sampled)"
-    )
-    print(
-        f"peak RSS so far: this process {own:.0f} MiB, largest worker {children:.0f} MiB "
-        f"(RSS counts pages shared with the parent in both)"
-    )
+
+
+def _slowest_key(lines: list[str]) -> str:
+    """The ``--verbose`` per-key line with the most seconds."""
+    best, best_s = "", -1.0
+    for line in lines:
+        if "key " not in line or " s" not in line:
+            continue
+        for word in line.replace("(", " ").replace(",", " ").split():
+            try:
+                secs = float(word)
+            except ValueError:
+                continue
+            if line.split(word, 1)[1].startswith(" s") and secs > best_s:
+                best, best_s = line.strip(), secs
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="100,000 ops instead of 1,000,000 for part 2"
-    )
+    parser.add_argument("--quick", action="store_true", help="a tenth of the ops in section 3")
     parser.add_argument("--corpus-only", action="store_true")
+    parser.add_argument("--only", default="a,b,c,d", help="which shapes of section 3 (a,b,c,d)")
     parser.add_argument("--verbose", action="store_true", help="one line per corpus file")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
-    bench_corpus(args.verbose)
+    if not args.only or args.corpus_only or args.only == "a,b,c,d":
+        bench_corpus(args.verbose)
+        bench_whole_process()
     if args.corpus_only:
         return
-    n = 100_000 if args.quick else 1_000_000
-    bench_generated(
-        f"2. {n:,}-op independent cas-register, {n // 1000} keys x 5 processes, 5% crashed",
-        ops=n,
-        keys=n // 1000,
-        procs=5,
-        crash_rate=0.05,
-        independent=True,
-        jobs=2,
-        seed=1,
-    )
-    bench_generated(
-        "3. 10,000-op single cas-register, 10 processes, 10% crashed",
-        ops=10_000,
-        keys=1,
-        procs=10,
-        crash_rate=0.10,
-        independent=False,
-        jobs=2,
-        seed=2,
-    )
+    scale = 10 if args.quick else 1
+    m = 1_000_000 // scale
+    keys = 1000 // scale
+    shapes: dict[str, tuple[str, Callable[[Path], dict[str, int]], list[str], float | None]] = {
+        "a": (
+            f"3a. {m:,}-op cas-register, {keys} keys x 5 processes, values 0-4, 5% crashed",
+            lambda p: simulate(
+                p, ops=m, keys=keys, procs_per_key=5, crash_rate=0.05, seed=1, independent=True
+            ),
+            ["--model", "cas-register", "--independent", "-j", "2"],
+            PORCUPINE_1M_REGISTER_S / scale,
+        ),
+        "b": (
+            f"3b. {m:,}-op cas-register, unique values, {keys} keys x 5 processes, 5% crashed",
+            lambda p: simulate(
+                p,
+                ops=m,
+                keys=keys,
+                procs_per_key=5,
+                crash_rate=0.05,
+                seed=3,
+                independent=True,
+                unique=True,
+            ),
+            ["--model", "cas-register", "--independent", "-j", "2"],
+            PORCUPINE_1M_REGISTER_S / scale,
+        ),
+        "c": (
+            "3c. 10,000-op single key, 5 processes, unique values, 5% of ops crashed writes",
+            lambda p: simulate(
+                p,
+                ops=10_000,
+                keys=1,
+                procs_per_key=5,
+                crash_rate=0.05 / 0.3,  # writes are 30% of the ops
+                seed=2,
+                independent=False,
+                unique=True,
+                crash=("write",),
+            ),
+            ["--model", "cas-register"],
+            None,
+        ),
+        "d": (
+            f"3d. kv, {100_000 // scale:,} ops, {keys} keys x 5 processes, 20% crashed appends",
+            lambda p: simulate_kv(
+                p, ops=100_000 // scale, keys=keys, procs_per_key=5, crash_rate=0.2, seed=4
+            ),
+            ["--model", "kv", "-j", "2"],
+            None,
+        ),
+    }
+    for name in args.only.split(","):
+        title, make, options, porcupine = shapes[name.strip()]
+        bench_generated(title, make, options, porcupine)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ invalid key is found even when another key's search is exponential.
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import time
 from dataclasses import dataclass
@@ -215,6 +214,8 @@ def _run_pool(
     jobs: int,
 ) -> list[tuple[SearchResult, float]]:
     global _WORK
+    import multiprocessing  # only here: most checks run inline and need not load it
+
     if "fork" not in multiprocessing.get_all_start_methods():
         return [_check_key(cs, model, timeout, max_configs) for _, cs in work]
     # Largest keys first, so one big key does not finish last on its own.
