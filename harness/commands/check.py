@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,7 +280,7 @@ def _read_stdin() -> str:
     """All of stdin as text; bad UTF-8 is named with its line, like a file's."""
     from harness.formats import read_data
 
-    data = click.get_binary_stream("stdin").read()
+    data = sys.stdin.buffer.read()
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

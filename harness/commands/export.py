@@ -12,6 +12,7 @@ written, so an op the format cannot hold leaves no half-written file.
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -79,7 +80,7 @@ def _read(file: str, fmt: str) -> History:
     from harness.formats import load, read_data
 
     if file == STDIN:
-        return read_data(click.get_binary_stream("stdin").read(), fmt, source="<stdin>")
+        return read_data(sys.stdin.buffer.read(), fmt, source="<stdin>")
     path = Path(file)
     if path.is_dir():
         if not (path / "history.jsonl").is_file():
