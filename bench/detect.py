@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rows: {args.json}", flush=True)
     if args.results_dir or args.keep:
         print(f"runs kept under {base}", flush=True)
+    elif any(r.failed for r in done):
+        print(f"runs kept under {base}: some failed, see their seam.log", flush=True)
     else:
         shutil.rmtree(base, ignore_errors=True)
     return 130 if interrupted else 0
