@@ -23,7 +23,9 @@ from __future__ import annotations
 import gc
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Literal
 
 from checkers.linearizable.models import Model, freeze
@@ -194,15 +196,27 @@ def _run_inline(
     return out
 
 
-# Worker processes are forked and read their work from this module global,
-# so the calls are never pickled on the way in; only results come back.
-_WORK: tuple[list[tuple[Any, list[Call]]], Model, float | None, int | None] | None = None
+# Worker processes are forked and read the model and limits from this module
+# global. Each key's calls travel to its worker as plain tuples, rebuilt there:
+# a worker that read the inherited Call objects instead would touch (and so
+# copy, page by page) most of the parent's history, as keys are interleaved in
+# it, and a 1,000,000-op check would need its memory three times over.
+_WORK: tuple[Model, float | None, int | None] | None = None
+_FIELDS = attrgetter(*Call.__dataclass_fields__)
 
 
-def _work_item(i: int) -> tuple[int, SearchResult, float]:
+def _packed(
+    work: list[tuple[Any, list[Call]]], order: list[int]
+) -> Iterator[tuple[int, list[Any]]]:
+    for i in order:
+        yield i, [_FIELDS(c) for c in work[i][1]]
+
+
+def _work_item(item: tuple[int, list[Any]]) -> tuple[int, SearchResult, float]:
     assert _WORK is not None
-    work, model, timeout, max_configs = _WORK
-    result, secs = _check_key(work[i][1], model, timeout, max_configs)
+    model, timeout, max_configs = _WORK
+    i, rows = item
+    result, secs = _check_key([Call(*row) for row in rows], model, timeout, max_configs)
     return i, result, secs
 
 
@@ -222,14 +236,16 @@ def _run_pool(
     order = sorted(range(len(work)), key=lambda i: -len(work[i][1]))
     chunk = max(1, min(32, len(work) // (jobs * 8)))
     results: list[tuple[SearchResult, float] | None] = [None] * len(work)
-    _WORK = (work, model, timeout, max_configs)
+    _WORK = (model, timeout, max_configs)
     # Keep the collector in the workers away from the inherited history: a
     # full collection would touch (and so copy) every inherited page.
     gc.freeze()
     try:
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(min(jobs, len(work))) as pool:
-            for i, result, secs in pool.imap_unordered(_work_item, order, chunksize=chunk):
+            for i, result, secs in pool.imap_unordered(
+                _work_item, _packed(work, order), chunksize=chunk
+            ):
                 results[i] = (result, secs)
                 if result.valid is False:
                     # The verdict is settled; the pool's exit terminates the workers.

@@ -1,0 +1,48 @@
+"""Keys checked in worker processes (calls sent as tuples) give the inline verdicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from checkers.linearizable import partition
+from checkers.linearizable.models import get_model
+from harness.core.op import History, Op
+
+
+def keyed_history(keys: int, per_key: int, bad_key: int | None) -> History:
+    """Sequential writes and reads per key, some writes crashed; ``bad_key`` reads a stale value."""
+    ops: list[Op] = []
+    process = 0
+    for i in range(per_key):
+        for k in range(keys):
+            v = i * keys + k
+            crashed = i % 7 == 3
+            ops.append(Op(len(ops), 0, process, "invoke", "write", [k, v]))
+            ops.append(Op(len(ops), 0, process, "info" if crashed else "ok", "write", [k, v]))
+            if crashed:
+                process += 1
+                continue
+            seen = v - keys if k == bad_key and i == per_key - 1 else v
+            ops.append(Op(len(ops), 0, process, "invoke", "read", [k, None]))
+            ops.append(Op(len(ops), 0, process, "ok", "read", [k, seen]))
+    return History(ops)
+
+
+@pytest.mark.parametrize("bad_key", [None, 5])
+def test_pool_and_inline_agree(bad_key: Any) -> None:
+    model = get_model("register")
+    history = keyed_history(12, 400, bad_key)
+    calls = history.calls(independent=True)
+    assert len(calls) >= partition._INLINE_CALLS
+    pooled = partition.check_calls(calls, model, by_key=True, jobs=2)
+    inline = partition.check_calls(calls, model, by_key=True, jobs=1)
+    assert pooled.valid is inline.valid is (bad_key is None)
+    if bad_key is not None:
+        failed = [k for k in pooled.keys if k.valid is False]
+        assert [k.key for k in failed] == [bad_key]
+        assert failed[0].result.stuck, "the worker's result names the stuck call"
+    else:
+        for a, b in zip(pooled.keys, inline.keys, strict=True):
+            assert a.result.linearization == b.result.linearization
