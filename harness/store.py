@@ -52,6 +52,19 @@ def _dumps(row: Any) -> str:
     return json.dumps(row, separators=(", ", ": "), default=str)
 
 
+def fresh_dir(parent: Path, stamp: str) -> Path | None:
+    """Create ``parent/stamp``, or ``stamp-1``, ``stamp-2`` ... when runs (or nights)
+    started in the same second; None after a thousand tries."""
+    for n in range(1000):
+        candidate = parent / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    return None
+
+
 class RunStore:
     """One run's directory. Use as a context manager, or call ``close``."""
 
@@ -93,15 +106,10 @@ class RunStore:
         except OSError as e:
             raise ConfigError(f"cannot create results directory {test_dir}: {e.strerror}; pass --results DIR") from None
         stamp = self.start.strftime(STAMP_FORMAT)
-        # Two runs in the same second get -1, -2 ... instead of sharing a directory.
-        for n in range(1000):
-            candidate = test_dir / (stamp if n == 0 else f"{stamp}-{n}")
-            try:
-                candidate.mkdir()
-                return candidate
-            except FileExistsError:
-                continue
-        raise ConfigError(f"too many runs of {self.test_name} started at {stamp} in {test_dir}")
+        made = fresh_dir(test_dir, stamp)
+        if made is None:
+            raise ConfigError(f"too many runs of {self.test_name} started at {stamp} in {test_dir}")
+        return made
 
     def _link_latest(self) -> None:
         """Point results/latest and results/<test>/latest here, with relative links."""

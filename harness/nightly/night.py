@@ -39,7 +39,7 @@ from harness.core.errors import EXIT_FAILED, EXIT_INVALID, EXIT_UNKNOWN, EXIT_VA
 from harness.index import NIGHT_JSON, NIGHTS_DIR, RunIndex
 from harness.nightly.plan import OptionKind, Plan, seam_test_args
 from harness.nightly.schedule import Slot, schedule
-from harness.store import STAMP_FORMAT, write_json_atomic
+from harness.store import STAMP_FORMAT, fresh_dir, write_json_atomic
 
 log = logging.getLogger("seam.nightly")
 SEAM_TEST = [sys.executable, "-m", "harness.cli", "test"]
@@ -266,14 +266,10 @@ class Night:
 
 def _fresh_dir(parent: Path, stamp: str) -> Path:
     parent.mkdir(parents=True, exist_ok=True)
-    for n in range(1000):
-        candidate = parent / (stamp if n == 0 else f"{stamp}-{n}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{parent}: too many nights started at {stamp}")
+    made = fresh_dir(parent, stamp)
+    if made is None:
+        raise FileExistsError(f"{parent}: too many nights started at {stamp}")
+    return made
 
 
 def _run_dir_of(log_path: Path) -> Path | None:
