@@ -27,7 +27,7 @@ from typing import Any
 from harness.core.errors import NemesisError, UnsupportedError
 from harness.core.op import Op
 from harness.core.protocols import HasAppFaults, Killable, Remote, WaitsReady
-from nemesis.aim import pick_node
+from nemesis.aim import aim_value, check_aim, pick_node, target_option
 from nemesis.spec import (
     FaultSpec,
     NemesisContext,
@@ -138,12 +138,21 @@ def _builder(name: str) -> Any:
         nem = AppFaultNemesis(ctx.target, ctx.nodes, seed=ctx.seed, ledger=ctx.ledger)
         value = {"kind": name, "service": options["service"], "op": options["op"],
                  "count": options["count"], "seconds": options.get("seconds", 0.0)}
-        return Package(name, nem, lambda rng: spec.start_op(dict(value)), spec.stop_op(), [spec.stop_op()])
+        aim = options.get("target")
+        if aim is not None:
+            check_aim(name, aim, ctx)
+
+        def start(rng: random.Random) -> Any:
+            return spec.start_op({**value, **(aim_value(aim, ctx, rng) if aim is not None else {})})
+
+        return Package(name, nem, start, spec.stop_op(), [spec.stop_op()])
 
     return build
 
 
-def _options(service: str, op: str, seconds: float | None) -> tuple[Option, ...]:
+def _options(service: str, op: str, seconds: float | None, target: str | None = None) -> tuple[Option, ...]:
+    """The options of an application fault; ``target`` (a default aim) makes it act on
+    one node each time instead of every node."""
     opts = [
         word("service", service, "the workload service the fault acts on", "a service the workload calls"),
         word("op", op, "the service's operation that misbehaves", "an operation of that service"),
@@ -151,6 +160,8 @@ def _options(service: str, op: str, seconds: float | None) -> tuple[Option, ...]
     ]
     if seconds is not None:
         opts.append(duration("seconds", seconds, "how long the service waits"))
+    if target is not None:
+        opts.append(target_option(target))
     return tuple(opts)
 
 
@@ -199,8 +210,9 @@ DOWN = _spec(
 CRASH = _spec(
     "crash",
     "the node process exits at one point of an operation (the event consumer between effect and commit); "
-    "restarted when the fault stops",
-    _options("events", "consume", None),
+    "restarted when the fault stops. Aimed at the leader by default: only the leader consumes, and "
+    "armed everywhere each next leader would crash in turn",
+    _options("events", "consume", None, target="leader"),
     "#8c564b",
 )
 SPECS = {s.name: s for s in (LOST_RESPONSE, SLOW_RESPONSE, STALL, DOWN, CRASH)}

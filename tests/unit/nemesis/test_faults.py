@@ -215,3 +215,27 @@ def test_heal_ledger_undoes_what_a_dead_control_node_left(tmp_path):
     assert remote.files[("n1", "/data/n1/faketime")] == "+0s\n"
     assert target.started == ["n2"]
     assert outstanding(path) == [] and heal_ledger(path, remote, target) == []
+
+
+def test_crash_aims_at_the_leader_by_default_and_other_app_faults_at_every_node():
+    import random
+
+    from nemesis import registry
+    from nemesis.spec import NemesisContext
+
+    class LeaderTarget(FakeTarget):
+        def roles(self):
+            return ("leader",)
+
+        def inject_fault(self, test, node, fault):  # HasAppFaults
+            super().inject_fault(test, node, fault)
+
+    target = LeaderTarget()
+    ctx = NemesisContext(RecordingRemote(), target, NODES, {n: n for n in NODES})
+    resolved = registry.resolve_options(["crash", "down"], {})
+    crash, down = (registry.get(f).build(ctx, resolved[f]) for f in ("crash", "down"))
+    op = crash.start(random.Random(1))
+    assert op["value"]["role"] == "leader"
+    done = crash.nemesis.invoke(None, nem_op(op["f"], op["value"]))
+    assert done.value["nodes"] == ["n2"] and set(target.faults) == {"n2"}
+    assert "node" not in down.start(random.Random(1))["value"] and "role" not in down.start(random.Random(1))["value"]
