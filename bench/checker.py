@@ -219,7 +219,13 @@ def run_seam(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, f
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO)}
+    """As an installed seam runs: with compiled bytecode (cached outside the
+    repo), even where the shell sets PYTHONDONTWRITEBYTECODE, which would make
+    every start compile every module again."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "seam-bench-pycache"))
+    return env
 
 
 def bench_whole_process() -> None:
@@ -230,6 +236,7 @@ def bench_whole_process() -> None:
     )
     total_wall = total_cpu = total_theirs = 0.0
     total_wrong = 0
+    run_seam(["check", "--help"], ORACLE)  # warm the bytecode cache
     for label, options, entries in corpus_groups():
         files = [e["file"] for e in entries]
         done, wall, cpu = run_seam(["check", *options, *files], ORACLE)
@@ -397,12 +404,19 @@ def simulate(
 
 
 def simulate_kv(
-    path: Path, *, ops: int, keys: int, procs_per_key: int, crash_rate: float, seed: int
+    path: Path,
+    *,
+    ops: int,
+    keys: int,
+    procs_per_key: int,
+    crash_rate: float,
+    seed: int,
+    crash: tuple[str, ...] = ("append",),
 ) -> dict[str, int]:
     """Write a JSONL history of Porcupine's kv map: per key a string, 40% gets,
     10% puts, 50% appends of unique strings (``"x P N y"``, as Porcupine's
-    logs), and ``crash_rate`` of the appends crash (before or after they take
-    effect, with an ``info`` line or none)."""
+    logs), and ``crash_rate`` of the ops whose function is in ``crash`` crash
+    (before or after they take effect, with an ``info`` line or none)."""
     rng = random.Random(seed)
     value = [""] * keys
     slots = [
@@ -429,10 +443,10 @@ def simulate_kv(
             invoked += 1
             out.emit(slot[0], "invoke", f, v, key)
         elif stage in (1, 2):
-            if slot[2] == "append" and rng.random() < crash_rate / 2:
+            if slot[2] in crash and rng.random() < crash_rate / 2:
                 crashed += 1
                 if rng.random() < 0.5:
-                    out.emit(slot[0], "info", "append", slot[3], key)
+                    out.emit(slot[0], "info", slot[2], slot[3], key)
                 slot[0], slot[1] = next_process, 0
                 next_process += 1
                 continue
