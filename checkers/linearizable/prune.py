@@ -37,10 +37,15 @@ def seen_crashed(model: Any, done: Sequence[Call], crashed: Sequence[Call]) -> l
     waiting = list(crashed)
     observers: Sequence[Call] = done
     for _ in range(_MAX_ROUNDS):
-        sees = hook(observers)
-        if sees is None:
+        try:
+            sees = hook(observers)
+            if sees is None:
+                return list(crashed)
+            newly = [c for c in waiting if sees(c)]
+        except (TypeError, ValueError, IndexError, KeyError):
+            # A value of a shape the hook cannot read (only reachable without
+            # Model.validate): keep everything, the search alone is exact.
             return list(crashed)
-        newly = [c for c in waiting if sees(c)]
         if not newly:
             break
         kept.update(c.id for c in newly)

@@ -221,3 +221,16 @@ def test_unique_value_register_with_unread_crashes_stays_cheap() -> None:
     assert result.valid is True
     done = sum(1 for c in calls if not c.crashed)
     assert result.explored <= done + 1
+
+
+def test_values_the_hook_cannot_read_keep_every_crashed_call() -> None:
+    """An unhashable read result (never past validate, but search() takes any
+    calls): the pruning keeps everything rather than guess."""
+
+    class Odd:
+        __hash__ = None  # type: ignore[assignment]
+
+    calls = _calls((5, "invoke", "write", 4), (5, "info", "write", 4))
+    read = Call(9, 1, "read", None, Odd(), 10, 11, 10, 11)
+    done = [read]
+    assert seen_crashed(get_model("register"), done, calls) == calls
