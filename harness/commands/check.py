@@ -341,7 +341,7 @@ def _override(checker: Any, opts: Options) -> None:
 
 def _check_file(path: Path, name: str, opts: Options) -> Outcome:
     if name == STDIN:
-        history_path, run_dir, test = Path("stdin"), None, {}
+        history_path, run_dir = Path("stdin"), None
         result, history, how, seconds = _check_text(_read_stdin(), opts)
         name = "<stdin>"
     else:
