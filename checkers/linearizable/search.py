@@ -43,7 +43,11 @@ returns is already linearized (models say which calls help which reads:
 put helps a get that does not extend the current value). A configuration
 with a hopeless candidate is a dead end. A read that is hopeless from the
 start, with nothing that could help invoked before it returns (a read of a
-value nobody wrote), refutes the whole history at once (``_refute``).
+value nobody wrote), refutes the whole history at once (``_refute``). The
+same test applies to a read not yet invoked, since it too must be linearized
+later: the search checks the earliest-invoked read not yet linearized at every
+configuration (``_future_read_hopeless``), which for kv cuts the orders of a
+run of concurrent appends that only a later get tells apart.
 
 Before all that, crashed calls that no call can see are left out
 (``prune.py``): they are most of the crashed calls in a history of unique
@@ -385,6 +389,7 @@ class _Search:
         # search backtracks a lot, so they wait for enough dead ends.
         hopeless: list[Any] = [None] * len(self.done)
         helpers_of: list[tuple[list[int], int]] = []
+        tested: list[int] = []  # the completed calls with a hopeless test, in invoke order
         dead_ends = 0
         hopeless_after = _HOPELESS_AFTER + len(self.done) // _HOPELESS_PER_CALLS
         end = self.end
@@ -431,6 +436,9 @@ class _Search:
                 if tick >= _SLICE:
                     tick = 0
                     yield
+                if tested and _future_read_hopeless(tested, hopeless, helpers_of, base, rel, state):
+                    phase = _BACKTRACK
+                    continue
                 # (1) A legal read-only candidate is the only move needed; a
                 # hopeless one means this configuration is a dead end.
                 entry = nxt[0]
@@ -565,6 +573,7 @@ class _Search:
             dead_ends += 1
             if dead_ends == hopeless_after:
                 hopeless, helpers_of, impossible = self._hopeless_checks(self.calls, self.model)
+                tested = [k for k, test in enumerate(hopeless) if test is not None]
                 if impossible is not None:
                     return (yield from self._refute(impossible, max_configs))
             while True:
@@ -608,6 +617,39 @@ class _Search:
             sorted(best_states, key=repr),
             self.explored,
         )
+
+
+def _future_read_hopeless(
+    tested: list[int],
+    hopeless: list[Any],
+    helpers_of: list[tuple[list[int], int]],
+    base: int,
+    rel: int,
+    state: Any,
+) -> bool:
+    """Is the earliest-invoked read not yet linearized hopeless in ``state``?
+
+    A completed read must still be linearized, after this configuration, so
+    the argument for candidates holds for reads not even invoked yet: if the
+    state is one the read can never come back from (for kv, not a prefix of
+    what the get saw) and every call that could help it is linearized, this
+    configuration is a dead end. One read is enough to cut a run of
+    concurrent appends whose orders only a later get tells apart.
+    """
+    j = bisect_left(tested, base)
+    count = len(tested)
+    while j < count and (rel >> (tested[j] - base)) & 1:
+        j += 1
+    if j == count:
+        return False
+    k = tested[j]
+    if not hopeless[k](state):
+        return False
+    indices, n = helpers_of[k]
+    i = bisect_left(indices, base, 0, n)
+    while i < n and (rel >> (indices[i] - base)) & 1:
+        i += 1
+    return i == n
 
 
 def _within(small: int, big: int, guards: int) -> bool:

@@ -18,13 +18,16 @@ from hypothesis import strategies as st
 
 from checkers.linearizable.models import get_model
 from checkers.linearizable.prune import seen_crashed
-from checkers.linearizable.search import search
+from checkers.linearizable.search import search as plain_search
 from harness.core.op import INF, UNKNOWN, Call, History, Op
 from tests.unit.test_search_properties import (
     assert_is_linearization,
     brute_force,
     random_history,
     random_kv_history,
+)
+from tests.unit.test_search_properties import (
+    search as search,  # plain and with eager hopeless-read tests, which must agree
 )
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
@@ -234,3 +237,22 @@ def test_values_the_hook_cannot_read_keep_every_crashed_call() -> None:
     read = Call(9, 1, "read", None, Odd(), 10, 11, 10, 11)
     done = [read]
     assert seen_crashed(get_model("register"), done, calls) == calls
+
+
+def test_kv_run_of_concurrent_appends_is_cut_by_the_get_that_orders_them() -> None:
+    """40 appends, five at a time, then one get that shows their order: a
+    state that is not a prefix of what the get saw is a dead end even before
+    the get is invoked, so the search does not try the 5!^8 orders."""
+    rows: list[tuple[int, str, str, Any]] = []
+    order: list[str] = []
+    for batch in range(8):
+        values = [f"<{batch}.{p}>" for p in range(5)]
+        rows += [(p, "invoke", "append", ["k", v]) for p, v in enumerate(values)]
+        rows += [(p, "ok", "append", ["k", v]) for p, v in reversed(list(enumerate(values)))]
+        order += values[::-1] if batch % 2 else values
+    rows += [(9, "invoke", "get", ["k", None]), (9, "ok", "get", ["k", "".join(order)])]
+    calls = History([Op(i, 0, p, t, f, v) for i, (p, t, f, v) in enumerate(rows)]).calls(
+        independent=True
+    )
+    result = plain_search(calls, get_model("kv"), max_configs=5000)
+    assert result.valid is True, result.reason
