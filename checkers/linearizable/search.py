@@ -141,12 +141,25 @@ def search(
     bound on cached configurations; passing either ends the search with
     ``valid="unknown"`` and the reason, never a guess.
     """
-    return _Search(calls, model).run(deadline, max_configs)
+    return _build(calls, model).run(deadline, max_configs)
 
 
 def start(calls: Sequence[Call], model: Model, *, max_configs: int | None = None) -> SearchTask:
     """A search that runs a slice at a time (``advance``), so a driver can interleave keys."""
-    return SearchTask(_Search(calls, model), max_configs)
+    return SearchTask(_build(calls, model), max_configs)
+
+
+def _build(calls: Sequence[Call], model: Model) -> _Search:
+    """The search's tables, built with the cyclic collector off: they are
+    acyclic, and on a long history its scans of everything else cost more
+    than the building itself."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _Search(calls, model)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class SearchTask:
