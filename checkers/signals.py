@@ -338,6 +338,8 @@ class SignalsChecker:
             floor = float(cfg.get("budget_floor", self.th.budget_floor))
             per = _per_downstream(g)
             over = {d: v for d, v in per.items() if v["retries"] > ratio * v["first_attempts"] + floor}
+            for d, burst in _bursts(arts.metrics(node), ratio, floor).items():
+                over.setdefault(d, burst)
             retries, first = float(g["retry_retries"]), float(g["retry_first_attempts"])
             bound = ratio * first + floor * max(1, len(per) or len(_labelled(g, "retry_retries")))
             if not over and (per or retries <= bound):
@@ -367,6 +369,48 @@ class SignalsChecker:
                 )
             )
         return out
+
+
+#: Slack for a scrape that read the retry counter just before the first-attempt counter.
+BURST_SLACK = 1.0
+
+
+def _bursts(scrapes: list[dict[str, Any]], ratio: float, floor: float) -> dict[str, dict[str, float]]:
+    """Downstreams whose retries broke the budget within some window of the run.
+
+    The budget is a token bucket that holds at most ``floor`` tokens, so between
+    any two moments retries <= ratio * first attempts + floor, not only over the
+    whole run: a burst of retries in a few seconds of a long run breaks it even
+    when the run-wide totals look fine. Between two scrapes i < j the excess is
+    a_j - a_i with a = retries - ratio * first attempts (cumulative counters),
+    so the worst window is found in one pass; a counter that goes down (the
+    node restarted) starts a new span."""
+    out: dict[str, dict[str, float]] = {}
+    names = {d for sc in scrapes for d in _labelled(sc["gauges"], "retry_retries")}
+    for d in sorted(names):
+        low: tuple[float, float, float, float] | None = None  # (a, time, retries, first) of the lowest a
+        prev: tuple[float, float] | None = None
+        worst: dict[str, float] | None = None
+        for sc in scrapes:
+            raw_r = _labelled(sc["gauges"], "retry_retries").get(d)
+            raw_f = _labelled(sc["gauges"], "retry_first_attempts").get(d)
+            if raw_r is None or raw_f is None or not (_num(raw_r) and _num(raw_f)):
+                continue
+            r, f = float(raw_r), float(raw_f)
+            if prev is not None and (r < prev[0] or f < prev[1]):
+                low = None  # restarted: counters began again at 0
+            prev = (r, f)
+            a = r - ratio * f
+            if low is not None and a - low[0] > floor + BURST_SLACK:
+                excess = a - low[0] - floor
+                if worst is None or excess > worst["excess"]:
+                    worst = {"retries": r - low[2], "first_attempts": f - low[3], "excess": excess,
+                             "from_time": low[1], "to_time": float(sc["time"])}
+            if low is None or a < low[0]:
+                low = (a, float(sc["time"]), r, f)
+        if worst is not None:
+            out[d] = worst
+    return out
 
 
 def _labelled(gauges: dict[str, Any], name: str) -> dict[str, Any]:

@@ -149,3 +149,37 @@ def test_retries_over_one_downstreams_budget_are_amplification_even_when_the_tot
     ok = scraped(tmp_path / "ok", retries=0, first=200, dup_hits=0)
     ok.final_metrics("n1", _budget_gauges(payment_retries=25, payment_first=150))
     assert not [a for a in check(ok).anomalies if a.kind == "retry-amplification"]
+
+
+def burst_run(root: Path, retries_at) -> PlantedRun:
+    """One node scraped once a second for 60 s: 20 first attempts to payment@n2 a second,
+    and cumulative retries given by ``retries_at(second)``."""
+    run = PlantedRun(root)
+    run.at(60.0)
+    run.call("read", {"order_id": "order-1"})
+    for s in range(61):
+        first = 20 * s
+        gauges = {"retry_retries": retries_at(s), "retry_first_attempts": first,
+                  'retry_retries{downstream="payment@n2"}': retries_at(s),
+                  'retry_first_attempts{downstream="payment@n2"}': first}
+        run.scrape("n1", float(s), gauges=gauges)
+    return run
+
+
+def test_a_burst_of_retries_over_the_budget_in_a_few_seconds_is_amplification(tmp_path):
+    """Run-wide 60 retries for 1200 first attempts is within 0.1*1200+10, but 60 retries
+    between 20 s and 26 s, when 120 first attempts allow 22, is not: the bucket holds 10."""
+    run = burst_run(tmp_path, lambda s: 0 if s < 20 else min(60, 10 * (s - 20)))
+    [a] = [a for a in check(run).anomalies if a.kind == "retry-amplification"]
+    burst = a.details["over_budget"]["payment@n2"]
+    assert burst["retries"] == 60 and burst["first_attempts"] == 120
+    assert (burst["from_time"], burst["to_time"]) == (20.0, 26.0)
+
+
+def test_retries_a_token_bucket_allows_are_never_a_burst_and_a_restart_starts_over(tmp_path):
+    """2 retries a second against 20 first attempts (exactly ratio 0.1), plus the full
+    bucket of 10 at once; then the node restarts and its counters begin again at 0."""
+    def retries(s):
+        return 2 * s + (10 if s >= 5 else 0) if s < 30 else 2 * (s - 30) + 10
+    run = burst_run(tmp_path, retries)
+    assert not [a for a in check(run).anomalies if a.kind == "retry-amplification"]
