@@ -6,7 +6,8 @@ Three mechanisms, each a guard against turning a blip into an outage:
 - a retry budget per downstream, a token bucket: every first attempt deposits
   ``budget_ratio`` tokens, every retry spends one, the bucket holds at most
   ``budget_floor`` and starts full. Hence retries <= ratio * first attempts +
-  floor, always; a retry that finds the bucket empty is shed;
+  floor, always, and over any window of time too (the bucket never holds more
+  than ``budget_floor``); a retry that finds the bucket empty is shed;
 - a circuit breaker per downstream: ``breaker_failures`` consecutive failures
   open it; after ``breaker_reset`` s it lets one probe through (half-open);
   the probe's outcome closes or re-opens it.
@@ -193,16 +194,17 @@ class Retrier:
         naive = self.policy.naive
         last: BaseException | None = None
         for attempt in range(self.policy.max_attempts()):
-            if attempt > 0:
-                if not naive and not d.budget.withdraw():
-                    with self._lock:
-                        d.shed_retries += 1
-                    raise BudgetExhausted(downstream, "retry budget exhausted, retry shed", last)
-                self._sleep(self.policy.backoff(attempt, self._rng))
+            if attempt > 0 and not naive and not d.budget.withdraw():
+                with self._lock:
+                    d.shed_retries += 1
+                raise BudgetExhausted(downstream, "retry budget exhausted, retry shed", last)
             if not naive and not d.breaker.allow():
                 with self._lock:
                     d.breaker_rejections += 1
                 raise BreakerOpen(downstream, "circuit breaker open", last)
+            # Counted when admitted (its token spent), before the backoff sleep: the
+            # counters then obey the bucket between any two scrapes, which is what the
+            # harness checks (retries <= ratio * first attempts + floor in every window).
             with self._lock:
                 if attempt == 0:
                     d.first_attempts += 1
@@ -210,6 +212,8 @@ class Retrier:
                     d.retries += 1
             if attempt == 0 and not naive:
                 d.budget.deposit()
+            if attempt > 0:
+                self._sleep(self.policy.backoff(attempt, self._rng))
             try:
                 result = fn()
             except self._retryable as e:
