@@ -6,7 +6,7 @@ wrong shape is bad input, ``HistoryError`` naming the file and line, never a
 verdict), searches each key (``partition.check_calls``), and for each key
 that is not linearizable builds an ``Explanation`` and one ``nonlinearizable``
 anomaly whose details are that explanation's data plus its narrative.
-Explaining is lazy: networkx and the shrinker load only when a key fails.
+Explaining is lazy: the shrinker and the narrative load only when a key fails.
 """
 
 from __future__ import annotations
@@ -116,8 +116,8 @@ class LinearizableChecker:
             window_limit=160 if full else 24,
             completions=completions,
         )
-        details = e.to_json()
-        details["narrative"] = narrate(e, self.model)
+        details = e.to_json()  # once: the narrative reads the same data
+        details["narrative"] = narrate(details, self.model)
         ops = {o["index"] for o in details["shrunk_ops"]}
         if e.failing is not None:
             ops.add(e.failing.invoke)

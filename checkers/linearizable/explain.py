@@ -11,14 +11,13 @@ This module is the orchestrator: shrinking is ``shrink``'s job (delta
 debugging), and everything in an ``Explanation`` is plain data
 (``to_json``) that ``narrate`` renders as Elle-style text and
 ``checkers.report.linear`` draws. The real-time precedence graph (a -> b iff
-a returned before b was invoked) is a networkx DiGraph, built only over the
-few calls near the failure: the search itself never touches networkx.
+a returned before b was invoked) is built, already transitively reduced,
+only over the few calls near the failure.
 """
 
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,7 +58,22 @@ class CallView:
     description: str
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Field by field: ``dataclasses.asdict`` deep-copies every value, and a
+        # failing key's explanation holds thousands of views.
+        return {
+            "id": self.id,
+            "process": self.process,
+            "f": self.f,
+            "input": self.input,
+            "output": self.output,
+            "output_known": self.output_known,
+            "crashed": self.crashed,
+            "invoke": self.invoke,
+            "complete": self.complete,
+            "call": self.call,
+            "ret": self.ret,
+            "description": self.description,
+        }
 
 
 @dataclass
@@ -212,8 +226,13 @@ def explain(
     if completions is None:
         completions = completion_positions(history)
 
+    views: dict[int, CallView] = {}  # a call appears in several lists: describe it once
+
     def cv(c: Call) -> CallView:
-        return call_view(history, c, model, completions)
+        view = views.get(c.id)
+        if view is None or view.call != c.call:
+            view = views[c.id] = call_view(history, c, model, completions)
+        return view
 
     prefix = [by_id[i] for i in result.linearization if i in by_id]
     stuck = [by_id[i] for i in result.stuck if i in by_id]
@@ -225,7 +244,7 @@ def explain(
 
     focus = [*part.calls, *([failing] if failing else []), *_witness_calls(proof)]
     window = window_calls(calls, focus, window_limit)
-    reduced = _reduction(precedence_graph(window))
+    reduced = precedence_reduction(window)
     must = sorted(reduced.predecessors(failing.id), key=lambda i: by_id[i].ret) if failing else []
     return Explanation(
         model=getattr(model, "name", str(model)),
@@ -250,7 +269,7 @@ def explain(
         shrunk_prefix=[cv(c) for c in part.prefix],
         shrunk_states=[model.describe_state(s) for s in part.states[:STATES_LIMIT]],
         shrunk_states_total=len(part.states),
-        shrunk_edges=sorted(_reduction(precedence_graph(part.calls)).edges()),
+        shrunk_edges=sorted(precedence_reduction(part.calls).edges()),
         shrunk_real_time=part.real_time,
         failing_impossible=part.impossible,
         shrink_tests=part.tests,
@@ -438,29 +457,66 @@ def write_explanation_jsonl(explanation: Explanation, path_or_file: str | Path |
 
 
 # --------------------------------------------------------------------------
-# Real-time precedence (networkx, small graphs only)
+# Real-time precedence (small graphs: the calls near the failure)
 
 
-def precedence_graph(calls: Sequence[Call]) -> Any:
-    """DiGraph over call ids with a -> b iff a returned before b was invoked."""
-    import networkx as nx
+@dataclass
+class Precedence:
+    """A directed graph over call ids: ``edges`` as (a, b) pairs, every call a node.
 
-    g = nx.DiGraph()
-    g.add_nodes_from(c.id for c in calls)
+    Plain lists rather than a graph library: the graphs are small, the only
+    questions asked are "which edges" and "which predecessors", and loading
+    networkx cost more than the rest of explaining a small failure.
+    """
+
+    nodes: list[int]
+    edge_list: list[tuple[int, int]]
+
+    def edges(self) -> list[tuple[int, int]]:
+        return list(self.edge_list)
+
+    def predecessors(self, node: int) -> list[int]:
+        return [a for a, b in self.edge_list if b == node]
+
+
+def precedence_graph(calls: Sequence[Call]) -> Precedence:
+    """a -> b iff a returned before b was invoked (every such pair)."""
     ordered = sorted(calls, key=lambda c: c.call)
     starts = [c.call for c in ordered]
+    edges = [
+        (a.id, b.id)
+        for a in calls
+        if a.ret != INF
+        for b in ordered[bisect.bisect_right(starts, a.ret) :]
+    ]
+    return Precedence([c.id for c in calls], edges)
+
+
+def precedence_reduction(calls: Sequence[Call]) -> Precedence:
+    """The transitive reduction of ``precedence_graph(calls)``, computed directly.
+
+    Real-time precedence is an interval order, so a -> b is implied by a
+    path exactly when some c lies between them: c invoked after a returned
+    and returned before b was invoked. With ``first_ret(a)`` the earliest
+    return among the calls invoked after a returned, a -> b stays iff b was
+    invoked before ``first_ret(a)``. Positions are distinct history
+    positions, so no ties arise. O(n log n + edges), where the generic
+    algorithm is cubic.
+    """
+    ordered = sorted(calls, key=lambda c: c.call)
+    starts = [c.call for c in ordered]
+    # earliest[i]: the smallest ret among ordered[i:]
+    earliest = [INF] * (len(ordered) + 1)
+    for i in range(len(ordered) - 1, -1, -1):
+        earliest[i] = min(earliest[i + 1], ordered[i].ret)
+    edges: list[tuple[int, int]] = []
     for a in calls:
-        if a.ret != INF:
-            g.add_edges_from((a.id, b.id) for b in ordered[bisect.bisect_right(starts, a.ret) :])
-    return g
-
-
-def _reduction(graph: Any) -> Any:
-    import networkx as nx
-
-    reduced = nx.transitive_reduction(graph)
-    reduced.add_nodes_from(graph.nodes)
-    return reduced
+        if a.ret == INF:
+            continue
+        lo = bisect.bisect_right(starts, a.ret)
+        hi = bisect.bisect_left(starts, earliest[lo]) if earliest[lo] != INF else len(ordered)
+        edges.extend((a.id, b.id) for b in ordered[lo : max(lo, hi)])
+    return Precedence([c.id for c in calls], edges)
 
 
 def window_calls(
