@@ -326,25 +326,35 @@ class History(Sequence[Op]):
         ops = self.ops
         found = self._pairing
         calls: list[Call] = []
+        append = calls.append
+        new_call = Call
         for call, ret in zip(found.invokes, found.completions, strict=True):
             inv = ops[call]
-            key, value = _split(inv, independent, self, call)
+            value = inv.value
+            if not independent:
+                key = None
+            elif value.__class__ is list and len(value) == 2 and value[0].__class__ is not list:
+                key, value = value  # the common [key, value]; anything else goes to _split
+            else:
+                key, value = _split(inv, independent, self, call)
             done = None if ret == OPEN else ops[ret]
             if done is None or done.type == "info":  # crashed: ret INF, output UNKNOWN
-                calls.append(Call(len(calls), inv.process, inv.f, value, UNKNOWN, call, INF, inv.index, None, key))
+                append(new_call(len(calls), inv.process, inv.f, value, UNKNOWN, call, INF, inv.index, None, key))
                 continue
             if done.type == "ok":
                 if done.unknown:
                     output = UNKNOWN
                 elif done.f == "cas" and inv.f == "cas":
                     output = True
+                elif not independent:
+                    output = done.value
                 else:
                     _, output = _split(done, independent, self, ret)
             elif done.f in observed_failures:  # fail
                 output = False
             else:  # a fail that did not happen constrains nothing
                 continue
-            calls.append(Call(len(calls), inv.process, inv.f, value, output, call, ret, inv.index, done.index, key))
+            append(new_call(len(calls), inv.process, inv.f, value, output, call, ret, inv.index, done.index, key))
         return calls
 
 
