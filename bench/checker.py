@@ -226,13 +226,16 @@ def _env() -> dict[str, str]:
     return env
 
 
-def bench_whole_process() -> None:
+def bench_whole_process() -> dict[str, float]:
+    """Section 2; returns the CPU ratios to Porcupine: whole corpus and Knossos EDN files."""
     theirs = porcupine_times()
     print("== 2. oracle corpus, whole process: one `seam check` per group of files ==")
     print(
-        f"{'group':40} {'files':>5} {'wall s':>8} {'cpu s':>8} {'porcupine s':>12} {'cpu ratio':>9}  wrong"
+        f"{'group':40} {'files':>5} {'wall s':>8} {'cpu s':>8} {'porcupine s':>12} {'cpu ratio':>9}"
+        f" {'peak RSS':>9}  wrong"
     )
     total_wall = total_cpu = total_theirs = 0.0
+    edn_cpu = edn_theirs = 0.0
     total_wrong = 0
     run_seam(["check", "--help"], ORACLE)  # warm the bytecode cache
     for label, options, entries in corpus_groups():
@@ -246,18 +249,25 @@ def bench_whole_process() -> None:
             total_cpu + cpu,
             total_theirs + porc,
         )
+        if label.startswith("knossos-edn/"):
+            edn_cpu, edn_theirs = edn_cpu + cpu, edn_theirs + porc
         total_wrong += wrong
+        # ru_maxrss of the children so far: the largest process yet (KiB on Linux)
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(
-            f"{label:40} {len(files):5} {wall:8.3f} {cpu:8.3f} {porc:12.4f} {cpu / porc:9.2f}  {wrong}"
+            f"{label:40} {len(files):5} {wall:8.3f} {cpu:8.3f} {porc:12.4f} {cpu / porc:9.2f}"
+            f" {rss:6.0f} MiB  {wrong}"
         )
     print(
         f"{'whole corpus':40} {'':5} {total_wall:8.3f} {total_cpu:8.3f} {total_theirs:12.4f} "
-        f"{total_cpu / total_theirs:9.2f}  {total_wrong}"
+        f"{total_cpu / total_theirs:9.2f}  {'':9} {total_wrong}"
     )
     print(
         f"ratio seam/porcupine, whole process: {total_wall / total_theirs:.2f} by wall time, "
-        f"{total_cpu / total_theirs:.2f} by CPU time (wall counts other load on this machine)"
+        f"{total_cpu / total_theirs:.2f} by CPU time (wall counts other load on this machine); "
+        f"Knossos EDN files alone: {edn_cpu / edn_theirs:.1f} by CPU time"
     )
+    return {"corpus": total_cpu / total_theirs, "knossos-edn": edn_cpu / edn_theirs}
 
 
 def _verdicts(stdout: str) -> dict[str, bool | None]:
@@ -467,8 +477,10 @@ def simulate_kv(
 
 def bench_generated(
     title: str, make: Callable[[Path], dict[str, int]], options: list[str], porcupine: float | None
-) -> None:
-    """Generate a history, then check it with a whole ``seam check`` process."""
+) -> tuple[float, float]:
+    """Generate a history, then check it with a whole ``seam check`` process.
+
+    Returns (wall seconds, peak PSS MiB)."""
     print(f"== {title} ==")
     with tempfile.TemporaryDirectory(prefix="seam-bench-") as tmp:
         path = Path(tmp) / "history.jsonl"
@@ -506,6 +518,7 @@ def bench_generated(
         f"peak memory: {memory.peak_mib:.0f} MiB PSS (process + workers, sampled), "
         f"largest process peak RSS {memory.peak_rss_mib:.0f} MiB (sampled)"
     )
+    return wall, memory.peak_mib
 
 
 def _slowest_key(lines: list[str]) -> str:
@@ -532,10 +545,14 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="one line per corpus file")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    headline: dict[str, str] = {}
     if not args.only or args.corpus_only or args.only == "a,b,c,d":
         bench_corpus(args.verbose)
-        bench_whole_process()
+        ratios = bench_whole_process()
+        headline["whole corpus, CPU / Porcupine"] = f"{ratios['corpus']:.2f}x"
+        headline["Knossos EDN files, CPU / Porcupine"] = f"{ratios['knossos-edn']:.1f}x"
     if args.corpus_only:
+        _print_headline(headline)
         return
     scale = 10 if args.quick else 1
     m = 1_000_000 // scale
@@ -591,7 +608,20 @@ def main() -> None:
     }
     for name in args.only.split(","):
         title, make, options, porcupine = shapes[name.strip()]
-        bench_generated(title, make, options, porcupine)
+        wall, pss = bench_generated(title, make, options, porcupine)
+        if name.strip() in ("a", "b") and porcupine:
+            headline[f"3{name.strip()} register, wall / Porcupine"] = (
+                f"{wall / porcupine:.2f}x ({wall:.1f} s vs {porcupine:g} s, peak {pss:.0f} MiB PSS)"
+            )
+    _print_headline(headline)
+
+
+def _print_headline(headline: dict[str, str]) -> None:
+    """The figures issue 12 sets targets for (<= 1.0x Porcupine), in one place."""
+    if headline:
+        print("== headline ==")
+        for name, value in headline.items():
+            print(f"{name:40} {value}")
 
 
 if __name__ == "__main__":
