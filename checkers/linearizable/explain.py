@@ -499,9 +499,9 @@ def precedence_reduction(calls: Sequence[Call]) -> Precedence:
     path exactly when some c lies between them: c invoked after a returned
     and returned before b was invoked. With ``first_ret(a)`` the earliest
     return among the calls invoked after a returned, a -> b stays iff b was
-    invoked before ``first_ret(a)``. Positions are distinct history
-    positions, so no ties arise. O(n log n + edges), where the generic
-    algorithm is cubic.
+    invoked no later than ``first_ret(a)`` (a tie is no precedence, as in
+    ``precedence_graph``). O(n log n + edges), where the generic algorithm
+    is cubic.
     """
     ordered = sorted(calls, key=lambda c: c.call)
     starts = [c.call for c in ordered]
@@ -514,7 +514,7 @@ def precedence_reduction(calls: Sequence[Call]) -> Precedence:
         if a.ret == INF:
             continue
         lo = bisect.bisect_right(starts, a.ret)
-        hi = bisect.bisect_left(starts, earliest[lo]) if earliest[lo] != INF else len(ordered)
+        hi = bisect.bisect_right(starts, earliest[lo]) if earliest[lo] != INF else len(ordered)
         edges.extend((a.id, b.id) for b in ordered[lo : max(lo, hi)])
     return Precedence([c.id for c in calls], edges)
 
