@@ -57,6 +57,39 @@ def _fast_constructor() -> Callable[..., Op]:
 make_op: Callable[..., Op] = _fast_constructor()
 
 
+class _NoExtra(dict):  # type: ignore[type-arg]
+    """An empty ``Op.extra`` that refuses changes, so that one can serve every op.
+
+    Most ops have no fields beyond the core ones; a history of millions of
+    ops would otherwise hold millions of empty dicts (64 bytes each, and
+    the time to make them). Every reader of ``extra`` copies it before
+    adding to it; this makes sure no one writes to the shared one instead.
+    """
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("Op.extra of an op read from a file is shared: copy it (dict(op.extra)) to change it")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = setdefault = pop = popitem = clear = _refuse
+
+    def __reduce__(self) -> Any:
+        return (_no_extra, ())
+
+    def __copy__(self) -> _NoExtra:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> _NoExtra:
+        return self
+
+
+def _no_extra() -> _NoExtra:
+    return NO_EXTRA
+
+
+#: The one empty ``extra`` of the ops readers build (see ``_NoExtra``).
+NO_EXTRA = _NoExtra()
+
+
 @contextmanager
 def no_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while a reader allocates millions of objects.

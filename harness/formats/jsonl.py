@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from harness.core.errors import HistoryError
 from harness.core.op import NEMESIS, OP_TYPES, History, Op
-from harness.formats._build import make_op, no_gc
+from harness.formats._build import NO_EXTRA, make_op, no_gc
 from harness.formats.values import DECODER, MAX_DEPTH, deep_field, problem_of
 
 _CORE = frozenset(("index", "time", "process", "type", "f", "value", "unknown"))
@@ -83,7 +83,7 @@ def read_jsonl_lines(lines: Iterable[str], *, source: str = "<string>") -> Histo
             time = row.get("time", 0)
             if time.__class__ is not int:
                 time = 0
-            extra = {} if row.keys() <= core else {k: v for k, v in row.items() if k not in core}
+            extra = NO_EXTRA if row.keys() <= core else {k: v for k, v in row.items() if k not in core}
             append(
                 make_op(
                     index,

@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.core.errors import HistoryError
 from harness.core.op import NEMESIS, OP_TYPES, History, Op
-from harness.formats._build import LazyLines, make_op, no_gc
+from harness.formats._build import NO_EXTRA, LazyLines, make_op, no_gc
 from harness.formats.edn import form_lines, parse_edn
 from harness.formats.values import bad_value
 
@@ -99,7 +99,7 @@ def entries_to_ops(
         time = m.get("time", 0)
         if time.__class__ is not int:
             time = 0
-        extra = {} if m.keys() <= core else {k: v for k, v in m.items() if k not in core}
+        extra = NO_EXTRA if m.keys() <= core else {k: v for k, v in m.items() if k not in core}
         if extra:
             for k, v in extra.items():
                 if v.__class__ in _LOOK and bad_value(v):

@@ -25,7 +25,7 @@ from typing import Any
 
 from harness.core.errors import HistoryError
 from harness.core.op import OP_TYPES, History, Op
-from harness.formats._build import make_op, no_gc
+from harness.formats._build import NO_EXTRA, make_op, no_gc
 from harness.formats.edn import parse_edn
 from harness.formats.knossos import entries_to_ops
 from harness.formats.values import MAX_DIGITS
@@ -78,7 +78,7 @@ def _etcd_op(parts: list[str], index: int, source: str, n: int) -> Op:
         if typ == "fail" and f == "read":
             return make_op(index, 0, int(p), "ok", f, None, True, {"error": "timed-out"})
         raise err(f":{typ} :{f} :timed-out has no agreed meaning")
-    return make_op(index, 0, int(p), typ, f, value, False, {})
+    return make_op(index, 0, int(p), typ, f, value, False, NO_EXTRA)
 
 
 def _etcd_value(rest: list[str], err: Any) -> Any:
@@ -130,7 +130,7 @@ def read_kv(text: str, *, source: str = "<string>") -> History:
             m = match(line)
             if m is not None and len(m.group(1)) <= MAX_DIGITS:
                 p, typ, f, key, value = m.groups()
-                ops.append(make_op(len(ops), 0, int(p), typ, f, [key, value], False, {}))
+                ops.append(make_op(len(ops), 0, int(p), typ, f, [key, value], False, NO_EXTRA))
                 lines.append(n)
             elif line and not line.isspace():
                 ops.append(_kv_line_slow(line, len(ops), source, n))
