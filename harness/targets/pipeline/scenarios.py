@@ -119,7 +119,8 @@ SCENARIOS = {
             "(a read that saw a write, then one that did not: nonlinearizable)",
             options={"stall": {"service": "store", "op": "replica-put", "seconds": 1.0, "count": 0},
                      "pause": {"target": "home"}},
-            defaults={"keys": 2, "rate": 200.0},
+            # Many clients: writes wait out the stall, and reads must overlap them to see it.
+            defaults={"keys": 2, "rate": 200.0, "concurrency": 30},
         ),
         Scenario(
             "combined",
