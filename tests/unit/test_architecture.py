@@ -29,6 +29,7 @@ PLANTED = {
     "composition-root": ("harness/store.py", "import harness.control.local"),
     "runner": ("harness/runner.py", "import harness.targets.pipeline"),
     "report": ("checkers/quorum.py", "import checkers.report.render"),
+    "run-records": ("harness/nightly/night.py", "import harness.runner"),
 }
 
 
