@@ -114,7 +114,7 @@ def test_timeout_sigterm_on_namespaces_heals_collects_checks_and_leaves_nothing(
             # --preserve-status: timeout exits with seam's own code, the verdict's
             assert r.returncode == data["exit_code"], (r.returncode, data, r.stderr)
             assert data["valid"] in (True, False, "unknown"), data
-            assert data["run"]["stopped_by"] == "SIGTERM" and data["run"]["seconds"] < 20
+            assert data["run"]["stopped_by"] == "SIGTERM" and data["run"]["seconds"] < 40  # stopped near 20 s, far from its 120 s limit
             assert took < 60, f"stopping took {took:.0f}s"
             ops = assert_well_formed(run_dir)
             assert {o.f for o in ops if o.process == "nemesis"} & {"start-partition", "start-pause"}
