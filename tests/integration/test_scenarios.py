@@ -77,8 +77,9 @@ def test_fence_after_write_lets_the_stale_ship_land_as_a_stale_fenced_write(tmp_
 
 
 def test_a_clean_orders_run_under_every_fault_at_once_is_valid(tmp_path: Path) -> None:
-    """Every fault Seam has, two at a time, on a correct pipeline: no anomaly of
-    severity error (warnings, such as the duplicate-key alert, are allowed)."""
+    """Every fault Seam has, two at a time and a second apart (the schedule draws which),
+    on a correct pipeline: no anomaly of severity error (warnings, such as the
+    duplicate-key alert, are allowed)."""
     from nemesis.registry import faults
     from tests.conftest import require_root, require_tool
 
@@ -86,9 +87,9 @@ def test_a_clean_orders_run_under_every_fault_at_once_is_valid(tmp_path: Path) -
     require_tool("iptables")
     everything = ",".join(faults())
     results, run = seam_test(tmp_path, "-w", "orders", "--nemesis", everything, "--nemesis-concurrency", "2",
-                             "--nemesis-interval", "1.5", "--time-limit", "30")
+                             "--nemesis-interval", "1", "--time-limit", "20")
     assert kinds(results) == set(), [a["summary"] for a in results["anomalies"] if a["severity"] == "error"]
     assert results["valid"] is True
     started = {json.loads(line).get("fault") for line in (run / "history.jsonl").read_text().splitlines()
                if '"process": "nemesis"' in line and '"phase": "start"' in line}
-    assert len(started - {None}) >= 8, started  # most of the 11 faults really ran, not one or two
+    assert len(started - {None}) >= 6, started  # most of the 11 faults really ran, not one or two
