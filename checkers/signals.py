@@ -386,17 +386,15 @@ def _bursts(scrapes: list[dict[str, Any]], ratio: float, floor: float) -> dict[s
     so the worst window is found in one pass; a counter that goes down (the
     node restarted) starts a new span."""
     out: dict[str, dict[str, float]] = {}
-    names = {d for sc in scrapes for d in _labelled(sc["gauges"], "retry_retries")}
-    for d in sorted(names):
+    points = [(float(sc["time"]), _per_downstream(sc["gauges"])) for sc in scrapes]  # each scrape read once
+    for d in sorted({d for _, per in points for d in per}):
         low: tuple[float, float, float, float] | None = None  # (a, time, retries, first) of the lowest a
         prev: tuple[float, float] | None = None
         worst: dict[str, float] | None = None
-        for sc in scrapes:
-            raw_r = _labelled(sc["gauges"], "retry_retries").get(d)
-            raw_f = _labelled(sc["gauges"], "retry_first_attempts").get(d)
-            if raw_r is None or raw_f is None or not (_num(raw_r) and _num(raw_f)):
+        for t, per in points:
+            if d not in per:
                 continue
-            r, f = float(raw_r), float(raw_f)
+            r, f = per[d]["retries"], per[d]["first_attempts"]
             if prev is not None and (r < prev[0] or f < prev[1]):
                 low = None  # restarted: counters began again at 0
             prev = (r, f)
@@ -405,9 +403,9 @@ def _bursts(scrapes: list[dict[str, Any]], ratio: float, floor: float) -> dict[s
                 excess = a - low[0] - floor
                 if worst is None or excess > worst["excess"]:
                     worst = {"retries": r - low[2], "first_attempts": f - low[3], "excess": excess,
-                             "from_time": low[1], "to_time": float(sc["time"])}
+                             "from_time": low[1], "to_time": t}
             if low is None or a < low[0]:
-                low = (a, float(sc["time"]), r, f)
+                low = (a, t, r, f)
         if worst is not None:
             out[d] = worst
     return out
