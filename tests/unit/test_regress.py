@@ -16,16 +16,9 @@ from click.testing import CliRunner
 from harness.cli import cli
 from harness.formats.case import read_case, write_case
 from tests.conftest import REPO
+from tests.unit.test_cli_check import STALE  # write 4 completes, then a read still returns 1
 
 CORPUS = REPO / "regressions"
-STALE = [
-    {"process": 0, "type": "invoke", "f": "write", "value": 1},
-    {"process": 0, "type": "ok", "f": "write", "value": 1},
-    {"process": 1, "type": "invoke", "f": "write", "value": 4},
-    {"process": 1, "type": "ok", "f": "write", "value": 4},
-    {"process": 2, "type": "invoke", "f": "read", "value": None},
-    {"process": 2, "type": "ok", "f": "read", "value": 1},
-]
 
 
 def seam(*args: str) -> Any:
