@@ -112,3 +112,27 @@ def test_a_checker_returning_the_wrong_type_is_unknown() -> None:
 
     result = check_safe(Wrong(), None, HISTORY, None)
     assert result.valid == "unknown" and result.error is not None and "CheckResult" in result.error
+
+
+def test_anomaly_to_json_is_the_deep_copy_asdict_makes() -> None:
+    from collections import namedtuple
+    from dataclasses import asdict, dataclass
+
+    @dataclass
+    class Row:
+        x: int
+        ys: list[int]
+
+    Pt = namedtuple("Pt", "a b")
+    details = {
+        "calls": [1, {"v": (1, 2)}, None, 1.5, True],
+        "row": Row(1, [2]),
+        (1, 2): Pt(1, [3]),
+        "seen": {1, 2},
+    }
+    a = Anomaly("linearizable", "nonlinearizable", "s", [3, 1], details, "fp", "h")
+    got = a.to_json()
+    assert got == asdict(a) and list(got) == list(asdict(a))
+    got["details"]["calls"][1]["v"] = "changed"
+    got["ops"].append(9)
+    assert a.details["calls"][1]["v"] == (1, 2) and a.ops == [3, 1]
