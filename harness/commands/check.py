@@ -42,6 +42,9 @@ EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_FAILED = 0, 1, 2, 3
 SHOWN = 10
 #: The FILE argument that means stdin.
 STDIN = "-"
+#: A JSONL history this large is read and searched by every core at once
+#: (``_bulk_proves``); smaller ones do not repay the worker processes.
+BULK_BYTES = 16 << 20
 
 
 @dataclass
@@ -380,6 +383,8 @@ def _check_one(path: Path, name: str, opts: Options) -> Outcome:
         t0 = time.perf_counter()
         if run_dir is None and opts.fmt in ("auto", "jsonl") and _is_case(history_path):
             result, history, how = _check_case(history_path, opts)  # a regression case
+        elif _bulk_proves(history_path, name, run_dir, opts):
+            return Outcome(code=EXIT_VALID)
         else:
             from harness.formats import load
 
@@ -425,6 +430,44 @@ def _check_one(path: Path, name: str, opts: Options) -> Outcome:
             ) from None
         click.echo(f"  wrote {', '.join(outcome.written)} in {out_dir}")
     return outcome
+
+
+def _bulk_proves(path: Path, name: str, run_dir: Path | None, opts: Options) -> bool:
+    """A large plain JSONL file proven linearizable by every core at once
+    (``checkers.linearizable.bulk``): print its verdict and say True. Anything
+    else (a failure to explain, bad input to name, files to write) is False,
+    and the file is checked the ordinary way."""
+    if run_dir is not None or opts.out is not None or opts.fmt not in ("auto", "jsonl"):
+        return False
+    try:
+        if path.stat().st_size < BULK_BYTES or _detect(path, opts.fmt) != "jsonl":
+            return False
+    except OSError:
+        return False
+    from checkers.linearizable.bulk import check_file
+    from checkers.linearizable.models import get_model
+
+    model_name = opts.model or DEFAULT_MODELS["jsonl"]
+    model = get_model(model_name, opts.initial) if opts.has_initial else get_model(model_name)
+    proven = check_file(
+        str(path), model, independent=opts.independent, timeout=opts.timeout, jobs=opts.jobs
+    )
+    if proven is None:
+        return False
+    how = f"model {model.name}" + ("" if opts.model else ", default for jsonl")
+    n = len(proven.keys)
+    counts = {"keys": n, "keys_valid": n, "keys_invalid": 0, "keys_unknown": 0}
+    click.echo(
+        f"{name}: {click.style('linearizable', fg='green', bold=True)} "
+        f"({proven.ops} ops, {proven.seconds:.3g} s, {how}{_keys(counts)})"
+    )
+    if opts.verbose:
+        for row in proven.keys:
+            click.echo(
+                f"  key {row['key']}: linearizable, {row['calls']} calls, {row['seconds']:.3g} s, "
+                f"{row['explored']} configurations"
+            )
+    return True
 
 
 def _is_case(path: Path) -> bool:
