@@ -107,7 +107,19 @@ class _Stop(Exception):
         self.reason = reason
 
 
-def _compile(model: Model, call: Call) -> Any:
+#: Compiled steps shared by searches over sub-histories of the same calls
+#: (shrinking runs thousands): (f, id(input), id(output)) -> (step, input, output).
+#: A step depends on nothing else; holding input and output keeps their ids unique.
+Compiled = dict[tuple[str, int, int], tuple[Any, Any, Any]]
+
+
+def _compile(model: Model, call: Call, compiled: Compiled | None = None) -> Any:
+    if compiled is not None:
+        key = (call.f, id(call.input), id(call.output))
+        hit = compiled.get(key)
+        if hit is None:
+            hit = compiled[key] = (_compile(model, call), call.input, call.output)
+        return hit[0]
     compile_ = getattr(model, "compile", None)
     if compile_ is not None:
         return compile_(call)
@@ -134,14 +146,17 @@ def search(
     *,
     deadline: float | None = None,
     max_configs: int | None = None,
+    compiled: Compiled | None = None,
 ) -> SearchResult:
     """Is there a linearization of ``calls`` under ``model``?
 
     ``deadline`` is a ``time.monotonic()`` instant and ``max_configs`` a
     bound on cached configurations; passing either ends the search with
-    ``valid="unknown"`` and the reason, never a guess.
+    ``valid="unknown"`` and the reason, never a guess. ``compiled``: a dict
+    to share compiled steps with other searches over the same call objects
+    (or copies of them that share their inputs and outputs).
     """
-    return _build(calls, model).run(deadline, max_configs)
+    return _build(calls, model, compiled).run(deadline, max_configs)
 
 
 def start(calls: Sequence[Call], model: Model, *, max_configs: int | None = None) -> SearchTask:
@@ -149,14 +164,14 @@ def start(calls: Sequence[Call], model: Model, *, max_configs: int | None = None
     return SearchTask(_build(calls, model), max_configs)
 
 
-def _build(calls: Sequence[Call], model: Model) -> _Search:
+def _build(calls: Sequence[Call], model: Model, compiled: Compiled | None = None) -> _Search:
     """The search's tables, built with the cyclic collector off: they are
     acyclic, and on a long history its scans of everything else cost more
     than the building itself."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _Search(calls, model)
+        return _Search(calls, model, compiled)
     finally:
         if collecting:
             gc.enable()
@@ -217,12 +232,13 @@ class _Search:
     the crashed classes.
     """
 
-    def __init__(self, calls: Sequence[Call], model: Model):
+    def __init__(self, calls: Sequence[Call], model: Model, compiled: Compiled | None = None):
         self.model = model
+        self.compiled = compiled
         # In invoke order: the relative bitset and the helper lists rely on it.
         self.done = sorted((c for c in calls if c.ret != INF), key=lambda c: c.call)
         self._build_list()
-        self.fn = [_compile(model, c) for c in self.done]
+        self.fn = [_compile(model, c, compiled) for c in self.done]
         read_only = getattr(model, "read_only", None)
         self.ro = [bool(read_only and read_only(c)) for c in self.done]
         # A crashed read-only call never changes the state: applying it never
@@ -276,7 +292,7 @@ class _Search:
         for c in sorted(crashed, key=lambda c: c.call):
             classes.setdefault(_class_key(c), []).append(c)
         self.cls_members = list(classes.values())
-        self.cls_fn = [_compile(self.model, m[0]) for m in self.cls_members]
+        self.cls_fn = [_compile(self.model, m[0], self.compiled) for m in self.cls_members]
         self.cls_calls = [[m.call for m in ms] for ms in self.cls_members]
         width = max((len(ms) for ms in self.cls_members), default=0).bit_length() + 1
         self.cls_unit = [1 << (ci * width) for ci in range(len(self.cls_members))]
@@ -349,7 +365,7 @@ class _Search:
             for c in self.calls
             if c.call < cut
         ]
-        inner = _Search(prefix, self.model)
+        inner = _Search(prefix, self.model, self.compiled)
         result = yield from inner.iterate(max_configs)
         self.explored += inner.explored
         if result.valid is not True:

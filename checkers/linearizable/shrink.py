@@ -18,13 +18,26 @@ from harness.core.op import INF, Call
 
 
 def search_subset(
-    calls: Sequence[Call], model: Any, seconds: float, max_configs: int | None
+    calls: Sequence[Call],
+    model: Any,
+    seconds: float,
+    max_configs: int | None,
+    compiled: dict[Any, Any] | None = None,
 ) -> Any:
-    """Search a sub-history, its calls renumbered 0..n-1 so result ids index ``calls``."""
+    """Search a sub-history, its calls renumbered 0..n-1 so result ids index ``calls``.
+
+    ``compiled`` shares compiled steps between the searches of one shrink
+    (``search.search``)."""
     from checkers.linearizable.search import search
 
     renumbered = [_moved(c, id=i) for i, c in enumerate(calls)]
-    return search(renumbered, model, deadline=time.monotonic() + seconds, max_configs=max_configs)
+    return search(
+        renumbered,
+        model,
+        deadline=time.monotonic() + seconds,
+        max_configs=max_configs,
+        compiled=compiled,
+    )
 
 
 @dataclass
@@ -103,6 +116,7 @@ def shrink(
     """
     deadline = time.monotonic() + budget
     cache: dict[tuple[int, frozenset[int]], Any] = {}
+    compiled: dict[Any, Any] = {}
     tests = 0
     passed: list[frozenset[int]] = []
 
@@ -114,7 +128,7 @@ def shrink(
                 raise _OutOfBudget
             tests += 1
             target = subset if stretch is None else stretched(subset, stretch)
-            cache[k] = search_subset(target, model, test_timeout, max_configs).valid
+            cache[k] = search_subset(target, model, test_timeout, max_configs, compiled).valid
         return cache[k]
 
     def fails(subset: Sequence[Call]) -> bool:

@@ -26,8 +26,9 @@ calls in any order (``reachable_states``), so the proof holds for every
 model that keeps that set small (registers, cas and etcd registers, the
 mutex, kv with puts only); for the rest (kv appends, multi-register maps)
 the set outgrows ``STATE_LIMIT`` and there is no witness: the explanation
-then tells the search's own story. Only the public ``Model.init``/``step``
-are used.
+then tells the search's own story. Only ``Model.init``/``step`` are used,
+and ``compile`` where a model has it (the same step, compiled once per call:
+a witness takes tens of thousands of steps).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkers.linearizable.models import ILLEGAL
 from harness.core.op import INF, Call
 
 #: Reachable-state sets larger than this give up (no witness) rather than guess.
@@ -86,7 +88,7 @@ def reachable_states(
     witness sound. None when the set exceeds ``limit`` or the steps exceed
     ``STEP_LIMIT``.
     """
-    budget = [STEP_LIMIT]
+    step = _Steps(model)
     writers = [c for c in calls if not _observes_only(model, c)]
     seen = {model.init()}
     frontier = list(seen)
@@ -95,7 +97,7 @@ def reachable_states(
             nxt = []
             for s in frontier:
                 for c in writers:
-                    ok, r = _step(model, s, c, budget)
+                    ok, r = step(s, c)
                     if ok and r not in seen:
                         seen.add(r)
                         nxt.append(r)
@@ -112,11 +114,28 @@ def _observes_only(model: Any, c: Call) -> bool:
     return bool(read_only(c)) if read_only is not None else False
 
 
-def _step(model: Any, s: Any, c: Call, budget: list[int]) -> tuple[bool, Any]:
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _TooBig
-    return model.step(s, c)
+class _Steps:
+    """``model.step`` within a budget of ``STEP_LIMIT`` steps, each call compiled
+    once when the model can compile (the same result, without building the
+    step again for every state)."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.left = STEP_LIMIT
+        self.compile = getattr(model, "compile", None)
+        self.compiled: dict[int, Any] = {}  # id(call) -> step; the calls outlive it
+
+    def __call__(self, s: Any, c: Call) -> tuple[bool, Any]:
+        self.left -= 1
+        if self.left < 0:
+            raise _TooBig
+        if self.compile is None:
+            return self.model.step(s, c)
+        fn = self.compiled.get(id(c))
+        if fn is None:
+            fn = self.compiled[id(c)] = self.compile(c)
+        r = fn(s)
+        return (False, s) if r is ILLEGAL else (True, r)
 
 
 def find_witness(
@@ -136,13 +155,13 @@ def find_witness(
     states = reachable_states(calls, model, limit)
     if states is None:
         return None
-    budget = [STEP_LIMIT]
+    step = _Steps(model)
     try:
-        legal = {s for s in states if _step(model, s, failing, budget)[0]}
+        legal = {s for s in states if step(s, failing)[0]}
         if not legal:
             return None
         outcomes = {
-            c.id: [(s, r) for s in states for ok, r in [_step(model, s, c, budget)] if ok]
+            c.id: [(s, r) for s in states for ok, r in [step(s, c)] if ok]
             for c in calls
             if c.id != failing.id
         }
