@@ -13,12 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.core.errors import InputError
 from harness.core.op import History
-from harness.core.protocols import Checker
 from harness.core.verdict import UNKNOWN_VERDICT, CheckResult, merge_valid
+
+if TYPE_CHECKING:  # annotations only: `seam check` need not load every protocol
+    from harness.core.protocols import Checker
 
 __all__ = ["Composed", "check_safe", "compose"]
 

@@ -23,6 +23,7 @@ import os
 import pickle
 import time
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from checkers.linearizable.models import Model, freeze
@@ -131,8 +132,11 @@ def _search(job: _Job, rows: list[Row], first: bool = True) -> list[dict[str, An
     work: list[tuple[Any, list[Call]]] = []
     validate = job.model.validate
     for key, group in groups.items():
-        group.sort(key=_by_call)
-        calls = [Call(i, *r[1:], r[0]) for i, r in enumerate(group)]  # type: ignore[misc]
+        group.sort(key=_BY_CALL)
+        calls = [
+            Call(i, p, f, x, y, call, ret, xi, yi, k)
+            for i, (k, p, f, x, y, call, ret, xi, yi) in enumerate(group)
+        ]
         for c in calls:
             if validate(c):
                 raise NotPlain("a call the model rejects")
@@ -155,8 +159,7 @@ def _search(job: _Job, rows: list[Row], first: bool = True) -> list[dict[str, An
     return out
 
 
-def _by_call(row: Row) -> int:
-    return row[5]
+_BY_CALL = itemgetter(5)  # a row's call position
 
 
 # ----------------------------------------------------------------------------- workers
