@@ -7,7 +7,10 @@ FIFO, a value of the wrong shape or no checker can compare, an unknown
 model) is one line on stderr, ``seam: FILE:LINE: problem``, and exit 3; the
 other files are still checked. Options are checked before any file: an
 ``--out`` that cannot be written fails before a verdict is printed. ``-``
-reads a history from stdin.
+reads a history from stdin. A large plain JSONL file is first read and
+searched by all cores at once, without building ops (``_bulk_proves``); only
+a history that is not linearizable, or not plain, is then read again the
+ordinary way, to be explained or to name its bad line.
 """
 
 from __future__ import annotations
