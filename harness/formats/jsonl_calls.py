@@ -4,7 +4,9 @@ On a history of millions of ops, ``seam check`` would spend most of its time
 reading: decoding each line with the standard ``json`` scanner, building an
 ``Op`` for it, then a ``Call`` for each pair. For the common case, a
 well-formed JSONL file, this reader keeps neither: it decodes each line with
-orjson and pairs every invoke with its completion as it goes (the rule of
+msgspec straight into a typed record of the op fields checkers read (the
+types checked in C, other fields skipped) and pairs every invoke with its
+completion as it goes (the rule of
 ``harness.core.op.pairing``), keeping only one row per call with the fields
 of ``History.calls``. Several byte ranges of one file can be read at once
 (``checkers.linearizable.bulk`` does, one per worker process); ``stitch``
@@ -12,12 +14,12 @@ then pairs what crosses a range boundary.
 
 It is a fast path only. Whatever is not plain raises ``NotPlain``, and the
 caller reads the file with ``harness.formats.load`` instead, which gives the
-exact error or the same calls: a line orjson rejects (bad JSON, NaN, bad
-UTF-8, a lone surrogate), a row that is not a well-formed op, a value nested
-too deeply, a float of 2**63 or more anywhere in a value (orjson turns an
-integer past 64 bits into a float), an ``--independent`` value that is not
-``[key, value]`` with a scalar key, a torn history (a process invoking while
-its call is open) and a lone ``ok`` or ``fail``.
+exact error or the same calls: a line msgspec rejects (bad JSON, NaN, a
+number too large for a float, bad UTF-8, a lone surrogate, a field of the
+wrong type), a row that is not a well-formed op, a field nested too deeply,
+an ``--independent`` value that is not ``[key, value]`` with a scalar key, a
+torn history (a process invoking while its call is open) and a lone ``ok``
+or ``fail``. Integers of any size are read exactly, as ``json`` reads them.
 
 Positions are byte offsets of the lines in the file: they order calls
 exactly as history positions do. An op without an integer ``index`` gets
@@ -26,19 +28,35 @@ its byte offset as its index.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+import msgspec
 
 from harness.core.op import INF, NEMESIS, OP_TYPES, UNKNOWN
 from harness.formats.values import MAX_DEPTH, deep_field
 
-_loads: Any = orjson.loads
-_DecodeError: Any = orjson.JSONDecodeError
+__all__ = ["NotPlain", "OpFields", "RangeCalls", "call_row", "read_range", "split_ranges", "stitch"]
 
-__all__ = ["NotPlain", "RangeCalls", "call_row", "read_range", "split_ranges", "stitch"]
+
+class OpFields(msgspec.Struct, gc=False):
+    """The fields of an op line that calls are made of; other fields are skipped.
+
+    The types are the ones ``harness.formats.jsonl`` accepts (``process`` an
+    integer or a string, which must then be "nemesis"; ``unknown`` a bool).
+    """
+
+    process: int | str
+    type: str
+    f: str
+    value: Any = None
+    index: Any = None
+    unknown: bool = False
+
+
+_decode = msgspec.json.Decoder(OpFields).decode
 
 #: A call row: ``Call``'s fields after ``id``, with the key first.
 #: (key, process, f, input, output, call, ret, invoke_index, complete_index)
@@ -47,11 +65,9 @@ Row = tuple[Any, Any, str, Any, Any, int, int, int, int | None]
 _BOM = b"\xef\xbb\xbf"
 _TYPES = {t: t for t in OP_TYPES}
 _KEY_TYPES = frozenset((int, str, bool, type(None)))
-#: Values that need no look inside (no float, so no rounded integer).
+#: Values of an ``ok`` call built inline, with no look inside.
 _SIMPLE = _KEY_TYPES
-#: A float this large may be an integer orjson could not hold exactly.
-_BIG = float(1 << 63)
-#: A line shorter than this cannot nest MAX_DEPTH levels inside the op map.
+#: A line this short cannot nest MAX_DEPTH levels inside the op map.
 _DEEP_LINE = 2 * MAX_DEPTH
 #: Bytes read at a time.
 _CHUNK = 8 << 20
@@ -75,8 +91,8 @@ class RangeCalls:
     """
 
     calls: list[Row] = field(default_factory=list)
-    carry: dict[Any, tuple[int, dict[str, Any]]] = field(default_factory=dict)
-    heads: list[tuple[Any, int, dict[str, Any]]] = field(default_factory=list)
+    carry: dict[Any, tuple[int, OpFields]] = field(default_factory=dict)
+    heads: list[tuple[Any, int, OpFields]] = field(default_factory=list)
     first_invokes: set[Any] = field(default_factory=set)
     ops: int = 0
 
@@ -152,30 +168,24 @@ def read_lines(
     append = out.calls.append
     carry = out.carry
     seen: set[Any] = set()
-    loads, decode_error, types, simple, keys = _loads, _DecodeError, _TYPES, _SIMPLE, _KEY_TYPES
+    decode, types, simple, keys = _decode, _TYPES, _SIMPLE, _KEY_TYPES
     ops = 0
     pos = offset
     for line in lines:
         here = pos
         pos += len(line) + 1
         try:
-            row = loads(line)
-        except decode_error:
+            op = decode(line)
+        except (msgspec.DecodeError, RecursionError):
             if line.strip():
                 raise NotPlain("a line the fast reader does not take") from None
             continue
-        try:
-            typ = types[row["type"]]
-            process = row["process"]
-            f = row["f"]
-        except (KeyError, TypeError):  # not a map, a field missing, an unhashable type
-            raise NotPlain("a row that is not a well-formed op") from None
-        unknown = row.get("unknown", False)
+        typ = types.get(op.type)
+        process = op.process
         if (
-            f.__class__ is not str
-            or not (process.__class__ is int or process == NEMESIS)
-            or not (unknown is False or unknown is True)
-            or (len(line) > _DEEP_LINE and deep_field(row) is not None)
+            typ is None
+            or (process.__class__ is str and process != NEMESIS)
+            or (len(line) > _DEEP_LINE and _too_deep(line))
         ):
             raise NotPlain("a row that is not a well-formed op")
         ops += 1
@@ -187,7 +197,7 @@ def read_lines(
                     continue
                 seen.add(process)
                 out.first_invokes.add(process)
-            carry[process] = (here, row)
+            carry[process] = (here, op)
             continue
         invoked = carry.pop(process, None)
         if invoked is None:
@@ -195,14 +205,14 @@ def read_lines(
                 continue
             if process not in seen:
                 seen.add(process)
-                out.heads.append((process, here, row))
+                out.heads.append((process, here, op))
             elif typ != "info":
                 raise NotPlain("a completion with no invoke")
             continue
         call, inv = invoked
-        if typ == "ok" and unknown is False and independent:
-            iv = inv.get("value")
-            dv = row.get("value")
+        if typ == "ok" and independent and not op.unknown:
+            iv = inv.value
+            dv = op.value
             if (
                 iv.__class__ is list
                 and dv.__class__ is list
@@ -212,9 +222,9 @@ def read_lines(
                 and dv[0].__class__ in keys
             ):
                 key, x = iv
-                invoked_f = inv["f"]
+                invoked_f = inv.f
                 y = dv[1]
-                if invoked_f == "cas" and f == "cas":
+                if invoked_f == "cas" and op.f == "cas":
                     plain = (
                         x.__class__ is list
                         and len(x) == 2
@@ -225,8 +235,8 @@ def read_lines(
                 else:
                     plain = x.__class__ in simple and y.__class__ in simple
                 if plain:
-                    index = inv.get("index")
-                    done_index = row.get("index")
+                    index = inv.index
+                    done_index = op.index
                     append(
                         (
                             key,
@@ -241,78 +251,67 @@ def read_lines(
                         )
                     )
                     continue
-        done = call_row(call, inv, here, row, independent, observed_failures)
+        done = call_row(call, inv, here, op, independent, observed_failures)
         if done is not None:
             append(done)
     out.ops = ops
     return out
 
 
+def _too_deep(line: bytes) -> bool:
+    """Whether a field of the op on ``line`` nests more than MAX_DEPTH levels
+    (which needs more than MAX_DEPTH opening brackets on the line)."""
+    if line.count(b"[") + line.count(b"{") <= MAX_DEPTH:
+        return False
+    try:
+        return deep_field(json.loads(line)) is not None
+    except (ValueError, RecursionError):
+        return True
+
+
 def call_row(
     call: int,
-    inv: dict[str, Any],
+    inv: OpFields,
     ret: int,
-    done: dict[str, Any] | None,
+    done: OpFields | None,
     independent: bool,
     observed_failures: frozenset[str],
 ) -> Row | None:
     """The call of an invoke and its completion (None: open), as ``History.calls``
     builds it; None for a ``fail`` that did not happen."""
-    value = inv.get("value")
-    f = inv["f"]
+    value = inv.value
+    f = inv.f
     key = None
     if independent:
         key, value = _split(value)
-    elif _big(value):
-        raise NotPlain("a large number")
-    index = inv.get("index")
+    index = inv.index
     if index.__class__ is not int:
         index = call
-    if done is None or done["type"] == "info":
-        return (key, inv["process"], f, value, UNKNOWN, call, INF, index, None)
-    typ = done["type"]
-    if typ == "ok":
-        if done.get("unknown", False):
+    if done is None or done.type == "info":
+        return (key, inv.process, f, value, UNKNOWN, call, INF, index, None)
+    if done.type == "ok":
+        if done.unknown:
             output = UNKNOWN
-        elif f == "cas" and done["f"] == "cas":
+        elif f == "cas" and done.f == "cas":
             output = True
         elif not independent:
-            output = done.get("value")
-            if _big(output):
-                raise NotPlain("a large number")
+            output = done.value
         else:
-            output = _split(done.get("value"))[1]
-    elif done["f"] in observed_failures:
+            output = _split(done.value)[1]
+    elif done.f in observed_failures:
         output = False
     else:
         return None
-    done_index = done.get("index")
+    done_index = done.index
     if done_index.__class__ is not int:
         done_index = ret
-    return (key, inv["process"], f, value, output, call, ret, index, done_index)
+    return (key, inv.process, f, value, output, call, ret, index, done_index)
 
 
 def _split(value: Any) -> tuple[Any, Any]:
     if value.__class__ is not list or len(value) != 2 or value[0].__class__ not in _KEY_TYPES:
         raise NotPlain("an --independent value that is not [key, value]")
-    key, v = value
-    if _big(v):
-        raise NotPlain("a large number")
-    return key, v
-
-
-def _big(value: Any) -> bool:
-    """Whether ``value`` holds a float of 2**63 or more (perhaps an integer orjson rounded)."""
-    cls = value.__class__
-    if cls is int or cls is str or value is None or cls is bool:
-        return False
-    if cls is float:
-        return abs(value) >= _BIG
-    if cls is list:
-        return any(_big(v) for v in value)
-    if cls is dict:
-        return any(_big(v) for v in value.values())
-    return False
+    return value[0], value[1]
 
 
 def stitch(
@@ -326,7 +325,7 @@ def stitch(
     completion that finds no open call is a lone op: an ``info`` is a note
     and ignored, an ``ok`` or ``fail`` is bad input (``NotPlain``).
     """
-    pending: dict[Any, tuple[int, dict[str, Any]]] = {}
+    pending: dict[Any, tuple[int, OpFields]] = {}
     rows: list[Row] = []
     for r in ranges:
         if not pending.keys().isdisjoint(r.first_invokes):
@@ -334,7 +333,7 @@ def stitch(
         for process, ret, done in r.heads:
             invoked = pending.pop(process, None)
             if invoked is None:
-                if done["type"] != "info":
+                if done.type != "info":
                     raise NotPlain("a completion with no invoke")
                 continue
             row = call_row(invoked[0], invoked[1], ret, done, independent, observed_failures)

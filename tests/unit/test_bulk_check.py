@@ -224,7 +224,7 @@ def test_input_that_is_not_plain_goes_the_ordinary_way(tmp_path: Path, text: str
 
 
 def test_a_big_integer_is_never_rounded_into_a_match(tmp_path: Path) -> None:
-    """orjson reads 2**70 and 2**70 + 1 as the same float: the bulk path must not
+    """A float reader would take 2**70 and 2**70 + 1 for the same number: the bulk path must not
     call the read of one a read of the other."""
     rows = [
         {"process": 0, "type": "invoke", "f": "write", "value": [1, 2**70]},
