@@ -311,3 +311,11 @@ def test_not_plain_is_raised_by_the_range_reader(tmp_path: Path) -> None:
         read_range(
             str(path), 0, os.path.getsize(path), independent=True, observed_failures=frozenset()
         )
+
+
+def test_brackets_inside_strings_are_not_nesting(tmp_path: Path) -> None:
+    """A long line with many brackets in a string is looked at closely, and is plain."""
+    rows = [{**r, "error": "[{" * 200} for r in PLAIN]
+    path = write(tmp_path / "h.jsonl", rows)
+    got = bulk(path, get_model("cas-register"), True, 1)
+    assert got == ordinary(path, get_model("cas-register"), True) == (True, 4, {"1": 2})
