@@ -47,11 +47,23 @@ def unique_prefix() -> str:
     return f"seamt{os.getpid() % 10000:04d}{next(_counter) % 10}"
 
 
+def _worker_range() -> tuple[int, int]:
+    """(first third octet, how many) this process may use of 10.77.100..249: split between
+    xdist workers (gw0, gw1, ...), so two never pick the same free subnet at the same moment."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or not worker[2:].isdigit() or count < 1:
+        return 100, 150
+    size = 150 // count
+    return 100 + int(worker[2:]) % count * size, size
+
+
 def free_subnet(prefix: str) -> str:
     """A 10.77.x.0/24 that no route or address on this host uses right now."""
-    start = (os.getpid() + next(_counter) * 17) % 150
-    for k in range(150):
-        net = ipaddress.ip_network(f"10.77.{100 + (start + k) % 150}.0/24")
+    first, size = _worker_range()
+    start = (os.getpid() + next(_counter) * 17) % size
+    for k in range(size):
+        net = ipaddress.ip_network(f"10.77.{first + (start + k) % size}.0/24")
         try:
             check_subnet_free(net, {f"{prefix}-br0"})
         except ClusterError:

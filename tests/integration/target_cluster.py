@@ -1,6 +1,8 @@
 """Start real target/ node processes on 127.0.0.x for integration tests.
 
-Each node gets its own loopback address (127.0.0.11, .12, ... by default),
+Each node gets its own loopback address (127.0.0.111, .112, ... by default;
+not the 127.0.0.11+ of `seam test --cluster local`, whose host iptables rules
+would cut these nodes too when the suite runs on two workers),
 a free port, a config and a data directory under the test's tmp_path, and
 runs as ``python -m target.node --config <dir>/node.json`` from the repo
 root. Everything is stopped by pid at the end (SIGCONT, SIGTERM, then SIGKILL).
@@ -129,16 +131,25 @@ class Node:
 
     def terminate(self, timeout: float = 10.0) -> int | None:
         """SIGCONT + SIGTERM, then SIGKILL if it does not exit in time. Returns the exit code."""
-        if self.proc is None:
-            return None
+        self.request_stop()
+        return self.wait_stopped(timeout)
+
+    def request_stop(self) -> None:
+        """SIGCONT + SIGTERM, once: a second SIGTERM during the interpreter's exit would kill
+        it with the default action and hide its clean exit code."""
         if self.alive():
             os.kill(self.pid, signal.SIGCONT)
             os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+
+    def wait_stopped(self, timeout: float = 10.0) -> int | None:
+        """Wait for the exit after request_stop; SIGKILL if it takes longer than timeout."""
+        if self.proc is None:
+            return None
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(self.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
         return self.proc.returncode
 
     def log(self) -> str:
@@ -200,10 +211,14 @@ class Cluster:
         raise AssertionError(f"no agreed leader within {timeout}s; views: {seen}")
 
     def shutdown(self) -> dict[str, int | None]:
-        return {n.name: n.terminate() for n in self}
+        """SIGCONT + SIGTERM to every running node first, then wait for each: the nodes
+        stop side by side (each takes up to half a second to close its server)."""
+        for n in self:
+            n.request_stop()
+        return {n.name: n.wait_stopped() for n in self}
 
 
-def write_configs(tmp_path: Path, count: int, *, base_octet: int = 11, **overrides: Any) -> Cluster:
+def write_configs(tmp_path: Path, count: int, *, base_octet: int = 111, **overrides: Any) -> Cluster:
     """Configs for n1..n<count> on 127.0.0.<base_octet + i - 1>, free ports, data in tmp_path/<name>."""
     nodes: dict[str, Node] = {}
     for i in range(1, count + 1):
@@ -248,7 +263,7 @@ def make_cluster(tmp_path: Path) -> Iterator[Any]:
 
     def make(count: int = 3, **overrides: Any) -> Cluster:
         sub = tmp_path / f"cluster{len(started)}"
-        c = write_configs(sub, count, base_octet=11 + 10 * len(started), **overrides)
+        c = write_configs(sub, count, base_octet=111 + 10 * len(started), **overrides)
         started.append(c)
         for n in c:
             n.start()
