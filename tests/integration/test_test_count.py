@@ -22,7 +22,7 @@ def results(tmp_path: Path):
 
 @pytest.mark.slow
 def test_three_runs_three_fresh_seeds_three_directories_and_the_aggregate_exit(results: Path, tmp_path: Path) -> None:
-    r = seam("test", "--test-count", "3", "--time-limit", "3", "--concurrency", "4", "--results", str(results),
+    r = seam("test", "--test-count", "3", "--time-limit", "1", "--concurrency", "4", "--results", str(results),
              "--no-progress", cwd=tmp_path, timeout=300)
     lines = re.findall(r"^run (\d)/3: seed (\d+), (\w+).*, exit (\d), \d+ ops, (\S+)$", r.stdout, re.M)
     assert [n for n, *_ in lines] == ["1", "2", "3"], (r.stdout, r.stderr)
