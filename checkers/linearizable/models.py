@@ -368,7 +368,10 @@ class CasRegister(Register):
     functions = ("read", "write", "cas")
 
     def compile(self, call: Call) -> Stepper:
-        if call.f != "cas":
+        f = call.f
+        if f == "read":  # as Register.compile, without the call to it (a step per call)
+            return _read_stepper(call.output)
+        if f != "cas":
             return super().compile(call)
         old, new = _pair(call.input)
         old, new = freeze(old), freeze(new)

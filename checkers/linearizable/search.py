@@ -63,6 +63,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any, Literal
 
 from checkers.linearizable.models import ILLEGAL, Model, freeze
@@ -71,6 +72,7 @@ from harness.core.op import INF, UNKNOWN, Call
 
 __all__ = ["SearchResult", "SearchTask", "search", "start"]
 
+_AT = attrgetter("call")  # a call's invoke position
 #: Iterations per slice: a search pauses this often so its driver can look at the clock.
 _SLICE = 2048
 _FRESH, _LIST, _CRASHED, _BACKTRACK = range(4)
@@ -236,11 +238,15 @@ class _Search:
         self.model = model
         self.compiled = compiled
         # In invoke order: the relative bitset and the helper lists rely on it.
-        self.done = sorted((c for c in calls if c.ret != INF), key=lambda c: c.call)
+        self.done = sorted((c for c in calls if c.ret != INF), key=_AT)
         self._build_list()
-        self.fn = [_compile(model, c, compiled) for c in self.done]
+        compile_ = getattr(model, "compile", None)
+        if compile_ is not None and compiled is None:  # the common case, without a call per call
+            self.fn = [compile_(c) for c in self.done]
+        else:
+            self.fn = [_compile(model, c, compiled) for c in self.done]
         read_only = getattr(model, "read_only", None)
-        self.ro = [bool(read_only and read_only(c)) for c in self.done]
+        self.ro = [bool(read_only(c)) for c in self.done] if read_only else [False] * len(self.done)
         # A crashed read-only call never changes the state: applying it never
         # helps; nor does one that no call can see (prune.py).
         crashed = [c for c in calls if c.ret == INF and not (read_only and read_only(c))]
@@ -289,7 +295,7 @@ class _Search:
         no more than B in every class" is one subtraction (``_within``).
         """
         classes: dict[Any, list[Call]] = {}
-        for c in sorted(crashed, key=lambda c: c.call):
+        for c in sorted(crashed, key=_AT):
             classes.setdefault(_class_key(c), []).append(c)
         self.cls_members = list(classes.values())
         self.cls_fn = [_compile(self.model, m[0], self.compiled) for m in self.cls_members]
