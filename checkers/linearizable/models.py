@@ -383,10 +383,10 @@ class CasRegister(Register):
         return call.f == "read" or (call.f == "cas" and call.output is False)
 
     def validate(self, call: Call) -> str | None:
-        problem = super().validate(call)
-        if problem is None and call.f == "cas":
-            problem = _cas_problem(call)
-        return problem
+        f = call.f
+        if f == "cas":
+            return self._unknown_f(call) or _cas_problem(call)
+        return super().validate(call)
 
 
 class EtcdRegister(CasRegister):
