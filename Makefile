@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := iproute2 iptables openssh-server faketime libfaketime procps chromium
 STAMP := $(VENV)/.installed
-# pytest-xdist workers for `make test`; tests/conftest.py keeps the ones that share
+# pytest-xdist workers for `make test`; tests/conftest.py schedules the ones that share
 # loopback addresses or host iptables on one worker. TEST_WORKERS=0 runs serially.
 TEST_WORKERS ?= 2
 
@@ -47,7 +47,7 @@ test: install
 	$(BIN)/ruff check harness nemesis checkers target tests bench
 	$(BIN)/mypy harness nemesis checkers target
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) tests
 
 test-fast: venv
 	$(BIN)/python -m pytest -q -x -m "not slow and not root" tests

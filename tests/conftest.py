@@ -40,16 +40,22 @@ def oracle_dir() -> Path:
 
 
 # ---------------------------------------------------------------------------
-# `make test` runs the suite on two xdist workers (`-n 2 --dist loadgroup`).
-# Tests that share this host's loopback node addresses must not overlap: a
-# `seam test --cluster local` picks its ports (7100, 7200, ...) by probing, so
-# two at once can pick the same; and the host iptables rules of a local
-# partition or loss cut every process on 127.0.0.11+. Those modules form one
-# group that runs serially on one worker. Namespace tests are isolated (a
-# prefix and subnet each, see integration/cluster_fixture.py) and run by
-# module, so a module-scoped cluster is built once; target_cluster nodes sit
-# on 127.0.0.111+, which no local run or host rule names; the rest is pure.
+# `make test` runs the suite on two xdist workers (`-n 2`). Tests that share this
+# host's loopback node addresses must not overlap: a `seam test --cluster local`
+# picks its ports (7100, 7200, ...) by probing, so two at once can pick the same;
+# and the host iptables rules of a local partition or loss cut every process on
+# 127.0.0.11+. Those tests form one scope that runs serially on one worker.
+# Namespace tests are isolated (a prefix and subnet each, see
+# integration/cluster_fixture.py) and go by module, so a module-scoped cluster is
+# built once; target_cluster nodes sit on 127.0.0.111+, which no local run or
+# host rule names; every other test goes alone, wherever a worker is free.
+#
+# The scheduler groups by node id, not by an xdist_group mark: on pytest 9.2,
+# xdist 3.8's --dist loadgroup silently ignores the marks (pytest-xdist#1386).
+# tests/integration/test_suite_scopes.py checks these tables against the markers.
 
+#: Modules whose tests (but the ones below) start nodes on 127.0.0.11+ or put host
+#: iptables rules on them.
 LOOPBACK_MODULES = {
     "test_run_local", "test_scenarios", "test_replay", "test_test_count", "test_sigkill_run",
     "test_signals", "test_nemesis_options", "test_nightly", "test_minitarget",
@@ -65,24 +71,39 @@ NODE_FREE = {
     "test_the_budget_skips_what_does_not_fit_and_stops_a_run_that_overruns",
     "test_sigterm_stops_the_running_test_cleanly_and_writes_what_the_night_has",
 }
+#: Modules of namespace tests, and the namespace tests inside loopback modules.
+NETNS_MODULES = {
+    "test_cluster", "test_nemesis_crash", "test_nemesis_faults", "test_nemesis_net",
+    "test_orders_report_e2e", "test_run_netns", "test_ssh",
+}
+NETNS_TESTS = {
+    "test_timeout_sigterm_on_namespaces_heals_collects_checks_and_leaves_nothing",
+    "test_two_nights_on_namespaces_index_junit_and_new_then_known_fingerprints",
+}
 
 
-def xdist_group(item: pytest.Item) -> str | None:
-    """The group a test must share a worker with, None if it may run anywhere."""
-    path = Path(str(item.fspath))
-    if "integration" not in path.parts:
-        return None
-    if item.get_closest_marker("netns") or item.get_closest_marker("ssh"):
-        return f"netns:{path.stem}"
-    if path.stem in LOOPBACK_MODULES and getattr(item, "originalname", item.name) not in NODE_FREE:
+def xdist_scope(nodeid: str) -> str:
+    """The scope a test runs in: tests of one scope run on one worker, one after another."""
+    path, _, rest = nodeid.partition("::")
+    parts = path.split("/")
+    if "integration" not in parts:
+        return nodeid
+    module = parts[-1].removesuffix(".py")
+    name = rest.split("::")[-1].split("[")[0]
+    if module in NETNS_MODULES or name in NETNS_TESTS:
+        return f"netns:{module}"
+    if module in LOOPBACK_MODULES and name not in NODE_FREE:
         return "loopback"
-    return None
+    return nodeid
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        group = xdist_group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """xdist's scope scheduler with the scopes above; the biggest scope (loopback) goes first."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SeamScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return SeamScopes(config, log)
