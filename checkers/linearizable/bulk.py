@@ -245,8 +245,14 @@ def _drive(job: _Job, conns: list[Any], parts: int) -> BulkResult | None:
 
 def _worker(job: _Job, w: int, start: int, end: int, conn: Any) -> None:
     import gc
+    import signal
 
     gc.disable()  # millions of acyclic rows; the process ends when the search does
+    # A forked worker inherits the parent's handlers: a SIGTERM handler (as
+    # `seam test` installs) would keep it alive when the parent ends it, and
+    # Ctrl-C is the parent's to handle (it ends the workers).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         _work(job, w, start, end, conn)
     except NotPlain:
