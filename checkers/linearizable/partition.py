@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -212,6 +213,19 @@ def _packed(
         yield i, [_FIELDS(c) for c in work[i][1]]
 
 
+def worker_signals() -> None:
+    """Start of every forked worker: die on SIGTERM and SIGHUP, leave SIGINT to the parent.
+
+    A forked worker inherits its parent's handlers. Under ``seam test`` those
+    turn SIGTERM into "stop the run, then check", so the SIGTERM with which a
+    pool ends its workers (when one key is found non-linearizable) was taken
+    as a request to stop, and the check hung until a second signal aborted it.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _work_item(item: tuple[int, list[Any]]) -> tuple[int, SearchResult, float]:
     assert _WORK is not None
     model, timeout, max_configs = _WORK
@@ -242,7 +256,7 @@ def _run_pool(
     gc.freeze()
     try:
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(min(jobs, len(work))) as pool:
+        with ctx.Pool(min(jobs, len(work)), initializer=worker_signals) as pool:
             for i, result, secs in pool.imap_unordered(
                 _work_item, _packed(work, order), chunksize=chunk
             ):

@@ -46,3 +46,32 @@ def test_pool_and_inline_agree(bad_key: Any) -> None:
     else:
         for a, b in zip(pooled.keys, inline.keys, strict=True):
             assert a.result.linearization == b.result.linearization
+
+
+def test_the_pool_ends_its_workers_under_a_parent_that_handles_sigterm() -> None:
+    """``seam test`` handles SIGTERM as "stop the run"; forked workers inherit that
+    handler. Ending the pool early (a key found non-linearizable) sends them
+    SIGTERM, and a worker that kept the handler never exited: the check hung."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import signal
+        signal.signal(signal.SIGTERM, lambda *_: print("handled", flush=True))
+        from checkers.linearizable import partition
+        from checkers.linearizable.models import get_model
+        from tests.unit.test_partition_pool import keyed_history
+        calls = keyed_history(64, 80, 0).calls(independent=True)
+        result = partition.check_calls(calls, get_model("register"), by_key=True, jobs=2)
+        print("valid", result.valid, flush=True)
+        """
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"the check never returned: the pool's workers ignored SIGTERM ({e.stdout!r})") from e
+    assert done.returncode == 0, done.stderr
+    assert "valid False" in done.stdout
+    assert "handled" not in done.stdout, "a worker ran the parent's SIGTERM handler"
