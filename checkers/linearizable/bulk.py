@@ -233,12 +233,20 @@ def _drive(job: _Job, conns: list[Any], parts: int) -> BulkResult | None:
         for blob in outbox[w]:
             conn.send_bytes(blob)
         outbox[w].clear()
+    # Verdicts in the order they come: one key not linearizable settles the
+    # history while another worker may still be deep in a hard key.
+    from multiprocessing.connection import wait
+
     keys: list[dict[str, Any]] = []
-    for conn in conns:
-        msg = conn.recv()
-        if msg[0] != "done":
-            return None
-        keys += msg[1]
+    waiting = list(conns)
+    while waiting:
+        for ready in wait(waiting):
+            pipe: Any = ready
+            msg = pipe.recv()
+            if msg[0] != "done":
+                return None
+            keys += msg[1]
+            waiting.remove(ready)
     keys.sort(key=lambda k: k["first"])  # keys in the order they first appear, as inline
     return _result(read, keys)
 

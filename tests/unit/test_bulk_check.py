@@ -321,35 +321,49 @@ def test_brackets_inside_strings_are_not_nesting(tmp_path: Path) -> None:
     assert got == ordinary(path, get_model("cas-register"), True) == (True, 4, {"1": 2})
 
 
-def test_bulk_workers_end_when_the_parent_handles_sigterm(tmp_path: Path) -> None:
-    """A worker that kept the parent's SIGTERM handler would never end when the
-    parent stops it early (here: a key is not linearizable): the check would hang."""
+def stale_and_hard(stale: int, hard: int) -> list[dict[str, Any]]:
+    """Key ``stale`` is a stale read (found at once); key ``hard`` is 24
+    concurrent writes and two reads no order explains (a search far beyond
+    this test's time). An int key's worker is the key modulo the workers."""
+    rows = [
+        {"process": 0, "type": "invoke", "f": "write", "value": [stale, 1]},
+        {"process": 0, "type": "ok", "f": "write", "value": [stale, 1]},
+        {"process": 1, "type": "invoke", "f": "read", "value": [stale, None]},
+        {"process": 1, "type": "ok", "f": "read", "value": [stale, 7]},
+    ]
+    for t in ("invoke", "ok"):
+        rows += [
+            {"process": 10 + p, "type": t, "f": "write", "value": [hard, p % 3]} for p in range(24)
+        ]
+    for p, t, v in [(99, "invoke", None), (99, "ok", 0), (98, "invoke", None), (98, "ok", 1)]:
+        rows.append({"process": p, "type": t, "f": "read", "value": [hard, v]})
+    return rows
+
+
+@pytest.mark.parametrize(
+    "stale, hard, handler",
+    [
+        (0, 1, True),  # worker 1 still searching, with the parent's SIGTERM handler
+        (1, 0, False),  # worker 0 still searching when worker 1 settles it
+    ],
+)
+def test_one_failing_key_ends_the_bulk_check_however_hard_the_others(
+    tmp_path: Path, stale: int, hard: int, handler: bool
+) -> None:
+    """The first key found not linearizable settles the history: the parent
+    stops waiting and ends the other worker. A worker that kept the parent's
+    SIGTERM handler would never end, and waiting on workers in order would
+    wait for the hard key: either way the check would hang."""
     import subprocess
     import sys
     import textwrap
 
-    # Key 0 (worker 0's) is a stale read; key 1 (worker 1's) is 24 concurrent
-    # writes and two reads no order explains: worker 1 is still searching when
-    # worker 0's verdict settles the history and the parent ends it.
-    rows = [
-        {"process": 0, "type": "invoke", "f": "write", "value": [0, 1]},
-        {"process": 0, "type": "ok", "f": "write", "value": [0, 1]},
-        {"process": 1, "type": "invoke", "f": "read", "value": [0, None]},
-        {"process": 1, "type": "ok", "f": "read", "value": [0, 7]},
-    ]
-    rows += [
-        {"process": 10 + p, "type": "invoke", "f": "write", "value": [1, p % 3]} for p in range(24)
-    ]
-    rows += [
-        {"process": 10 + p, "type": "ok", "f": "write", "value": [1, p % 3]} for p in range(24)
-    ]
-    for p, t, v in [(99, "invoke", None), (99, "ok", 0), (98, "invoke", None), (98, "ok", 1)]:
-        rows.append({"process": p, "type": t, "f": "read", "value": [1, v]})
-    path = write(tmp_path / "h.jsonl", rows)
+    path = write(tmp_path / "h.jsonl", stale_and_hard(stale, hard))
     script = textwrap.dedent(
         f"""
         import signal
-        signal.signal(signal.SIGTERM, lambda *_: print("handled", flush=True))
+        if {handler}:
+            signal.signal(signal.SIGTERM, lambda *_: print("handled", flush=True))
         from checkers.linearizable.bulk import check_file
         from checkers.linearizable.models import get_model
         got = check_file({str(path)!r}, get_model("cas-register"), independent=True, jobs=2)
