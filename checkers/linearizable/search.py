@@ -264,23 +264,30 @@ class _Search:
         of ``done[kind[e]]``; ``kind[e] < 0``: the return entry of ``done[-kind[e]-1]``.
         A call and a return at the same position count as concurrent."""
         n = len(self.done)
-        events = []
-        for k, c in enumerate(self.done):
-            events.append((c.call, 0, k))
-            events.append((c.ret, 1, k))
-        events.sort()
-        self.kind = [0] * (2 * n + 2)
-        self.pos = [0] * (2 * n + 2)
-        self.match = [0] * (2 * n + 2)
+        # done is in invoke order; merge its calls with its returns in return
+        # order (a stable sort: equal returns keep invoke order), a call first
+        # where a call and a return share a position.
+        calls = [c.call for c in self.done]
+        rets = [c.ret for c in self.done]
+        by_ret = sorted(range(n), key=rets.__getitem__)
+        kind = self.kind = [0] * (2 * n + 2)
+        pos = self.pos = [0] * (2 * n + 2)
+        match = self.match = [0] * (2 * n + 2)
         call_entry = [0] * n
-        for e, (p, is_ret, k) in enumerate(events, start=1):
-            self.pos[e] = p
-            if is_ret:
-                self.kind[e] = -k - 1
-                self.match[call_entry[k]] = e
-            else:
-                self.kind[e] = k
-                call_entry[k] = e
+        i = 0
+        e = 1
+        for k in by_ret:
+            r = rets[k]
+            while i < n and calls[i] <= r:
+                pos[e] = calls[i]
+                kind[e] = i
+                call_entry[i] = e
+                i += 1
+                e += 1
+            pos[e] = r
+            kind[e] = -k - 1
+            match[call_entry[k]] = e
+            e += 1
         self.end = 2 * n + 1
         self.pos[self.end] = 1 << 63
         self.nxt = list(range(1, 2 * n + 2)) + [self.end]
