@@ -38,6 +38,10 @@ def _draws(seed: int, salt: str, n: int) -> random.Random:
     return random.Random(seed_state(seed, salt, n))
 
 
+#: How far back a cas looks for the latest value written to its key.
+CAS_LOOKBACK = 64
+
+
 @dataclass(frozen=True, slots=True)
 class RegisterGen:
     """A seeded stream of register ops over a rotating set of keys.
@@ -47,23 +51,43 @@ class RegisterGen:
     Jepsen's independent generator does this for the same reason: a
     linearizability search is exponential in the concurrency of one key's
     history, so each key's history must stay short.
+
+    Every write and cas writes a value no other op writes (op number ``n``
+    writes ``n``), so a read names the one write it saw. With a few values
+    only, a stale read could be explained by some other, crashed write of the
+    same value, and a run with many timed-out writes would hide the very
+    regressions it is looking for (and cost the search far more). A cas
+    expects the value of the latest write issued to its key, so it can succeed.
     """
 
     seed: int
     keys: int = 8
     ops_per_key: int = 150
-    values: int = 5
     count: int = 0
 
-    def template(self, n: int) -> dict[str, Any]:
+    def _shape(self, n: int) -> tuple[str, str]:
+        """Op ``n``'s key and function, a function of (seed, n) alone."""
         rng = _draws(self.seed, "register", n)
         k = f"k{rng.randrange(self.keys)}-{n // (self.keys * self.ops_per_key)}"
         roll = rng.random()
-        if roll < 0.5:
+        return k, "read" if roll < 0.5 else "write" if roll < 0.8 else "cas"
+
+    def _latest_write(self, key: str, n: int) -> int | None:
+        """The value of the newest write or cas to ``key`` among the ops just before ``n``."""
+        for m in range(n - 1, max(-1, n - 1 - CAS_LOOKBACK), -1):
+            k, f = self._shape(m)
+            if k == key and f != "read":
+                return m
+        return None
+
+    def template(self, n: int) -> dict[str, Any]:
+        k, f = self._shape(n)
+        if f == "read":
             return {"f": "read", "value": [k, None]}
-        if roll < 0.8:
-            return {"f": "write", "value": [k, rng.randrange(self.values)]}
-        return {"f": "cas", "value": [k, [rng.randrange(self.values), rng.randrange(self.values)]]}
+        expected = self._latest_write(k, n) if f == "cas" else None
+        if expected is None:
+            return {"f": "write", "value": [k, n]}
+        return {"f": "cas", "value": [k, [expected, n]]}
 
     def op(self, test: Any, ctx: Any) -> tuple[Any, Any]:
         return _next(self, self.template(self.count), test, ctx, count=self.count + 1)
