@@ -154,6 +154,25 @@ def partition_avoiding(c: Cluster, avoid: set[str]) -> str:
     return (best or ok)[0]
 
 
+def leader_with_free_partition(c: Cluster, tries: int = 4) -> tuple[str, int]:
+    """The leader, once some other node's event partition keeps its committed offset off it.
+
+    A paused node still coordinates the store keys it homes (it is slow, not known
+    to be down), so while it sleeps nobody can claim an offset record homed there.
+    Which node leads first is a race; when the leader homes every other partition's
+    offset, a test that pauses it would wait on those records. So step it down
+    (paused past its lease) until a leader that leaves a partition free is elected.
+    """
+    for _ in range(tries):
+        leader, term = c.wait_leader()
+        if any(placement(f"offsets:saga:{n}", c.names, 1)[0] != leader for n in c.names if n != leader):
+            return leader, term
+        c.stop(leader)
+        c.wait_leader(exclude=(leader,), min_term=term + 1)
+        c.cont(leader)
+    raise AssertionError(f"no leader left an event partition's offset free in {tries} elections")
+
+
 def bugs(flag: str | None) -> list[str]:
     return [flag] if flag else []
 
@@ -251,7 +270,7 @@ def test_slow_charge_times_out_and_the_retry_replays_the_first_result(make_clust
 @pytest.mark.parametrize("flag", [None, "fence-after-write"])
 def test_paused_leader_wakes_and_its_write_is_fenced(make_cluster, flag):
     c = make_cluster(3, bugs=bugs(flag))
-    old, t1 = c.wait_leader()
+    old, t1 = leader_with_free_partition(c)
     others = [n for n in c.names if n != old]
     oid = order_id_avoiding(c, {old})
     entry = partition_avoiding(c, {old})
