@@ -203,10 +203,16 @@ class Server(ThreadingHTTPServer):
                 pass
 
 
+#: How often the serving loop looks for a shutdown request. The default 0.5 s made
+#: every node take about half a second to stop, one after another at the end of a run.
+SHUTDOWN_POLL = 0.05
+
+
 def serve(host: str, port: int, router: Router, log: logging.Logger | None = None) -> Server:
     """Bind and start serving in a background thread; stop with ``server.shutdown()``
     then ``server.server_close()``."""
     server = Server((host, port), _make_handler(router, log))
-    server.thread = threading.Thread(target=server.serve_forever, name=f"http-{port}", daemon=True)
+    server.thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL},
+                                     name=f"http-{port}", daemon=True)
     server.thread.start()
     return server
