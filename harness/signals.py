@@ -67,6 +67,8 @@ class Stops:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.main = threading.Event()
         self.hard = threading.Event()
+        self._main = False  # what was asked, known at once (the events follow from a thread)
+        self._hard = False
         self.signal: str | None = None
         self.aborted = False
         self._clock = clock
@@ -91,12 +93,12 @@ class Stops:
         """Ctrl-C: end the main phase, then stop now, then abort."""
         if self.aborted:
             self._say("Ctrl-C: already aborting; healing and stopping the nodes first")
-        elif not self.main.is_set():
+        elif not self._main:
             self._note("SIGINT")
-            self.main.set()
+            self._raise(main=True)
             self._say("Ctrl-C: ending the main phase; final heal and reads still run (Ctrl-C again to stop now)")
-        elif not self.hard.is_set():
-            self.hard.set()
+        elif not self._hard:
+            self._raise(hard=True)
             self._say("Ctrl-C: stopping now; in-flight ops complete or time out (Ctrl-C again to abort)")
         elif self.signal in (None, "SIGINT"):
             self._abort("interrupted (Ctrl-C three times)")
@@ -107,15 +109,36 @@ class Stops:
         """SIGTERM or SIGHUP: stop the generator now and check what was recorded; again: abort."""
         if self.aborted:
             self._say(f"{name}: already aborting; healing and stopping the nodes first")
-        elif not self.hard.is_set():
+        elif not self._hard:
             self._note(name)
-            self.main.set()
-            self.hard.set()
+            self._raise(main=True, hard=True)
             self._say(f"{name}: stopping the run; healing, collecting and checking what was recorded "
                       f"(send {name} again to abort without a verdict; the nodes are still healed and stopped)")
         else:
             again = f"a second {name}" if name == self.signal else f"{name} after {self.signal}"
             self._abort(f"aborted by {again}")
+
+    def _raise(self, *, main: bool = False, hard: bool = False) -> None:
+        """Set the events from a helper thread, and note them here at once.
+
+        A handler runs in the main thread between two bytecodes, possibly while that
+        thread holds an event's own lock (a plain Lock, inside ``Event.wait``); calling
+        ``set()`` there waits for itself forever. It happened: a SIGHUP 0.3 s into the
+        main phase, on a loaded machine, and the run never moved again.
+        """
+        events = []
+        if main and not self._main:
+            self._main = True
+            events.append(self.main)
+        if hard and not self._hard:
+            self._hard = True
+            events.append(self.hard)
+        def set_all() -> None:
+            for event in events:
+                event.set()
+
+        if events:
+            threading.Thread(target=set_all, name="seam-stop", daemon=True).start()
 
     def _note(self, name: str) -> None:
         if self.signal is None:
@@ -123,8 +146,7 @@ class Stops:
 
     def _abort(self, reason: str) -> None:
         self.aborted = True
-        self.main.set()
-        self.hard.set()
+        self._raise(main=True, hard=True)
         self._say(f"{reason}: aborting; healing the faults and stopping every node")
         if self._holding:
             self._pending = reason  # raised when the scopes have unwound

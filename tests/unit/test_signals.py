@@ -102,3 +102,16 @@ def test_an_abort_outside_the_unwinding_raises_at_once_and_the_unwinding_does_no
             stops.receive(signal.SIGTERM)  # raised here, in the main phase
             stopped.append("not reached")
     assert stopped == ["n1"]
+
+
+def test_a_signal_that_lands_while_the_main_thread_holds_the_events_lock_does_not_deadlock() -> None:
+    """A handler runs in the main thread between two bytecodes, possibly inside
+    ``Event.wait`` while that thread holds the event's plain Lock. Setting the event
+    right there would wait for itself forever (a SIGHUP 0.3 s into a run once hung it)."""
+    from harness.signals import Stops
+
+    stops = Stops()
+    with stops.main._cond, stops.hard._cond:  # what the main thread holds inside Event.wait
+        stops.terminate("SIGHUP")  # returns: the events are set from another thread
+        assert stops.signal == "SIGHUP"
+    assert stops.main.wait(5) and stops.hard.wait(5)
