@@ -133,6 +133,7 @@ class Stops:
         if hard and not self._hard:
             self._hard = True
             events.append(self.hard)
+
         def set_all() -> None:
             for event in events:
                 event.set()

@@ -27,7 +27,7 @@ from operator import itemgetter
 from typing import Any
 
 from checkers.linearizable.models import Model, freeze
-from checkers.linearizable.partition import _run_inline
+from checkers.linearizable.partition import _run_inline, worker_signals
 from harness.core.op import Call
 from harness.formats.jsonl_calls import NotPlain, RangeCalls, Row, read_range, split_ranges, stitch
 
@@ -253,14 +253,9 @@ def _drive(job: _Job, conns: list[Any], parts: int) -> BulkResult | None:
 
 def _worker(job: _Job, w: int, start: int, end: int, conn: Any) -> None:
     import gc
-    import signal
 
     gc.disable()  # millions of acyclic rows; the process ends when the search does
-    # A forked worker inherits the parent's handlers: a SIGTERM handler (as
-    # `seam test` installs) would keep it alive when the parent ends it, and
-    # Ctrl-C is the parent's to handle (it ends the workers).
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    worker_signals()  # not the parent's handlers: die when the parent ends it
     try:
         _work(job, w, start, end, conn)
     except NotPlain:
