@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.targets.base import Scenario
-from harness.targets.pipeline.scenarios import KILL_BREAK, SCENARIOS, nightly
+from harness.targets.pipeline.scenarios import KILL_BREAK, SCENARIOS, WARM_UP, nightly
 
 
 def part(name: str, round_: tuple, options: dict | None = None, exposes: dict | None = None) -> Scenario:
@@ -29,7 +29,7 @@ def test_rounds_run_in_order_with_a_kill_between_and_options_merge() -> None:
              {"stall": {"op": "ship"}}, {"bug-a": "kind-a"})
     b = part("b", (("down", "start", None), 3.0, ("down", "stop", None)), {"down": {"op": "charge"}})
     night = nightly("orders", [a, b])
-    assert night.round == (*a.round, *KILL_BREAK, *b.round, *KILL_BREAK)
+    assert night.round == (WARM_UP, *a.round, *KILL_BREAK, *b.round, *KILL_BREAK)
     assert night.options == {"stall": {"op": "ship"}, "down": {"op": "charge"}}
     assert night.exposes == {"bug-a": "kind-a"} and night.defaults["rate"] == 30.0
 

@@ -159,16 +159,22 @@ SCENARIOS = {
 #: Between two scenarios of the nightly round: a random node killed, then restarted.
 KILL_BREAK = (("kill", "start", None), 2.0, ("kill", "stop", None), 1.0)
 
+#: Load without faults before the nightly round's first part. A scenario alone repeats its
+#: round, so a first round on a cold pipeline is made up by the next; the nightly round runs
+#: each part once a cycle, and paused-leader's stall at 2 s found no saga at `ship` yet
+#: (fence-after-write missed in 1 of 1 nightly runs, caught 3 of 3 under its scenario).
+WARM_UP = 4.0
+
 
 def nightly(workload: str, parts: list[Scenario]) -> Scenario:
-    """Every scenario of ``workload`` in turn, with a random node killed between two:
+    """Every scenario of ``workload`` in turn after a warm-up, with a random node killed between two:
     the schedule a nightly run should exercise, so each bug flag meets the fault that
     exposes it at least once a cycle (``--time-limit`` at the default covers one).
 
     Scenarios are composed as written: their rounds in order, their options merged.
     Two scenarios that set one fault's options differently cannot share a round, and
     composing them is refused here rather than quietly running one of them wrongly."""
-    steps: list[Any] = []
+    steps: list[Any] = [WARM_UP]
     options: dict[str, dict[str, Any]] = {}
     for s in parts:
         for fault, opts in s.options.items():
@@ -185,7 +191,7 @@ def nightly(workload: str, parts: list[Scenario]) -> Scenario:
         defaults.update({k: v for k, v in s.defaults.items() if k not in ("time_limit", "rate")})
     return Scenario(
         f"nightly-{workload}",
-        f"every {workload} scenario in turn ({', '.join(s.name for s in parts)}), a random node "
+        f"{WARM_UP:g} s of load, then every {workload} scenario in turn ({', '.join(s.name for s in parts)}), a random node "
         f"killed between two; one cycle is about {cycle:.0f} s",
         workload,
         round=tuple(steps),
