@@ -8,7 +8,9 @@
    interpreter start, imports, parsing, search and the explanations of
    failures all count. Wall and CPU (user + sys) seconds, and their ratio to
    Porcupine's recorded check time (no Go here to run it; its start and
-   parse would only add to its side).
+   parse would only add to its side). Then the whole corpus once more as one
+   ``seam check --manifest`` process, each file with the oracle's model and
+   initial state, as a user with a labelled corpus runs it.
 3. Generated histories, each checked by a whole ``seam check`` process, with
    time, CPU, peak PSS (the process and its workers) and peak RSS:
    a. 1,000,000-op cas-register, 1,000 keys x 5 processes, values 0-4, 5% crashed;
@@ -298,7 +300,39 @@ def bench_whole_process(repeat: int = 3) -> dict[str, float]:
         f"{total_cpu / total_theirs:.2f} by CPU time (wall counts other load on this machine); "
         f"Knossos EDN files alone: {edn_cpu / edn_theirs:.1f} by CPU time"
     )
-    return {"corpus": total_cpu / total_theirs, "knossos-edn": edn_cpu / edn_theirs}
+    one_cpu = bench_one_process(repeat, total_theirs)
+    return {
+        "corpus": total_cpu / total_theirs,
+        "knossos-edn": edn_cpu / edn_theirs,
+        "one-process": one_cpu / total_theirs,
+    }
+
+
+def bench_one_process(repeat: int, theirs: float) -> float:
+    """The whole corpus as one ``seam check --manifest`` process (each file its model and
+    initial state from the oracle's manifest); returns its best CPU seconds."""
+    rows = []
+    for label, options, entries in corpus_groups():
+        for e in entries:
+            row = {"file": str(ORACLE / e["file"]), "model": e["model"], "expected": e["expected"]}
+            if "initial_state" in e:
+                row["initial"] = initial_state(e)
+            rows.append(row)
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = Path(tmp) / "corpus.json"
+        manifest.write_text(json.dumps(rows))
+        runs = [run_seam(["check", "--manifest", str(manifest)], ORACLE) for _ in range(repeat)]
+    wall = min(r[1] for r in runs)
+    cpu = min(r[2] for r in runs)
+    verdicts = _verdicts(runs[0][0].stdout)
+    wrong = sum(verdicts.get(r["file"]) != (r["expected"] == "linearizable") for r in rows)
+    codes = {r[0].returncode for r in runs}
+    print(
+        f"{'whole corpus, one process (--manifest)':54} {len(rows):5} {wall:8.3f} {cpu:8.3f} "
+        f"{theirs:12.4f} {cpu / theirs:9.2f}  {'':9} {wrong}  (exit {', '.join(map(str, codes))}: "
+        f"0 = every file gave its expected verdict)"
+    )
+    return cpu
 
 
 def _verdicts(stdout: str) -> dict[str, bool | None]:
@@ -585,6 +619,7 @@ def main() -> None:
         ratios = bench_whole_process(args.repeat)
         headline["whole corpus, CPU / Porcupine"] = f"{ratios['corpus']:.2f}x"
         headline["Knossos EDN files, CPU / Porcupine"] = f"{ratios['knossos-edn']:.1f}x"
+        headline["whole corpus in one process, CPU / Porcupine"] = f"{ratios['one-process']:.2f}x"
     if args.corpus_only:
         _print_headline(headline)
         return

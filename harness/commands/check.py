@@ -82,12 +82,14 @@ Examples:
   seam check etcd_*.log                          # Porcupine etcd logs: etcd-register
   seam check c50-bad.txt --format porcupine-kv   # kv map, checked key by key
   seam check bad.edn --model cas-register --initial 0 --out /tmp/why
+  seam check --manifest corpus.json              # each file its own model and expected verdict
 \b
 Exit codes: 0 linearizable, 1 NOT linearizable, 2 unknown (a key ran out of
 time or memory), 3 bad input. Over several files: any bad input gives 3,
-else any failure 1, else any unknown 2, else 0.""",
+else any failure 1, else any unknown 2, else 0. With --manifest entries that
+say "expected": 0 when every file gives it, 1 when one does not, 3 bad input.""",
 )
-@click.argument("files", nargs=-1, required=True, metavar="FILE|RUN_DIR...")
+@click.argument("files", nargs=-1, metavar="FILE|RUN_DIR...")
 @click.option(
     "--model",
     "-m",
@@ -136,6 +138,14 @@ else any failure 1, else any unknown 2, else 0.""",
     help="Write results.json, linear.html, PNGs and anomalies/<n>.jsonl here.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="A verdict line per key too.")
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Check the histories a JSON manifest lists, each with its own model, initial state "
+    "and expected verdict (README, \"Checking histories\"); instead of FILE arguments.",
+)
 @click.pass_context
 def check(
     ctx: click.Context,
@@ -148,6 +158,7 @@ def check(
     jobs: int | None,
     out: str | None,
     verbose: bool,
+    manifest: str | None,
 ) -> None:
     """Check histories for linearizability and explain every failure.
 
@@ -159,6 +170,7 @@ def check(
     from harness.core.errors import InputError, SeamError
 
     try:
+        _files_or_manifest(files, manifest, model, initial, independent, fmt)
         if model is not None:
             from checkers.linearizable.models import get_model
 
@@ -180,8 +192,10 @@ def check(
         jobs,
         Path(out) if out else None,
         verbose,
-        len(files) > 1,
+        len(files) > 1 or manifest is not None,
     )
+    if manifest is not None:
+        ctx.exit(_check_manifest(Path(manifest), opts))
     codes = []
     for name in files:
         try:
@@ -190,6 +204,76 @@ def check(
             _bad(str(e))
             codes.append(EXIT_FAILED)
     ctx.exit(worst(codes))
+
+
+def _files_or_manifest(
+    files: tuple[str, ...], manifest: str | None, model: str | None, initial: str | None,
+    independent: bool, fmt: str,
+) -> None:
+    """FILE arguments or --manifest, and with a manifest no option its entries set."""
+    from harness.core.errors import InputError
+
+    if manifest is None:
+        if not files:
+            raise InputError("name a history file, a run directory or - (stdin), or --manifest FILE")
+        return
+    if files:
+        raise InputError("give FILE arguments or --manifest, not both")
+    given = [name for name, value in (("--model", model), ("--initial", initial),
+                                      ("--independent", independent or None),
+                                      ("--format", None if fmt == "auto" else fmt))
+             if value is not None]
+    if given:
+        raise InputError(f"{given[0]} with --manifest: set it per file in the manifest instead")
+
+
+def _check_manifest(path: Path, opts: Options) -> int:
+    """Every entry checked with its own options; with expectations, the exit code says
+    whether each file gave its expected verdict (``harness.formats.manifest``)."""
+    from dataclasses import replace
+
+    from harness.core.errors import InputError
+    from harness.formats.manifest import EXPECTED, read_manifest
+
+    try:
+        entries = read_manifest(path)
+        for e in entries:
+            if e.model is not None:
+                from checkers.linearizable.models import get_model
+
+                get_model(e.model)
+    except InputError as e:
+        _bad(str(e))
+        return EXIT_FAILED
+    codes: list[int] = []
+    differ: list[str] = []
+    for e in entries:
+        entry_opts = replace(opts, model=e.model, initial=e.initial, has_initial=e.has_initial,
+                             independent=e.independent, fmt=e.fmt)
+        try:
+            code = _check_file(e.path, e.name, entry_opts).code
+        except InputError as err:
+            _bad(str(err))
+            code = EXIT_FAILED
+        codes.append(code)
+        if e.expected is not None and code != EXIT_FAILED and code != EXPECTED[e.expected]:
+            differ.append(e.name)
+            click.echo(f"  {click.style('expected ' + e.expected, fg='red', bold=True)}: "
+                       "this file does not give its expected verdict")
+    judged = [e for e in entries if e.expected is not None]
+    if not judged:
+        return worst(codes)
+    failed = codes.count(EXIT_FAILED)
+    shown = ", ".join(differ[:10]) + (f" and {len(differ) - 10} more" if len(differ) > 10 else "")
+    click.echo(
+        f"{path}: {len(judged)} of {len(entries)} files have an expected verdict; "
+        + (f"{len(differ)} do not give it: {shown}" if differ
+           else "every one checked gives it" if failed else "every one gives it")
+        + (f"; {failed} could not be checked (bad input, above)" if failed else "")
+    )
+    if EXIT_FAILED in codes:
+        return EXIT_FAILED
+    return EXIT_INVALID if differ else EXIT_VALID
 
 
 def worst(codes: list[int]) -> int:
