@@ -117,9 +117,9 @@ def check_calls(
     else:
         groups[None] = list(calls)
     work = list(groups.items())
-    jobs = jobs or os.cpu_count() or 1
-    if jobs > 1 and len(work) > 1 and len(calls) >= _INLINE_CALLS:
-        results = _run_pool(work, model, timeout, max_configs, jobs)
+    # os.cpu_count() reads /sys each time (0.1 ms): only asked when a pool could pay off.
+    if len(work) > 1 and len(calls) >= _INLINE_CALLS and (jobs or os.cpu_count() or 1) > 1:
+        results = _run_pool(work, model, timeout, max_configs, jobs or os.cpu_count() or 1)
     else:
         results = _run_inline(work, model, timeout, max_configs)
     out = [

@@ -28,6 +28,7 @@ from harness.core.errors import HistoryError
 from harness.core.op import NEMESIS, OP_TYPES, History, Op
 from harness.formats._build import NO_EXTRA, LazyLines, make_op, no_gc
 from harness.formats.edn import form_lines, parse_edn
+from harness.formats.edn_ops import ops_of
 from harness.formats.values import bad_value
 
 #: Values that need a look: a float may be ##Inf or ##NaN, a collection may hide one.
@@ -38,6 +39,16 @@ _CORE = frozenset(("process", "type", "f", "value", "time", "index", "key"))
 
 def read_edn(text: str, *, source: str = "<string>") -> History:
     """A Jepsen/Knossos EDN history (one collection of op maps, or one op map after another)."""
+    with no_gc():
+        fast = ops_of(text)  # flat integer op maps: built straight from the text
+        if fast is None:
+            return read_edn_forms(text, source=source)
+        ops, depth = fast
+    return History(ops, source=source, lines=LazyLines(_EntryLines(text, depth=depth)))
+
+
+def read_edn_forms(text: str, *, source: str = "<string>") -> History:
+    """``read_edn`` through the general EDN reader, for any text (``edn_ops`` is its fast path)."""
     with no_gc():
         forms = parse_edn(text, source=source)
         if len(forms) == 1 and isinstance(forms[0], list):
