@@ -10,7 +10,9 @@ than checking the histories it reads. So the text is translated to JSON and
 the C decoder of the standard ``json`` module builds the values. Strings
 and comments are cut out by one regular expression, the rest is split into
 tokens with ``str.split``, and each distinct token is translated once.
-Three tiers, each used only when the one before cannot be sure:
+Three tiers, each used only when the one before cannot be sure (a history of
+flat integer op maps, the commonest, is read before any of them by
+``harness.formats.edn_ops``):
 
 1. ``_parse_op_maps``: maps whose keys are all Jepsen op fields (``:process``,
    ``:type``, ``:f``, ...) become JSON objects directly. A keyword that is
