@@ -312,7 +312,7 @@ def bench_one_process(repeat: int, theirs: float) -> float:
     """The whole corpus as one ``seam check --manifest`` process (each file its model and
     initial state from the oracle's manifest); returns its best CPU seconds."""
     rows = []
-    for label, options, entries in corpus_groups():
+    for _label, _options, entries in corpus_groups():
         for e in entries:
             row = {"file": str(ORACLE / e["file"]), "model": e["model"], "expected": e["expected"]}
             if "initial_state" in e:

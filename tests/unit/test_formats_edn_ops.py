@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.core.errors import HistoryError
-from harness.formats.edn_ops import ops_of
 from harness.formats.edn import parse_edn
+from harness.formats.edn_ops import ops_of
 from harness.formats.knossos import entries_to_ops, read_edn, read_edn_forms
 from tests.conftest import ORACLE
 
