@@ -242,8 +242,8 @@ def _check_manifest(path: Path, opts: Options) -> int:
                 from checkers.linearizable.models import get_model
 
                 get_model(e.model)
-    except InputError as e:
-        _bad(str(e))
+    except InputError as bad_manifest:
+        _bad(str(bad_manifest))
         return EXIT_FAILED
     codes: list[int] = []
     differ: list[str] = []
