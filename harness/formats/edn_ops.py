@@ -10,13 +10,13 @@ map at once, and ops are built straight from them.
 The path is exact or it steps aside. ``ops_of`` returns None (and the
 general reader runs) unless the whole text is such maps, in one of the two
 key orders below, separated by whitespace and commas, optionally inside one
-vector or list (its brackets before the first map and after the last):
-anything left between two matches (another key, a string,
-a set, a tag, a nested map, a comment when the text has a string in which a
-``;`` could hide) means None. Integers longer than 18 digits or with a
-leading zero or ``+`` fall back too,
-so every ``int()`` here is cheap and exact. The ops are those the general
-reader builds (a test compares them on generated and mutated texts).
+vector or list (its brackets before the first map and after the last).
+Anything left between two matches (another key, a string, a set, a tag, a
+nested map, a comment when the text has a string in which a ``;`` could
+hide) means None. Integers longer than 18 digits or with a leading zero or
+``+`` fall back too, so every ``int()`` here is cheap and exact. The ops
+are those the general reader builds (a test compares them on generated and
+mutated texts).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _build(parts: list[str | None], width: int, jepsen: bool) -> list[Op]:
             typ,
             f,
             v,
-            v is None and typ == "ok" and f == "read",
+            v is None and typ == "ok" and f == "read",  # Knossos' nil read, as entries_to_ops
             NO_EXTRA,
         ))
     return ops
