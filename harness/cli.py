@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point. SeamError becomes one line on stderr and its exit code."""
     from harness.core.errors import SeamError
 
+    _dump_stacks_on_sigusr1()
     try:
         rv = cli.main(args=argv, prog_name="seam", standalone_mode=False)
     except SeamError as e:
@@ -94,6 +95,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(3 if e.exit_code == 2 else e.exit_code)
     if isinstance(rv, int):
         sys.exit(rv)
+
+
+def _dump_stacks_on_sigusr1() -> None:
+    """`kill -USR1 <pid>` prints every thread's stack to stderr: where a slow or stuck seam is."""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, file=2, all_threads=True)
 
 
 if __name__ == "__main__":

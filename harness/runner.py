@@ -160,6 +160,7 @@ def _run(plan: Plan, store: Any, ui: Progress, stops: Stops) -> RunOutcome:
         # Heal, collect and stop before checking: checkers read the collected ledgers.
         ui.phase("collect")
         scopes.close()
+    stops.stopped()
 
     if stops.signal is not None and not any(ui.counts.values()):
         raise SeamError(f"stopped by {stops.signal} before any client op completed: nothing to check")

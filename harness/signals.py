@@ -26,16 +26,31 @@ are only reported, so nothing cuts the heal short.
 A repeat of the same signal within ``REPEAT_WINDOW_S`` of the first counts
 as the same request: ``timeout`` sends its signal to the child and then to
 the child's whole process group, so one timeout delivers SIGTERM twice.
+
+The handler takes no lock. It runs in the main thread between two bytecodes,
+maybe while that thread holds a lock the handler would need (an event's, the
+threading module's own when a thread starts, a stream's), and then it would
+wait for itself forever: a SIGHUP that hung a run twice on a loaded CI machine.
+So it only decides (plain attributes), raises an abort, and queues what must
+be done (set the events, print) for a watcher thread, woken through a pipe.
+
+A run asked to stop should be done within about a minute (in-flight ops time
+out, the heal and the teardown are bounded). If it is still going
+``STOP_WATCHDOG_S`` after the first stop, every thread's stack goes to stderr,
+so a hung stop says where it hangs instead of just being killed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
+import os
 import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -47,6 +62,15 @@ HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 #: A second copy of a signal sooner than this after the first is the same request (see module
 #: doc); short enough that two deliberate presses of Ctrl-C still count as two.
 REPEAT_WINDOW_S = 0.25
+
+#: Seconds after the first stop request before a run still going dumps its threads' stacks.
+STOP_WATCHDOG_S = 60.0
+
+#: The stacks go to the process's own stderr, whatever ``sys.stderr`` has become.
+STDERR_FD = 2
+
+#: How long leaving ``installed`` waits for the watcher to finish what the handlers queued.
+WATCHER_JOIN_S = 2.0
 
 
 class RunAborted(KeyboardInterrupt):
@@ -75,6 +99,8 @@ class Stops:
         self._last: tuple[str, float] | None = None
         self._holding = 0  # > 0 while scopes unwind: an abort waits for them
         self._pending: str | None = None  # the reason of an abort that is waiting
+        self._effects: deque[Callable[[], None]] = deque()  # for the watcher (deque.append takes no lock)
+        self._wake_fd: int | None = None  # the watcher's pipe, while handlers are installed
 
     # -- what each signal does --------------------------------------------------
 
@@ -119,13 +145,7 @@ class Stops:
             self._abort(f"aborted by {again}")
 
     def _raise(self, *, main: bool = False, hard: bool = False) -> None:
-        """Set the events from a helper thread, and note them here at once.
-
-        A handler runs in the main thread between two bytecodes, possibly while that
-        thread holds an event's own lock (a plain Lock, inside ``Event.wait``); calling
-        ``set()`` there waits for itself forever. It happened: a SIGHUP 0.3 s into the
-        main phase, on a loaded machine, and the run never moved again.
-        """
+        """Note the request here at once; set the events later, off the handler (module doc)."""
         events = []
         if main and not self._main:
             self._main = True
@@ -133,13 +153,26 @@ class Stops:
         if hard and not self._hard:
             self._hard = True
             events.append(self.hard)
+        for event in events:
+            self._later(event.set)
+        if self.hard in events and self._wake_fd is not None:  # a real run, not a caller's own loop
+            self._later(_arm_stop_watchdog)
 
-        def set_all() -> None:
-            for event in events:
-                event.set()
+    def _later(self, effect: Callable[[], None]) -> None:
+        """Run ``effect`` on the watcher thread while handlers are installed, else now.
 
-        if events:
-            threading.Thread(target=set_all, name="seam-stop", daemon=True).start()
+        Outside ``installed`` nothing runs in a signal handler (a caller on another
+        thread, a test), so doing it now is safe and keeps the order plain.
+        """
+        fd = self._wake_fd
+        if fd is None:
+            effect()
+            return
+        self._effects.append(effect)
+        try:
+            os.write(fd, b"\1")
+        except BlockingIOError:  # the pipe is full of wake-ups: the watcher is awake already
+            pass
 
     def _note(self, name: str) -> None:
         if self.signal is None:
@@ -176,10 +209,12 @@ class Stops:
         return last is not None and last[0] == name and now - last[1] < REPEAT_WINDOW_S
 
     @staticmethod
-    def _say(message: str) -> None:
-        log.warning(message)
-        sys.stderr.write(f"\nseam: {message}\n")
-        sys.stderr.flush()
+    def stopped() -> None:
+        """The run has healed and stopped its nodes: disarm the watchdog (checking may take long)."""
+        faulthandler.cancel_dump_traceback_later()
+
+    def _say(self, message: str) -> None:
+        self._later(lambda: _print(message))
 
     # -- installing the handlers -------------------------------------------------
 
@@ -194,12 +229,53 @@ class Stops:
         if not install or threading.current_thread() is not threading.main_thread():
             yield self
             return
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        watcher = threading.Thread(target=self._watch, args=(read_fd,), name="seam-signals", daemon=True)
+        watcher.start()
+        self._wake_fd = write_fd
         previous = {s: signal.signal(s, lambda signum, _frame: self.receive(signum)) for s in HANDLED}
         try:
             yield self
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
+            self._wake_fd = None
+            os.set_blocking(write_fd, True)
+            os.write(write_fd, b"\0")  # the watcher runs what is queued, then ends
+            watcher.join(WATCHER_JOIN_S)
+            os.close(write_fd)
+            if not watcher.is_alive():
+                os.close(read_fd)
+            self._run_effects()  # anything the watcher did not reach
+            faulthandler.cancel_dump_traceback_later()
+
+    def _watch(self, read_fd: int) -> None:
+        """The watcher thread: run queued effects on each wake-up until told to end (a 0 byte)."""
+        while True:
+            data = os.read(read_fd, 256)
+            self._run_effects()
+            if not data or b"\0" in data:
+                return
+
+    def _run_effects(self) -> None:
+        while self._effects:
+            effect = self._effects.popleft()
+            try:
+                effect()
+            except Exception:  # one failed print must not keep the events unset
+                log.exception("signal handling: a queued step failed")
+
+
+def _arm_stop_watchdog() -> None:
+    """Dump every thread's stack to stderr if the run is still going ``STOP_WATCHDOG_S`` from now."""
+    faulthandler.dump_traceback_later(STOP_WATCHDOG_S, exit=False, file=STDERR_FD)
+
+
+def _print(message: str) -> None:
+    log.warning(message)
+    sys.stderr.write(f"\nseam: {message}\n")
+    sys.stderr.flush()
 
 
 class _HeldExitStack(contextlib.ExitStack):

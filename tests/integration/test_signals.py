@@ -127,8 +127,21 @@ def test_timeout_sigterm_on_namespaces_heals_collects_checks_and_leaves_nothing(
             stop_nodes(results)
 
 
+def _communicate_or_dump(proc: subprocess.Popen, timeout: float) -> tuple[str, str]:
+    """``communicate``; a run that does not end in time fails the test with its threads' stacks."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # seam prints every thread's stack
+        time.sleep(1)
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"the run did not end within {timeout:g}s; its stderr:\n{err}") from None
+
+
 @pytest.mark.slow
 def test_sighup_stops_the_run_and_still_checks(results: Path, tmp_path: Path) -> None:
+    """SIGUSR1 first (stacks to stderr, the run goes on), then SIGHUP."""
     proc = seam_popen("test", "--time-limit", "60", "--concurrency", "4", "--seed", "6", "--results", str(results),
                       "--no-progress", cwd=tmp_path)
     try:
@@ -136,12 +149,15 @@ def test_sighup_stops_the_run_and_still_checks(results: Path, tmp_path: Path) ->
         while time.monotonic() < deadline and not any(
                 h.stat().st_size > 3000 for h in results.glob("register/*/history.jsonl")):
             time.sleep(0.2)
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)
         proc.send_signal(signal.SIGHUP)
-        out, err = proc.communicate(timeout=90)
+        out, err = _communicate_or_dump(proc, timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    assert "most recent call first" in err and "harness/interpreter.py" in err, err  # the SIGUSR1 dump
     assert "SIGHUP: stopping the run" in err, err
     (run_dir,) = run_dirs(results)
     data = outcome_files(run_dir)
@@ -183,7 +199,7 @@ def test_a_second_sigterm_aborts_but_still_resumes_and_stops_every_node(when: st
             _wait_for_teardown(results)
         time.sleep(max(0.0, first + 0.4 - time.monotonic()))  # past the repeat window: a second request
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=90)
+        out, err = _communicate_or_dump(proc, timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()

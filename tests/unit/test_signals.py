@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 
 import pytest
 
@@ -61,11 +62,8 @@ def test_installed_handlers_catch_a_real_sigterm_and_are_removed_after() -> None
     before = signal.getsignal(signal.SIGTERM)
     stops = Stops()
     with stops.installed():
-        os.kill(os.getpid(), signal.SIGTERM)
-        for _ in range(1000):  # the handler runs on the main thread between bytecodes
-            if stops.hard.is_set():
-                break
-        assert stops.hard.is_set() and stops.signal == "SIGTERM"
+        _deliver(stops, signal.SIGTERM)
+        assert stops.hard.wait(5) and stops.signal == "SIGTERM"
     assert signal.getsignal(signal.SIGTERM) is before
 
 
@@ -104,14 +102,63 @@ def test_an_abort_outside_the_unwinding_raises_at_once_and_the_unwinding_does_no
     assert stopped == ["n1"]
 
 
+def _deliver(stops: Stops, sig: signal.Signals) -> None:
+    """Send ``sig`` to this process; return once its handler has run (it runs between bytecodes)."""
+    os.kill(os.getpid(), sig)
+    for _ in range(10_000):
+        if stops.signal is not None:
+            return
+    raise AssertionError(f"the {sig.name} handler never ran")
+
+
 def test_a_signal_that_lands_while_the_main_thread_holds_the_events_lock_does_not_deadlock() -> None:
     """A handler runs in the main thread between two bytecodes, possibly inside
     ``Event.wait`` while that thread holds the event's plain Lock. Setting the event
     right there would wait for itself forever (a SIGHUP 0.3 s into a run once hung it)."""
-    from harness.signals import Stops
-
     stops = Stops()
-    with stops.main._cond, stops.hard._cond:  # what the main thread holds inside Event.wait
-        stops.terminate("SIGHUP")  # returns: the events are set from another thread
-        assert stops.signal == "SIGHUP"
-    assert stops.main.wait(5) and stops.hard.wait(5)
+    with stops.installed():
+        with stops.main._cond, stops.hard._cond:  # what the main thread holds inside Event.wait
+            _deliver(stops, signal.SIGHUP)  # returns: the events are set by the watcher
+            assert stops.signal == "SIGHUP" and not stops.hard.is_set()
+        assert stops.main.wait(5) and stops.hard.wait(5)
+
+
+def test_what_the_handler_queued_is_done_before_the_handlers_are_removed(capsys: pytest.CaptureFixture) -> None:
+    stops = Stops()
+    with stops.installed():
+        _deliver(stops, signal.SIGTERM)
+    assert stops.hard.is_set() and "SIGTERM: stopping the run" in capsys.readouterr().err
+    assert not [t for t in threading.enumerate() if t.name == "seam-signals"]
+
+
+def test_a_run_still_going_a_while_after_the_stop_dumps_every_threads_stack(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture) -> None:
+    """A stop that hangs says where: the stacks go to stderr (here after 0.2 s, in a run 60 s)."""
+    import time
+
+    import harness.signals
+
+    monkeypatch.setattr(harness.signals, "STOP_WATCHDOG_S", 0.2)
+    stops = Stops()
+    with stops.installed():
+        _deliver(stops, signal.SIGHUP)
+        time.sleep(1.0)
+    err = capfd.readouterr().err
+    assert "SIGHUP: stopping the run" in err
+    assert "Timeout (0:00:00.200000)!" in err and "most recent call first" in err and "test_signals.py" in err
+
+
+def test_a_run_that_stopped_in_time_dumps_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                  capfd: pytest.CaptureFixture) -> None:
+    import time
+
+    import harness.signals
+
+    monkeypatch.setattr(harness.signals, "STOP_WATCHDOG_S", 0.3)
+    stops = Stops()
+    with stops.installed():
+        _deliver(stops, signal.SIGTERM)
+        assert stops.hard.wait(5)
+        stops.stopped()  # healed and torn down: checking may take as long as it takes
+        time.sleep(0.6)
+    assert "most recent call first" not in capfd.readouterr().err
