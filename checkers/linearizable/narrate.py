@@ -55,7 +55,8 @@ def narrate(explanation: Any, model: Any = None) -> str:
         names = _join(sorted(letter[c["id"]] for c in shrunk if c["id"] in letter))
         return (
             text
-            + f"\nShrunk: {names} alone ({len(shrunk)} of {total} calls) have no linearization"
+            + f"\nShrunk: {names} alone ({len(shrunk)} of {total} calls) "
+            + ("has" if len(shrunk) == 1 else "have") + " no linearization"
             + f" either, by the same argument{minimal}."
         )
     why = (

@@ -441,3 +441,15 @@ def test_checker_timeout_is_unknown_with_the_reason() -> None:
     assert result.valid == "unknown" and result.anomalies == []
     assert result.stats["keys_unknown"] == 1
     assert result.stats["unknown"][0]["reason"].startswith("timeout")
+
+
+def test_a_shrunk_case_of_one_call_reads_in_the_singular() -> None:
+    rows = [
+        (0, "invoke", "write", 1),
+        (0, "ok", "write", 1),
+        (1, "invoke", "read", None),
+        (1, "ok", "read", 7),
+    ]
+    _, model, e = explained(rows, "cas-register", 0)
+    text = narrate(e, model)
+    assert "Shrunk: B alone (1 of 2 calls) has no linearization either" in text
