@@ -5,8 +5,9 @@ Checking a history of a million ops the ordinary way (``load``, then
 worker searches. Here each of ``jobs`` forked workers reads its own byte
 range of the file straight into call rows (``harness.formats.jsonl_calls``),
 keeps the rows of the keys it owns (a key's owner is its hash modulo the
-workers) and sends the rest to their owners through this process, which
-also pairs the calls that cross range boundaries (``stitch``). Then each
+workers) and leaves the rest for their owners in files of a shared
+temporary folder, while this process pairs the calls that cross range
+boundaries (``stitch``). Then each
 worker searches its keys (``partition._run_inline``) and reports a line per
 key. No ``Op`` is ever built.
 
@@ -165,58 +166,63 @@ _BY_CALL = itemgetter(5)  # a row's call position
 # ----------------------------------------------------------------------------- workers
 #
 # Each worker talks to this process over one pipe, in this order:
-#   worker -> parent  ("read", RangeCalls without its calls) or ("not-plain",)
-#   worker -> parent  one pickled list of rows for each other worker, in worker order
+#   worker -> parent  ("read", RangeCalls without its calls), once it has written the rows
+#                     each other worker owns to a file of the shared folder; or ("not-plain",)
+#                     or ("no-room",) (the files could not be written)
 #   parent -> worker  ("go", rows stitched across ranges that it owns) or ("stop",)
-#   parent -> worker  the pickled rows the other workers sent it
 #   worker -> parent  ("done", a line per key) or ("not-plain",) or ("invalid",)
-# The parent reads everything a worker sends before it writes, so no two
-# processes ever wait on each other's full pipe.
+# Rows go from worker to worker through files, not through this process: relaying
+# them cost most of a second on a million ops, a worker waiting for the other's turn.
 
 
 def _forked(job: _Job, ranges: list[tuple[int, int]]) -> BulkResult | None:
     import multiprocessing
+    import shutil
+    import tempfile
 
     ctx = multiprocessing.get_context("fork")
     parts = len(ranges)
     job.parts = parts
-    pipes = [ctx.Pipe() for _ in range(parts)]
-    workers = [
-        ctx.Process(target=_worker, args=(job, w, a, b, pipes[w][1]), daemon=True)
-        for w, (a, b) in enumerate(ranges)
-    ]
-    for p in workers:
-        p.start()
-    for _, child in pipes:
-        child.close()
-    conns = [parent for parent, _ in pipes]
     try:
-        return _drive(job, conns, parts)
-    except (EOFError, OSError):  # a worker died
-        return None
+        folder = tempfile.mkdtemp(prefix="seam-bulk-")
+    except OSError:  # no writable temporary folder: one process reads it all
+        return _inline(job, ranges)
+    try:
+        pipes = [ctx.Pipe() for _ in range(parts)]
+        workers = [
+            ctx.Process(target=_worker, args=(job, w, a, b, pipes[w][1], folder), daemon=True)
+            for w, (a, b) in enumerate(ranges)
+        ]
+        for p in workers:
+            p.start()
+        for _, child in pipes:
+            child.close()
+        conns = [parent for parent, _ in pipes]
+        try:
+            return _drive(job, conns, parts)
+        except (EOFError, OSError):  # a worker died
+            return None
+        finally:
+            for p in workers:
+                if p.is_alive():
+                    p.terminate()
+            for p in workers:
+                p.join()
+            for c in conns:
+                c.close()
     finally:
-        for p in workers:
-            if p.is_alive():
-                p.terminate()
-        for p in workers:
-            p.join()
-        for c in conns:
-            c.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _drive(job: _Job, conns: list[Any], parts: int) -> BulkResult | None:
     read: list[RangeCalls] = []
-    outbox: list[list[bytes]] = [[] for _ in range(parts)]
     plain = True
-    for w, conn in enumerate(conns):
+    for conn in conns:
         msg = conn.recv()
         if msg[0] != "read":
             plain = False
             continue
         read.append(msg[1])
-        for j in range(parts):
-            if j != w:
-                outbox[j].append(conn.recv_bytes())
     stitched: list[list[Row]] = [[] for _ in range(parts)]
     if plain:
         try:
@@ -230,9 +236,6 @@ def _drive(job: _Job, conns: list[Any], parts: int) -> BulkResult | None:
         return None
     for w, conn in enumerate(conns):
         conn.send(("go", stitched[w]))
-        for blob in outbox[w]:
-            conn.send_bytes(blob)
-        outbox[w].clear()
     # Verdicts in the order they come: one key not linearizable settles the
     # history while another worker may still be deep in a hard key.
     from multiprocessing.connection import wait
@@ -251,20 +254,24 @@ def _drive(job: _Job, conns: list[Any], parts: int) -> BulkResult | None:
     return _result(read, keys)
 
 
-def _worker(job: _Job, w: int, start: int, end: int, conn: Any) -> None:
+def _worker(job: _Job, w: int, start: int, end: int, conn: Any, folder: str) -> None:
     import gc
 
     gc.disable()  # millions of acyclic rows; the process ends when the search does
     worker_signals()  # not the parent's handlers: die when the parent ends it
     try:
-        _work(job, w, start, end, conn)
+        _work(job, w, start, end, conn, folder)
     except NotPlain:
         conn.send(("not-plain",))
     finally:
         conn.close()
 
 
-def _work(job: _Job, w: int, start: int, end: int, conn: Any) -> None:
+def _rows_file(folder: str, sender: int, owner: int) -> str:
+    return os.path.join(folder, f"{sender}-to-{owner}.pickle")
+
+
+def _work(job: _Job, w: int, start: int, end: int, conn: Any, folder: str) -> None:
     parts = job.parts
     try:
         rc = _read(job, start, end)
@@ -280,16 +287,25 @@ def _work(job: _Job, w: int, start: int, end: int, conn: Any) -> None:
     else:
         (mine if w == 0 else theirs[0]).extend(rc.calls)
     rc.calls = []
+    try:
+        for j in range(parts):
+            if j != w:
+                with open(_rows_file(folder, w, j), "wb") as fh:
+                    pickle.dump(theirs[j], fh, pickle.HIGHEST_PROTOCOL)
+                theirs[j] = []
+    except OSError:  # a full disk: the ordinary path checks the file
+        conn.send(("no-room",))
+        return
     conn.send(("read", rc))
-    for j in range(parts):
-        if j != w:
-            conn.send_bytes(pickle.dumps(theirs[j], pickle.HIGHEST_PROTOCOL))
-            theirs[j] = []
     msg = conn.recv()
     if msg[0] != "go":
         return
     mine += msg[1]
-    for _ in range(parts - 1):
-        mine += pickle.loads(conn.recv_bytes())
+    for j in range(parts):
+        if j != w:
+            path = _rows_file(folder, j, w)
+            with open(path, "rb") as fh:
+                mine += pickle.load(fh)
+            os.unlink(path)  # the folder holds each row once at most
     keys = _search(job, mine, w == 0)
     conn.send(("done", keys) if keys is not None else ("invalid",))

@@ -375,3 +375,48 @@ def test_one_failing_key_ends_the_bulk_check_however_hard_the_others(
     )
     assert done.returncode == 0, done.stderr
     assert "proven False" in done.stdout and "handled" not in done.stdout
+
+
+def _linearizable(tmp_path: Path) -> Path:
+    rows = simulate(random.Random(7), keys=12, ops=600, independent=True, lie=0.0)
+    return write(tmp_path / "h.jsonl", rows)
+
+
+def test_workers_hand_rows_over_in_files_that_are_gone_afterwards(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    path = _linearizable(tmp_path)
+    made: list[Path] = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def spy(**kwargs: Any) -> str:
+        folder = real_mkdtemp(dir=tmp_path, **kwargs)
+        made.append(Path(folder))
+        return folder
+
+    monkeypatch.setattr("tempfile.mkdtemp", spy)
+    want = ordinary(path, get_model("cas-register"), True)
+    assert want[0] is True
+    assert bulk(path, get_model("cas-register"), True, 3) == want
+    assert len(made) == 1 and made[0].name.startswith("seam-bulk-") and not made[0].exists()
+
+
+def test_without_a_writable_temporary_folder_one_process_reads_it_all(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _linearizable(tmp_path)
+
+    def no_room(*_args: Any, **_kwargs: Any) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tempfile.mkdtemp", no_room)
+    assert bulk(path, get_model("cas-register"), True, 2) == ordinary(path, get_model("cas-register"), True)
+
+
+def test_a_worker_that_cannot_write_its_rows_leaves_the_file_to_the_ordinary_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import checkers.linearizable.bulk as bulk_module
+
+    path = _linearizable(tmp_path)
+    monkeypatch.setattr(bulk_module, "_rows_file", lambda *_: str(tmp_path / "missing" / "rows"))
+    assert bulk(path, get_model("cas-register"), True, 2) is None
