@@ -65,13 +65,27 @@ def assert_left_nothing(run_dir: Path) -> None:
 
 
 def _wait_for_fault(run_dir_glob: Path, fault: str, timeout: float = 60) -> Path:
-    """Wait until a run's history shows ``fault`` applied and not yet stopped; return the run dir."""
+    """Wait until a run's history shows ``fault`` applied and not yet stopped; return the run dir.
+
+    Reads only what each poll added (whole lines): re-reading the whole history ten
+    times a second took CPU from the run it waits for on a loaded machine."""
     deadline = time.monotonic() + timeout
+    read: dict[Path, int] = {}
+    last: dict[Path, dict] = {}
     while time.monotonic() < deadline:
         for hist in run_dir_glob.glob("*/*/history.jsonl"):
-            rows = [json.loads(line) for line in hist.read_text().splitlines() if line.strip().endswith("}")]
-            mine = [r for r in rows if r.get("process") == "nemesis" and r.get("fault") == fault]
-            if mine and mine[-1]["type"] != "invoke" and mine[-1].get("phase") == "start":
+            with hist.open("rb") as fh:
+                fh.seek(read.get(hist, 0))
+                chunk = fh.read()
+            whole = chunk[: chunk.rfind(b"\n") + 1]
+            read[hist] = read.get(hist, 0) + len(whole)
+            for line in whole.splitlines():
+                if b'"nemesis"' in line and line.strip().endswith(b"}"):
+                    row = json.loads(line)
+                    if row.get("process") == "nemesis" and row.get("fault") == fault:
+                        last[hist] = row
+            mine = last.get(hist)
+            if mine and mine["type"] != "invoke" and mine.get("phase") == "start":
                 return hist.parent
         time.sleep(0.1)
     raise AssertionError(f"no {fault} fault became active within {timeout}s")
