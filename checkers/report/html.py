@@ -347,6 +347,7 @@ def view(data: RunData, graphs: list[Path]) -> dict[str, Any]:
         "has_timeline": any(p.name == "timeline.html" for p in graphs),
         "notes": data.notes,
         "scenario": _scenario(data, checkers),
+        "replay": _replay(run),
         "by_node": _by_node(checkers),
         "extra_top": {
             k: _compact(v, 200)
@@ -354,6 +355,26 @@ def view(data: RunData, graphs: list[Path]) -> dict[str, Any]:
             if k not in {"valid", "anomalies", "checkers", "files", "error", "run", "history"}
         },
     }
+
+
+def _replay(run: dict[str, Any]) -> dict[str, Any] | None:
+    """How close a replay's faults came to the stored run's (``run.replay``, from ``seam test --replay``):
+    a replay that drifted may not have reproduced the anomaly for the reason it first appeared."""
+    replay = run.get("replay")
+    if not isinstance(replay, dict) or not isinstance(replay.get("faults"), list):
+        return None
+    matched, missing = int(replay.get("matched") or 0), int(replay.get("missing") or 0)
+    tolerance = replay.get("tolerance", 1.0)
+    worst = float(replay.get("max_difference") or 0.0)
+    summary = (f"{matched} of {matched + missing} stored faults started again; the largest offset "
+               f"difference is {worst:.3f} s, {'within' if replay.get('within') else 'NOT within'} "
+               f"the {tolerance:g} s tolerance")
+    if replay.get("extra"):
+        summary += f"; {replay['extra']} faults the stored run did not have"
+    rows = [{k: ("-" if f.get(k) is None else f.get(k)) for k in ("fault", "f", "original", "replay", "difference")}
+            for f in replay["faults"] if isinstance(f, dict)]
+    return {"of": str(replay.get("of") or ""), "summary": summary, "within": bool(replay.get("within")),
+            "faults": rows}
 
 
 def _scenario(data: RunData, checkers: dict[str, dict[str, Any]]) -> dict[str, Any] | None:

@@ -69,6 +69,8 @@ def test_a_replay_starts_every_stored_fault_within_a_second_of_its_offset(result
     worst = max(abs(a.began - b.began) for b, a in pairs)
     assert abs(said["max_difference"] - worst) < 0.002
     assert f"replay: {len(stored)}/{len(stored)} faults started again" in again.stdout
+    page = (replay / "report.html").read_text()
+    assert f"Replay of {original}" in page and f"{len(stored)} of {len(stored)} stored faults started again" in page
 
 
 def test_replay_refuses_options_that_would_change_the_schedule(results: Path, tmp_path: Path) -> None:

@@ -420,3 +420,28 @@ def test_the_report_shows_the_scenario_its_evidence_and_the_load_per_node(tmp_pa
     table = page.split('<table id="by-node">', 1)[1].split("</table>", 1)[0]
     assert re.findall(r"<td>(n\d)</td><td>(\d+)</td>", table) == [("n1", "8"), ("n2", "8")]
     assert "No safety violation; 1 warning(s)" in page
+
+
+def test_a_replay_says_how_close_its_faults_came_to_the_stored_runs(tmp_path: Path) -> None:
+    """`seam test --replay` records run.replay; a drifted replay is said in red, each fault in a row."""
+    rows = history()
+    replay = {"of": "results/orders/20261203T101500", "matched": 1, "missing": 1, "extra": 0,
+              "max_difference": 1.8, "tolerance": 1.0, "within": False, "faults": [
+                  {"fault": "pause", "f": "start-pause", "original": 5.0, "replay": 6.8, "difference": 1.8,
+                   "same_value": True},
+                  {"fault": "partition", "f": "start-partition", "original": 12.0, "replay": None,
+                   "difference": None, "same_value": None}]}
+    results = {"valid": True, "anomalies": [], "files": [], "error": None, "checkers": {},
+               "run": {"ops": len(rows), "counts": {}, "seconds": 8.0, "interrupted": False, "replay": replay}}
+    page = unescape(render_run(write_run(tmp_path, results=results)).read_text())
+    assert "Replay of results/orders/20261203T101500" in page
+    assert ('<p class="drift">1 of 2 stored faults started again; the largest offset difference is 1.800 s, '
+            "NOT within the 1 s tolerance.</p>") in page
+    table = page.split('<section id="replay">', 1)[1].split("</table>", 1)[0]
+    assert re.findall(r"<tr><td>(\w+)</td><td>([\w-]+)</td><td>([\d.]+)</td><td>([\d.-]+)</td>", table) == [
+        ("pause", "start-pause", "5.0", "6.8"), ("partition", "start-partition", "12.0", "-")]
+
+
+def test_a_run_that_is_no_replay_has_no_replay_section(tmp_path: Path) -> None:
+    page = render_run(write_run(tmp_path)).read_text()
+    assert 'id="replay"' not in page
