@@ -49,8 +49,9 @@ test: install
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) tests
 
+# The quick loop while coding: no slow or root tests, on TEST_WORKERS workers, stop at the first failure.
 test-fast: venv
-	$(BIN)/python -m pytest -q -x -m "not slow and not root" tests
+	$(BIN)/python -m pytest -q -x -p no:cacheprovider -n $(TEST_WORKERS) -m "not slow and not root" tests
 
 lint: venv
 	$(BIN)/ruff check harness nemesis checkers target tests bench
