@@ -202,7 +202,10 @@ class _Run:
         self.stop = stop
         self.halt = threading.Event()  # wakes sleeping workers when the run ends
         self.epoch_ns = epoch_ns
-        self.completions: queue.SimpleQueue = queue.SimpleQueue()
+        # queue.Queue, not SimpleQueue: CPython's SimpleQueue.get(timeout) waits forever once
+        # a signal handler runs past its deadline (it retries with a negative timeout), and
+        # this thread waits with a timeout and takes every signal. A SIGHUP hung a run so.
+        self.completions: queue.Queue = queue.Queue()
         start = {
             t: p for t, p in (workers or {t: t for t in range(concurrency)}).items() if t != NEMESIS
         }

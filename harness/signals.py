@@ -28,11 +28,12 @@ as the same request: ``timeout`` sends its signal to the child and then to
 the child's whole process group, so one timeout delivers SIGTERM twice.
 
 The handler takes no lock. It runs in the main thread between two bytecodes,
-maybe while that thread holds a lock the handler would need (an event's, the
-threading module's own when a thread starts, a stream's), and then it would
-wait for itself forever: a SIGHUP that hung a run twice on a loaded CI machine.
-So it only decides (plain attributes), raises an abort, and queues what must
-be done (set the events, print) for a watcher thread, woken through a pipe.
+maybe while that thread holds a lock the handler would need (an event's
+inside ``Event.wait``, a stream's), and then it would wait for itself
+forever. So it only decides (plain attributes), raises an abort, and queues
+what must be done (set the events, print) for a watcher thread, woken
+through a pipe. What the main thread waits on must survive a handler too:
+see the interpreter's completion queue (a SIGHUP hung CI runs there).
 
 A run asked to stop should be done within about a minute (in-flight ops time
 out, the heal and the teardown are bounded). If it is still going

@@ -388,3 +388,44 @@ def test_op_timestamps_are_relative_to_the_epoch():
     epoch = time.monotonic_ns() - 5_000 * MS
     history, _ = run(clients({"f": "r"}), concurrency=1, epoch_ns=epoch)
     assert history[0].time >= 5_000 * MS
+
+
+_SIGNALLED_RUN = """
+import dataclasses, signal, threading, time
+from harness.generator import clients, repeat, stagger
+from harness.interpreter import run_generator
+
+class Client:
+    def invoke(self, test, op):
+        return dataclasses.replace(op, type="ok")
+    def close(self):
+        pass
+
+signal.signal(signal.SIGALRM, lambda *_: time.sleep(0.08))  # outlasts any wait of the loop
+signal.setitimer(signal.ITIMER_REAL, 0.03, 0.1)
+stop = threading.Event()
+threading.Timer(1.5, stop.set).start()
+history = run_generator(None, clients(stagger(0.2, repeat({"f": "read"}))), client_factory=lambda t: Client(),
+                        nemesis=None, concurrency=2, record=lambda op: None, seed=1, stop=stop)
+signal.setitimer(signal.ITIMER_REAL, 0)
+print("ops", len(history))
+"""
+
+
+def test_a_signal_handler_that_outlasts_the_loops_wait_does_not_hang_the_run() -> None:
+    """The loop waits for completions with a timeout. CPython's SimpleQueue.get(timeout)
+    blocks forever when a signal handler runs past its deadline (it then waits with a
+    negative timeout, which means no timeout): a SIGHUP hung a CI run there, with nothing
+    in flight to wake it. Run in a child, so a hang fails the test instead of the suite."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        r = subprocess.run([sys.executable, "-c", _SIGNALLED_RUN], cwd=repo, capture_output=True, text=True,
+                           timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the run never ended: the loop's wait hung after a signal")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("ops ") and int(r.stdout.split()[1]) >= 8, r.stdout

@@ -114,7 +114,7 @@ def _deliver(stops: Stops, sig: signal.Signals) -> None:
 def test_a_signal_that_lands_while_the_main_thread_holds_the_events_lock_does_not_deadlock() -> None:
     """A handler runs in the main thread between two bytecodes, possibly inside
     ``Event.wait`` while that thread holds the event's plain Lock. Setting the event
-    right there would wait for itself forever (a SIGHUP 0.3 s into a run once hung it)."""
+    right there would wait for itself forever."""
     stops = Stops()
     with stops.installed():
         with stops.main._cond, stops.hard._cond:  # what the main thread holds inside Event.wait
