@@ -15,7 +15,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +33,9 @@ from target.router import Request, Router
 from target.store import StoreClient
 
 BUSINESS = ("order", "payment", "inventory", "shipping", "events", "saga", "faults")
+
+#: How often the main thread looks for SIGTERM/SIGINT: the longest a stop waits to begin.
+STOP_POLL_S = 0.05
 
 
 def make_logger(cfg: config_mod.Config, data_dir: Path) -> logging.Logger:
@@ -116,11 +118,12 @@ def build(cfg: config_mod.Config) -> tuple[NodeContext, Router, dict[str, Module
 def run(cfg: config_mod.Config) -> int:
     ctx, router, modules = build(cfg)
     (ctx.data_dir / "node.pid").write_text(f"{os.getpid()}\n")
-    stop = threading.Event()
+    # The handler only appends: it runs in the main thread between two bytecodes, maybe
+    # inside Event.wait holding the event's lock, where Event.set() would wait for itself.
+    signals: list[int] = []
 
     def on_signal(signum: int, frame: Any) -> None:
-        ctx.log.info("signal %d: shutting down", signum)
-        stop.set()
+        signals.append(signum)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -138,8 +141,9 @@ def run(cfg: config_mod.Config) -> int:
     ctx.election.start()
     if "saga" in modules and hasattr(modules["saga"], "start"):
         modules["saga"].start(ctx)
-    while not stop.wait(0.5):
-        pass
+    while not signals:
+        time.sleep(STOP_POLL_S)
+    ctx.log.info("signal %d: shutting down", signals[0])
     ctx.stopping.set()
     ctx.election.stop()
     server.shutdown()
