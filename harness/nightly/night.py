@@ -45,6 +45,7 @@ log = logging.getLogger("seam.nightly")
 SEAM_TEST = [sys.executable, "-m", "harness.cli", "test"]
 _RESULTS_LINE = re.compile(r"^results: (.+)$", re.M)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+STDERR_FD = 2
 Say = Callable[[str], None]
 
 
@@ -114,9 +115,11 @@ class Night:
         self.stamp = self.dir.name
         self.record = NightRecord(self.stamp, plan.source, plan.budget, seed,
                                   started=datetime.now().isoformat(timespec="seconds"))
+        # Both are read by the signal handler, which runs on the main thread like the night
+        # itself: plain attributes, no lock (a handler that takes a lock its own thread holds
+        # waits forever).
         self._signals = 0
         self._child: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()
 
     # -- the night ------------------------------------------------------------
 
@@ -193,8 +196,7 @@ class Night:
             out.flush()
             child = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)
-            with self._lock:
-                self._child = child
+            self._child = child
             if self._signals:  # told to stop while it was starting
                 self._forward(signal.SIGINT)
             told_at: float | None = None
@@ -217,8 +219,7 @@ class Night:
                         child.kill()
                         return child.wait()
             finally:
-                with self._lock:
-                    self._child = None
+                self._child = None
 
     # -- signals --------------------------------------------------------------
 
@@ -237,14 +238,16 @@ class Night:
     def _on_signal(self, signum: int, frame: Any) -> None:
         self._signals += 1
         name = signal.Signals(signum).name
-        sys.stderr.write(f"\nseam nightly: {name}: " + ("stopping the running test; no further runs\n"
-                         if self._signals == 1 else "telling the running test to stop now (it still heals)\n"))
+        message = f"\nseam nightly: {name}: " + ("stopping the running test; no further runs\n"
+                                                  if self._signals == 1
+                                                  else "telling the running test to stop now (it still heals)\n")
+        with contextlib.suppress(OSError):
+            os.write(STDERR_FD, message.encode())  # not sys.stderr: this thread may be inside a write to it
         self._forward(signal.SIGINT)
 
     def _forward(self, sig: int) -> None:
-        with self._lock:
-            child = self._child
-        if child is not None and child.poll() is None:
+        child = self._child
+        if child is not None and child.poll() is None:  # poll() only tries its lock: safe here
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child.pid, sig)
 

@@ -170,6 +170,7 @@ def test_sigterm_stops_the_running_test_cleanly_and_writes_what_the_night_has(tm
     out, _ = p.communicate(timeout=60)
     assert time.monotonic() - t0 < 20, out
     assert p.returncode == 0, out  # the one run made was valid
+    assert "seam nightly: SIGTERM: stopping the running test; no further runs" in out
     night_dir, night = the_night(tmp_path / "results")
     assert night["stopped"] == "signal" and night["ended"]
     assert [r["status"] for r in night["runs"]] == ["done", "skipped", "skipped"]
