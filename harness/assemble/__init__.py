@@ -82,7 +82,7 @@ class Plan:
             "faults": faults.describe(self.faults),
             "scenario": None if self.scenario is None else {
                 "name": self.scenario.name, "summary": self.scenario.summary, "proof": self.scenario.proof,
-                "exposes": dict(self.scenario.exposes)},
+                "exposes": dict(self.scenario.exposes), "lead_in": self.scenario.lead_in},
             "control": {"pid": os.getpid()},
         }
         if self.replay is not None:

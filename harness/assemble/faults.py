@@ -52,13 +52,13 @@ def resolve(names: tuple[str, ...] | list[str], options: dict[str, dict[str, Any
 
 
 def scenario_schedule(scenario: Scenario, packages: list[Any]) -> Any:
-    """The scenario's round, again and again, on the nemesis thread.
+    """The scenario's round, again and again, on the nemesis thread, after its lead-in.
 
     A step without a value takes the package's own start op, drawn afresh
     each round from the run's seeded generator context (a new node, a new
     shape); a step with a value overrides that op's value (a role or a node
     replaces the drawn aim; seconds and other fields replace the drawn ones)."""
-    from harness.generator import fn, nemesis, sleep
+    from harness.generator import fn, nemesis, sleep, then
     from nemesis.registry import get
 
     by_name = {p.name: p for p in packages}
@@ -79,7 +79,8 @@ def scenario_schedule(scenario: Scenario, packages: list[Any]) -> Any:
                 steps.append(_aimed(by_name[name].start(rng), value))
         return steps
 
-    return nemesis(fn(one_round))
+    rounds = fn(one_round)
+    return nemesis(then(sleep(scenario.lead_in), rounds) if scenario.lead_in > 0 else rounds)
 
 
 def _aimed(op: Any, value: dict[str, Any]) -> Any:

@@ -42,7 +42,7 @@ def scenario_rows(target: str) -> dict[str, dict[str, Any]]:
 
     return {
         name: {"does": s.summary, "workload": s.workload, "faults": list(s.faults),
-               "exposes": dict(s.exposes), "proof": s.proof}
+               "exposes": dict(s.exposes), "proof": s.proof, "lead_in": s.lead_in}
         for name, s in sorted(get(target).scenarios.items())
     }
 
@@ -90,5 +90,6 @@ def nemeses(as_json: bool, target: str) -> None:
         sc.add_column(column, style="bold" if column == "name" else None)
     for name, row in scenarios.items():
         exposes = "\n".join(f"{b}: {k}" for b, k in row["exposes"].items()) or "- (a sustained soak)"
-        sc.add_row(name, row["does"], f"{row['workload']}: {', '.join(row['faults'])}", exposes)
+        first = f"\nfirst round after {row['lead_in']:g} s" if row["lead_in"] else ""
+        sc.add_row(name, row["does"], f"{row['workload']}: {', '.join(row['faults'])}{first}", exposes)
     console.print(sc)

@@ -85,7 +85,9 @@ class Scenario:
     maps a ``--bug`` flag to the anomaly kind the scenario must catch it with;
     without the flag the run must be VALID. ``proof`` says, for a reader of
     the report, which artefact shows the mechanism holding (or failing).
-    ``defaults`` are TestSpec fields the scenario needs (a rate, a time limit)
+    ``lead_in`` is load without faults before the first round only: a round
+    that opens on a cold system (no leader elected yet, no request far enough
+    along to be caught) tests nothing. ``defaults`` are TestSpec fields the scenario needs (a rate, a time limit)
     that apply unless the user set them.
     """
 
@@ -97,6 +99,7 @@ class Scenario:
     proof: str
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    lead_in: float = 0.0
 
     @property
     def faults(self) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ def test_every_orders_scenario_and_flag_is_in_the_orders_nightly_round() -> None
     for s in parts:
         for fault, options in s.options.items():
             assert night.options[fault] == options
-    cycle = sum(step for step in night.round if not isinstance(step, tuple))
+    cycle = night.lead_in + sum(step for step in night.round if not isinstance(step, tuple))
     assert night.defaults["time_limit"] >= cycle  # the default run covers one whole cycle
 
 
@@ -29,7 +29,8 @@ def test_rounds_run_in_order_with_a_kill_between_and_options_merge() -> None:
              {"stall": {"op": "ship"}}, {"bug-a": "kind-a"})
     b = part("b", (("down", "start", None), 3.0, ("down", "stop", None)), {"down": {"op": "charge"}})
     night = nightly("orders", [a, b])
-    assert night.round == (WARM_UP, *a.round, *KILL_BREAK, *b.round, *KILL_BREAK)
+    assert night.round == (*a.round, *KILL_BREAK, *b.round, *KILL_BREAK)
+    assert night.lead_in == WARM_UP  # once, before the first cycle, not every cycle
     assert night.options == {"stall": {"op": "ship"}, "down": {"op": "charge"}}
     assert night.exposes == {"bug-a": "kind-a"} and night.defaults["rate"] == 30.0
 

@@ -141,3 +141,21 @@ def test_pause_aims_at_a_role_the_target_declares_and_refuses_others():
         ConfigError, match=r"pause.target=leader.*role the target declares \(none\)"
     ):
         packages("pause", options={"pause": {"target": "leader"}})  # FakeTarget declares no roles
+
+
+def _scenario_fault_times(lead_in):
+    from harness.assemble.faults import scenario_schedule
+    from harness.targets.base import Scenario
+
+    sc = Scenario("s", "s", "orders", (("kill", "start", None), 1.0, ("kill", "stop", None), 2.0),
+                  {}, "proof", lead_in=lead_in)
+    gen = time_limit(10, scenario_schedule(sc, packages("kill")))
+    return [(round(op.time / 1e9, 1), op.extra["phase"]) for op in simulate(gen, concurrency=1) if op.type == "invoke"]
+
+
+def test_a_scenarios_lead_in_delays_its_first_round_only():
+    plain = _scenario_fault_times(0.0)
+    assert plain[:4] == [(0.0, "start"), (1.0, "stop"), (3.0, "start"), (4.0, "stop")]
+    led = _scenario_fault_times(2.5)
+    # Shifted once by the lead-in: rounds still follow each other 3 s apart.
+    assert led[:4] == [(2.5, "start"), (3.5, "stop"), (5.5, "start"), (6.5, "stop")]
