@@ -18,7 +18,9 @@ still complete or time out); the third aborts. SIGTERM and SIGHUP stop the
 generator at once, and a second one aborts. A stopped run is healed,
 collected and checked like any other; one stopped before a single client op
 completed is exit 3 (nothing was checked). An abort skips the check, and the
-``finally`` scopes still heal and stop every node.
+``finally`` scopes still heal and stop every node. Once the nodes are
+stopped, any of these signals cuts the check short (exit 3; the run log
+says where the check was, the history stays to be checked again).
 
 Exit codes follow DESIGN section 6: 0 valid, 1 anomalies, 2 unknown,
 3 the run itself failed.
@@ -30,6 +32,7 @@ import contextlib
 import logging
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -48,6 +51,9 @@ if TYPE_CHECKING:
     from harness.targets.base import Workload
 
 log = logging.getLogger("seam.runner")
+
+#: Innermost frames of a check cut short that the run log keeps.
+CUT_FRAMES = 12
 
 
 @dataclass
@@ -123,6 +129,8 @@ def run_test(plan: Plan, *, progress: bool = True, install_sigint: bool = True) 
     except KeyboardInterrupt as e:
         reason = e.reason if isinstance(e, RunAborted) else "interrupted (KeyboardInterrupt)"
         log.error("run aborted before a verdict: %s", reason)
+        if stops.checking:  # where a check that ran too long was: the lead for a slow checker
+            log.info("the check was cut short in:\n%s", "".join(traceback.format_tb(e.__traceback__)[-CUT_FRAMES:]))
         outcome = _failed(store, reason, ui, stops)
         _write_failure(plan, store, reason, ui)
     finally:

@@ -23,6 +23,11 @@ waits until they are done (a KeyboardInterrupt in the middle of a teardown
 loop would leave the remaining nodes running), and signals after the abort
 are only reported, so nothing cuts the heal short.
 
+Once the nodes are healed and stopped, only checking is left, and the history
+is on disk: any of these signals then cuts the check short at once (abort,
+no verdict; ``seam check <run dir>`` checks the saved run again). Waiting
+for a second signal would only make whoever sent it reach for SIGKILL.
+
 A repeat of the same signal within ``REPEAT_WINDOW_S`` of the first counts
 as the same request: ``timeout`` sends its signal to the child and then to
 the child's whole process group, so one timeout delivers SIGTERM twice.
@@ -102,6 +107,7 @@ class Stops:
         self._pending: str | None = None  # the reason of an abort that is waiting
         self._effects: deque[Callable[[], None]] = deque()  # for the watcher (deque.append takes no lock)
         self._wake_fd: int | None = None  # the watcher's pipe, while handlers are installed
+        self.checking = False  # nodes stopped, only the check left: a signal cuts it short
 
     # -- what each signal does --------------------------------------------------
 
@@ -111,7 +117,9 @@ class Stops:
         if self._repeat(name):
             log.info("%s again within %.1fs: the same request, ignored", name, REPEAT_WINDOW_S)
             return
-        if signum == signal.SIGINT:
+        if self.checking:
+            self.cut_check(name)
+        elif signum == signal.SIGINT:
             self.press()
         else:
             self.terminate(name)
@@ -144,6 +152,15 @@ class Stops:
         else:
             again = f"a second {name}" if name == self.signal else f"{name} after {self.signal}"
             self._abort(f"aborted by {again}")
+
+    def cut_check(self, name: str) -> None:
+        """Any stop signal once the nodes are stopped: abort the check (module doc)."""
+        if self.aborted:
+            self._say(f"{name}: already stopping the check")
+            return
+        self._note(name)
+        self._abort(f"{name} while checking: the check was cut short (the history is saved; "
+                    "`seam check <run dir>` checks it again)")
 
     def _raise(self, *, main: bool = False, hard: bool = False) -> None:
         """Note the request here at once; set the events later, off the handler (module doc)."""
@@ -182,7 +199,7 @@ class Stops:
     def _abort(self, reason: str) -> None:
         self.aborted = True
         self._raise(main=True, hard=True)
-        self._say(f"{reason}: aborting; healing the faults and stopping every node")
+        self._say(reason if self.checking else f"{reason}: aborting; healing the faults and stopping every node")
         if self._holding:
             self._pending = reason  # raised when the scopes have unwound
             return
@@ -209,10 +226,11 @@ class Stops:
         last, self._last = self._last, (name, now)
         return last is not None and last[0] == name and now - last[1] < REPEAT_WINDOW_S
 
-    @staticmethod
-    def stopped() -> None:
-        """The run has healed and stopped its nodes: disarm the watchdog (checking may take long)."""
+    def stopped(self) -> None:
+        """The run has healed and stopped its nodes: disarm the watchdog (checking may take long),
+        and from now on a signal cuts the check short (module doc)."""
         faulthandler.cancel_dump_traceback_later()
+        self.checking = True
 
     def _say(self, message: str) -> None:
         self._later(lambda: _print(message))

@@ -224,3 +224,37 @@ def test_a_second_sigterm_aborts_but_still_resumes_and_stops_every_node(when: st
     data = outcome_files(run_dir)
     assert data["valid"] is None and data["exit_code"] == 3 and "second SIGTERM" in data["error"], data
     assert_left_nothing(run_dir)  # the ledger's pause was undone: the heal ran after the abort
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_the_check_cuts_it_short_and_the_log_says_where_it_was(sig: signal.Signals,
+                                                                               results: Path, tmp_path: Path) -> None:
+    """The nodes are down and the history is saved: one signal ends a check that would run for
+    minutes (the folder target's endless checker), without a verdict, and the run log keeps
+    the check's innermost frames, the lead to why it was slow."""
+    proc = seam_popen("test", "--target", "tests.integration.minitarget", "--workload", "endless-check",
+                      "--time-limit", "2", "--node-count", "3", "--rate", "50", "--seed", "3",
+                      "--results", str(results), "--no-progress", cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+                "phase: check" in log.read_text() for log in results.glob("*/*/seam.log")):
+            time.sleep(0.2)
+        time.sleep(0.5)  # well inside the checker now
+        sent = time.monotonic()
+        proc.send_signal(sig)
+        out, err = _communicate_or_dump(proc, timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 3 and took < 10, (proc.returncode, took, err)
+    assert f"{sig.name} while checking: the check was cut short" in err, err
+    (run_dir,) = run_dirs(results)
+    data = outcome_files(run_dir)
+    assert data["valid"] is None and "while checking" in data["error"], data
+    log = (run_dir / "seam.log").read_text()
+    assert "the check was cut short in:" in log and "in check" in log and "minitarget" in log, log[-2000:]
+    assert any(json.loads(line)["type"] == "ok" for line in (run_dir / "history.jsonl").read_text().splitlines())

@@ -50,6 +50,23 @@ def test_a_copy_of_the_same_signal_inside_the_window_is_one_request() -> None:
         stops.receive(signal.SIGTERM)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_once_the_nodes_are_stopped_the_first_signal_cuts_the_check_short(sig: signal.Signals,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """Nothing is left to heal or read: a Ctrl-C that only ended the main phase would leave
+    a slow check running, and the sender would reach for SIGKILL."""
+    clock = Clock()
+    stops = Stops(clock)
+    stops.stopped()
+    with pytest.raises(RunAborted, match=f"{sig.name} while checking: the check was cut short"):
+        stops.receive(sig)
+    assert stops.aborted and stops.signal == sig.name
+    clock.now += 2 * REPEAT_WINDOW_S
+    stops.receive(sig)  # after the abort: said, never raised
+    err = capsys.readouterr().err
+    assert "already stopping the check" in err and "healing" not in err  # nothing is left to heal
+
+
 def test_ctrl_c_after_sigterm_aborts_and_names_both() -> None:
     clock = Clock()
     stops = Stops(clock)

@@ -156,6 +156,29 @@ def _register(spec: TestSpec, addrs: Mapping[str, NodeAddr]) -> Workload:
     return Workload("register", MiniClient(addrs), MiniGen(spec.seed, len(addrs)), None, _checker(spec))
 
 
+#: How long the endless checker runs before it gives up (bounded, like every loop here).
+ENDLESS_S = 300.0
+
+
+class EndlessChecker:
+    """A checker that does not finish in any useful time, like a hopeless search: what a
+    signal during the check phase must cut short."""
+
+    def check(self, test: Any, history: Any, artifacts: Any) -> Any:
+        from harness.core.verdict import CheckResult
+
+        time.sleep(ENDLESS_S)
+        return CheckResult(valid="unknown", error=f"gave up after {ENDLESS_S:g}s")
+
+
+def _endless_checker(spec: TestSpec) -> Checker:
+    return EndlessChecker()
+
+
+def _endless(spec: TestSpec, addrs: Mapping[str, NodeAddr]) -> Workload:
+    return Workload("endless-check", MiniClient(addrs), MiniGen(spec.seed, len(addrs)), None, EndlessChecker())
+
+
 def _make(ctx: MakeContext) -> Target:
     return MiniTarget(ctx.remote, ctx.addrs)
 
@@ -165,6 +188,8 @@ TARGET = TargetKind(
     summary="an in-memory register per node, over HTTP (Seam's test of a target in one folder)",
     make=_make,
     workloads={"register": WorkloadKind("register", "read/write/cas, one node per key", _register, _checker,
-                                        model="cas-register", independent=True, recovery_time=0.5)},
+                                        model="cas-register", independent=True, recovery_time=0.5),
+               "endless-check": WorkloadKind("endless-check", "the register, with a checker that never finishes",
+                                             _endless, _endless_checker, recovery_time=0.0)},
     default_workload="register",
 )

@@ -31,7 +31,7 @@ def test_nothing_outside_this_folder_names_the_target() -> None:
     from harness.targets import get
 
     kind = get(MODULE)
-    assert kind.name == "miniregister" and set(kind.workloads) == {"register"}
+    assert kind.name == "miniregister" and set(kind.workloads) == {"register", "endless-check"}
 
 
 @pytest.mark.skipif(not _root(), reason="the partition nemesis installs iptables rules: needs root")
