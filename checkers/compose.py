@@ -6,11 +6,14 @@ except for ``InputError``, which means the history itself is bad: that is
 the run failing (exit 3), not a checker giving up, so it propagates.
 Verdicts merge with ``merge_valid`` (``False`` beats ``"unknown"`` beats
 ``True``); the composed result's ``stats`` hold each checker's full result
-under its name, in the order given.
+under its name, in the order given. Each checker's time goes to the
+``seam.check`` log (a run's ``seam.log``): which one made a check slow.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +26,8 @@ if TYPE_CHECKING:  # annotations only: `seam check` need not load every protocol
     from harness.core.protocols import Checker
 
 __all__ = ["Composed", "check_safe", "compose"]
+
+log = logging.getLogger("seam.check")
 
 
 def check_safe(
@@ -50,9 +55,7 @@ class Composed:
         self.checkers = dict(checkers)
 
     def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
-        results = {
-            name: check_safe(c, test, history, artifacts) for name, c in self.checkers.items()
-        }
+        results = {name: self._timed(name, c, test, history, artifacts) for name, c in self.checkers.items()}
         return CheckResult(
             valid=merge_valid([r.valid for r in results.values()]),
             anomalies=[a for r in results.values() for a in r.anomalies],
@@ -60,6 +63,15 @@ class Composed:
             files=[f for r in results.values() for f in r.files],
             error="; ".join(f"{name}: {r.error}" for name, r in results.items() if r.error) or None,
         )
+
+
+    @staticmethod
+    def _timed(name: str, checker: Checker, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+        t0 = time.monotonic()
+        log.info("checker %s: started", name)
+        result = check_safe(checker, test, history, artifacts)
+        log.info("checker %s: %s in %.2fs", name, result.valid, time.monotonic() - t0)
+        return result
 
 
 def compose(checkers: Mapping[str, Checker]) -> Composed:

@@ -136,3 +136,12 @@ def test_anomaly_to_json_is_the_deep_copy_asdict_makes() -> None:
     got["details"]["calls"][1]["v"] = "changed"
     got["ops"].append(9)
     assert a.details["calls"][1]["v"] == (1, 2) and a.ops == [3, 1]
+
+
+def test_each_checker_logs_its_start_and_its_time(caplog: pytest.LogCaptureFixture) -> None:
+    """A check that runs long says which checker it was in (the run's seam.log)."""
+    caplog.set_level("INFO", logger="seam.check")
+    compose({"first": Fixed(True), "second": Fixed(False, "lost")}).check(None, HISTORY, None)
+    lines = [r.getMessage() for r in caplog.records if r.name == "seam.check"]
+    assert lines[0] == "checker first: started" and lines[2] == "checker second: started"
+    assert lines[1].startswith("checker first: True in ") and lines[3].startswith("checker second: False in ")
