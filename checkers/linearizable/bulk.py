@@ -28,7 +28,8 @@ from operator import itemgetter
 from typing import Any
 
 from checkers.linearizable.models import Model, freeze
-from checkers.linearizable.partition import _run_inline, worker_signals
+from checkers.linearizable.partition import _run_inline
+from checkers.linearizable.workers import worker_signals
 from harness.core.op import Call
 from harness.formats.jsonl_calls import NotPlain, RangeCalls, Row, read_range, split_ranges, stitch
 

@@ -5,9 +5,10 @@ Kroening's P-compositionality): a history over independent keys is
 linearizable iff each key's sub-history is. So ``kv`` (keyed) and any model
 lifted with ``independent`` are checked one key at a time.
 
-Keys are searched in worker processes when there is enough work to pay for
-them (several keys and many calls); small inputs run inline, so the oracle
-corpus does not pay for a process pool. Each key has its own deadline and
+Keys are searched in worker processes (``workers.py``) when there is enough
+work to pay for them (several keys and many calls); small inputs run inline,
+so the oracle corpus does not pay for forking. A worker that dies leaves its
+keys ``unknown`` with the reason. Each key has its own deadline and
 configuration budget; a key that exhausts either is ``unknown`` with the
 reason, and the history is then ``unknown`` unless another key is invalid.
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -213,19 +213,6 @@ def _packed(
         yield i, [_FIELDS(c) for c in work[i][1]]
 
 
-def worker_signals() -> None:
-    """Start of every forked worker: die on SIGTERM and SIGHUP, leave SIGINT to the parent.
-
-    A forked worker inherits its parent's handlers. Under ``seam test`` those
-    turn SIGTERM into "stop the run, then check", so the SIGTERM with which a
-    pool ends its workers (when one key is found non-linearizable) was taken
-    as a request to stop, and the check hung until a second signal aborted it.
-    """
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _work_item(item: tuple[int, list[Any]]) -> tuple[int, SearchResult, float]:
     assert _WORK is not None
     model, timeout, max_configs = _WORK
@@ -244,30 +231,50 @@ def _run_pool(
     global _WORK
     import multiprocessing  # only here: most checks run inline and need not load it
 
+    from checkers.linearizable.workers import Died, Workers
+
     if "fork" not in multiprocessing.get_all_start_methods():
         return [_check_key(cs, model, timeout, max_configs) for _, cs in work]
     # Largest keys first, so one big key does not finish last on its own.
     order = sorted(range(len(work)), key=lambda i: -len(work[i][1]))
     chunk = max(1, min(32, len(work) // (jobs * 8)))
     results: list[tuple[SearchResult, float] | None] = [None] * len(work)
+    failed_key: Any = None
     _WORK = (model, timeout, max_configs)
     # Keep the collector in the workers away from the inherited history: a
     # full collection would touch (and so copy) every inherited page.
     gc.freeze()
     try:
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(min(jobs, len(work)), initializer=worker_signals) as pool:
-            for i, result, secs in pool.imap_unordered(
-                _work_item, _packed(work, order), chunksize=chunk
-            ):
-                results[i] = (result, secs)
-                if result.valid is False:
-                    # The verdict is settled; the pool's exit terminates the workers.
-                    for j, r in enumerate(results):
-                        if r is None:
-                            results[j] = (_not_finished(work[i][0]), 0.0)
-                    break
+        with Workers(_work_item, min(jobs, len(work))) as workers:
+            for (i, _), found in workers.map_unordered(_chunks(_packed(work, order), chunk)):
+                result = _died(work[i][0], found) if isinstance(found, Died) else found[1:]
+                results[i] = result
+                if result[0].valid is False:
+                    failed_key = work[i][0]
+                    break  # the verdict is settled; leaving the block ends the workers
     finally:
         _WORK = None
         gc.unfreeze()
-    return [r for r in results if r is not None]
+    return [r if r is not None else (_unchecked(failed_key), 0.0) for r in results]
+
+
+def _chunks(items: Iterator[tuple[int, list[Any]]], size: int) -> Iterator[list[tuple[int, list[Any]]]]:
+    batch: list[tuple[int, list[Any]]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _died(key: Any, died: Any) -> tuple[SearchResult, float]:
+    return SearchResult("unknown", f"not finished: the worker checking key {key!r} died "
+                                   f"(exit code {died.exitcode}; out of memory?)"), 0.0
+
+
+def _unchecked(failed_key: Any) -> SearchResult:
+    if failed_key is not None:
+        return _not_finished(failed_key)
+    return SearchResult("unknown", "not checked: every worker process died")

@@ -8,7 +8,7 @@ import pytest
 
 from checkers.linearizable import partition
 from checkers.linearizable.models import get_model
-from harness.core.op import History, Op
+from harness.core.op import Call, History, Op
 
 
 def keyed_history(keys: int, per_key: int, bad_key: int | None) -> History:
@@ -75,3 +75,23 @@ def test_the_pool_ends_its_workers_under_a_parent_that_handles_sigterm() -> None
     assert done.returncode == 0, done.stderr
     assert "valid False" in done.stdout
     assert "handled" not in done.stdout, "a worker ran the parent's SIGTERM handler"
+
+
+def test_a_worker_that_dies_makes_its_keys_unknown_instead_of_hanging_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    real = partition._work_item
+    key_field = list(Call.__dataclass_fields__).index("key")
+
+    def dies_on_key_3(item: Any) -> Any:
+        i, rows = item
+        if rows[0][key_field] == 3:  # as the OOM killer would end the worker
+            os._exit(9)
+        return real(item)
+
+    monkeypatch.setattr(partition, "_work_item", dies_on_key_3)
+    calls = keyed_history(12, 400, None).calls(independent=True)
+    result = partition.check_calls(calls, get_model("register"), by_key=True, jobs=2)
+    assert result.valid == "unknown"
+    (dead,) = [k for k in result.keys if k.valid != True]  # noqa: E712 - "unknown" is truthy
+    assert dead.key == 3 and "died (exit code 9" in dead.result.reason
