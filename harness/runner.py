@@ -128,6 +128,11 @@ def run_test(plan: Plan, *, progress: bool = True, install_sigint: bool = True) 
         _write_failure(plan, store, str(e), ui)
     except KeyboardInterrupt as e:
         reason = e.reason if isinstance(e, RunAborted) else "interrupted (KeyboardInterrupt)"
+        written = _written_verdict(store) if stops.checking else None
+        if written is not None:  # only the report was cut short: the verdict stands
+            log.warning("%s; results.json keeps the verdict (`seam report %s` renders the report)", reason, store.path)
+            return RunOutcome(written.get("valid"), int(written.get("exit_code", EXIT_FAILED)), store.path,
+                              ops=ui.total, counts=dict(ui.counts), stopped_by=stops.signal)
         log.error("run aborted before a verdict: %s", reason)
         if stops.checking:  # where a check that ran too long was: the lead for a slow checker
             log.info("the check was cut short in:\n%s", "".join(traceback.format_tb(e.__traceback__)[-CUT_FRAMES:]))
@@ -308,6 +313,14 @@ def _run_stats(ui: Progress, elapsed: float, stops: Stops, stats: Any = None) ->
     if stats is not None:
         run["interpreter"] = stats.to_json()
     return run
+
+
+def _written_verdict(store: Any) -> dict[str, Any] | None:
+    """results.json as this run wrote it, if it holds a verdict (None before it is written)."""
+    from harness.store import RESULTS_JSON, read_json_object
+
+    doc = read_json_object(store.path / RESULTS_JSON)  # {} when missing or half-written
+    return doc if doc.get("valid") is not None else None
 
 
 def _write_failure(plan: Plan, store: Any, error: str, ui: Progress) -> None:

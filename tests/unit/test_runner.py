@@ -66,3 +66,49 @@ def test_iptables_nemeses_need_root(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="--nemesis partition needs root"):
         check_spec(TestSpec(nemesis=["kill", "partition"]))
     check_spec(TestSpec(nemesis=["kill", "pause"]))  # signals to our own processes: no root needed
+
+
+class _Plan:
+    """The little of a Plan that run_test itself calls."""
+
+    def __init__(self, root):
+        self.root = root
+        self.failures: list[str] = []
+
+    def open_store(self):
+        from harness.store import RunStore
+
+        return RunStore(self.root, "t")
+
+    def record_test(self, store, addrs=None) -> None:
+        pass
+
+    def record_failure(self, store, error, run) -> None:
+        self.failures.append(error)
+
+
+@pytest.mark.parametrize("verdict_written", [True, False])
+def test_a_signal_while_checking_keeps_a_verdict_already_written(verdict_written: bool, tmp_path, monkeypatch) -> None:
+    """Cut short while the report renders, the run keeps its verdict and exit code; cut short
+    before results.json, it failed without one (and says where the check was)."""
+    import json
+    import signal
+
+    from harness import runner
+
+    def checking_then_cut(plan, store, ui, stops):
+        stops.stopped()
+        if verdict_written:
+            (store.path / "results.json").write_text(json.dumps({"valid": False, "exit_code": 1}))
+        stops.receive(signal.SIGTERM)  # raises RunAborted, as the handler would
+        raise AssertionError("not reached")
+
+    monkeypatch.setattr(runner, "_run", checking_then_cut)
+    plan = _Plan(tmp_path)
+    outcome = runner.run_test(plan, progress=False, install_sigint=False)  # type: ignore[arg-type]
+    if verdict_written:
+        assert (outcome.valid, outcome.exit_code, plan.failures) == (False, 1, [])
+    else:
+        assert outcome.valid is None and outcome.exit_code == 3
+        assert plan.failures and "SIGTERM while checking" in plan.failures[0]
+        assert "the check was cut short in:" in (outcome.path / "seam.log").read_text()
