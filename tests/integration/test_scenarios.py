@@ -68,7 +68,7 @@ def test_a_paused_leader_is_fenced_and_the_report_shows_the_rejected_token(tmp_p
 
 
 def test_fence_after_write_lets_the_stale_ship_land_as_a_stale_fenced_write(tmp_path: Path) -> None:
-    # Two rounds: the first one's stalled sagas are the start-up backlog, rarely cancelled in time.
+    # Two rounds: a stale ship lands only for a stalled saga cancelled before the new leader resends it.
     results, _ = seam_test(tmp_path, "--scenario", "paused-leader", "--bug", "fence-after-write",
                            "--time-limit", "30")
     assert "stale-fenced-write" in kinds(results)
