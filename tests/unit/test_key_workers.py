@@ -46,36 +46,3 @@ def test_leaving_early_kills_a_worker_deep_in_an_item_at_once() -> None:
     assert time.monotonic() - started < 10
     assert not any(p.is_alive() for p in procs)
 
-
-def test_the_history_whose_check_hung_under_a_process_pool_checks_200_times_in_a_row() -> None:
-    """A `seam test --scenario slow-replica --bug weak-quorum` run (30 keys, one invalid) whose
-    check phase hung: ending multiprocessing.Pool early SIGTERMs workers, one held the result
-    queue's lock, and the pool's task handler waited for it forever (about 1 check in 100
-    hung; 4 of 10 processes of 50 checks). A hang fails here at the time limit."""
-    import subprocess
-    import sys
-    import textwrap
-    from pathlib import Path
-
-    data = Path(__file__).with_name("data") / "pool-hang.history.jsonl.gz"
-    script = textwrap.dedent(
-        f"""
-        import gzip, json
-        from checkers.linearizable import partition
-        from checkers.linearizable.models import get_model
-        from harness.core.op import History, op_from_json
-        rows = [json.loads(line) for line in gzip.open({str(data)!r}, "rt")]
-        history = History([op_from_json(r) for r in rows])  # kept: a parent as big as seam test's
-        model = get_model("cas-register")
-        calls = history.calls(observed_failures=model.observed_failures, independent=True)
-        assert len(calls) >= partition._INLINE_CALLS  # the workers, not inline
-        for _ in range(200):
-            assert partition.check_calls(calls, model, by_key=True, timeout=60, jobs=2).valid is False
-        print("200 checks")
-        """
-    )
-    try:
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError("an early stop of the key workers hung the check") from e
-    assert done.returncode == 0 and "200 checks" in done.stdout, done.stderr
