@@ -270,8 +270,8 @@ def _chunks(items: Iterator[tuple[int, list[Any]]], size: int) -> Iterator[list[
 
 
 def _died(key: Any, died: Any) -> tuple[SearchResult, float]:
-    return SearchResult("unknown", f"not finished: the worker checking key {key!r} died "
-                                   f"(exit code {died.exitcode}; out of memory?)"), 0.0
+    how = "killed by SIGKILL: out of memory?" if died.exitcode == -9 else f"exit code {died.exitcode}"
+    return SearchResult("unknown", f"not finished: the worker checking key {key!r} died ({how})"), 0.0
 
 
 def _unchecked(failed_key: Any) -> SearchResult:

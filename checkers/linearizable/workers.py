@@ -12,11 +12,12 @@ it forever, too.
 Here each worker has its own duplex pipe and shares no lock with anyone, so
 stopping means killing: nothing is left locked. A worker that dies is an
 ``EOFError`` on its pipe, and its chunk comes back as ``Died`` rows instead
-of a hang.
+of a hang. An exception in a worker is raised in the parent, as a pool would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -45,14 +46,22 @@ def worker_signals() -> None:
 
 
 def _serve(run: Callable[[Any], Any], conn: Connection) -> None:
-    """A worker: results of each chunk it is sent, until its pipe closes."""
+    """A worker: results of each chunk it is sent, until its pipe closes; an exception goes
+    back to the parent, which raises it (as a pool would), instead of ending the worker."""
     worker_signals()
     while True:
         try:
             chunk = conn.recv()
         except EOFError:
             return
-        conn.send([run(item) for item in chunk])
+        try:
+            reply: tuple[str, Any] = ("done", [run(item) for item in chunk])
+        except Exception as e:  # noqa: BLE001 - the parent decides
+            reply = ("raised", e)
+        try:
+            conn.send(reply)
+        except Exception as e:  # noqa: BLE001 - an exception that does not pickle
+            conn.send(("raised", RuntimeError(f"{type(e).__name__} in a key worker: {e}")))
 
 
 class Workers:
@@ -97,22 +106,26 @@ class Workers:
             chunk = next(todo, None)
             if chunk is None:
                 break
-            conn.send(chunk)
             busy[conn] = chunk
+            with contextlib.suppress(OSError):  # died already: its EOF says so below
+                conn.send(chunk)
         while busy:
             for ready in wait(list(busy)):
                 assert isinstance(ready, Connection)
                 conn = ready
                 chunk = busy.pop(conn)
                 try:
-                    results = conn.recv()
-                except EOFError:
+                    kind, results = conn.recv()
+                except (EOFError, OSError):  # died: no reply, or half of one
                     proc = procs[conn]
                     proc.join()
                     results = [Died(proc.exitcode)] * len(chunk)
                 else:
+                    if kind == "raised":
+                        raise results
                     following = next(todo, None)
                     if following is not None:
-                        conn.send(following)
                         busy[conn] = following
+                        with contextlib.suppress(OSError):
+                            conn.send(following)
                 yield from zip(chunk, results, strict=True)

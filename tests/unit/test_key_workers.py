@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
+
 from checkers.linearizable.workers import Died, Workers
 
 
@@ -14,6 +16,8 @@ def _square_or_die(x: int) -> int:
         os._exit(7)  # as the OOM killer would end it, without a word
     if x < 0:
         time.sleep(60)  # a hopeless key
+    if x == 99:
+        raise ValueError("bad item 99")
     return x * x
 
 
@@ -28,6 +32,11 @@ def test_a_worker_that_dies_gives_its_chunk_as_died_and_the_others_finish() -> N
         got = dict(workers.map_unordered([[12, 13], [2], [3], [4]]))
     assert got[12] == Died(7) and got[13] == Died(7)  # the chunk it was running
     assert {k: v for k, v in got.items() if k not in (12, 13)} == {2: 4, 3: 9, 4: 16}
+
+
+def test_an_exception_in_a_worker_is_raised_in_the_parent() -> None:
+    with pytest.raises(ValueError, match="bad item 99"), Workers(_square_or_die, 2) as workers:
+        dict(workers.map_unordered([[1], [99], [2]]))
 
 
 def test_when_every_worker_died_the_chunks_left_get_no_result() -> None:

@@ -94,4 +94,4 @@ def test_a_worker_that_dies_makes_its_keys_unknown_instead_of_hanging_the_check(
     result = partition.check_calls(calls, get_model("register"), by_key=True, jobs=2)
     assert result.valid == "unknown"
     (dead,) = [k for k in result.keys if k.valid != True]  # noqa: E712 - "unknown" is truthy
-    assert dead.key == 3 and "died (exit code 9" in dead.result.reason
+    assert dead.key == 3 and "died (exit code 9)" in dead.result.reason
