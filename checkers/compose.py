@@ -64,7 +64,6 @@ class Composed:
             error="; ".join(f"{name}: {r.error}" for name, r in results.items() if r.error) or None,
         )
 
-
     @staticmethod
     def _timed(name: str, checker: Checker, test: Any, history: History, artifacts: Path | None) -> CheckResult:
         t0 = time.monotonic()

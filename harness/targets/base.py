@@ -87,8 +87,8 @@ class Scenario:
     the report, which artefact shows the mechanism holding (or failing).
     ``lead_in`` is load without faults before the first round only: a round
     that opens on a cold system (no leader elected yet, no request far enough
-    along to be caught) tests nothing. ``defaults`` are TestSpec fields the scenario needs (a rate, a time limit)
-    that apply unless the user set them.
+    along to be caught) tests nothing. ``defaults`` are TestSpec fields the
+    scenario needs (a rate, a time limit) that apply unless the user set them.
     """
 
     name: str

@@ -176,7 +176,7 @@ def _endless_checker(spec: TestSpec) -> Checker:
 
 
 def _endless(spec: TestSpec, addrs: Mapping[str, NodeAddr]) -> Workload:
-    return Workload("endless-check", MiniClient(addrs), MiniGen(spec.seed, len(addrs)), None, EndlessChecker())
+    return Workload("endless-check", MiniClient(addrs), MiniGen(spec.seed, len(addrs)), None, _endless_checker(spec))
 
 
 def _make(ctx: MakeContext) -> Target:
