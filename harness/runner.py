@@ -5,8 +5,9 @@ into one) and names no implementation: every Remote, target, workload,
 nemesis and store comes from the plan. The order, as in Jepsen's core: open
 the run's store; provision the nodes; install and start the target; heal the
 nemesis; run the generator (main phase under the time limit and rate, the
-nemesis's final heal, a recovery wait, final reads); collect every node's
-files; stop the target; check; write results. Each scope tears down in a
+nemesis's final heal, a recovery wait, final reads); stop every node and
+then collect its files (one consistent cut); tear the target down; check;
+write results. Each scope tears down in a
 ``finally``, so a failure or Ctrl-C at any point still stops every node
 process (by pid), still collects node logs, and still leaves the history and
 the reason in the run directory.
@@ -41,7 +42,16 @@ from typing import TYPE_CHECKING, Any
 from harness.core.errors import EXIT_FAILED, SeamError
 from harness.core.op import History, Op
 from harness.core.placement import NodeAddr
-from harness.core.protocols import HasLogs, Nemesis, Remote, StopsAll, Store, Target, WaitsReady
+from harness.core.protocols import (
+    HasLiveState,
+    HasLogs,
+    Nemesis,
+    Remote,
+    StopsAll,
+    Store,
+    Target,
+    WaitsReady,
+)
 from harness.core.verdict import UNKNOWN_VERDICT, CheckResult, Valid
 from harness.signals import RunAborted, Stops
 from harness.spec import TestSpec
@@ -261,11 +271,28 @@ def setup_all(test: Test) -> None:
 
 
 def _collect_all(test: Test) -> None:
-    if not isinstance(test.target, HasLogs):
+    """Freeze, then copy: every node's live state first, then every node stopped, then
+    every node's files. Copied while the system still runs (a final phase that ended
+    before it settled), node A's ledger is read before an effect lands on it and node
+    B's store after the record of that effect: a saga says ``ship: done`` with no
+    shipment anywhere (issue 25, seed 88102)."""
+    target = test.target
+    if isinstance(target, HasLiveState):
+        for n in test.nodes:
+            try:
+                target.snapshot(test, n, test.store.nodes_dir(n))
+            except Exception as e:  # one node's metrics must not stop the others
+                log.error("snapshot %s failed: %s", n, e)
+    if isinstance(target, StopsAll):
+        try:
+            target.stop_all()
+        except Exception as e:  # still collect: files of a dead node are readable
+            log.error("stopping the nodes before collection failed: %s", e)
+    if not isinstance(target, HasLogs):
         return
     for n in test.nodes:
         try:
-            test.target.collect(test, n, test.store.nodes_dir(n))
+            target.collect(test, n, test.store.nodes_dir(n))
         except Exception as e:  # collecting one node must not stop the others
             log.error("collect %s failed: %s", n, e)
 

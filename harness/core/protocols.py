@@ -158,7 +158,20 @@ class HasAppFaults(Protocol):
 
 @runtime_checkable
 class HasLogs(Protocol):
+    """Copies a node's files (logs, ledgers) into ``dst``. The runner calls it only
+    once every node of the run is stopped (``StopsAll``), so the copies of all nodes
+    are one consistent cut: a system still working while its nodes are copied one
+    after another shows an effect on one node without its cause on another."""
+
     def collect(self, test: Any, node: str, dst: Path) -> list[Path]: ...
+
+
+@runtime_checkable
+class HasLiveState(Protocol):
+    """What only a running node can tell (its metrics endpoint), written into ``dst``
+    before the nodes are stopped for collection."""
+
+    def snapshot(self, test: Any, node: str, dst: Path) -> list[Path]: ...
 
 
 @runtime_checkable

@@ -3,8 +3,9 @@
 ``PipelineTarget`` installs target/ on every node of a run, writes each
 node's ``node.json``, starts one ``python3 -m target.node`` process per node
 and answers the optional abilities nemeses ask for: ``Killable`` (start,
-kill), ``Pausable`` (pids), ``HasLeader`` (GET /leader) and ``HasLogs``
-(collect logs, ledgers and metrics into ``nodes/<node>/``).
+kill), ``Pausable`` (pids), ``HasLeader`` (GET /leader), ``HasLiveState``
+(each node's final metrics, while it still runs) and ``HasLogs`` (logs and
+ledgers into ``nodes/<node>/``, once every node is stopped).
 
 Layout on a node (one directory per run, so runs never share state)::
 
@@ -79,7 +80,7 @@ FAKETIME_LIBS = (
 
 
 class PipelineTarget:
-    """Target + Killable + Pausable + HasLeader + HasLogs + HasAppFaults (+ Skewable) for target/.
+    """Target + Killable + Pausable + HasLeader + HasLogs + HasLiveState + HasAppFaults (+ Skewable) for target/.
 
     With ``skew=True`` every node reads its wall-clock offset from
     ``<workdir>/faketime`` (``clock_file``), which the clock nemesis
@@ -239,6 +240,14 @@ class PipelineTarget:
                 del self._pids[node]
 
     def stop_all(self) -> None:
+        """Stop every node at once (SIGTERM to all, then wait for each), so no node
+        goes on acting on the others' state while one after another is stopped."""
+        with self._lock:
+            running = [n for n, pid in self._pids.items() if self._alive(n, pid)]
+        for node in running:
+            pid = self._pids[node]
+            self._signal(node, pid, signal.SIGTERM)
+            self._signal(node, pid, signal.SIGCONT)  # a paused node cannot act on SIGTERM until resumed
         for node in list(self._pids):
             try:
                 self.stop(node)
@@ -404,21 +413,32 @@ class PipelineTarget:
 
     # -- HasLogs --------------------------------------------------------------
 
-    def collect(self, test: Any, node: str, dst: Path) -> list[Path]:
-        """Copy data_dir (logs, ledgers, fence logs), stdout.log, node.json and metrics into dst.
-
-        Works on a dead node too (files only); each part that fails is logged
-        and skipped, so one missing file never hides the others.
-        """
+    def snapshot(self, test: Any, node: str, dst: Path) -> list[Path]:
+        """HasLiveState: the node's final metrics into dst/metrics.json (none from a dead node)."""
         a = self._addr(node)
         dst = Path(dst)
         dst.mkdir(parents=True, exist_ok=True)
         try:
             status, body = http_json(a.address, a.port, "GET", "/metrics", timeout=2.0)
-            if status == 200:
-                (dst / "metrics.json").write_text(json.dumps(body, indent=2) + "\n")
         except OSError as e:
-            log.info("collect %s: no metrics (%s); the node is down", node, e)
+            log.info("snapshot %s: no metrics (%s); the node is down", node, e)
+            return []
+        if status != 200:
+            return []
+        out = dst / "metrics.json"
+        out.write_text(json.dumps(body, indent=2) + "\n")
+        return [out]
+
+    def collect(self, test: Any, node: str, dst: Path) -> list[Path]:
+        """Copy data_dir (logs, ledgers, fence logs), stdout.log and node.json into dst.
+
+        Files only, so it works on a stopped node (the runner stops every node
+        first); each part that fails is logged and skipped, so one missing file
+        never hides the others.
+        """
+        a = self._addr(node)
+        dst = Path(dst)
+        dst.mkdir(parents=True, exist_ok=True)
         for src, target in ((a.data_dir, dst), (a.stdout_log, dst / "stdout.log"), (f"{a.workdir}/node.json", dst / "node.json")):
             try:
                 self.remote.download(node, src, target)
