@@ -32,7 +32,7 @@ from harness.core.errors import UnsupportedError
 from harness.core.op import Op
 from harness.core.protocols import Remote, Skewable
 from nemesis.aim import RANDOM, aim_value, check_aim, pick_node, target_option
-from nemesis.spec import FaultSpec, MootEnv, NemesisContext, Package, duration
+from nemesis.spec import HEAL_CLOCK, FaultSpec, MootEnv, NemesisContext, Package, duration
 from nemesis.state import Fault, FaultLedger
 
 KIND = "clock"  # the ledger kind of both faults
@@ -169,6 +169,7 @@ CLOCK = FaultSpec(
         duration("max-skew", 30.0, "the largest offset, either way; each bump picks 1 s up to it"),
         target_option(RANDOM),
     ),
+    heal_stage=HEAL_CLOCK,
 )
 
 STROBE = FaultSpec(
@@ -189,4 +190,5 @@ STROBE = FaultSpec(
         duration("duration", 5.0, "how long the strobe lasts (the nemesis is busy for that long)"),
         target_option(RANDOM),
     ),
+    heal_stage=HEAL_CLOCK,
 )

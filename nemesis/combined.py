@@ -23,6 +23,9 @@ from harness.core.op import Op
 from nemesis.spec import Package
 from nemesis.state import FaultLedger
 
+#: The op that heals every package (``harness.generator.nemesis_schedule.HEAL_ALL``).
+HEAL = "heal"
+
 
 class ComposedNemesis:
     """Routes each op to its package's nemesis; sets up and heals all of them."""
@@ -41,14 +44,25 @@ class ComposedNemesis:
             pkg.nemesis.setup(test)
 
     def invoke(self, test: Any, op: Op) -> Op:
+        if op.f == HEAL and "fault" not in op.extra:  # the final heal's closing op
+            return self._heal_op(test, op)
         nem = self.by_fault.get(str(op.extra.get("fault"))) or self.by_f.get(op.f)
         if nem is None:
             return replace(op, type="info", value=None, extra={**op.extra, "error": f"no nemesis handles {op.f!r}"})
         return nem.invoke(test, op)
 
+    def _heal_op(self, test: Any, op: Op) -> Op:
+        """Heal every package once more; the op says what is still left, if anything."""
+        try:
+            self.heal(test)
+        except NemesisError as e:
+            return replace(op, type="info", value=None, extra={**op.extra, "error": str(e)})
+        return replace(op, type="info", value="healed")
+
     def heal(self, test: Any) -> None:
+        """Heal every package, processes first (``Package.heal_stage``)."""
         errors = []
-        for pkg in self.packages:
+        for pkg in sorted(self.packages, key=lambda p: p.heal_stage):
             try:
                 pkg.nemesis.heal(test)
             except Exception as e:  # heal everything we can, then report

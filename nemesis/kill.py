@@ -19,7 +19,7 @@ from harness.core.errors import NemesisError, UnsupportedError
 from harness.core.op import Op
 from harness.core.protocols import Killable, Remote
 from nemesis.aim import RANDOM, aim_value, check_aim, pick_node, target_option
-from nemesis.spec import FaultSpec, NemesisContext, Package, moot_with_workdir
+from nemesis.spec import HEAL_PROCESS, FaultSpec, NemesisContext, Package, moot_with_workdir
 from nemesis.state import Fault, FaultLedger
 
 KIND = "kill"  # the ledger kind
@@ -98,4 +98,5 @@ FAULT = FaultSpec(
     moot=moot_with_workdir,
     colour="#b07aa1",
     options=(target_option(RANDOM),),
+    heal_stage=HEAL_PROCESS,
 )

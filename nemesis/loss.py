@@ -16,7 +16,14 @@ from typing import Any
 
 from harness.core.op import Op
 from nemesis.net import Net, undo_chain
-from nemesis.spec import FaultSpec, NemesisContext, Package, moot_with_node, probability
+from nemesis.spec import (
+    HEAL_NETWORK,
+    FaultSpec,
+    NemesisContext,
+    Package,
+    moot_with_node,
+    probability,
+)
 from nemesis.state import Fault, FaultLedger
 
 DEFAULT_PROBABILITY = 0.2
@@ -71,4 +78,5 @@ FAULT = FaultSpec(
     options=(
         probability("p", DEFAULT_PROBABILITY, "the probability that each packet between two nodes is dropped"),
     ),
+    heal_stage=HEAL_NETWORK,
 )

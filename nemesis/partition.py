@@ -23,7 +23,7 @@ from harness.core.op import Op
 from harness.core.protocols import HasLeader
 from nemesis import grudge as g
 from nemesis.net import Net, undo_chain
-from nemesis.spec import FaultSpec, NemesisContext, Package, choice, moot_with_node
+from nemesis.spec import HEAL_NETWORK, FaultSpec, NemesisContext, Package, choice, moot_with_node
 from nemesis.state import Fault, FaultLedger
 
 SHAPES = ("halves", "isolate-one", "isolate-leader", "majorities-ring", "bridge", "random")
@@ -146,4 +146,5 @@ FAULT = FaultSpec(
             "the partition's shape; any: a seeded choice among the shapes the run supports, each time",
         ),
     ),
+    heal_stage=HEAL_NETWORK,
 )

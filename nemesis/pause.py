@@ -22,7 +22,7 @@ from harness.core.errors import UnsupportedError
 from harness.core.op import Op
 from harness.core.protocols import Pausable, Remote
 from nemesis.aim import ANY, aim_value, check_aim, pick_node, target_option
-from nemesis.spec import FaultSpec, NemesisContext, Package
+from nemesis.spec import HEAL_PROCESS, FaultSpec, NemesisContext, Package
 from nemesis.state import Fault, FaultLedger
 
 KIND = "pause"  # the ledger kind
@@ -113,4 +113,5 @@ FAULT = FaultSpec(
     undo=undo_pause,
     colour="#4e79a7",
     options=(target_option(ANY),),
+    heal_stage=HEAL_PROCESS,
 )

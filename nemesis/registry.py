@@ -18,6 +18,7 @@ import functools
 import importlib
 import pkgutil
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import nemesis
@@ -233,7 +234,7 @@ def build_packages(
 ) -> list[Package]:
     """One package per fault, built with its options (defaults where not given)."""
     resolved = resolve_options(names, options)
-    return [get(name).build(ctx, resolved[name]) for name in names]
+    return [replace(get(name).build(ctx, resolved[name]), heal_stage=get(name).heal_stage) for name in names]
 
 
 def describe(names: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:

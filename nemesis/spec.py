@@ -160,12 +160,22 @@ class NemesisContext:
     ledger: FaultLedger = field(default_factory=lambda: FaultLedger(None))
 
 
+#: The order in which the final heal undoes faults: a stage waits for the ones before it.
+#: A paused or killed process answers nothing, so it is resumed and restarted first;
+#: then the network, so every call reaches its node; then clocks; last the faults that
+#: are undone by calling the node itself (its admin endpoint). Undone the other way
+#: round, clearing a stall on a still-paused leader timed out and the stall outlived
+#: the heal, stalling every saga through the final phase (issue 25).
+HEAL_PROCESS, HEAL_NETWORK, HEAL_CLOCK, HEAL_SERVICE = 0, 1, 2, 3
+
+
 @dataclass
 class Package:
     """A nemesis with its schedule: how to begin one fault, how to end it, how to undo all.
 
     ``stop`` is None for a pulse (its op ends it). ``final`` are the
-    templates the final-heal phase runs, whatever is still active.
+    templates the final-heal phase runs, whatever is still active, in the
+    order of ``heal_stage`` (``HEAL_PROCESS`` first).
     """
 
     name: str
@@ -173,6 +183,7 @@ class Package:
     start: Callable[[random.Random], dict[str, Any]]
     stop: dict[str, Any] | None
     final: list[dict[str, Any]]
+    heal_stage: int = HEAL_SERVICE
 
 
 @dataclass(frozen=True)
@@ -245,6 +256,7 @@ class FaultSpec:
     ability: type | None = None
     options: tuple[Option, ...] = ()
     services: Callable[[Mapping[str, Any]], frozenset[str]] | None = None
+    heal_stage: int = HEAL_SERVICE
 
     @property
     def pulse(self) -> bool:

@@ -47,7 +47,18 @@ def schedule(packages: Sequence[Any], *, interval: float, concurrency: int = 1) 
     return nemesis(fn(one_round))
 
 
+#: The last op of the final heal: every package heals again, whatever is still left.
+#: A stop op that failed (a node that did not answer) would otherwise leave its fault
+#: in place through the recovery wait and the final reads.
+HEAL_ALL = {"f": "heal"}
+
+
 def final_generator(packages: Sequence[Any]) -> Any:
-    """Templates that undo every package's faults, for the final-heal phase; None without any."""
-    templates = [t for pkg in packages for t in pkg.final]
-    return nemesis(templates) if templates else None
+    """Templates that undo every package's faults, for the final-heal phase; None without any.
+
+    Packages heal in the order of their ``heal_stage`` (processes, network, clocks,
+    then faults undone by calling the node), then ``HEAL_ALL`` heals every one again.
+    """
+    ordered = sorted(packages, key=lambda pkg: getattr(pkg, "heal_stage", 0))
+    templates = [t for pkg in ordered for t in pkg.final]
+    return nemesis([*templates, HEAL_ALL]) if templates else None

@@ -80,11 +80,66 @@ def test_final_generator_stops_every_package_even_a_pulse():
     ops = [
         op for op in simulate(final_generator(pkgs), concurrency=1, seed=1) if op.type == "invoke"
     ]
-    assert [(op.f, op.extra["fault"], op.extra["phase"]) for op in ops] == [
+    assert [(op.f, op.extra.get("fault"), op.extra.get("phase")) for op in ops] == [
         ("stop-partition", "partition", "stop"),
         ("reset", "strobe", "stop"),
+        ("heal", None, None),  # then every package heals again, whatever is left
     ]
     assert schedule([], interval=1) is None and final_generator([]) is None
+
+
+def test_final_heal_resumes_processes_then_the_network_then_clocks_then_node_calls():
+    """Cleared before the pause ended, a stall on a paused leader timed out and outlived
+    the heal (issue 25): whatever the order given, processes come back first."""
+    pkgs = packages("stall,clock,loss,pause,partition,kill")
+    ops = [op for op in simulate(final_generator(pkgs), concurrency=1, seed=1) if op.type == "invoke"]
+    assert [op.extra.get("fault") for op in ops] == [
+        "pause", "kill", "loss", "partition", "clock", "stall", None,
+    ]
+
+
+class PausedAnswerNothing(FakeTarget):
+    """A paused node does not answer its admin endpoint: clearing its faults fails,
+    as POST /admin/fault/clear times out on a SIGSTOPped process."""
+
+    def __init__(self):
+        super().__init__()
+        self.paused = set()
+
+    def clear_faults(self, test, node):
+        if node in self.paused:
+            raise TimeoutError(f"{node}: POST /admin/fault/clear failed: timed out")
+        super().clear_faults(test, node)
+
+
+class SignalsPause(RecordingRemote):
+    def __init__(self, target):
+        super().__init__()
+        self.target = target
+
+    def signal(self, node, pid, sig):
+        super().signal(node, pid, sig)
+        import signal as s
+
+        (self.target.paused.add if sig == s.SIGSTOP else self.target.paused.discard)(node)
+
+
+def test_a_stall_armed_on_a_paused_leader_is_cleared_by_the_final_heal():
+    target = PausedAnswerNothing()
+    ctx = NemesisContext(SignalsPause(target), target, NODES, ADDR, seed=1)
+    pkgs = registry.build_packages(["stall", "pause"], ctx, None)
+    nem = ComposedNemesis(pkgs)
+    nem.invoke(None, Op(0, 0, "nemesis", "invoke", "start-app-fault",
+                        {"kind": "stall", "service": "saga", "op": "ship", "role": "leader"},
+                        extra={"fault": "stall"}))
+    nem.invoke(None, Op(1, 0, "nemesis", "invoke", "start-pause", {"role": "leader"},
+                       extra={"fault": "pause"}))
+    assert target.faults and target.paused == {"n2"}
+    for op in simulate(final_generator(pkgs), concurrency=1, seed=1):
+        if op.type == "invoke":
+            done = nem.invoke(None, op)
+            assert "error" not in done.extra, done
+    assert target.paused == set() and target.faults == {}
 
 
 def test_unknown_nemesis_names_the_choices():
