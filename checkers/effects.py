@@ -38,6 +38,22 @@ Every other unfinished order is *stalled* and reported as lost; ``grace``
 event is still at or past its partition's committed offset (or an
 acknowledged cancel whose event is) was never consumed, so nothing was lost
 yet; those orders are one ``backlog`` warning, not lost effects.
+
+**Unsettled runs.** The final phase polls the pipeline (``quiesce`` ops)
+until its leader reports every event consumed and no saga running. When the
+last poll still says *not quiet*, a saga that is not terminal in the
+collected state is **unsettled**: its leader was still driving it, so its
+missing effects may yet come. Those orders are one ``unsettled`` warning
+(how many, how long after the last heal, what the leader reported), not
+lost effects: an unsettled system is a liveness finding, and nothing those
+orders did broke a safety rule. It is a warning rather than an unknown
+verdict because every other order is still fully checked, duplicates are
+checked for these too, and the figure is in the report. A lost effect stays
+an error when the evidence says it can never happen: the saga reached a
+terminal state without it, the leader reported itself quiet while the saga
+was unfinished (nobody drives it any more), or there is no saga at all.
+``stats["settle"]`` says how long the system took to settle after the last
+heal (an availability figure), or how long it was given.
 """
 
 from __future__ import annotations
@@ -119,6 +135,51 @@ def _note(views: dict[str, ClientView], inv: Op, done: Op | None) -> None:
     elif typ == "ok" and done is not None:
         view.cancelled = True
         view.cancel_at = done.time
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """How the final phase's quiesce ended: ``quiet`` or not, ``seconds`` from the last
+    nemesis op (the final heal) to the last poll's answer, and that answer."""
+
+    quiet: bool
+    seconds: float
+    report: dict[str, Any]
+    polls: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"quiet": self.quiet, "seconds_after_last_heal": round(self.seconds, 2),
+                "polls": self.polls, "last_report": self.report}
+
+
+def settling(history: History) -> Settle | None:
+    """The final quiesce's outcome, from the history; None when the run did not quiesce."""
+    answers = [done for inv, done, _, _ in history.pairs() if inv.f == "quiesce" and done is not None]
+    if not answers:
+        return None
+    last = answers[-1]
+    heals = [op.time for op in history.ops if op.process == "nemesis" and op.time <= last.time]
+    first_poll = min(op.time for op in history.ops if op.f == "quiesce")
+    since = max(heals) if heals else first_poll
+    report = last.value if isinstance(last.value, dict) else {}
+    return Settle(last.type == "ok" and bool(report.get("quiet")), (last.time - since) / 1e9,
+                  {k: v for k, v in report.items() if k != "quiet"}, len(answers))
+
+
+def unsettled_alert(orders: list[str], settle: Settle) -> Anomaly:
+    """One warning for the sagas still running when the final phase gave up waiting."""
+    r = settle.report
+    leader = f"leader {r.get('leader')}, term {r.get('term')}" if r.get("leader") else "no leader"
+    return Anomaly(
+        checker=NAME,
+        kind="unsettled",
+        summary=f"the system did not settle: {len(orders)} orders' sagas still running "
+        f"{settle.seconds:.1f} s after the last heal ({leader}: {r.get('busy', '?')} sagas busy, "
+        f"consumer lag {r.get('consumer_lag', '?')}); their effects are not judged",
+        details={"orders": orders[:50], "count": len(orders), **settle.to_json()},
+        fingerprint="unsettled",
+        severity="warning",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -246,9 +307,12 @@ class EffectsChecker:
         ledger = _by_order(arts.ledger())
 
         pending = arts.unconsumed_events()
+        settle = settling(history)
+        unsettled_run = settle is not None and not settle.quiet
         anomalies: list[Anomaly] = []
         in_flight: list[str] = []
         backlog: list[str] = []
+        unsettled: list[str] = []
         balance = Balance()
         outcomes: dict[str, int] = defaultdict(int)
         counts: dict[str, int] = defaultdict(int)
@@ -271,18 +335,25 @@ class EffectsChecker:
             if unprocessed(o, pending):
                 backlog.append(oid)
                 continue
+            if unsettled_run and o.saga is not None and not o.saga.terminal:
+                unsettled.append(oid)
+                continue
             settled += 1
             anomalies += lost(o, has_steps)
             balance.add(o)
         anomalies += balance.anomalies()
         if backlog:
             anomalies.append(backlog_alert(backlog, arts.committed_offsets()))
+        if unsettled and settle is not None:
+            anomalies.append(unsettled_alert(unsettled, settle))
         stats = {
+            "settle": None if settle is None else settle.to_json(),
             "orders": sum(outcomes.values()),
             "acknowledged": sum(1 for c in clients.values() if c.placed),
             "settled": settled,
             "in_flight": in_flight,
             "backlog": backlog,
+            "unsettled": unsettled,
             "grace_seconds": self.grace,
             "saga_logs": has_steps,
             "outcomes": dict(outcomes),

@@ -29,6 +29,7 @@ ANOMALY_KINDS = frozenset(
         "retry-amplification",
         "duplicate-key-alert",
         "backlog",
+        "unsettled",
     }
 )
 

@@ -140,9 +140,9 @@ class OrdersClient(_PipelineClient):
                 pending = {"leader": name, "term": body.get("term"), "consumer_lag": body.get("consumer_lag"),
                            "active": len(body.get("active") or []), "busy": len(body.get("busy") or [])}
                 if pending["consumer_lag"] == 0 and not pending["active"] and not pending["busy"]:
-                    return _complete(op, "ok", {"quiet": True, **pending}, node)
+                    return _complete(op, "ok", {**(op.value or {}), "quiet": True, **pending}, node)
             if time.monotonic() > deadline:
-                return _complete(op, "fail", {"quiet": False, **pending}, node, "not quiet yet")
+                return _complete(op, "fail", {**(op.value or {}), "quiet": False, **pending}, node, "not quiet yet")
             time.sleep(0.2)
 
     def _read_ledger(self, op: Op, service: str, node: str) -> Op:

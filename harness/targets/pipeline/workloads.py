@@ -13,6 +13,7 @@ give the same op sequence (``harness.generator.simulate`` shows it).
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -194,16 +195,34 @@ def orders_final_reads(history: list[Op]) -> list[dict[str, Any]]:
     return reads + [{"f": "read-ledger", "value": {"service": s}} for s in OrdersClient.LEDGER_SERVICES]
 
 
-#: Quiesce polls of a few seconds each: the bound on waiting for the sagas to settle.
-QUIESCE_TRIES = 12
+#: How long the final phase waits for the sagas to settle: a share of the main phase,
+#: at least QUIESCE_MIN_S and at most QUIESCE_MAX_S. A longer, busier run leaves more
+#: sagas to finish after its last heal; a fixed count of polls (12, about 36 s) cut a
+#: clean 83 s run short while its leader was still working (issue 25).
+QUIESCE_SHARE = 0.5
+QUIESCE_MIN_S = 30.0
+QUIESCE_MAX_S = 600.0
 
 
-def quiesce() -> Any:
+def quiesce_budget(spec: TestSpec) -> float:
+    """Seconds the final phase gives the pipeline to settle after the last heal."""
+    return min(QUIESCE_MAX_S, max(QUIESCE_MIN_S, QUIESCE_SHARE * spec.time_limit))
+
+
+def quiesce(spec: TestSpec) -> Any:
     """Before the final reads: poll until the pipeline is quiet (every event consumed, no
-    saga running), on one thread, at most QUIESCE_TRIES polls. A fixed wait either
-    wastes time or, when it is too short, leaves a backlog the checkers would count
-    as lost; the quiesce ops in the history say which happened."""
-    return on_threads({0}, until_ok(repeat({"f": "quiesce", "value": {}}, QUIESCE_TRIES)))
+    saga running), on one thread, for at most ``quiesce_budget`` seconds. A fixed wait
+    either wastes time or, when it is too short, leaves sagas unfinished; the quiesce
+    ops in the history say which happened, and the effects checker reports a run that
+    never got quiet as unsettled (how long it was given, what the leader said)."""
+    budget = quiesce_budget(spec)
+    polls = max(1, math.ceil(budget / _quiesce_poll_seconds(spec)))
+    return on_threads({0}, until_ok(repeat({"f": "quiesce", "value": {"budget": budget}}, polls)))
+
+
+def _quiesce_poll_seconds(spec: TestSpec) -> float:
+    """How long one quiesce op polls (``OrdersClient._quiesce``: 3/4 of the client timeout)."""
+    return max(0.5, _client_timeout(spec) * 0.75)
 
 
 def _orders_checker(spec: TestSpec) -> Checker:
@@ -221,7 +240,7 @@ def orders(spec: TestSpec, addrs: Mapping[str, NodeAddr]) -> Workload:
         name="orders",
         client=OrdersClient(dict(addrs), timeout=_client_timeout(spec)),
         generator=OrdersGen(spec.seed),
-        final_generator=phases(quiesce(), FromHistory(orders_final_reads)),
+        final_generator=phases(quiesce(spec), FromHistory(orders_final_reads)),
         checker=_orders_checker(spec),
     )
 

@@ -264,3 +264,58 @@ def test_a_placed_event_skipped_behind_its_cancel_is_a_lost_effect(tmp_path):
     result = cancel_first_run(tmp_path / "skipped", placed_row=False)
     assert [a.fingerprint for a in result.anomalies] == ["lost-effect/event"]
     assert cancel_first_run(tmp_path / "applied", placed_row=True).valid is True
+
+
+def quiesce_ops(start, *, quiet, index=100):
+    """A final phase: the last heal at ``start`` ns, then one quiesce poll 30 s later."""
+    answer = {"budget": 41.5, "quiet": quiet, "leader": "n3", "term": 22, "consumer_lag": 0,
+              "active": 0 if quiet else 46, "busy": 0 if quiet else 46}
+    return [Op(index, start, "nemesis", "invoke", "heal", None),
+            Op(index + 1, start + 1_000, "nemesis", "info", "heal", "healed"),
+            Op(index + 2, start + 2_000, 0, "invoke", "quiesce", {"budget": 41.5}),
+            Op(index + 3, start + 30_000_000_000, 0, "ok" if quiet else "fail", "quiesce", answer)]
+
+
+def settling_run(tmp_path, *, quiet):
+    """Orders s (stuck in ship: still running) and t (completed without its shipment),
+    both acknowledged a minute before the end; the final quiesce ends ``quiet`` or not."""
+    n2 = tmp_path / "nodes" / "n2"
+    forward = [("saga", "created"), ("reserve", "started"), ("reserve", "done"),
+               ("charge", "started"), ("charge", "done"), ("ship", "started")]
+    stuck = [{**r, "wall": r["wall"] - 60} for r in rows("s", *forward)]  # last step a minute before the end
+    write(n2 / "saga-steps.jsonl", *stuck, *rows("t", *forward, ("ship", "done"), ("saga", "completed")))
+    write(n2 / "payment.ledger.jsonl",
+          *[{"seq": i, "op": "charge", "key": f"charge:{o}", "order_id": o, "amount": 5, "token": 2}
+            for i, o in enumerate("st")])
+    write(n2 / "inventory.ledger.jsonl",
+          *[{"seq": i, "op": "reserve", "key": f"reserve:{o}", "order_id": o, "qty": 1, "token": 2}
+            for i, o in enumerate("st")])
+    ops = []
+    for i, o in enumerate("st"):
+        ops += [Op(2 * i, i, i, "invoke", "place", {"order_id": o, "amount": 5, "qty": 1}),
+                Op(2 * i + 1, 10 + i, i, "ok", "place", {"order_id": o, "amount": 5, "qty": 1})]
+    ops += quiesce_ops(60_000_000_000, quiet=quiet, index=len(ops))
+    return EffectsChecker(grace=5.0).check({}, History(ops), tmp_path)
+
+
+def test_an_unsettled_saga_is_reported_unsettled_and_a_terminal_one_missing_its_effect_is_lost(tmp_path):
+    result = settling_run(tmp_path, quiet=False)
+    by_kind = {}
+    for a in result.anomalies:
+        by_kind.setdefault(a.kind, []).append(a)
+    (alert,) = by_kind["unsettled"]
+    assert alert.severity == "warning" and alert.details["orders"] == ["s"]
+    assert "30.0 s after the last heal" in alert.summary and "leader n3, term 22" in alert.summary
+    lost = {(a.details["order"], a.fingerprint) for a in by_kind["lost-effect"]}
+    assert lost == {("t", "lost-effect/charge"), ("t", "lost-effect/restock")}  # s is not judged
+    assert result.valid is False  # t's loss is a safety error whatever the settling
+    assert result.stats["unsettled"] == ["s"]
+    assert result.stats["settle"]["quiet"] is False and result.stats["settle"]["seconds_after_last_heal"] == 30.0
+
+
+def test_a_saga_unfinished_while_its_leader_says_quiet_is_lost(tmp_path):
+    """Quiet means no saga is driven any more: an unfinished one will never finish."""
+    result = settling_run(tmp_path, quiet=True)
+    lost = {(a.details["order"], a.fingerprint) for a in result.anomalies if a.kind == "lost-effect"}
+    assert ("s", "lost-effect/order") in lost and ("s", "lost-effect/charge") in lost
+    assert result.stats["unsettled"] == [] and result.stats["settle"]["quiet"] is True
