@@ -1,0 +1,204 @@
+"""The transactional checker: Elle's pipeline over a Seam history.
+
+    history -> transactions (txns.py) -> analysis of the workload
+      (append.py / register.py: version orders, non-cycle anomalies, edges)
+      + process or realtime edges (order.py) -> graph (graph.py: merged
+      edges, SCCs) -> cycles per SCC (cycles.py) -> verdict against the
+      consistency models (models.py) -> explanations (explain.py)
+
+Which anomalies count is Elle's rule: those the ``consistency_models``
+forbid and those named in ``anomalies`` (widened to every anomaly that
+implies one). Real-time edges are added only when some real-time anomaly
+counts, else process edges when some process anomaly does (a history with
+both would call every process cycle a real-time one). Anomalies found that
+do not count are left out of the anomalies but kept in ``stats["found"]``,
+and the boundary (``not``, ``also_not``, ``satisfies``) is computed from all
+of them, as Elle does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checkers.txn import append, append_cases, explain, models, register
+from checkers.txn.cycles import KINDS, Cycle, SearchTimeout, search
+from checkers.txn.graph import PRIORITY, RW, WR, WW, Edges, component_graph, freeze, sccs
+from checkers.txn.order import process_edges, realtime_edges
+from checkers.txn.txns import Txn, TxnFormatError, check_mops, transactions
+from harness.core.errors import HistoryError
+from harness.core.verdict import Anomaly, CheckResult, Valid
+
+WORKLOADS = {"list-append": frozenset({"append", "r"}), "rw-register": frozenset({"w", "r"})}
+#: Which relation names an edge that has several (see graph.py), per workload.
+PRIORITIES = {"list-append": PRIORITY, "rw-register": (WR, WW, RW, *PRIORITY[3:])}
+#: Cases of one kind listed as anomalies; the rest are counted in stats.
+SHOWN_PER_KIND = 20
+
+
+@dataclass(frozen=True)
+class TxnOptions:
+    """What to check, with Elle's option names. ``consistency_models`` None means
+    none: only ``anomalies`` count. ``transaction_order`` maps an op index to a
+    commit position (rw-register only)."""
+
+    workload: str = "list-append"
+    consistency_models: tuple[str, ...] | None = ("strict-serializable",)
+    anomalies: tuple[str, ...] = ()
+    linearizable_keys: bool = False
+    sequential_keys: bool = False
+    wfr_keys: bool = False
+    transaction_order: dict[int, int] | None = None
+    cycle_search_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.workload not in WORKLOADS:
+            raise ValueError(f"unknown workload {self.workload!r}; use list-append or rw-register")
+        for m in self.consistency_models or ():
+            models.canonical(m)
+
+    def prohibited(self) -> frozenset[str]:
+        return models.prohibited(self.consistency_models, self.anomalies)
+
+    def reportable(self) -> frozenset[str]:
+        return self.prohibited() | models.UNKNOWN_TYPES
+
+
+@dataclass
+class Analysis:
+    """Everything found: cases per kind (non-cycle dicts, or cycles with data)."""
+
+    txns: list[Txn]
+    index: Any
+    found: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class TxnChecker:
+    """Seam's Checker for list-append and rw-register transactions."""
+
+    name = "txn"
+
+    def __init__(self, options: TxnOptions | None = None):
+        self.options = options or TxnOptions()
+
+    def check(self, test: Any, history: Sequence[Any], artifacts: Path | None) -> CheckResult:
+        try:
+            analysis = analyze(history, self.options)
+        except TxnFormatError as e:
+            raise HistoryError(str(e), source=getattr(history, "source", "<history>")) from None
+        except append.DuplicateWrite as e:
+            return CheckResult(valid="unknown", error=str(e), stats={"ops": e.ops})
+        return verdict(analysis, self.options)
+
+
+def analyze(history: Sequence[Any], options: TxnOptions) -> Analysis:
+    """Transactions, anomalies and cycles of ``history`` (a History or list of Ops)."""
+    t0 = time.perf_counter()
+    txns = transactions(history)
+    check_mops(txns, WORKLOADS[options.workload])
+    out = Edges()
+    idx: append.AppendIndex | register.RegisterIndex
+    if options.workload == "list-append":
+        idx, found = append.index(txns)
+        cases = list(append_cases.cases(idx))
+        append.edges(idx, out)
+    else:
+        idx, found = register.index(txns, options)
+        cases = list(register.cases(idx))
+        register.edges(idx, out)
+    for case in cases:
+        found.setdefault(case["kind"], []).append(case)
+    order_edges(txns, options, out)
+    analysis = Analysis(txns, idx, found, {"txns": len(txns)})
+    t1 = time.perf_counter()
+    find_cycles(analysis, out, options)
+    analysis.stats["seconds"] = {"analysis": round(t1 - t0, 3), "cycles": round(time.perf_counter() - t1, 3)}
+    return analysis
+
+
+def order_edges(txns: list[Txn], options: TxnOptions, out: Edges) -> None:
+    """Realtime edges if a realtime anomaly counts, else process edges if a process one does."""
+    wanted = options.reportable()
+    if any(k.endswith("-realtime") and k in wanted for k in KINDS):
+        realtime_edges(txns, out)
+    elif any(k.endswith("-process") and k in wanted for k in KINDS):
+        process_edges(txns, out)
+
+
+def find_cycles(analysis: Analysis, out: Edges, options: TxnOptions) -> None:
+    """Merge the edges, find the SCCs, and search each for cycles."""
+    graph = freeze(out, len(analysis.txns), PRIORITIES[options.workload])
+    components = sccs(graph)
+    analysis.stats.update(edges=len(graph), sccs=len(components),
+                          largest_scc=max(map(len, components), default=0))
+    if not len(graph):
+        analysis.found["empty-transaction-graph"] = [{"kind": "empty-transaction-graph", "ops": []}]
+    for members in sorted(components, key=len):
+        g = component_graph(graph, members)
+        try:
+            cycles = search(g, time.monotonic() + options.cycle_search_timeout)
+        except SearchTimeout as e:
+            cycles = e.found
+            analysis.found.setdefault("cycle-search-timeout", []).append(
+                {"kind": "cycle-search-timeout", "searched": e.searched, "size": len(members),
+                 "ops": []})
+        for c in cycles:
+            analysis.found.setdefault(c.kind, []).append(_cycle_case(analysis, c))
+
+
+def _cycle_case(analysis: Analysis, cycle: Cycle) -> dict[str, Any]:
+    data = explain.explain_cycle(analysis.index, analysis.txns, cycle)
+    data["kind"] = cycle.kind
+    data["ops"] = data["cycle"]
+    data["narrative"] = explain.narrate(cycle.kind, data)
+    return data
+
+
+def verdict(analysis: Analysis, options: TxnOptions) -> CheckResult:
+    """The CheckResult: the anomalies that count, the verdict and the model boundary."""
+    found = analysis.found
+    prohibited = options.prohibited()
+    reported = sorted(k for k in found if k in options.reportable())
+    valid: Valid = True
+    if any(k in prohibited for k in reported):
+        valid = False
+    elif reported:
+        valid = "unknown"
+    anomalies = [_anomaly(case) for k in reported for case in found[k][:SHOWN_PER_KIND]]
+    stats = dict(analysis.stats)
+    stats.update(
+        workload=options.workload,
+        consistency_models=list(options.consistency_models) if options.consistency_models is not None else None,
+        anomaly_types=reported,
+        found={k: len(v) for k, v in sorted(found.items())},
+        **(models.boundary(found) if found else {"not": [], "also_not": [], "satisfies": []}),
+    )
+    error = None
+    if valid == "unknown":
+        error = "; ".join(explain.summarize(found[k][0]) for k in reported)
+    return CheckResult(valid=valid, anomalies=anomalies, stats=stats, error=error)
+
+
+def _anomaly(case: dict[str, Any]) -> Anomaly:
+    kind = case["kind"]
+    summary = case["narrative"].splitlines()[0] if "narrative" in case else explain.summarize(case)
+    if "narrative" in case:
+        summary += " (ops " + ", ".join(map(str, case["ops"])) + ")"
+    details = {k: _plain(v) for k, v in case.items() if k not in ("kind", "ops")}
+    return Anomaly(checker="txn", kind=kind, summary=summary, ops=list(case.get("ops", [])),
+                   details=details, fingerprint=kind)
+
+
+def _plain(v: Any) -> Any:
+    """JSON-able copies: tuples and sets as lists, the INIT marker as null."""
+    if v is append.INIT:
+        return None
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {(k if isinstance(k, str) else str(k)): _plain(x) for k, x in v.items()}
+    return v
