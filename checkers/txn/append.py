@@ -43,7 +43,8 @@ class AppendIndex:
     ``writer[(k, v)]``: the transaction that appended ``v`` to ``k`` (any type);
     ``order[k]``: the version order; ``pos[k][v]``: where ``v`` sits in it;
     ``readers[(k, last)]``: ok transactions whose read of ``k`` ended with
-    ``last`` (``INIT`` for an empty read); ``reads[k]``: the distinct reads.
+    ``last`` (``INIT`` for an empty read); ``reads[k]``: the distinct reads;
+    ``strays[k]``: those that are not a prefix of the longest.
     """
 
     txns: Sequence[Txn]
@@ -52,6 +53,7 @@ class AppendIndex:
     pos: dict[Any, dict[Any, int]] = field(default_factory=dict)
     readers: dict[tuple[Any, Any], list[int]] = field(default_factory=dict)
     reads: dict[Any, set[tuple[Any, ...]]] = field(default_factory=dict)
+    strays: dict[Any, list[tuple[Any, ...]]] = field(default_factory=dict)
 
     def prev(self, k: Any, v: Any) -> Any:
         """The element appended just before ``v`` (``INIT`` if none)."""
@@ -109,6 +111,7 @@ def _orders(idx: AppendIndex, appends: dict[Any, list[Any]], found: dict[str, li
         longest = max(reads, key=len)
         bad = [r for r in reads if longest[: len(r)] != r]
         if bad:
+            idx.strays[k] = bad
             found.setdefault("incompatible-order", []).append(_incompatible(idx, k, reads))
         order = tuple(dict.fromkeys(longest))
         if len(order) != len(longest) or any(len(set(r)) != len(r) for r in reads):

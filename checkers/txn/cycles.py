@@ -17,16 +17,19 @@ component of the subgraph of allowed edges that holds the anchor: a cycle
 of allowed edges can be nowhere else. A walk found that repeats a vertex is
 split into simple cycles, and one of the wanted kind is kept.
 
-A search that runs past its deadline stops; the caller reports
+A search for one kind that runs past its share of the time stops, and the
+search goes on with the next kind; the caller reports
 ``cycle-search-timeout`` (the verdict is then unknown unless a cycle found
-already makes it invalid).
+makes it invalid). A cycle with exactly one ``rw`` edge u -> w needs w to
+reach u without ``rw``; reachability between the components of that
+subgraph (bitsets, bottom-up) rules out hopeless anchors at once.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -103,25 +106,29 @@ def spec(kind: str) -> Spec:
     return Spec(kind, base, variant, allowed, anchor)
 
 
-def search(g: nx.DiGraph, deadline: float) -> list[Cycle]:
+def search(g: nx.DiGraph, budget: float) -> tuple[list[Cycle], list[str]]:
     """One cycle of each kind found in component ``g`` but those implied by
-    kinds found before. Raises SearchTimeout (with what was found) past
-    ``deadline``."""
+    kinds found before, and the kinds whose search ran out of time: each kind
+    gets a share of ``budget`` seconds, so one hard kind does not starve the
+    others."""
     found: list[Cycle] = []
+    gave_up: list[str] = []
     skip: set[str] = set()
     parts: dict[frozenset[int], dict[int, int]] = {}
+    end = time.monotonic() + budget
     for kind in search_order():
         if kind in skip:
             continue
-        s = spec(kind)
+        now = time.monotonic()
         try:
-            cycle = find(g, s, deadline, parts)
+            cycle = find(g, spec(kind), min(end, now + budget / 4), parts)
         except SearchTimeout:
-            raise SearchTimeout(kind, found) from None
+            gave_up.append(kind)
+            continue
         if cycle is not None:
             found.append(cycle)
             skip |= models.implied([kind])
-    return found
+    return found, gave_up
 
 
 def _components(g: nx.DiGraph, allowed: frozenset[int], cache: dict[frozenset[int], dict[int, int]]) -> dict[int, int]:
@@ -140,6 +147,9 @@ def find(g: nx.DiGraph, s: Spec, deadline: float, cache: dict[frozenset[int], di
         (a, b) for a, b, t in g.edges(data="type")
         if t == s.anchor and a in comp and comp.get(a) == comp.get(b)
     )
+    if s.base == "G-single-item" and anchors:
+        reaches = _reach(g, s.allowed - {RW})
+        anchors = [(u, w) for u, w in anchors if reaches(w, u)]
     for u, w in anchors:
         if time.monotonic() > deadline:
             raise SearchTimeout(s.kind)
@@ -151,6 +161,24 @@ def find(g: nx.DiGraph, s: Spec, deadline: float, cache: dict[frozenset[int], di
                 cycle.kind = s.kind
                 return cycle
     return None
+
+
+def _reach(g: nx.DiGraph, allowed: frozenset[int]) -> Callable[[int, int], bool]:
+    """``reaches(a, b)``: is there a path a -> b over ``allowed`` edges? One bitset of
+    reachable components per component of that subgraph, built bottom-up: a
+    cycle with one rw edge u -> w needs w to reach u without rw."""
+    sub = nx.DiGraph()
+    sub.add_nodes_from(g)
+    sub.add_edges_from((a, b) for a, b, t in g.edges(data="type") if t in allowed)
+    dag = nx.condensation(sub)
+    member = dag.graph["mapping"]
+    below: dict[int, int] = {}
+    for c in reversed(list(nx.topological_sort(dag))):
+        bits = 1 << c
+        for d in dag.successors(c):
+            bits |= below[d]
+        below[c] = bits
+    return lambda a, b: bool(below[member[a]] >> member[b] & 1)
 
 
 class _State(NamedTuple):
