@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("harness.commands.test:test", "Run a chaos test against a cluster."),
     "cluster": ("harness.commands.cluster:cluster", "Create, inspect or remove the namespace cluster."),
     "nemeses": ("harness.commands.nemeses:nemeses", "List every nemesis and what it needs."),
+    "targets": ("harness.commands.targets:targets", "List the systems Seam can test, their workloads and options."),
     "heal": ("harness.commands.heal:heal", "Undo every fault Seam applied."),
     "report": ("harness.commands.report:report", "Render a stored run's report again."),
     "serve": ("harness.commands.serve:serve", "Browse results/ on 127.0.0.1."),

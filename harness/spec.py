@@ -30,6 +30,7 @@ class TestSpec:
     workload: str = "register"
     name: str = ""  # the results directory name; defaults to the workload (target-workload off the pipeline)
     target: str = "pipeline"  # a built-in target (harness/targets/<name>/) or a module path
+    target_options: dict[str, Any] = field(default_factory=dict)  # --target-opt NAME=V, as given
     nemesis: list[str] = field(default_factory=list)
     nemesis_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # fault -> option -> value
     nemesis_interval: float = 5.0  # seconds between a fault's start and its stop, and between faults
@@ -94,14 +95,11 @@ class TestSpec:
                 raise ConfigError(f"node {node!r}: not a host name; use letters, digits, '.', '-', ':' (e.g. n1 or 10.0.0.5)")
         if len(set(self.nodes)) != len(self.nodes):
             raise ConfigError(f"--nodes lists a node twice: {','.join(self.nodes)}")
-        n, w, r = self.replication
-        count = len(self.nodes) or self.node_count
-        if not (1 <= w <= n and 1 <= r <= n):
-            raise ConfigError(f"replication N={n} W={w} R={r}: W and R must be within 1..N")
-        if n > count:
-            fix = f"give at least {n} hosts" if self.cluster == "ssh" else f"use --node-count {n}"
-            raise ConfigError(f"replication N={n} needs at least {n} nodes, the cluster has {count}; {fix}")
         return self
+
+    def cluster_size(self) -> int:
+        """How many nodes the run has: the hosts or names given, else --node-count."""
+        return len(self.nodes) or self.node_count
 
     def node_names(self) -> list[str]:
         """Names of the nodes: --nodes as given, else n1..nN."""

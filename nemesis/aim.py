@@ -23,8 +23,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.core.errors import ConfigError, NemesisError, UnsupportedError
+from harness.core.options import word
 from harness.core.protocols import HasLeader, HasRoleHolders, HasRoles
-from nemesis.spec import NemesisContext, Option, word
+from nemesis.spec import NemesisContext, Option
 
 RANDOM, ANY, LEADER = "random", "any", "leader"
 

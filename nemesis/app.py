@@ -26,18 +26,10 @@ from typing import Any
 
 from harness.core.errors import NemesisError, UnsupportedError
 from harness.core.op import Op
+from harness.core.options import count, duration, word
 from harness.core.protocols import HasAppFaults, Killable, Remote, WaitsReady
 from nemesis.aim import aim_value, check_aim, pick_node, target_option
-from nemesis.spec import (
-    FaultSpec,
-    NemesisContext,
-    Option,
-    Package,
-    count,
-    duration,
-    moot_with_workdir,
-    word,
-)
+from nemesis.spec import FaultSpec, NemesisContext, Option, Package, moot_with_workdir
 from nemesis.state import Fault, FaultLedger
 
 KIND = "app"  # the ledger kind of every application fault

@@ -30,9 +30,10 @@ from typing import Any
 
 from harness.core.errors import UnsupportedError
 from harness.core.op import Op
+from harness.core.options import duration
 from harness.core.protocols import Remote, Skewable
 from nemesis.aim import RANDOM, aim_value, check_aim, pick_node, target_option
-from nemesis.spec import HEAL_CLOCK, FaultSpec, MootEnv, NemesisContext, Package, duration
+from nemesis.spec import HEAL_CLOCK, FaultSpec, MootEnv, NemesisContext, Package
 from nemesis.state import Fault, FaultLedger
 
 KIND = "clock"  # the ledger kind of both faults

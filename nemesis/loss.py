@@ -15,15 +15,9 @@ from dataclasses import replace
 from typing import Any
 
 from harness.core.op import Op
+from harness.core.options import probability
 from nemesis.net import Net, undo_chain
-from nemesis.spec import (
-    HEAL_NETWORK,
-    FaultSpec,
-    NemesisContext,
-    Package,
-    moot_with_node,
-    probability,
-)
+from nemesis.spec import HEAL_NETWORK, FaultSpec, NemesisContext, Package, moot_with_node
 from nemesis.state import Fault, FaultLedger
 
 DEFAULT_PROBABILITY = 0.2

@@ -20,10 +20,11 @@ from typing import Any
 
 from harness.core.errors import ConfigError, NemesisError, UnsupportedError
 from harness.core.op import Op
+from harness.core.options import choice
 from harness.core.protocols import HasLeader
 from nemesis import grudge as g
 from nemesis.net import Net, undo_chain
-from nemesis.spec import HEAL_NETWORK, FaultSpec, NemesisContext, Package, choice, moot_with_node
+from nemesis.spec import HEAL_NETWORK, FaultSpec, NemesisContext, Package, moot_with_node
 from nemesis.state import Fault, FaultLedger
 
 SHAPES = ("halves", "isolate-one", "isolate-leader", "majorities-ring", "bridge", "random")

@@ -78,7 +78,8 @@ class Plan:
             "model": wk.model,
             "independent": wk.independent,
             "versions": {"seam": _version(), "python": platform.python_version()},
-            "target": {"name": self.target_kind.name, "bugs": list(spec.bugs), "replication": list(spec.replication)},
+            "target": {"name": self.target_kind.name, "bugs": list(spec.bugs), "replication": list(spec.replication),
+                       "options": self.target_kind.resolved_options(spec)},
             "faults": faults.describe(self.faults),
             "scenario": None if self.scenario is None else {
                 "name": self.scenario.name, "summary": self.scenario.summary, "proof": self.scenario.proof,
@@ -146,6 +147,12 @@ def build_plan(spec: TestSpec) -> Plan:
         if b not in kind.bugs:
             known = ", ".join(sorted(kind.bugs)) or "none"
             raise ConfigError(f"unknown bug {b!r} for target {kind.name}; known bugs: {known}")
+    kind.resolved_options(spec)
+    if kind.check_spec is not None:
+        kind.check_spec(spec)
+    for fault in spec.nemesis:
+        if fault in kind.refuses:
+            raise ConfigError(f"--nemesis {fault}: target {kind.name} cannot take it: {kind.refuses[fault]}")
     names = faults.check(spec, kind, workload)
     _check_cluster(spec)
     if spec.recovery_time is None:

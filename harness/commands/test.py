@@ -46,6 +46,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 @click.command("test", epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--target", "-t", default=DEFAULT, show_default=True, metavar="NAME", help=TARGET_HELP)
+@click.option("--target-opt", "target_opts", multiple=True, metavar="NAME=V",
+              help="A target option, repeatable (every target's options and defaults: `seam targets`).")
 @click.option("--workload", "-w", default=None, metavar="NAME", help=WORKLOAD_HELP)
 @click.option("--nemesis", "nemesis", multiple=True, metavar="A,B", help="Faults to inject (comma list or repeated; see `seam nemeses`); default none.")
 @click.option("--nemesis-opt", "nemesis_opts", multiple=True, metavar="FAULT.OPT=V",
@@ -92,7 +94,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
                    "stored ones, except the workload and faults. Says how close each fault came.")
 @click.option("--junit", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Also write JUnit XML for CI: one testcase per run, a failure where anomalies were found.")
-def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_opts: tuple[str, ...], nemesis_interval: float, nemesis_concurrency: int, time_limit: float, concurrency: int, rate: float, seed: int | None,
+def test(target: str, target_opts: tuple[str, ...], workload: str | None, nemesis: tuple[str, ...], nemesis_opts: tuple[str, ...], nemesis_interval: float, nemesis_concurrency: int, time_limit: float, concurrency: int, rate: float, seed: int | None,
          cluster: str, node_count: int, subnet: str, cluster_prefix: str, cluster_state: str | None, nodes: str | None, nodes_file: str | None, username: str | None,
          ssh_key: str | None, ssh_port: int, known_hosts: str | None, ssh_insecure: bool, sudo: bool,
          bugs: tuple[str, ...], scenario: str | None, name: str | None, results: str, op_timeout: float,
@@ -142,8 +144,11 @@ def test(target: str, workload: str | None, nemesis: tuple[str, ...], nemesis_op
     faults = _split(nemesis)
     # Only what the user set: defaults are filled in later, under a scenario's own options.
     options = parse_assignments(parse_names(faults) or list(chosen.faults if chosen else ()), nemesis_opts)
+    from harness.core.options import split_assignment
+
+    target_options = dict(split_assignment("--target-opt", text) for text in target_opts)
     spec = TestSpec(
-        workload=workload, target=target, name=name or "", nemesis=faults, nemesis_options=options, nemesis_interval=nemesis_interval,
+        workload=workload, target=target, target_options=target_options, name=name or "", nemesis=faults, nemesis_options=options, nemesis_interval=nemesis_interval,
         nemesis_concurrency=nemesis_concurrency, time_limit=time_limit,
         concurrency=concurrency, rate=rate, seed=seed, cluster=cluster, subnet=subnet,
         cluster_prefix=cluster_prefix, cluster_state=cluster_state,
@@ -210,10 +215,10 @@ def _write_junit(path: str | None, outcomes: list[Any]) -> None:
 
 
 #: ``seam test`` parameters that are TestSpec fields under another name.
-_FIELD_OF_PARAM = {"nemesis_opts": "nemesis_options", "sudo": "ssh_sudo"}
+_FIELD_OF_PARAM = {"nemesis_opts": "nemesis_options", "target_opts": "target_options", "sudo": "ssh_sudo"}
 
 #: What a replay brings itself: the stored workload and fault schedule.
-_REPLAY_FIXED = ("target", "workload", "scenario", "nemesis", "nemesis_opts", "nemesis_interval", "nemesis_concurrency")
+_REPLAY_FIXED = ("target", "target_opts", "workload", "scenario", "nemesis", "nemesis_opts", "nemesis_interval", "nemesis_concurrency")
 
 
 def _given(ctx: click.Context) -> set[str]:

@@ -11,6 +11,12 @@ target never means editing the runner, the CLI or a checker:
   the composed checker of one kind of test, the services its ops exercise (a
   fault that acts on one service asks) and its recovery time;
 * ``bugs`` are the target's ``--bug`` flags, each one safety mechanism off;
+* ``options`` are the target's ``--target-opt NAME=V`` (typed, with
+  defaults; ``resolved_options`` parses and checks them before anything
+  starts), ``roles`` what faults may aim at besides a node, and
+  ``check_spec`` (optional) the target's own checks of a run's options, such
+  as how many nodes its topology needs; ``refuses`` names the faults the
+  system cannot take and why (a Go binary ignores libfaketime: no clock);
 * ``observe`` (optional) runs beside the clients (the pipeline's metrics
   scraper); ``recover`` (optional) rebuilds what ``seam heal`` needs of the
   adapter from a stored run; ``owns_process`` tells a node process this
@@ -29,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.core.options import Option, resolve
 from harness.core.placement import NodeAddr
 from harness.core.protocols import Checker, Client, Remote, Target
 from harness.spec import TestSpec
@@ -121,3 +128,12 @@ class TargetKind:
     recover: Callable[[Remote, Mapping[str, NodeAddr], dict[str, Any], Callable[[str], None]], Any] | None = None
     owns_process: Callable[[bytes, NodeAddr], bool] | None = None
     scenarios: Mapping[str, Scenario] = field(default_factory=dict)
+    options: tuple[Option, ...] = ()
+    roles: tuple[str, ...] = ()
+    check_spec: Callable[[TestSpec], None] | None = None
+    refuses: Mapping[str, str] = field(default_factory=dict)  # fault -> why this system cannot take it
+
+    def resolved_options(self, spec: TestSpec) -> dict[str, Any]:
+        """Every option of this target for ``spec``: defaults, then ``--target-opt`` parsed;
+        a ConfigError names the option, what it accepts and its default."""
+        return resolve(f"--target-opt (target {self.name})", self.options, spec.target_options)

@@ -112,3 +112,34 @@ def test_a_signal_while_checking_keeps_a_verdict_already_written(verdict_written
         assert outcome.valid is None and outcome.exit_code == 3
         assert plan.failures and "SIGTERM while checking" in plan.failures[0]
         assert "the check was cut short in:" in (outcome.path / "seam.log").read_text()
+
+
+def test_target_options_are_typed_and_checked_before_anything_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target's --target-opt goes through its declared parser; unknown names and bad
+    values are one ConfigError naming the option, what it accepts and the default."""
+    from dataclasses import replace
+
+    from harness.core.options import choice
+    from harness.targets import get
+
+    kind = replace(get("pipeline"), options=(choice("reads", ("linearizable", "serializable"), "linearizable",
+                                                    "how reads are served"),))
+    assert kind.resolved_options(TestSpec()) == {"reads": "linearizable"}
+    assert kind.resolved_options(TestSpec(target_options={"reads": "serializable"})) == {"reads": "serializable"}
+    with pytest.raises(ConfigError, match=r"reads=stale: 'stale' is not one of the choices; reads accepts one of "
+                                          r"linearizable, serializable \(default linearizable\)"):
+        kind.resolved_options(TestSpec(target_options={"reads": "stale"}))
+    with pytest.raises(ConfigError, match=r"--target-opt \(target pipeline\) wal: no such option \(options: reads\)"):
+        kind.resolved_options(TestSpec(target_options={"wal": "on"}))
+
+
+def test_a_fault_the_target_refuses_is_one_line_before_anything_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from harness import assemble
+    from harness.targets import get
+
+    refusing = replace(get("pipeline"), refuses={"clock": "a Go binary ignores libfaketime"})
+    monkeypatch.setattr(assemble, "get", lambda name: refusing)
+    with pytest.raises(ConfigError, match="--nemesis clock: target pipeline cannot take it: a Go binary ignores"):
+        check_spec(TestSpec(nemesis=["clock"]))

@@ -35,13 +35,22 @@ def test_node_names_default_to_n1_to_nN() -> None:
         ({"cluster": "ssh"}, "--nodes"),
         ({"cluster": "ssh", "nodes": ["h1", "h1", "h2"]}, "twice"),
         ({"cluster": "ssh", "nodes": ["h1", "h 2", "h3"]}, "not a host name"),
-        ({"node_count": 2}, "N=3 needs at least 3 nodes"),
-        ({"replication": (3, 4, 2)}, "W and R"),
     ],
 )
 def test_bad_options_name_the_option(kwargs: dict, fragment: str) -> None:
     with pytest.raises(ConfigError, match=fragment):
         TestSpec(**kwargs).validate()
+
+
+def test_topology_is_the_targets_to_check_not_the_specs() -> None:
+    """A 2-node cluster is fine in general; the pipeline's quorum store (N=3) refuses it."""
+    from harness.assemble import check_spec
+
+    TestSpec(node_count=2).validate()
+    with pytest.raises(ConfigError, match="target pipeline: replication N=3 needs at least 3 nodes"):
+        check_spec(TestSpec(node_count=2))
+    with pytest.raises(ConfigError, match="W and R"):
+        check_spec(TestSpec(replication=(3, 4, 2)))
 
 
 def test_nodes_file_skips_comments_and_blank_lines(tmp_path: Path) -> None:

@@ -18,8 +18,10 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.core.errors import ConfigError
 from harness.core.placement import NodeAddr
 from harness.core.protocols import Remote, Skewable, Target
+from harness.spec import TestSpec
 from harness.targets.base import MakeContext, TargetKind
 from harness.targets.pipeline.scenarios import SCENARIOS
 from harness.targets.pipeline.workloads import WORKLOADS
@@ -58,6 +60,17 @@ def owns_process(cmdline: bytes, addr: NodeAddr) -> bool:
     return b"target.node" in cmdline and f"{addr.workdir}/node.json".encode() in cmdline
 
 
+def check_spec(spec: TestSpec) -> None:
+    """The quorum store's replication must fit the cluster: N replicas need N nodes."""
+    n, w, r = spec.replication
+    if not (1 <= w <= n and 1 <= r <= n):
+        raise ConfigError(f"replication N={n} W={w} R={r}: W and R must be within 1..N")
+    count = spec.cluster_size()
+    if n > count:
+        fix = f"give at least {n} hosts" if spec.cluster == "ssh" else f"use --node-count {n}"
+        raise ConfigError(f"target pipeline: replication N={n} needs at least {n} nodes, the cluster has {count}; {fix}")
+
+
 TARGET = TargetKind(
     name="pipeline",
     summary="the reference order/payment pipeline in target/ (quorum store, saga, leader with fencing)",
@@ -69,4 +82,6 @@ TARGET = TargetKind(
     recover=recover,
     owns_process=owns_process,
     scenarios=SCENARIOS,
+    roles=("leader", "home"),
+    check_spec=check_spec,
 )

@@ -1,0 +1,129 @@
+"""One long-running process of a node, started, found again and stopped by its pid file.
+
+Every target runs its system the same way (Jepsen's start-daemon! and
+stop-daemon!): a command started detached on a node through the Remote, its
+output appended to a log file, its pid written to a pid file beside it. The
+pid file is what makes the process findable again by anything that knows
+only the run's files: ``seam heal`` after the control node died, the next
+run's leftover sweep, a kill fault's restart. Before a pid is signalled,
+its command line must still carry the daemon's ``marker`` (a path unique to
+the run), so a pid the kernel gave to a stranger is never touched.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from harness.core.errors import RemoteError
+from harness.core.protocols import Remote
+
+#: Seconds a stopped daemon gets to exit on SIGTERM before SIGKILL.
+GRACE = 3.0
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """What runs on ``node``: ``argv`` from ``cwd``, output to ``log``, pid in ``pidfile``.
+
+    ``marker`` is a string its command line always contains (a data directory
+    or config path of this run); by default the pid file's directory.
+    """
+
+    node: str
+    argv: tuple[str, ...]
+    pidfile: str
+    log: str
+    cwd: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    marker: str = ""
+
+    @property
+    def mark(self) -> str:
+        return self.marker or self.pidfile.rsplit("/", 1)[0]
+
+
+def start(remote: Remote, daemon: Daemon) -> int:
+    """Start the daemon unless it already runs; its pid either way."""
+    running = pid(remote, daemon)
+    if running is not None:
+        return running
+    new = remote.spawn(daemon.node, list(daemon.argv), daemon.log, env=dict(daemon.env) or None, cwd=daemon.cwd)
+    remote.run(daemon.node, ["sh", "-c", 'printf "%s\\n" "$1" > "$2"', "sh", str(new), daemon.pidfile], timeout=30)
+    return new
+
+
+def pid(remote: Remote, daemon: Daemon) -> int | None:
+    """The daemon's pid if it runs now (its pid file names a live process that is still it)."""
+    written = _read_pid(remote, daemon)
+    if written is None or not remote.alive(daemon.node, written):
+        return None
+    return written if _is_ours(remote, daemon, written) else None
+
+
+def alive(remote: Remote, daemon: Daemon) -> bool:
+    return pid(remote, daemon) is not None
+
+
+def kill(remote: Remote, daemon: Daemon, timeout: float = 5.0) -> list[int]:
+    """SIGKILL the daemon (a paused one too); the pids killed, [] when it was not running."""
+    found = pid(remote, daemon)
+    if found is None:
+        return []
+    _signal(remote, daemon, found, signal.SIGKILL)
+    _wait_dead(remote, daemon, found, timeout)
+    return [found]
+
+
+def stop(remote: Remote, daemon: Daemon, grace: float = GRACE) -> bool:
+    """SIGTERM (resuming it first if paused), SIGKILL after ``grace`` s; removes the pid
+    file. True if it was running. Idempotent."""
+    found = pid(remote, daemon)
+    if found is not None:
+        _signal(remote, daemon, found, signal.SIGTERM)
+        _signal(remote, daemon, found, signal.SIGCONT)  # a paused process acts on SIGTERM only once resumed
+        if not _wait_dead(remote, daemon, found, grace):
+            _signal(remote, daemon, found, signal.SIGKILL)
+            _wait_dead(remote, daemon, found, 5.0)
+    remote.run(daemon.node, ["rm", "-f", daemon.pidfile], timeout=30, check=False)
+    return found is not None
+
+
+def signal_all(remote: Remote, daemon: Daemon, sig: int) -> list[int]:
+    """Send ``sig`` to the daemon if it runs (SIGSTOP and SIGCONT for a pause); the pids."""
+    found = pid(remote, daemon)
+    if found is None:
+        return []
+    _signal(remote, daemon, found, sig)
+    return [found]
+
+
+def _read_pid(remote: Remote, daemon: Daemon) -> int | None:
+    r = remote.run(daemon.node, ["cat", daemon.pidfile], timeout=30, check=False)
+    text = r.stdout.strip() if r.status == 0 else ""
+    return int(text) if text.isdigit() else None
+
+
+def _is_ours(remote: Remote, daemon: Daemon, found: int) -> bool:
+    r = remote.run(daemon.node, ["cat", f"/proc/{found}/cmdline"], timeout=30, check=False)
+    if r.status != 0:  # no /proc (not Linux): trust the pid file
+        return True
+    return daemon.mark in r.stdout.replace("\0", " ")
+
+
+def _signal(remote: Remote, daemon: Daemon, found: int, sig: int) -> None:
+    try:
+        remote.signal(daemon.node, found, sig)
+    except RemoteError:
+        pass  # it exited between the check and the signal
+
+
+def _wait_dead(remote: Remote, daemon: Daemon, found: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while remote.alive(daemon.node, found):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
