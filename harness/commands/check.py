@@ -40,6 +40,9 @@ DEFAULT_MODELS = {
     "porcupine-kv": "kv",
 }
 
+#: Models checked by the transactional checker (``checkers.txn``), not by linearizability.
+TXN_MODELS = ("list-append", "rw-register")
+
 EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN, EXIT_FAILED = 0, 1, 2, 3
 #: How many anomalies a file's output explains in full.
 SHOWN = 10
@@ -63,6 +66,7 @@ class Options:
     verbose: bool
     several: bool
     used_names: set[str] = field(default_factory=set)
+    txn: Any = None  # checkers.txn.TxnOptions for --model list-append|rw-register
 
 
 @dataclass
@@ -83,6 +87,8 @@ Examples:
   seam check c50-bad.txt --format porcupine-kv   # kv map, checked key by key
   seam check bad.edn --model cas-register --initial 0 --out /tmp/why
   seam check --manifest corpus.json              # each file its own model and expected verdict
+  seam check txns.edn --model list-append --consistency-model serializable
+  seam check regs.jsonl --model rw-register --linearizable-keys --anomalies G1,G2
 \b
 Exit codes: 0 linearizable, 1 NOT linearizable, 2 unknown (a key ran out of
 time or memory), 3 bad input. Over several files: any bad input gives 3,
@@ -95,8 +101,28 @@ say "expected": 0 when every file gives it, 1 when one does not, 3 bad input."""
     "-m",
     default=None,
     metavar="M",
-    help="register, cas-register, multi-register, mutex, kv or etcd-register. Default: by format (cas-register for jsonl/edn, etcd-register for porcupine-etcd, kv for porcupine-kv).",
+    help="register, cas-register, multi-register, mutex, kv or etcd-register; list-append or "
+    "rw-register for transactions (docs/txn.md). Default: by format (cas-register for jsonl/edn, "
+    "etcd-register for porcupine-etcd, kv for porcupine-kv).",
 )
+@click.option(
+    "--consistency-model",
+    "consistency_models",
+    multiple=True,
+    metavar="M",
+    help="Transactions: a model the history must satisfy (repeatable; Elle's names, e.g. "
+    "serializable, snapshot-isolation, strict-serializable). Default: strict-serializable, "
+    "or none when --anomalies is given.",
+)
+@click.option(
+    "--anomalies",
+    default=None,
+    metavar="A,B",
+    help="Transactions: anomalies that must not occur, widened as Elle does (G1 also means G0).",
+)
+@click.option("--linearizable-keys", is_flag=True, help="rw-register: each key is linearizable (real-time order orders versions).")
+@click.option("--sequential-keys", is_flag=True, help="rw-register: each key is sequential (process order orders versions).")
+@click.option("--wfr-keys", is_flag=True, help="rw-register: within a transaction, writes follow reads.")
 @click.option(
     "--independent", is_flag=True, help="Values are [key, value]; check each key on its own."
 )
@@ -159,6 +185,11 @@ def check(
     out: str | None,
     verbose: bool,
     manifest: str | None,
+    consistency_models: tuple[str, ...],
+    anomalies: str | None,
+    linearizable_keys: bool,
+    sequential_keys: bool,
+    wfr_keys: bool,
 ) -> None:
     """Check histories for linearizability and explain every failure.
 
@@ -171,7 +202,9 @@ def check(
 
     try:
         _files_or_manifest(files, manifest, model, initial, independent, fmt)
-        if model is not None:
+        txn = _txn_options(model, consistency_models, anomalies, linearizable_keys,
+                           sequential_keys, wfr_keys)
+        if model is not None and txn is None:
             from checkers.linearizable.models import get_model
 
             get_model(model)  # unknown model: fail before reading anything
@@ -193,6 +226,7 @@ def check(
         Path(out) if out else None,
         verbose,
         len(files) > 1 or manifest is not None,
+        txn=txn,
     )
     if manifest is not None:
         ctx.exit(_check_manifest(Path(manifest), opts))
@@ -225,6 +259,34 @@ def _files_or_manifest(
              if value is not None]
     if given:
         raise InputError(f"{given[0]} with --manifest: set it per file in the manifest instead")
+
+
+def _txn_options(
+    model: str | None, consistency_models: tuple[str, ...], anomalies: str | None,
+    linearizable_keys: bool, sequential_keys: bool, wfr_keys: bool,
+) -> Any:
+    """TxnOptions for --model list-append|rw-register; None for other models, and an
+    InputError for transaction flags given without one."""
+    from harness.core.errors import InputError
+
+    flags = {"--consistency-model": consistency_models, "--anomalies": anomalies,
+             "--linearizable-keys": linearizable_keys, "--sequential-keys": sequential_keys,
+             "--wfr-keys": wfr_keys}
+    if model not in TXN_MODELS:
+        given = [name for name, value in flags.items() if value]
+        if given:
+            raise InputError(f"{given[0]} applies to transactions: add --model list-append or rw-register")
+        return None
+    from checkers.txn import TxnOptions
+
+    wanted = tuple(a.strip() for a in (anomalies or "").split(",") if a.strip())
+    models: tuple[str, ...] | None = consistency_models or (None if wanted else ("strict-serializable",))
+    try:
+        return TxnOptions(workload=model, consistency_models=models, anomalies=wanted,
+                          linearizable_keys=linearizable_keys, sequential_keys=sequential_keys,
+                          wfr_keys=wfr_keys)
+    except ValueError as e:
+        raise InputError(f"--consistency-model: {e}") from None
 
 
 def _check_manifest(path: Path, opts: Options) -> int:
@@ -387,7 +449,7 @@ def _check_text(text: str, opts: Options) -> tuple[Any, Any, str, float]:
 
     checker, fmt, how = _checker(Path("<stdin>"), {}, opts, text)
     t0 = time.perf_counter()
-    history = read_text(text, fmt, source="<stdin>")
+    history = read_text(text, fmt, source="<stdin>", lenient=opts.txn is not None)
     result = checker.check(None, history, None)
     return result, history, how, time.perf_counter() - t0
 
@@ -402,6 +464,14 @@ def _checker(
     named by ``--model`` or the default for its format.
     """
     from checkers.compose import compose
+
+    if opts.txn is not None:
+        from checkers.txn import TxnChecker
+
+        fmt = _detect(history_path, opts.fmt, text)
+        wanted = ", ".join(opts.txn.consistency_models or opts.txn.anomalies)
+        return compose({"txn": TxnChecker(opts.txn)}), fmt, f"{opts.model}, {wanted}"
+
     from checkers.linearizable.checker import LinearizableChecker
     from checkers.linearizable.models import get_model
 
@@ -477,7 +547,7 @@ def _check_one(path: Path, name: str, opts: Options) -> Outcome:
 
             checker, fmt, how = _checker(history_path, test, opts)
             t0 = time.perf_counter()
-            history = load(str(history_path), fmt)
+            history = load(str(history_path), fmt, lenient=opts.txn is not None)
             result = checker.check(None, history, run_dir)
         seconds = time.perf_counter() - t0
 
@@ -525,6 +595,8 @@ def _bulk_proves(path: Path, name: str, run_dir: Path | None, opts: Options) -> 
     else (a failure to explain, bad input to name, files to write) is False,
     and the file is checked the ordinary way."""
     if run_dir is not None or opts.out is not None or opts.fmt not in ("auto", "jsonl"):
+        return False
+    if opts.txn is not None:
         return False
     try:
         if path.stat().st_size < BULK_BYTES or _detect(path, opts.fmt) != "jsonl":

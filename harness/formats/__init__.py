@@ -8,9 +8,13 @@ regular files: a FIFO or a device would make ``seam check`` hang or read
 forever; a stream is read from stdin instead (``read_data``). Each foreign format keeps its own
 meaning (DESIGN section 4): see the module of each reader.
 
-    load(path, fmt="auto") -> History
-    read_text(text, fmt="auto", *, source="<string>") -> History
-    read_data(data, fmt="auto", *, source="<stdin>") -> History    (bytes, e.g. stdin)
+    load(path, fmt="auto", *, lenient=False) -> History
+    read_text(text, fmt="auto", *, source="<string>", lenient=False) -> History
+    read_data(data, fmt="auto", *, source="<stdin>", lenient=False) -> History  (bytes, e.g. stdin)
+
+``lenient`` (JSONL and EDN) keeps completions with no invoke and overlapping
+invokes of one process, as transactional histories from Elle's tests hold
+(``harness.formats._build.LenientHistory``); only ``checkers.txn`` reads those.
     read_head(path) -> str                                          (to detect a format)
     write_jsonl(history_or_ops, path_or_file) -> None
     detect(text) -> "jsonl" | "edn" | "porcupine-etcd" | "porcupine-kv"
@@ -52,7 +56,9 @@ _READERS = {
 }
 
 
-def read_text(text: str, fmt: str = "auto", *, source: str = "<string>") -> History:
+def read_text(
+    text: str, fmt: str = "auto", *, source: str = "<string>", lenient: bool = False
+) -> History:
     """Parse a history held in a string; ``fmt`` is one of FORMATS."""
     if fmt not in FORMATS:
         raise HistoryError(
@@ -63,7 +69,8 @@ def read_text(text: str, fmt: str = "auto", *, source: str = "<string>") -> Hist
     if fmt == "auto":
         fmt = detect(text, source=source)
     module, name = _READERS[fmt].split(":")
-    history: History = getattr(importlib.import_module(module), name)(text, source=source)
+    extra = {"lenient": True} if lenient and fmt in ("jsonl", "edn") else {}
+    history: History = getattr(importlib.import_module(module), name)(text, source=source, **extra)
     if not history.ops:
         raise HistoryError(
             f"no operations: the {fmt} history holds no client or nemesis op", source=source
@@ -71,7 +78,7 @@ def read_text(text: str, fmt: str = "auto", *, source: str = "<string>") -> Hist
     return history
 
 
-def load(path: str | Path, fmt: str = "auto") -> History:
+def load(path: str | Path, fmt: str = "auto", *, lenient: bool = False) -> History:
     """Read a history file; errors name the file as given.
 
     JSONL is read line by line from the open file, so a large history is
@@ -89,7 +96,7 @@ def load(path: str | Path, fmt: str = "auto") -> History:
             try:
                 raw = open_regular(path, source)
                 with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="\n") as fh:
-                    history = read_jsonl_lines(fh, source=source)
+                    history = read_jsonl_lines(fh, source=source, lenient=lenient)
             except UnicodeDecodeError:
                 pass  # read it whole below, to name the line
             except OSError as e:  # an I/O error mid-file
@@ -102,10 +109,12 @@ def load(path: str | Path, fmt: str = "auto") -> History:
                         "no operations: the jsonl history holds no op", source=source
                     )
                 return history
-    return read_data(_read(path, source), fmt, source=source)
+    return read_data(_read(path, source), fmt, source=source, lenient=lenient)
 
 
-def read_data(data: bytes, fmt: str = "auto", *, source: str = "<stdin>") -> History:
+def read_data(
+    data: bytes, fmt: str = "auto", *, source: str = "<stdin>", lenient: bool = False
+) -> History:
     """Parse a history held in bytes (UTF-8, as read from stdin or a file)."""
     try:
         text = data.decode("utf-8")
@@ -114,7 +123,7 @@ def read_data(data: bytes, fmt: str = "auto", *, source: str = "<stdin>") -> His
         raise HistoryError(
             f"not UTF-8 text ({e.reason} at byte {e.start})", source=source, line=line
         ) from None
-    return read_text(text, fmt, source=source)
+    return read_text(text, fmt, source=source, lenient=lenient)
 
 
 def read_head(path: str | Path, *, source: str | None = None) -> str:

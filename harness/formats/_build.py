@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from dataclasses import fields
 from typing import Any
 
-from harness.core.op import Op
+from harness.core.errors import HistoryError
+from harness.core.op import OP_TYPES, History, Op, pairing
 
 _FIELDS = ("index", "time", "process", "type", "f", "value", "unknown", "extra")
 
@@ -141,3 +142,27 @@ def offsets_to_lines(text: str, offsets: Sequence[int]) -> list[int]:
         prev = off
         lines.append(line)
     return lines
+
+
+class LenientHistory(History):
+    """A History that keeps what foreign transactional histories hold: completions
+    with no invoke (Elle's tests write bare ``:ok`` ops) and a process with several
+    invokes open at once. Only an unknown op type is refused. Readers build one
+    when asked with ``lenient=True``; checkers that do their own pairing
+    (``checkers.txn``) take it, the others need a plain ``History``.
+    """
+
+    def _validate(self) -> None:
+        for pos, op in enumerate(self.ops):
+            if op.type not in OP_TYPES:
+                raise HistoryError(
+                    f"unknown op type {op.type!r} (expected invoke, ok, fail or info)",
+                    source=self.source,
+                    line=self.line(pos),
+                )
+        self._pairing = pairing(self.ops)
+
+
+def history_class(lenient: bool) -> type[History]:
+    """``LenientHistory`` when ``lenient``, else ``History``."""
+    return LenientHistory if lenient else History

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from harness.core.errors import HistoryError
 from harness.core.op import NEMESIS, OP_TYPES, History, Op
-from harness.formats._build import NO_EXTRA, make_op, no_gc
+from harness.formats._build import NO_EXTRA, history_class, make_op, no_gc
 from harness.formats.values import DECODER, MAX_DEPTH, deep_field, problem_of
 
 _CORE = frozenset(("index", "time", "process", "type", "f", "value", "unknown"))
@@ -28,12 +28,12 @@ _scan_once = DECODER.scan_once  # type: ignore[attr-defined]  # the C scanner
 _DEEP_LINE = 2 * MAX_DEPTH
 
 
-def read_jsonl(text: str, *, source: str = "<string>") -> History:
-    """Parse Seam JSONL text into a validated History."""
-    return read_jsonl_lines(text.split("\n"), source=source)
+def read_jsonl(text: str, *, source: str = "<string>", lenient: bool = False) -> History:
+    """Parse Seam JSONL text into a validated History (``lenient``: see LenientHistory)."""
+    return read_jsonl_lines(text.split("\n"), source=source, lenient=lenient)
 
 
-def read_jsonl_lines(lines: Iterable[str], *, source: str = "<string>") -> History:
+def read_jsonl_lines(lines: Iterable[str], *, source: str = "<string>", lenient: bool = False) -> History:
     """Parse JSONL lines (with or without their newline), e.g. an open file, into a History.
 
     Reading an open file line by line keeps only the ops in memory, not the
@@ -100,7 +100,7 @@ def read_jsonl_lines(lines: Iterable[str], *, source: str = "<string>") -> Histo
                 line_numbers.append(n)
             elif n != position + 1:
                 line_numbers = [*range(1, position + 1), n]
-    return History(ops, source=source, lines=line_numbers)
+    return history_class(lenient)(ops, source=source, lines=line_numbers)
 
 
 def _decode_slow(line: str, source: str, n: int) -> tuple[Any, int]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.core.errors import HistoryError
 from harness.core.op import NEMESIS, OP_TYPES, History, Op
-from harness.formats._build import NO_EXTRA, LazyLines, make_op, no_gc
+from harness.formats._build import NO_EXTRA, LazyLines, history_class, make_op, no_gc
 from harness.formats.edn import form_lines, parse_edn
 from harness.formats.edn_ops import ops_of
 from harness.formats.values import bad_value
@@ -37,17 +37,18 @@ _LOOK = (float, list, dict, frozenset)
 _CORE = frozenset(("process", "type", "f", "value", "time", "index", "key"))
 
 
-def read_edn(text: str, *, source: str = "<string>") -> History:
-    """A Jepsen/Knossos EDN history (one collection of op maps, or one op map after another)."""
+def read_edn(text: str, *, source: str = "<string>", lenient: bool = False) -> History:
+    """A Jepsen/Knossos EDN history (one collection of op maps, or one op map after
+    another); ``lenient``: see ``harness.formats._build.LenientHistory``."""
     with no_gc():
         fast = ops_of(text)  # flat integer op maps: built straight from the text
         if fast is None:
-            return read_edn_forms(text, source=source)
+            return read_edn_forms(text, source=source, lenient=lenient)
         ops, depth = fast
-    return History(ops, source=source, lines=LazyLines(_EntryLines(text, depth=depth)))
+    return history_class(lenient)(ops, source=source, lines=LazyLines(_EntryLines(text, depth=depth)))
 
 
-def read_edn_forms(text: str, *, source: str = "<string>") -> History:
+def read_edn_forms(text: str, *, source: str = "<string>", lenient: bool = False) -> History:
     """``read_edn`` through the general EDN reader, for any text (``edn_ops`` is its fast path)."""
     with no_gc():
         forms = parse_edn(text, source=source)
@@ -58,7 +59,7 @@ def read_edn_forms(text: str, *, source: str = "<string>") -> History:
             entries = forms
             lines = LazyLines(_EntryLines(text, depth=0))
         ops = entries_to_ops(entries, source=source, lines=lines)
-    return History(ops, source=source, lines=lines)
+    return history_class(lenient)(ops, source=source, lines=lines)
 
 
 @dataclass(frozen=True)
