@@ -18,6 +18,7 @@ of them, as Elle does.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -86,6 +87,17 @@ class TxnChecker:
         self.options = options or TxnOptions()
 
     def check(self, test: Any, history: Sequence[Any], artifacts: Path | None) -> CheckResult:
+        # The analysis allocates millions of small acyclic objects; the cyclic
+        # collector would walk them all again and again (as History.calls says).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._check(history)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _check(self, history: Sequence[Any]) -> CheckResult:
         try:
             analysis = analyze(history, self.options)
         except TxnFormatError as e:
