@@ -351,7 +351,7 @@ class _Test:
 
 def test_register_ops_depend_only_on_the_seed() -> None:
     from harness.generator import limit
-    from harness.targets.pipeline.workloads import RegisterGen
+    from harness.workloads.register import RegisterGen
 
     def ops(seed: int, concurrency: int) -> list:
         return [(o.f, o.value) for o in _sim(limit(60, RegisterGen(seed)), _Test(), concurrency=concurrency) if o.type == "invoke"]
@@ -368,7 +368,7 @@ def test_register_ops_depend_only_on_the_seed() -> None:
 
 def test_register_keys_rotate_so_each_key_history_stays_short() -> None:
     from harness.generator import limit
-    from harness.targets.pipeline.workloads import RegisterGen
+    from harness.workloads.register import RegisterGen
 
     history = _sim(limit(40, RegisterGen(3, keys=2, ops_per_key=5)), _Test())
     keys = [o.value[0] for o in history if o.type == "invoke"]

@@ -15,7 +15,7 @@ from harness.spec import TestSpec
     ("kwargs", "fragment"),
     [
         ({"workload": "bank"}, "unknown workload 'bank' for target pipeline; known workloads: orders, register"),
-        ({"target": "etcd-typo"}, "unknown target 'etcd-typo'; built-in targets: pipeline"),
+        ({"target": "etcd-typo"}, "unknown target 'etcd-typo'; built-in targets: etcd, pipeline"),
         ({"target": "no.such.module"}, "cannot import no.such.module"),
         ({"bugs": ["weak-quorum", "typo"]}, "unknown bug 'typo'"),
         ({"nemesis": ["partition", "meteor"]}, "unknown nemesis meteor"),

@@ -14,110 +14,21 @@ give the same op sequence (``harness.generator.simulate`` shows it).
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from harness.core.op import NEMESIS, Op
+from harness.core.op import Op
 from harness.core.placement import NodeAddr
 from harness.core.protocols import Checker
 from harness.generator import on_threads, phases, repeat, until_ok
-from harness.generator.context import PENDING, seed_state
-from harness.generator.core import op as gen_op
 from harness.generator.history import FromHistory
 from harness.spec import TestSpec
 from harness.targets.base import Workload, WorkloadKind
+from harness.workloads.register import RegisterGen, draws, next_op, register_final_reads
 
 # ---------------------------------------------------------------------------
 # register: read/write/cas on many keys (Jepsen's independent cas-register)
-
-
-def _draws(seed: int, salt: str, n: int) -> random.Random:
-    """The randomness of op number ``n``: a function of (seed, n) alone, so the op
-    sequence is the same under the same seed whatever the threads did."""
-    return random.Random(seed_state(seed, salt, n))
-
-
-#: How far back a cas looks for the latest value written to its key.
-CAS_LOOKBACK = 64
-
-
-@dataclass(frozen=True, slots=True)
-class RegisterGen:
-    """A seeded stream of register ops over a rotating set of keys.
-
-    ``keys`` keys are active at a time; after ``keys * ops_per_key`` ops
-    every key is replaced by a fresh one (key ``k<slot>-<generation>``).
-    Jepsen's independent generator does this for the same reason: a
-    linearizability search is exponential in the concurrency of one key's
-    history, so each key's history must stay short.
-
-    Every write and cas writes a value no other op writes (op number ``n``
-    writes ``n``), so a read names the one write it saw. With a few values
-    only, a stale read could be explained by some other, crashed write of the
-    same value, and a run with many timed-out writes would hide the very
-    regressions it is looking for (and cost the search far more). A cas
-    expects the value of the latest write issued to its key, so it can succeed.
-    """
-
-    seed: int
-    keys: int = 8
-    ops_per_key: int = 150
-    count: int = 0
-
-    def _shape(self, n: int) -> tuple[str, str]:
-        """Op ``n``'s key and function, a function of (seed, n) alone."""
-        rng = _draws(self.seed, "register", n)
-        k = f"k{rng.randrange(self.keys)}-{n // (self.keys * self.ops_per_key)}"
-        roll = rng.random()
-        return k, "read" if roll < 0.5 else "write" if roll < 0.8 else "cas"
-
-    def _latest_write(self, key: str, n: int) -> int | None:
-        """The value of the newest write or cas to ``key`` among the ops just before ``n``."""
-        for m in range(n - 1, max(-1, n - 1 - CAS_LOOKBACK), -1):
-            k, f = self._shape(m)
-            if k == key and f != "read":
-                return m
-        return None
-
-    def template(self, n: int) -> dict[str, Any]:
-        k, f = self._shape(n)
-        if f == "read":
-            return {"f": "read", "value": [k, None]}
-        expected = self._latest_write(k, n) if f == "cas" else None
-        if expected is None:
-            return {"f": "write", "value": [k, n]}
-        return {"f": "cas", "value": [k, [expected, n]]}
-
-    def op(self, test: Any, ctx: Any) -> tuple[Any, Any]:
-        return _next(self, self.template(self.count), test, ctx, count=self.count + 1)
-
-    def update(self, test: Any, ctx: Any, event: Any) -> Any:
-        return self
-
-
-def _next(gen: Any, template: dict[str, Any], test: Any, ctx: Any, **advance: Any) -> tuple[Any, Any]:
-    """Fill the template (process, time) and advance ``gen`` only if an op was given."""
-    filled, _ = gen_op(template, test, ctx)  # type: ignore[misc]
-    if filled is PENDING:
-        return PENDING, gen
-    return filled, replace(gen, **advance)
-
-
-def register_final_reads(history: list[Op]) -> list[dict[str, Any]]:
-    """One read of every key of the newest generation seen in the history."""
-    newest: dict[str, int] = {}
-    for o in history:
-        if o.type == "invoke" and o.process != NEMESIS and isinstance(o.value, list) and o.value:
-            k = str(o.value[0])
-            slot, _, generation = k.rpartition("-")
-            if generation.isdigit():
-                newest[k] = int(generation)
-    if not newest:
-        return []
-    top = max(newest.values())
-    return [{"f": "read", "value": [k, None]} for k in sorted(newest) if newest[k] == top]
 
 
 def _register_checker(spec: TestSpec) -> Checker:
@@ -165,7 +76,7 @@ class OrdersGen:
     SKUS = ("sku-a", "sku-b", "sku-c")
 
     def op(self, test: Any, ctx: Any) -> tuple[Any, Any]:
-        rng = _draws(self.seed, "orders", self.count)
+        rng = draws(self.seed, "orders", self.count)
         roll = rng.random()
         if self.placed == 0 or roll < PLACE:
             value = {
@@ -174,12 +85,12 @@ class OrdersGen:
                 "qty": rng.randint(1, 3),
                 "amount": rng.randint(1, 100) * 100,
             }
-            return _next(self, {"f": "place", "value": value}, test, ctx, count=self.count + 1, placed=self.placed + 1)
+            return next_op(self, {"f": "place", "value": value}, test, ctx, count=self.count + 1, placed=self.placed + 1)
         # Cancel and read recent orders: sagas still in flight are where compensation races
         # a stalled or paused leader (a uniform pick over the whole run mostly finds settled ones).
         oid = f"order-{self.seed}-{rng.randint(max(1, self.placed - RECENT), self.placed)}"
         f = "cancel" if roll < CANCEL else "read"
-        return _next(self, {"f": f, "value": {"order_id": oid}}, test, ctx, count=self.count + 1)
+        return next_op(self, {"f": f, "value": {"order_id": oid}}, test, ctx, count=self.count + 1)
 
     def update(self, test: Any, ctx: Any, event: Any) -> Any:
         return self
