@@ -23,7 +23,14 @@ What counts:
   ``error`` or its top-level ``valid`` is not true (the output says which);
 * a run that exits 3 (the run itself failed: an unknown scenario, a setup
   error), times out (time limit + 240 s) or leaves no ``results.json`` is
-  **failed**, counted apart and left out of the rates.
+  **failed**: it found nothing, so it counts as a miss in a detection rate
+  (and a clean run that failed proves nothing clean); failed runs are also
+  listed apart, and no goal is met while a run of its row failed.
+
+``--etcd N`` adds the real-system rows (issue 19): N runs of etcd with
+linearizable reads under partition, pause and kill (0 false alarms), and N
+with ``--target-opt reads=serializable`` under partitions (nonlinearizable in
+at least 90%).
 
 Goals (per flag, and for the false alarms per workload): scenario detection
 >= 95%, mix detection >= 80%, 0 false alarms. A goal with no completed run is
@@ -85,6 +92,14 @@ def _zoo() -> tuple[dict[str, tuple[str, str, str]], dict[str, float]]:
 
 NIGHTLY = "nightly-"
 ZOO, NIGHTLY_LIMIT = _zoo()
+#: Real systems (issue 19): etcd's published result. Linearizable reads stay linearizable
+#: under partitions, pauses and kills (a clean row: 0 false alarms); serializable reads
+#: served by a member cut off from the leader are stale (a detection row).
+ETCD_ROWS: dict[str, dict[str, Any]] = {
+    "reads=linearizable": {"opts": [], "nemesis": ["partition", "pause", "kill"], "expect": None},
+    "reads=serializable": {"opts": ["reads=serializable"], "nemesis": ["partition"], "expect": "nonlinearizable"},
+}
+GOAL_ETCD = 0.90
 WORKLOADS = ("register", "orders")
 MIX = ("partition", "pause", "kill", "clock", "loss", "lost-response")
 MIX_CONCURRENCY = 2
@@ -113,6 +128,10 @@ class Run:
     nemesis: list[str]
     seed: int
     time_limit: float = 0.0  # 0: the scenario's own (the nightly ones)
+    target: str = "pipeline"
+    target_opts: list[str] = field(default_factory=list)
+    expect: str | None = None  # the expected kind of a real-system row (pipeline rows: from ZOO)
+    nemesis_concurrency: int = MIX_CONCURRENCY
     argv: list[str] = field(default_factory=list)
     exit_code: int | None = None
     valid: Any = None
@@ -138,6 +157,8 @@ class Run:
 
     @property
     def expected(self) -> str | None:
+        if self.target != "pipeline":
+            return self.expect
         return ZOO[self.flag][2] if self.flag else None
 
 
@@ -228,6 +249,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="these flags only (clean runs then cover only their workloads)")
     p.add_argument("--skip-mix", action="store_true", help="no flag runs under the nightly mix")
     p.add_argument("--skip-clean", action="store_true", help="no clean runs")
+    p.add_argument("--etcd", type=int, default=0, metavar="N",
+                   help="runs of each etcd row (reads=linearizable under partition,pause,kill: 0 false alarms; "
+                        "reads=serializable under partition: nonlinearizable in >= 90%%) (default: %(default)s)")
+    p.add_argument("--etcd-time-limit", type=float, default=60.0, metavar="S",
+                   help="main phase of the etcd runs (default: %(default)g)")
     p.add_argument("--json", default=None, metavar="FILE", help="write every run's row here (rewritten after each run)")
     p.add_argument("--cluster", choices=("local", "netns"), default=None,
                    help="default: netns when root and `ip` exists, else local")
@@ -237,7 +263,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="keep every run's results under DIR (default: a temporary directory, removed at the end)")
     p.add_argument("--keep", action="store_true", help="keep the temporary results directory and print its path")
     args = p.parse_args(argv)
-    for name in ("seeds", "mix_seeds", "clean"):
+    for name in ("seeds", "mix_seeds", "clean", "etcd"):
         if getattr(args, name) < 0:
             p.error(f"--{name.replace('_', '-')} must be >= 0")
     if args.time_limit <= 0:
@@ -282,6 +308,11 @@ def _plan(args: argparse.Namespace, flags: list[str], mixes: dict[str, list[str]
         if not args.skip_mix:
             for _ in range(args.mix_seeds):
                 yield Run("mix", workload, flag, NIGHTLY + workload, [], next(seed), args.mix_time_limit)
+    for _ in range(args.etcd):
+        for label, row in ETCD_ROWS.items():
+            yield Run("etcd", "register", None if row["expect"] is None else label, None, list(row["nemesis"]),
+                      next(seed), args.etcd_time_limit, target="etcd", target_opts=list(row["opts"]),
+                      expect=row["expect"], nemesis_concurrency=1)
     if not args.skip_clean:
         for workload in WORKLOADS:
             if any(ZOO[f][0] == workload for f in flags):
@@ -296,16 +327,18 @@ def _plan(args: argparse.Namespace, flags: list[str], mixes: dict[str, list[str]
 
 
 def _argv(run: Run, args: argparse.Namespace, cluster: str, results: Path) -> list[str]:
-    argv = [sys.executable, "-m", "harness.cli", "test", "--workload", run.workload,
+    argv = [sys.executable, "-m", "harness.cli", "test", "--target", run.target, "--workload", run.workload,
             "--cluster", cluster, "--seed", str(run.seed), "--results", str(results), "--no-progress"]
+    for opt in run.target_opts:
+        argv += ["--target-opt", opt]
     if run.time_limit:
         argv += ["--time-limit", f"{run.time_limit:g}"]
-    if run.flag:
+    if run.flag and run.target == "pipeline":
         argv += ["--bug", run.flag]
     if run.scenario:
         argv += ["--scenario", run.scenario]  # the scenario brings its own faults and defaults
     else:
-        argv += ["--nemesis", ",".join(run.nemesis), "--nemesis-concurrency", str(MIX_CONCURRENCY)]
+        argv += ["--nemesis", ",".join(run.nemesis), "--nemesis-concurrency", str(run.nemesis_concurrency)]
     return argv
 
 
@@ -445,19 +478,18 @@ def _progress(run: Run) -> str:
 
 
 def _rate(runs: list[Run], goal: float) -> tuple[str, str]:
-    """('3/3 100%', 'met') over the runs that completed; failed runs are counted apart."""
+    """('3/3 100%', 'met') over every planned run: a run that failed or timed out found
+    nothing, so it is a miss (also said apart), and a goal is never met while a run of
+    its row failed (issue 24: "1/1 100%, 2 failed: met" could be printed before)."""
     planned = len(runs)
     if not planned:
         return "-", ""
-    completed = [r for r in runs if not r.failed]
-    failed = planned - len(completed)
-    fail_note = f", {failed} failed" if failed else ""
-    if not completed:
-        return f"0/0{fail_note}", "not met (no run completed)"
-    hits = sum(1 for r in completed if r.detected)
-    rate = hits / len(completed)
-    return (f"{hits}/{len(completed)} {rate:.0%}{fail_note}",
-            "met" if rate >= goal else "not met")
+    failed = sum(1 for r in runs if r.failed)
+    fail_note = f", {failed} failed (counted as missed)" if failed else ""
+    hits = sum(1 for r in runs if not r.failed and r.detected)
+    rate = hits / planned
+    met = rate >= goal and not failed
+    return f"{hits}/{planned} {rate:.0%}{fail_note}", "met" if met else "not met"
 
 
 def _cell(rate: str, goal: str) -> str:
@@ -499,29 +531,30 @@ def _report(console: Console, done: list[Run], flags: list[str], mixes: dict[str
                     "kinds seen (any severity)", "s/run"):
             clean.add_column(col, justify="right" if col in ("runs", "failed", "s/run") else "left")
         for workload in WORKLOADS:
-            runs = [r for r in done if r.mode == "clean" and r.workload == workload]
+            runs = [r for r in done if r.mode == "clean" and r.workload == workload and r.target == "pipeline"]
             if not runs:
                 continue
             completed = [r for r in runs if not r.failed]
             alarms = [r for r in completed if r.false_alarm]
             why = "; ".join(f"seed {r.seed}: {r.alarm_reason}" for r in alarms) or "-"
-            if not completed:
-                goal = "not met (no run completed)"
-            else:
-                goal = "met" if not alarms else "not met"
+            goal = _clean_goal(runs, alarms)
             verdicts["clean"].append(goal == "met")
             clean.add_row(workload, f"{NIGHTLY}{workload}; " + ",".join(mixes[workload]), str(len(runs)), str(len(runs) - len(completed)),
                           f"{len(alarms)}/{len(completed)}: {goal}", why,
                           ",".join(_unique(k for r in runs for k in r.kinds)) or "-", _seconds(runs))
         console.print(clean)
 
+    if args.etcd:
+        verdicts.setdefault("etcd", []).extend(_etcd_table(console, done))
+
     failures = [r for r in done if r.failed]
     if failures:
-        print("failed runs (left out of the rates):", flush=True)
+        print("failed runs (each a miss, or a clean run that proves nothing):", flush=True)
         for why, count in _count(r.failure for r in failures):
             print(f"  {count} x {why}", flush=True)
     summary = []
-    for mode, label in (("scenario", "scenario >= 95%"), ("mix", "mix >= 80%"), ("clean", "0 false alarms")):
+    for mode, label in (("scenario", "scenario >= 95%"), ("mix", "mix >= 80%"), ("clean", "0 false alarms"),
+                        ("etcd", "etcd rows")):
         got = verdicts[mode]
         if got:
             summary.append(f"{label}: {'met' if all(got) else 'not met'} ({sum(got)}/{len(got)})")
@@ -531,6 +564,40 @@ def _report(console: Console, done: list[Run], flags: list[str], mixes: dict[str
     print(f"total: {n} runs in {total / 60:.1f} min"
           + (f", {total / n:.0f} s per run" if n else "")
           + (" (interrupted)" if interrupted else ""), flush=True)
+
+
+def _clean_goal(runs: list[Run], alarms: list[Run]) -> str:
+    """Met only with no false alarm and no failed run: a run that failed shows nothing clean."""
+    failed = sum(1 for r in runs if r.failed)
+    if alarms:
+        return "not met"
+    return f"not met ({failed} failed)" if failed else "met"
+
+
+def _etcd_table(console: Console, done: list[Run]) -> list[bool]:
+    """etcd's rows: false alarms of the clean row, detection of the serializable row."""
+    table = Table(title="Real systems: etcd (published result: linearizable reads stay linearizable; "
+                        "serializable reads are stale under a partition)")
+    for col in ("row", "faults", "runs", "result", "kinds seen (any severity)", "s/run"):
+        table.add_column(col, justify="right" if col in ("runs", "s/run") else "left")
+    verdicts = []
+    for label, row in ETCD_ROWS.items():
+        runs = [r for r in done if r.target == "etcd" and r.target_opts == row["opts"]]
+        if not runs:
+            continue
+        if row["expect"] is None:
+            alarms = [r for r in runs if not r.failed and r.false_alarm]
+            goal = _clean_goal(runs, alarms)
+            result = f"{len(alarms)} false alarms in {len(runs)}: {goal}" + "".join(
+                f"; seed {r.seed}: {r.alarm_reason}" for r in alarms)
+        else:
+            rate, goal = _rate(runs, GOAL_ETCD)
+            result = f"{row['expect']} in {rate} (goal >= {GOAL_ETCD:.0%}): {goal}"
+        verdicts.append(goal == "met")
+        table.add_row(label, ",".join(row["nemesis"]), str(len(runs)), result,
+                      ",".join(_unique(k for r in runs for k in r.kinds)) or "-", _seconds(runs))
+    console.print(table)
+    return verdicts
 
 
 def _count(items: Iterable[str]) -> list[tuple[str, int]]:
