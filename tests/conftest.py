@@ -74,7 +74,7 @@ NODE_FREE = {
 #: Modules of namespace tests, and the namespace tests inside loopback modules.
 NETNS_MODULES = {
     "test_cluster", "test_nemesis_crash", "test_nemesis_faults", "test_nemesis_net",
-    "test_orders_report_e2e", "test_run_netns", "test_ssh",
+    "test_orders_report_e2e", "test_run_netns", "test_ssh", "test_etcd",
 }
 NETNS_TESTS = {
     "test_timeout_sigterm_on_namespaces_heals_collects_checks_and_leaves_nothing",
