@@ -49,15 +49,22 @@ def unb64(text: str) -> str:
     return base64.b64decode(text).decode()
 
 
-def gateway(addr: NodeAddr, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """POST to etcd's v3 JSON gateway; raises OSError (refused, timeout, reset) or ValueError."""
-    conn = http.client.HTTPConnection(addr.address, addr.port, timeout=timeout)
+def gateway(addr: NodeAddr, path: str, body: dict[str, Any], timeout: float,
+            conn: http.client.HTTPConnection | None = None) -> dict[str, Any]:
+    """POST to etcd's v3 JSON gateway; raises OSError (refused, timeout, reset) or ValueError.
+
+    With ``conn`` (a kept-alive connection the caller owns) the request goes on it and
+    the caller closes it after an error; without, a fresh connection is used and closed."""
+    own = conn is None
+    if conn is None:
+        conn = http.client.HTTPConnection(addr.address, addr.port, timeout=timeout)
     try:
         conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
         resp = conn.getresponse()
         data = resp.read()
     finally:
-        conn.close()
+        if own:
+            conn.close()
     payload = json.loads(data or b"{}")
     if resp.status != 200:
         raise ValueError(f"{path} answered {resp.status}: {payload.get('error') or payload.get('message') or payload}")

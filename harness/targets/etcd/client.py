@@ -12,6 +12,7 @@ is never retried.
 
 from __future__ import annotations
 
+import http.client
 from dataclasses import replace
 from typing import Any
 
@@ -22,12 +23,32 @@ from harness.targets.etcd.adapter import b64, gateway, unb64
 
 
 class EtcdClient:
+    """One client process's connection to one member, kept alive between ops (a fresh TCP
+    connection per op cost more than etcd's own work). After any error it is dropped and
+    the next op connects afresh, so only a fresh connect can be refused (definite)."""
+
     def __init__(self, addrs: dict[str, NodeAddr], *, timeout: float, serializable: bool = False,
                  node: str | None = None):
         self.addrs = addrs
         self.timeout = timeout
         self.serializable = serializable
         self.node = node
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _call(self, a: NodeAddr, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        reused = self._conn is not None
+        if self._conn is None:
+            self._conn = http.client.HTTPConnection(a.address, a.port, timeout=self.timeout)
+        try:
+            return gateway(a, path, body, self.timeout, self._conn)
+        except ConnectionRefusedError:
+            self.close()
+            if reused:  # the member restarted since: the request may have been sent
+                raise ConnectionResetError("kept-alive connection refused") from None
+            raise
+        except (OSError, ValueError, http.client.HTTPException):
+            self.close()
+            raise
 
     def open(self, test: Any, node: str) -> EtcdClient:
         if node not in self.addrs:
@@ -35,7 +56,9 @@ class EtcdClient:
         return EtcdClient(self.addrs, timeout=self.timeout, serializable=self.serializable, node=node)
 
     def close(self) -> None:
-        pass
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def invoke(self, test: Any, op: Op) -> Op:
         if self.node is None:
@@ -46,7 +69,7 @@ class EtcdClient:
             if op.f == "read":
                 return self._done(op, "ok", [key, self._read(a, str(key))])
             if op.f == "write":
-                gateway(a, "/v3/kv/put", {"key": b64(str(key)), "value": b64(str(v))}, self.timeout)
+                self._call(a, "/v3/kv/put", {"key": b64(str(key)), "value": b64(str(v))})
                 return self._done(op, "ok", op.value)
             if op.f == "cas":
                 old, new = v
@@ -55,7 +78,7 @@ class EtcdClient:
                                   None if succeeded else f"cas: {key} was not {old}")
         except ConnectionRefusedError as e:
             return self._done(op, "fail", op.value, f"connection refused: {e}")
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, http.client.HTTPException) as e:
             return self._done(op, "fail" if op.f == "read" else "info", op.value, f"{type(e).__name__}: {e}")
         raise TargetError(f"etcd client: unknown f {op.f!r} (read, write, cas)")
 
@@ -63,7 +86,7 @@ class EtcdClient:
         body: dict[str, Any] = {"key": b64(key)}
         if self.serializable:
             body["serializable"] = True
-        kvs = gateway(a, "/v3/kv/range", body, self.timeout).get("kvs") or []
+        kvs = self._call(a, "/v3/kv/range", body).get("kvs") or []
         return int(unb64(kvs[0]["value"])) if kvs else None
 
     def _cas(self, a: NodeAddr, key: str, old: Any, new: Any) -> bool:
@@ -71,7 +94,7 @@ class EtcdClient:
             "compare": [{"key": b64(key), "target": "VALUE", "result": "EQUAL", "value": b64(str(old))}],
             "success": [{"requestPut": {"key": b64(key), "value": b64(str(new))}}],
         }
-        return bool(gateway(a, "/v3/kv/txn", txn, self.timeout).get("succeeded"))
+        return bool(self._call(a, "/v3/kv/txn", txn).get("succeeded"))
 
     def _done(self, op: Op, typ: str, value: Any, error: str | None = None) -> Op:
         extra = {**op.extra, "node": self.node}
