@@ -89,7 +89,7 @@ def test_kill_pause_and_restart_really_happen_to_the_etcd_leader(members):
     (paused,) = target.pids(None, now, "leader")
     os.kill(paused, signal.SIGSTOP)
     try:
-        assert state(paused) == "T"
+        assert wait_for(lambda: state(paused) == "T", 2.0), "SIGSTOP did not stop the leader"  # delivery is async
         assert wait_for(lambda: (target.leader(None) or now) != now), "no new leader while the old one was paused"
     finally:
         os.kill(paused, signal.SIGCONT)
