@@ -236,9 +236,9 @@ def stop_leftovers(
 ) -> list[int]:
     """SIGKILL the node processes a dead run left running; return their pids.
 
-    Only pids the run's seam.log says it started, and only while their command
-    line is still ``target.node`` with this run's node.json (a reused pid is
-    left alone). A run that finished, or whose `seam test` still runs, is not
+    Only pids the run's seam.log says it started, and only while the target's
+    ``owns_process`` still recognises their command line as this run's (a
+    reused pid is left alone). A run that finished, or whose `seam test` still runs, is not
     touched. Heal first (``heal_run``): a paused process is then running and a
     killed one restarted, so this stops them all.
     """

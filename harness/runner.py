@@ -35,7 +35,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,19 +95,6 @@ class Test:
     @property
     def seed(self) -> int:
         return self.spec.seed
-
-
-class NoopNemesis:
-    """The nemesis of a run without faults: heal is a no-op, ops are refused."""
-
-    def setup(self, test: Any) -> None:
-        pass
-
-    def invoke(self, test: Any, op: Op) -> Op:
-        return replace(op, type="info", extra={**op.extra, "error": "no nemesis in this run"})
-
-    def heal(self, test: Any) -> None:
-        pass
 
 
 # ---------------------------------------------------------------------------

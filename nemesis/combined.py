@@ -74,3 +74,16 @@ class ComposedNemesis:
 def ledger_for(run_dir: Path | None) -> FaultLedger:
     """The run's fault ledger, ``nemesis.jsonl`` in its directory (none without one)."""
     return FaultLedger(run_dir / "nemesis.jsonl" if run_dir else None)
+
+
+class NoopNemesis:
+    """The nemesis of a run without faults: heal is a no-op, ops are refused."""
+
+    def setup(self, test: Any) -> None:
+        pass
+
+    def invoke(self, test: Any, op: Op) -> Op:
+        return replace(op, type="info", extra={**op.extra, "error": "no nemesis in this run"})
+
+    def heal(self, test: Any) -> None:
+        pass

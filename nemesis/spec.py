@@ -115,7 +115,7 @@ def moot_with_workdir(fault: Fault, env: MootEnv) -> str | None:
     if reason is not None:
         return reason
     workdir = env.workdir(fault.node)
-    if workdir and not env.exists(fault.node, f"{workdir}/node.json"):
+    if workdir and not env.exists(fault.node, workdir):
         return f"the run directory {workdir} was removed (the run was torn down)"
     return None
 

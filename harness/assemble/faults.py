@@ -100,8 +100,7 @@ def build(spec: TestSpec, names: list[str], test: Any, workload: WorkloadKind,
     is applied, so ``seam heal`` (or the next run) can undo what a crashed run left.
     """
     from harness.generator.nemesis_schedule import final_generator, schedule
-    from harness.runner import NoopNemesis
-    from nemesis.combined import ComposedNemesis, ledger_for
+    from nemesis.combined import ComposedNemesis, NoopNemesis, ledger_for
     from nemesis.registry import build_packages, check_applicable
     from nemesis.spec import NemesisContext
 

@@ -6,9 +6,9 @@ re-check must give, and everything the checker needs besides the rows (the
 model, its initial state and ``independent`` for linearizability; a trimmed
 test.json for the pipeline checkers) plus where the case came from (run,
 seed). The lines after it are either ops, exactly as in a history, or
-collected node files (``{"artifact": "nodes/n1/payment.ledger.jsonl",
-"row": {...}}`` a row of a JSONL file, ``{"artifact": ..., "json": {...}}`` a
-whole JSON file such as node.json).
+collected node files (``{"artifact": "nodes/n1/<file>.jsonl", "row":
+{...}}`` a row of a JSONL file, ``{"artifact": ..., "json": {...}}`` a whole
+JSON file such as a node's config).
 
 Why one file and not a directory: a case must survive being copied, mailed,
 promoted into the corpus and read by ``seam check CASE.jsonl`` with no

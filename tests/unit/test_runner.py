@@ -7,8 +7,9 @@ import pytest
 from harness.assemble import check_spec
 from harness.core.errors import ConfigError
 from harness.core.op import Op
-from harness.runner import NoopNemesis, Progress, Stops
+from harness.runner import Progress, Stops
 from harness.spec import TestSpec
+from nemesis.combined import NoopNemesis
 
 
 @pytest.mark.parametrize(
