@@ -30,6 +30,7 @@ PLANTED = {
     "runner": ("harness/runner.py", "import harness.targets.pipeline"),
     "report": ("checkers/quorum.py", "import checkers.report.render"),
     "run-records": ("harness/nightly/night.py", "import harness.runner"),
+    "layers": ("harness/runner.py", "import harness.assemble"),
 }
 
 
