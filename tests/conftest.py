@@ -58,7 +58,7 @@ def oracle_dir() -> Path:
 #: iptables rules on them.
 LOOPBACK_MODULES = {
     "test_run_local", "test_scenarios", "test_replay", "test_test_count", "test_sigkill_run",
-    "test_signals", "test_nemesis_options", "test_nightly", "test_minitarget",
+    "test_signals", "test_nemesis_options", "test_nightly", "test_minitarget", "test_targets_tutorial",
 }
 #: Tests in those modules that start no node and install no rule (bad input, fake nights).
 NODE_FREE = {

@@ -22,17 +22,15 @@ from harness.core.verdict import CheckResult, exit_code
 from harness.recover import StoredRun, control_alive, find_runs, load_run
 from harness.spec import TestSpec
 from harness.store import TEST_JSON, read_json_object, write_results
-from harness.targets import DEFAULT, TargetKind, WorkloadKind, get
+from harness.targets import TargetKind, WorkloadKind, of_run
 
 log = logging.getLogger("seam.runner")
 Report = Callable[[str], None]
 
 
 def target_of(test: dict[str, Any]) -> TargetKind:
-    """The target a stored run ran (runs from before targets were named ran the pipeline)."""
-    target = test.get("target")
-    name = (target.get("name") if isinstance(target, dict) else None) or DEFAULT
-    return get(str(name))
+    """The target a stored run ran (``harness.targets.of_run``)."""
+    return of_run(test)
 
 
 def workload_of(test: dict[str, Any], source: Path) -> WorkloadKind:

@@ -111,10 +111,9 @@ def _workload_checker(test: dict[str, Any], source: str) -> Checker:
     Not through ``harness.assemble``: the results writer verifies cases through
     this module, and the store must not reach the composition root's Remotes."""
     from harness.spec import TestSpec
-    from harness.targets import DEFAULT, get
+    from harness.targets import of_run
 
-    target = test.get("target")
-    kind = get(str((target.get("name") if isinstance(target, dict) else None) or DEFAULT))
+    kind = of_run(test)
     name = str(test.get("workload"))
     if name not in kind.workloads:
         raise InputError(f"{source}: workload {name!r} is not one of target {kind.name}'s "

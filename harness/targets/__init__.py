@@ -9,12 +9,15 @@ target can live outside Seam, e.g. in a project's own tests.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
+from collections.abc import Mapping
+from typing import Any
 
 from harness.core.errors import ConfigError
 from harness.targets.base import MakeContext, Scenario, TargetKind, Workload, WorkloadKind
 
-__all__ = ["DEFAULT", "MakeContext", "Scenario", "TargetKind", "Workload", "WorkloadKind", "get", "names"]
+__all__ = ["DEFAULT", "MakeContext", "Scenario", "TargetKind", "Workload", "WorkloadKind", "get", "names", "of_run"]
 
 DEFAULT = "pipeline"
 
@@ -30,8 +33,8 @@ def get(name: str) -> TargetKind:
         raise ConfigError(f"--target is empty; choose one of {', '.join(names())}")
     if name in names():
         path, attr = f"{__name__}.{name}", "TARGET"
-    elif "." in name or ":" in name:
-        path, _, attr = name.partition(":")
+    elif "." in name or ":" in name or importlib.util.find_spec(name) is not None:
+        path, _, attr = name.partition(":")  # a top-level module (mykv) too, when it exists
         attr = attr or "TARGET"
     else:
         raise ConfigError(
@@ -46,3 +49,12 @@ def get(name: str) -> TargetKind:
     if not isinstance(kind, TargetKind):
         raise ConfigError(f"--target {name}: {path}.{attr} is not a harness.targets.TargetKind")
     return kind
+
+
+def of_run(test: Mapping[str, Any]) -> TargetKind:
+    """The target a stored run ran, from its test.json: by the module path it was run with
+    (``target.module``: an out-of-tree target is found again), else by name (runs from
+    before targets were named ran the pipeline)."""
+    target = test.get("target")
+    found = target if isinstance(target, Mapping) else {}
+    return get(str(found.get("module") or found.get("name") or DEFAULT))

@@ -132,6 +132,9 @@ class TargetKind:
     roles: tuple[str, ...] = ()
     check_spec: Callable[[TestSpec], None] | None = None
     refuses: Mapping[str, str] = field(default_factory=dict)  # fault -> why this system cannot take it
+    #: Its nodes send from their own address (127.0.0.x on a shared host), so iptables rules
+    #: naming source and destination really cut them on ``--cluster local``.
+    binds_source: bool = False
 
     def resolved_options(self, spec: TestSpec) -> dict[str, Any]:
         """Every option of this target for ``spec``: defaults, then ``--target-opt`` parsed;

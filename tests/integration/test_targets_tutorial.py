@@ -95,9 +95,9 @@ def test_the_tutorial_target_is_valid_and_its_stale_reads_are_caught(tmp_path: P
     results, base = tmp_path / "results", free_base_port()
     extra = ["--results", str(results), "--base-port", str(base), "--seed", "2", "--no-progress"]
 
-    listed = seam(["targets", "--json", "mykv:TARGET"], tmp_path)
+    listed = seam(["targets", "--json", "mykv"], tmp_path)
     assert listed.returncode == 0, listed.stdout + listed.stderr
-    row = json.loads(listed.stdout)["mykv:TARGET"]
+    row = json.loads(listed.stdout)["mykv"]
     assert row["options"]["reads"]["default"] == "leader" and row["roles"] == ["leader"]
     assert {"pause", "kill"} <= set(row["faults"])
 

@@ -144,3 +144,13 @@ def test_a_fault_the_target_refuses_is_one_line_before_anything_starts(monkeypat
     monkeypatch.setattr(assemble, "get", lambda name: refusing)
     with pytest.raises(ConfigError, match="--nemesis clock: target pipeline cannot take it: a Go binary ignores"):
         check_spec(TestSpec(nemesis=["clock"]))
+
+
+def test_a_top_level_module_is_a_target_path_and_a_stored_run_finds_its_target_by_module() -> None:
+    from harness.targets import get, of_run
+
+    with pytest.raises(ConfigError, match=r"--target json: json.TARGET is not a harness.targets.TargetKind"):
+        get("json")  # importable, so looked up as a module, not refused as an unknown name
+    assert of_run({"target": {"name": "renamed", "module": "etcd"}}).name == "etcd"
+    assert of_run({"target": {"name": "etcd"}}).name == "etcd"
+    assert of_run({}).name == "pipeline"

@@ -84,4 +84,5 @@ TARGET = TargetKind(
     scenarios=SCENARIOS,
     roles=("leader", "home"),
     check_spec=check_spec,
+    binds_source=True,  # target/pool.py bind_source: each node sends from its own 127.0.0.x
 )
