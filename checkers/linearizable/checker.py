@@ -50,6 +50,7 @@ class LinearizableChecker:
         explain_limit: int = 10,
         shrink_budget: float = 5.0,
         explain_budget: float = 30.0,
+        fail_fast: bool = False,
     ):
         if isinstance(model, str):
             from checkers.linearizable.models import get_model
@@ -63,6 +64,7 @@ class LinearizableChecker:
         self.explain_limit = explain_limit
         self.shrink_budget = shrink_budget
         self.explain_budget = explain_budget
+        self.fail_fast = fail_fast  # stop at the first invalid key (default: every key is checked)
 
     def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
         from checkers.linearizable.partition import check_calls
@@ -78,6 +80,7 @@ class LinearizableChecker:
             timeout=self.timeout,
             jobs=self.jobs,
             max_configs=self.max_configs,
+            fail_fast=self.fail_fast,
         )
 
         anomalies: list[Anomaly] = []

@@ -12,11 +12,13 @@ keys ``unknown`` with the reason. Each key has its own deadline and
 configuration budget; a key that exhausts either is ``unknown`` with the
 reason, and the history is then ``unknown`` unless another key is invalid.
 
-One invalid key settles the verdict, so the search stops there (as Porcupine
-does): keys still running are reported ``unknown`` with the reason "not
-finished: key K is already not linearizable". Keys that finished before keep
-their verdicts. Inline, keys run a slice at a time in turn, so a cheap
-invalid key is found even when another key's search is exponential.
+Every key is checked by default (as Jepsen's independent checker does), so
+the verdict says how many keys failed, not only that one did. With
+``fail_fast`` the search stops at the first invalid key (as Porcupine does):
+keys still running are reported ``unknown`` with the reason "not finished:
+key K is already not linearizable", and keys that finished before keep their
+verdicts. Inline, keys run a slice at a time in turn, so a cheap invalid key
+is found even when another key's search is exponential.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def check_history(
     timeout: float | None = None,
     jobs: int | None = None,
     max_configs: int | None = None,
+    fail_fast: bool = False,
 ) -> LinearResult:
     """Check ``history`` against ``model``; keyed models are always split by key.
 
@@ -93,7 +96,7 @@ def check_history(
         if problem:
             raise HistoryError(problem, source=history.source, line=history.line(c.call))
     return check_calls(
-        calls, model, by_key=by_key, timeout=timeout, jobs=jobs, max_configs=max_configs
+        calls, model, by_key=by_key, timeout=timeout, jobs=jobs, max_configs=max_configs, fail_fast=fail_fast
     )
 
 
@@ -105,8 +108,10 @@ def check_calls(
     timeout: float | None = None,
     jobs: int | None = None,
     max_configs: int | None = None,
+    fail_fast: bool = False,
 ) -> LinearResult:
-    """Check already-built calls; with ``by_key`` they are grouped by ``Call.key``."""
+    """Check already-built calls; with ``by_key`` they are grouped by ``Call.key``; with
+    ``fail_fast`` the first invalid key ends the search."""
     if timeout is not None and timeout <= 0:
         raise InputError(f"timeout must be positive, got {timeout}")
     started = time.perf_counter()
@@ -119,9 +124,9 @@ def check_calls(
     work = list(groups.items())
     # os.cpu_count() reads /sys each time (0.1 ms): only asked when a pool could pay off.
     if len(work) > 1 and len(calls) >= _INLINE_CALLS and (jobs or os.cpu_count() or 1) > 1:
-        results = _run_pool(work, model, timeout, max_configs, jobs or os.cpu_count() or 1)
+        results = _run_pool(work, model, timeout, max_configs, jobs or os.cpu_count() or 1, fail_fast)
     else:
-        results = _run_inline(work, model, timeout, max_configs)
+        results = _run_inline(work, model, timeout, max_configs, fail_fast)
     out = [
         KeyResult(k, r.valid, cs, r, secs) for (k, cs), (r, secs) in zip(work, results, strict=True)
     ]
@@ -142,15 +147,16 @@ def _not_finished(key: Any) -> SearchResult:
 
 
 def _run_inline(
-    work: list[tuple[Any, list[Call]]], model: Model, timeout: float | None, max_configs: int | None
+    work: list[tuple[Any, list[Call]]], model: Model, timeout: float | None, max_configs: int | None,
+    fail_fast: bool = False,
 ) -> list[tuple[SearchResult, float]]:
     """Search every key in this process, a slice of each in turn.
 
     Round-robin over a window of ``_WINDOW`` keys (as Porcupine runs
     partitions concurrently) means a cheap invalid key is found even when
     another key's search is exponential, while only the window's search
-    tables are in memory at once. The first invalid key settles the verdict
-    and the unfinished keys say so.
+    tables are in memory at once. With ``fail_fast`` the first invalid key
+    settles the verdict and the unfinished keys say so.
     """
     if len(work) == 1:
         return [_check_key(work[0][1], model, timeout, max_configs)]
@@ -180,7 +186,7 @@ def _run_inline(
                 continue
             results[i] = (result, task.seconds)
             tasks[i] = None  # free its tables
-            if result.valid is False:
+            if result.valid is False and fail_fast:
                 failed_key = work[i][0]
                 break
         if failed_key is not None:
@@ -227,6 +233,7 @@ def _run_pool(
     timeout: float | None,
     max_configs: int | None,
     jobs: int,
+    fail_fast: bool = False,
 ) -> list[tuple[SearchResult, float]]:
     global _WORK
     import multiprocessing  # only here: most checks run inline and need not load it
@@ -249,7 +256,7 @@ def _run_pool(
             for (i, _), found in workers.map_unordered(_chunks(_packed(work, order), chunk)):
                 result = _died(work[i][0], found) if isinstance(found, Died) else found[1:]
                 results[i] = result
-                if result[0].valid is False:
+                if result[0].valid is False and fail_fast:
                     failed_key = work[i][0]
                     break  # the verdict is settled; leaving the block ends the workers
     finally:

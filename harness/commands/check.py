@@ -67,6 +67,7 @@ class Options:
     several: bool
     used_names: set[str] = field(default_factory=set)
     txn: Any = None  # checkers.txn.TxnOptions for --model list-append|rw-register
+    fail_fast: bool = False  # stop at the first key that is not linearizable
 
 
 @dataclass
@@ -163,6 +164,9 @@ say "expected": 0 when every file gives it, 1 when one does not, 3 bad input."""
     metavar="DIR",
     help="Write results.json, linear.html, PNGs and anomalies/<n>.jsonl here.",
 )
+@click.option("--fail-fast", is_flag=True,
+              help="Stop at the first key that is not linearizable (the other keys are then unknown). "
+                   "Default: every key is checked, so the verdict counts every failing key.")
 @click.option("--verbose", "-v", is_flag=True, help="A verdict line per key too.")
 @click.option(
     "--manifest",
@@ -183,6 +187,7 @@ def check(
     timeout: float | None,
     jobs: int | None,
     out: str | None,
+    fail_fast: bool,
     verbose: bool,
     manifest: str | None,
     consistency_models: tuple[str, ...],
@@ -227,6 +232,7 @@ def check(
         verbose,
         len(files) > 1 or manifest is not None,
         txn=txn,
+        fail_fast=fail_fast,
     )
     if manifest is not None:
         ctx.exit(_check_manifest(Path(manifest), opts))
@@ -486,7 +492,7 @@ def _checker(
     model = get_model(name, opts.initial) if opts.has_initial else get_model(name)
     how = f"model {model.name}" + ("" if opts.model else f", default for {fmt}")
     linear = LinearizableChecker(
-        model, independent=opts.independent, timeout=opts.timeout, jobs=opts.jobs
+        model, independent=opts.independent, timeout=opts.timeout, jobs=opts.jobs, fail_fast=opts.fail_fast
     )
     return compose({"linearizable": linear}), fmt, how
 
@@ -499,6 +505,7 @@ def _override(checker: Any, opts: Options) -> None:
         if isinstance(c, LinearizableChecker):
             c.timeout = opts.timeout if opts.timeout is not None else c.timeout
             c.jobs = opts.jobs if opts.jobs is not None else c.jobs
+            c.fail_fast = c.fail_fast or opts.fail_fast
             c.independent = c.independent or opts.independent
 
 

@@ -344,7 +344,7 @@ def test_an_invalid_key_beats_an_unknown_one() -> None:
     rows += flat(
         seq(21, "write", [1, 1]), seq(21, "read", [1, None], [1, 2])
     )  # key 1: plainly wrong
-    res = check_history(H(*rows), get_model("register"), independent=True, timeout=10)
+    res = check_history(H(*rows), get_model("register"), independent=True, timeout=10, fail_fast=True)
     assert res.valid is False
     verdicts = {k.key: k for k in res.keys}
     assert verdicts[1].valid is False
@@ -438,7 +438,7 @@ def test_inline_keys_beyond_the_window_are_reached() -> None:
     rows += flat(seq(20, "read", [0, None], [0, 0]), seq(20, "read", [0, None], [0, 1]))
     for k in range(1, 40):
         rows += flat(seq(21, "write", [k, k]), seq(21, "read", [k, None], [k, k + (k == 39)]))
-    res = check_history(H(*rows), get_model("register"), independent=True, jobs=1)
+    res = check_history(H(*rows), get_model("register"), independent=True, jobs=1, fail_fast=True)
     verdicts = {k.key: k.valid for k in res.keys}
     assert res.valid is False
     assert verdicts[39] is False
