@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for i in range(args.runs):
             for row in rows:
+                if args.stop_file and Path(args.stop_file).exists():
+                    raise KeyboardInterrupt  # asked to stop between two runs: summarize what ran
                 run = Run(row, args.seed + i)
                 _execute(run, args)
                 runs.append(run)
@@ -97,6 +99,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cluster", default="local", help="local (default) or netns")
     p.add_argument("--node-count", type=int, default=1,
                    help="nodes (default 1: the clients' server is the only one, so every fault hits it)")
+    p.add_argument("--stop-file", default="",
+                   help="stop between two runs once this file exists (and print the summary so far)")
     p.add_argument("--extra", default="", help="more seam test arguments, one string (e.g. netns prefix)")
     return p.parse_args(argv)
 
