@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import ConfigError
+from harness.core.faults import attribute_all
 from harness.core.op import Op
 from harness.core.verdict import UNKNOWN_VERDICT, CheckResult, exit_code, merge_valid
 from harness.formats.case import write_case
@@ -216,6 +217,7 @@ def write_results(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     old = read_json_object(out_dir / RESULTS_JSON)
+    attribute_all(result.anomalies, history)  # each case header keeps the faults of its anomaly
     written = _write_anomalies(out_dir, result, history, test)
     stored = old.get("checkers")
     checkers: dict[str, Any] = {**(stored if isinstance(stored, dict) else {}), **result.stats}
@@ -237,6 +239,10 @@ def write_results(
         "files": sorted({*(old.get("files") or []), *result.files, *written}),
         "error": "; ".join(f"{k}: {c['error']}" for k, c in checkers.items() if c.get("error")) or None,
     }
+    # Which faults were active over each anomaly's ops, and the count per set of faults.
+    during = attribute_all(doc["anomalies"], history)
+    if during:
+        doc["anomalies_during"] = during
     if run is not None or "run" in old:
         doc["run"] = run if run is not None else old["run"]
     write_json_atomic(out_dir / RESULTS_JSON, doc)

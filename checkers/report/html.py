@@ -163,7 +163,29 @@ def _anomaly(
         "first_op": min(ops) if ops else None,
         "history": a.get("history") or details.get("history"),
         "fingerprint": a.get("fingerprint") or kind,
+        "faults": _during(a.get("faults")),
     }
+
+
+def _during_counts(results: dict[str, Any]) -> str:
+    """'12 anomalies during partition, 3 with no fault active' (the writer's stats)."""
+    counts = _obj(results.get("anomalies_during"))
+    parts = [f"{n} {'with no fault active' if during == 'no fault active' else 'during ' + during}"
+             for during, n in sorted(counts.items(), key=lambda kv: (-int(kv[1]), kv[0]))]
+    return ", ".join(parts)
+
+
+def _during(faults: Any) -> str | None:
+    """One line on the faults active over an anomaly's ops (harness.core.faults.attribute)."""
+    if not isinstance(faults, dict) or not faults.get("during"):
+        return None
+    active = [f for f in faults.get("active") or [] if isinstance(f, dict)]
+    parts = [f"{f.get('fault')} {json.dumps(f.get('value'), default=str)} from {f.get('from')} s"
+             + (f" to {f.get('to')} s" if f.get("to") is not None else " to the end") for f in active]
+    since = faults.get("since_change")
+    last = f"; the last fault began or ended {since} s before" if isinstance(since, (int, float)) else \
+        "; no fault had begun yet"
+    return f"During: {faults['during']}" + (f" ({'; '.join(parts)})" if parts else "") + last
 
 
 def _groups(
@@ -340,6 +362,7 @@ def view(data: RunData, graphs: list[Path]) -> dict[str, Any]:
         "error": results.get("error"),
         "checkers": _checker_rows(checkers),
         "groups": _groups(anomalies, by_index, pair_of),
+        "anomalies_during": _during_counts(results),
         "faults": [_band_row(b, attributed) for b in data.bands],
         "signals_known": bool(attributed),
         "images": images,

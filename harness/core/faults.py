@@ -160,3 +160,59 @@ def fault_spans(ops: Iterable[Op | Mapping[str, Any]]) -> list[FaultSpan]:
         else:
             fold.complete(row, *found)
     return fold.spans
+
+
+def _window(span: FaultSpan) -> tuple[float, float | None]:
+    """When a fault was surely in place: from its start's completion (else its invoke)
+    to its stop's invoke (None: still on when the history ended)."""
+    return (span.applied if span.applied is not None else span.began), span.ended
+
+
+def attribute(spans: Iterable[FaultSpan], start: float, end: float) -> dict[str, Any]:
+    """Which faults were active while something happened from ``start`` to ``end`` (s).
+
+    ``during`` is the names of the active faults, or "no fault active"; ``active``
+    lists each with its value and interval; ``since_change`` is how long before
+    ``start`` the last fault began or ended (None: no fault had begun yet), so a
+    stale read 0.2 s into a run with the first fault at 5 s says plainly that no
+    fault can be blamed for it.
+    """
+    active, changes = [], []
+    for span in spans:
+        if span.failed:
+            continue
+        began, ended = _window(span)
+        if began <= end and (ended is None or ended >= start):
+            active.append({"fault": span.fault, "value": span.applied_value if span.applied_value is not None
+                           else span.value, "from": round(began, 3),
+                           "to": None if ended is None else round(ended, 3)})
+        changes += [t for t in (began, ended) if t is not None and t <= start]
+    names = sorted({a["fault"] for a in active})
+    return {
+        "during": ", ".join(names) if names else "no fault active",
+        "active": active,
+        "since_change": round(start - max(changes), 3) if changes else None,
+    }
+
+
+def attribute_all(anomalies: Iterable[Any], ops: Iterable[Op]) -> dict[str, int]:
+    """Set ``faults`` on every anomaly (an ``Anomaly`` or a results.json row) that names ops
+    (``attribute`` over its ops' span,
+    from the first invoke to the last completion); return how many anomalies happened
+    during each set of faults, e.g. {"partition": 12, "no fault active": 3}."""
+    ops = list(ops)
+    spans = fault_spans(ops)
+    when = {op.index: op.time / NS for op in ops}
+    counts: dict[str, int] = {}
+    for anomaly in anomalies:
+        named = anomaly.get("ops") if isinstance(anomaly, dict) else getattr(anomaly, "ops", None)
+        times = [when[i] for i in named or [] if isinstance(i, int) and i in when]
+        if not times:
+            continue
+        found = attribute(spans, min(times), max(times))
+        if isinstance(anomaly, dict):  # a row of results.json
+            anomaly["faults"] = found
+        else:
+            anomaly.faults = found
+        counts[found["during"]] = counts.get(found["during"], 0) + 1
+    return counts

@@ -55,6 +55,7 @@ class Anomaly:
     fingerprint: str = ""
     history: str | None = None
     severity: str = "error"
+    faults: dict[str, Any] | None = None  # which faults were active over its ops (harness.core.faults)
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -75,6 +76,7 @@ class Anomaly:
             "fingerprint": self.fingerprint,
             "history": self.history,
             "severity": self.severity,
+            "faults": plain_copy(self.faults),
         }
 
 

@@ -1,0 +1,68 @@
+"""Every anomaly says which faults were active over its ops, or that none was (issue 23)."""
+
+from __future__ import annotations
+
+import json
+
+from harness.core.faults import attribute_all
+from harness.core.op import History, Op
+from harness.core.verdict import Anomaly, CheckResult
+
+S = 1_000_000_000
+
+
+def run_history() -> list[Op]:
+    """A stale read at 0.2 s, a partition from 5 s to 10 s, another stale read at 7 s."""
+    grudge = {"n1": ["n2", "n3"]}
+    return [
+        Op(0, int(0.1 * S), 0, "invoke", "read", ["k", None]),
+        Op(1, int(0.2 * S), 0, "ok", "read", ["k", 3]),
+        Op(2, 5 * S, "nemesis", "invoke", "start-partition", None, extra={"fault": "partition", "phase": "start"}),
+        Op(3, int(5.01 * S), "nemesis", "info", "start-partition", grudge,
+           extra={"fault": "partition", "phase": "start"}),
+        Op(4, 7 * S, 1, "invoke", "read", ["k", None]),
+        Op(5, int(7.1 * S), 1, "ok", "read", ["k", 4]),
+        Op(6, 10 * S, "nemesis", "invoke", "stop-partition", None, extra={"fault": "partition", "phase": "stop"}),
+        Op(7, int(10.01 * S), "nemesis", "info", "stop-partition", "healed",
+           extra={"fault": "partition", "phase": "stop"}),
+    ]
+
+
+def anomalies() -> list[Anomaly]:
+    return [Anomaly("quorum", "stale-read", "early", ops=[0, 1]),
+            Anomaly("quorum", "stale-read", "in the partition", ops=[4, 5]),
+            Anomaly("effects", "conservation", "no ops")]
+
+
+def test_an_anomaly_outside_any_fault_and_one_inside_a_partition_say_which_is_which():
+    found = anomalies()
+    counts = attribute_all(found, run_history())
+    early, inside, none = found
+    assert early.faults == {"during": "no fault active", "active": [], "since_change": None}
+    assert inside.faults["during"] == "partition"
+    (active,) = inside.faults["active"]
+    assert active == {"fault": "partition", "value": {"n1": ["n2", "n3"]}, "from": 5.01, "to": 10.0}
+    assert inside.faults["since_change"] == 1.99
+    assert none.faults is None
+    assert counts == {"no fault active": 1, "partition": 1}
+
+
+def test_results_json_and_the_report_carry_the_attribution(tmp_path):
+    from harness.assemble.stored import write_check
+
+    ops = run_history()
+    (tmp_path / "history.jsonl").write_text("".join(json.dumps(o.to_json()) + "\n" for o in ops))
+    (tmp_path / "test.json").write_text(json.dumps({"name": "t", "workload": "register", "options": {}}))
+    found = anomalies()
+    composed = {"quorum": CheckResult(False, found[:2]).to_json(), "effects": CheckResult(False, found[2:]).to_json()}
+    result = CheckResult(valid=False, anomalies=found, stats=composed)
+    write_check(tmp_path, result, History(ops), stored_run=True)
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert [(a.get("faults") or {}).get("during") for a in data["anomalies"]] == ["no fault active", "partition", None]
+    assert data["anomalies_during"] == {"no fault active": 1, "partition": 1}
+    header = json.loads((tmp_path / "anomalies" / "2.jsonl").read_text().splitlines()[0])
+    assert "partition" in json.dumps(header)  # the regression case keeps it
+    page = (tmp_path / "report.html").read_text()
+    assert "1 with no fault active, 1 during partition" in page
+    assert "During: no fault active; no fault had begun yet" in page
+    assert "During: partition (partition" in page and "the last fault began or ended 1.99 s before" in page
