@@ -22,7 +22,7 @@ import pytest
 
 from checkers.txn import TxnChecker, TxnOptions
 from harness.core.op import Op
-from tests.conftest import ORACLE
+from tests.conftest import ORACLE, require_oracle
 
 ELLE = ORACLE / "elle"
 
@@ -52,7 +52,7 @@ FILES = _files()
 @pytest.fixture
 def elle_dir(oracle_dir: Path) -> Path:
     if not (ELLE / "cases.jsonl").exists():
-        pytest.skip(f"the Elle corpus is not at {ELLE}")
+        require_oracle(ELLE)
     return ELLE
 
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import cli
-from tests.conftest import ORACLE
+from tests.conftest import ORACLE, require_oracle
 from tests.unit.test_cli_check import LINEAR, STALE, write
 
 # Read 0 with no write before it: linearizable only from the initial state 0.
@@ -36,6 +36,7 @@ def manifest(tmp_path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def test_each_file_gets_its_own_model_and_initial_state(tmp_path: Path) -> None:
+    require_oracle(MUTEX_EDN)
     m = manifest(tmp_path, [
         {"file": "zero.jsonl", "model": "cas-register", "initial": 0, "expected": "linearizable"},
         {"file": "zero.jsonl", "expected": "not-linearizable", "note": "initial null: read 0 is stale"},

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import cli
-from tests.conftest import ORACLE, REPO
+from tests.conftest import ORACLE, REPO, require_oracle
 
 LINEAR = [
     {"process": 0, "type": "invoke", "f": "write", "value": 1},
@@ -256,7 +256,7 @@ ORACLE_CASES = [
 def test_oracle_files(name: str, extra: list[str], code: int | None) -> None:
     path = ORACLE / name
     if not path.exists():
-        pytest.skip(f"oracle file {path} not found (shared/ must sit beside the repo)")
+        require_oracle(path)
     pytest.importorskip("harness.formats")
     manifest = {m["file"]: m for m in json.loads((ORACLE / "MANIFEST.json").read_text())}
     if code is None:
