@@ -21,6 +21,7 @@ Three checks, from the cheapest to the most expensive:
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,7 +165,8 @@ def _stale_anomaly(read: RCall, write: RCall) -> Anomaly:
     return Anomaly(
         checker=NAME,
         kind="stale-read",
-        summary=f"key {read.key!r}: read {read.value!r} after a {write.f} of {write.value!r} was acknowledged",
+        summary=f"key {json.dumps(read.key, default=str)}: read {json.dumps(read.value, default=str)} after a "
+        f"{write.f} of {json.dumps(write.value, default=str)} was acknowledged",
         ops=ops,
         details={
             "key": read.key,

@@ -148,11 +148,7 @@ def load_run(run_dir: Path) -> RunData:
     results = _read_json(run_dir / "results.json", notes)
     test = _read_json(run_dir / "test.json", []) if (run_dir / "test.json").exists() else {}
     ops = load_history(run_dir / "history.jsonl", notes)
-    metrics = load_metrics(run_dir, notes)
-    if not metrics:
-        notes.append(
-            "no nodes/*/metrics.jsonl: the signals and retry graphs need the metrics scraper"
-        )
+    metrics = load_metrics(run_dir, notes)  # a target without metrics gets no note about them
     bands = fault_bands(ops, test.get("faults") if isinstance(test.get("faults"), dict) else None)
     return RunData(run_dir, results, test, ops, pair_ops(ops), bands, metrics, notes)
 
