@@ -143,7 +143,6 @@ def test_a_failed_run_without_checkers_or_metrics_renders_and_says_why(tmp_path:
     text = _text(render_run(run).read_text())
     assert text.index("UNKNOWN") < text.index("The run itself failed")
     assert "node n2 unreachable" in text
-    assert "metrics" not in text.lower().split("the run itself failed")[-1].split("node n2")[0]
     assert "no nodes/*/metrics.jsonl" not in text  # a target without metrics gets no note about them
     assert not (run / "graphs" / "signals.png").exists()
     _graph(run / "graphs" / "latency.png")
