@@ -59,10 +59,19 @@ class Composed:
         return CheckResult(
             valid=merge_valid([r.valid for r in results.values()]),
             anomalies=[a for r in results.values() for a in r.anomalies],
-            stats={name: r.to_json() for name, r in results.items()},
+            stats={name: self._entry(name, r) for name, r in results.items()},
             files=[f for r in results.values() for f in r.files],
             error="; ".join(f"{name}: {r.error}" for name, r in results.items() if r.error) or None,
         )
+
+    def _entry(self, name: str, result: CheckResult) -> dict[str, Any]:
+        """A checker's result as results.json keeps it, with the causes it declares
+        (``explains``: Explains rules the results writer links anomalies by)."""
+        entry = result.to_json()
+        rules = getattr(self.checkers[name], "explains", ())
+        if rules:
+            entry["explains"] = [rule.to_json() for rule in rules]
+        return entry
 
     @staticmethod
     def _timed(name: str, checker: Checker, test: Any, history: History, artifacts: Path | None) -> CheckResult:

@@ -24,7 +24,7 @@ from typing import Any
 from checkers.artifacts import SERVICES, Artifacts, Step, op_of_key, order_of_key
 from checkers.effects import client_views
 from harness.core.op import History
-from harness.core.verdict import Anomaly, CheckResult
+from harness.core.verdict import Anomaly, CheckResult, Explains
 
 NAME = "fencing"
 
@@ -110,6 +110,8 @@ class Resource:
 
 
 class FencingChecker:
+    #: A stale leader's write that landed on an order is why that order lost an effect.
+    explains = (Explains("stale-fenced-write", "lost-effect", "order"),)
     name = NAME
 
     def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:

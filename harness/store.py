@@ -31,7 +31,7 @@ from typing import Any
 from harness.core.errors import ConfigError
 from harness.core.faults import attribute_all
 from harness.core.op import Op
-from harness.core.verdict import UNKNOWN_VERDICT, CheckResult, exit_code, merge_valid
+from harness.core.verdict import UNKNOWN_VERDICT, CheckResult, exit_code, link_causes, merge_valid
 from harness.formats.case import write_case
 
 HISTORY = "history.jsonl"
@@ -239,6 +239,9 @@ def write_results(
         "files": sorted({*(old.get("files") or []), *result.files, *written}),
         "error": "; ".join(f"{k}: {c['error']}" for k, c in checkers.items() if c.get("error")) or None,
     }
+    causes = link_causes(doc["anomalies"], [r for c in checkers.values() for r in c.get("explains") or []])
+    if causes:
+        doc["causes"] = causes
     # Which faults were active over each anomaly's ops, and the count per set of faults.
     during = attribute_all(doc["anomalies"], history)
     if during:

@@ -167,6 +167,28 @@ def _anomaly(
     }
 
 
+def _consequences(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """What a cause's group explains: a count by kind, and each consequence's summary."""
+    if not rows:
+        return None
+    kinds = Counter(str(r.get("fingerprint") or r.get("kind")) for r in rows)
+    return {"count": len(rows), "kinds": ", ".join(f"{n} {k}" for k, n in kinds.most_common()),
+            "summaries": [str(r.get("summary") or r.get("kind")) for r in rows[:LISTED_PER_GROUP]],
+            "unlisted": max(0, len(rows) - LISTED_PER_GROUP)}
+
+
+def _causes_line(results: dict[str, Any]) -> str:
+    """'1 cause (stale-fenced-write, 8 orders) and 10 consequences' (results.json's causes)."""
+    causes = _obj(results.get("causes"))
+    found = _obj(causes.get("causes"))
+    if not found:
+        return ""
+    named = "; ".join(f"{kind}, {len(entities)} entit{'y' if len(entities) == 1 else 'ies'}"
+                      for kind, entities in found.items() if isinstance(entities, list))
+    n = int(causes.get("consequences") or 0)
+    return f"{len(found)} cause{'' if len(found) == 1 else 's'} ({named}) and {n} consequence{'' if n == 1 else 's'}"
+
+
 def _during_counts(results: dict[str, Any]) -> str:
     """'12 anomalies during partition, 3 with no fault active' (the writer's stats)."""
     counts = _obj(results.get("anomalies_during"))
@@ -199,11 +221,16 @@ def _groups(
     each, so 200 instances of one bug do not bury a second, different one.
     """
     grouped: dict[str, list[dict[str, Any]]] = {}
-    for a in anomalies:
-        key = f"{a.get('checker', '?')}/{a.get('fingerprint') or a.get('kind', '?')}"
+    under: dict[str, list[dict[str, Any]]] = {}  # a cause's group key -> the consequences it explains
+    keys = [f"{a.get('checker', '?')}/{a.get('fingerprint') or a.get('kind', '?')}" for a in anomalies]
+    for i, (a, key) in enumerate(zip(anomalies, keys, strict=True)):
+        cause = a.get("explained_by")
+        if isinstance(cause, int) and not isinstance(cause, bool) and 0 <= cause < len(anomalies) and cause != i:
+            under.setdefault(keys[cause], []).append(a)
+            continue
         grouped.setdefault(key, []).append(a)
     groups = []
-    for members in grouped.values():
+    for key, members in grouped.items():
         kind, checker = str(members[0].get("kind", "anomaly")), str(members[0].get("checker", "?"))
         full = [_anomaly(a, by_index, pair_of) for a in members[:FULL_PER_GROUP]]
         rest = [
@@ -221,8 +248,11 @@ def _groups(
                 "full": full,
                 "rest": rest,
                 "unlisted": max(0, len(members) - FULL_PER_GROUP - LISTED_PER_GROUP),
+                "consequences": _consequences(under.get(key, [])),
             }
         )
+    # Causes first: what explains other anomalies is read before what it explains.
+    groups.sort(key=lambda g: not g["consequences"])
     return groups
 
 
@@ -363,6 +393,7 @@ def view(data: RunData, graphs: list[Path]) -> dict[str, Any]:
         "checkers": _checker_rows(checkers),
         "groups": _groups(anomalies, by_index, pair_of),
         "anomalies_during": _during_counts(results),
+        "causes": _causes_line(results),
         "faults": [_band_row(b, attributed) for b in data.bands],
         "signals_known": bool(attributed),
         "images": images,

@@ -8,6 +8,7 @@ guess. Merging follows Jepsen: ``False`` beats ``"unknown"`` beats ``True``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -78,6 +79,52 @@ class Anomaly:
             "severity": self.severity,
             "faults": plain_copy(self.faults),
         }
+
+
+@dataclass(frozen=True)
+class Explains:
+    """A checker's declaration that an anomaly of kind ``cause`` explains one of kind
+    ``consequence`` naming the same entity (the value of ``details[on]``): a stale
+    leader's write that landed on an order (cause) is why that order lost an effect
+    (consequence). Reports put the cause first and its consequences under it."""
+
+    cause: str
+    consequence: str
+    on: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"cause": self.cause, "consequence": self.consequence, "on": self.on}
+
+
+def link_causes(rows: list[dict[str, Any]], rules: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Mark every consequence row with ``explained_by``: the position in ``rows`` of the first
+    cause row naming the same entity. Returns what was linked: the causes by kind with the
+    entities they name, and how many consequences they explain ({} when nothing was)."""
+    causes: dict[str, dict[Any, int]] = {}  # (rule key) -> entity -> cause row position
+    linked = 0
+    by_cause: dict[str, set[str]] = {}
+    for rule in rules:
+        cause, consequence, on = str(rule.get("cause")), str(rule.get("consequence")), str(rule.get("on"))
+        found = causes.setdefault(f"{cause}/{on}", {})
+        for i, row in enumerate(rows):
+            entity = _entity(row, on)
+            if row.get("kind") == cause and entity is not None:
+                found.setdefault(entity, i)
+        for row in rows:
+            entity = _entity(row, on)
+            if row.get("kind") == consequence and entity in found and "explained_by" not in row:
+                row["explained_by"] = found[entity]
+                by_cause.setdefault(cause, set()).add(str(entity))
+                linked += 1
+    if not linked:
+        return {}
+    return {"causes": {k: sorted(v) for k, v in by_cause.items()}, "consequences": linked}
+
+
+def _entity(row: Mapping[str, Any], on: str) -> Any:
+    details = row.get("details")
+    value = details.get(on) if isinstance(details, Mapping) else None
+    return value if isinstance(value, (str, int)) else None
 
 
 @dataclass
