@@ -11,8 +11,10 @@ pipeline's default: measured on 127.0.0.x, libfaketime (even with a cache
 duration) slowed GET /health from 0.5 ms to 19-35 ms and a put+get from
 2.4 ms to 53-64 ms, because it also intercepts timed waits.
 
-The clock nemesis runs services with libfaketime preloaded and
-``FAKETIME_DONT_FAKE_MONOTONIC=1`` so that only the wall clock is skewed.
+The other way, the adapter's ``clock="libfaketime"`` (for comparison; the
+clock nemesis uses the shim above by default), runs services with
+libfaketime preloaded and ``FAKETIME_DONT_FAKE_MONOTONIC=1`` so that only
+the wall clock is skewed.
 With libfaketime 0.9.10 that combination makes ``clock_nanosleep`` fail with
 EINVAL, which is what ``time.sleep`` calls, while timed waits on locks and
 events keep working. When libfaketime is preloaded we therefore replace

@@ -1,7 +1,7 @@
 """Crash safety: a control process SIGKILLed with a partition, a pause and a skew active.
 
 The control process is a real run (``harness.runner.run_test`` on a
-namespace cluster, nodes under libfaketime) in a child Python process; the
+namespace cluster, nodes with the clock shim) in a child Python process; the
 only test-only part is its fault schedule, which applies a partition, a
 pause and a clock skew and then holds them (the real schedule never has
 three faults active at once). Once all three are verifiably in place

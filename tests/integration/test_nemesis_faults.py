@@ -1,7 +1,9 @@
 """Pause, clock, kill and application faults on the real pipeline in real namespaces.
 
 Three target/ nodes run in a NetnsCluster under libfaketime (PipelineTarget
-with skew=True), as `seam test --cluster netns --nemesis clock` runs them.
+with skew=True, clock="libfaketime": the mechanism for a system Seam cannot
+change; `seam test --nemesis clock` runs the pipeline with its own clock
+shim instead, target/clockshim.py).
 Each test drives one nemesis exactly as the runner does (ops in, completions
 out, every fault in a ledger), proves the fault acts on the real process or
 service, heals it, and proves it is gone. The last test runs `seam test` and

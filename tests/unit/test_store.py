@@ -118,7 +118,7 @@ def test_torn_last_line_is_dropped_but_a_torn_middle_line_is_an_error(tmp_path: 
 def test_torn_last_line_is_read_or_reported_by_harness_formats(tmp_path: Path) -> None:
     # A torn last line can only come from a crash of the machine (we never write
     # half a line). harness.formats either drops it or names it; never anything else.
-    formats = pytest.importorskip("harness.formats.jsonl", reason="harness.formats.jsonl has not landed")
+    import harness.formats.jsonl as formats
     from harness.core.errors import HistoryError
 
     store = RunStore(tmp_path, "t", START)

@@ -31,7 +31,7 @@ from target.bugs import KNOWN as BUGS
 def make(ctx: MakeContext) -> Target:
     from harness.targets.pipeline.adapter import PipelineTarget
 
-    # libfaketime only when a fault skews clocks: it costs a file read per time call.
+    # The clock shim (target/clockshim.py) only when a fault skews clocks: it costs a stat every 50 ms.
     return PipelineTarget(ctx.remote, dict(ctx.addrs), replication=ctx.spec.replication, bugs=ctx.spec.bugs,
                           seed=ctx.spec.seed, skew=Skewable in ctx.wants)
 
