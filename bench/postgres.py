@@ -9,7 +9,7 @@ round-robin so that a bench cut short still covers every row alike:
 * ``rr``: ``--target-opt isolation=repeatable-read`` (held to Elle's
   repeatable-read, Adya's PL-2.99, which forbids G2-item);
 * ``ser``: ``--target-opt isolation=serializable``;
-* ``ser+kill,pause``: the same with ``--nemesis kill,pause``.
+* ``ser+kill+pause``: the same with ``--nemesis kill,pause``.
 
 and reads each run's ``results.json``: every anomaly kind the transactional
 checker found (``checkers.txn.stats.found``: also those the model allows),
@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 ROWS = {
     "rr": ["--target-opt", "isolation=repeatable-read"],
     "ser": ["--target-opt", "isolation=serializable"],
-    "ser+kill,pause": ["--target-opt", "isolation=serializable", "--nemesis", "kill,pause"],
+    "ser+kill+pause": ["--target-opt", "isolation=serializable", "--nemesis", "kill,pause"],
 }
 #: What snapshot isolation (PostgreSQL's repeatable read) never allows: every kind but G2
 #: (G0, G1a/b/c, G-single, G-nonadjacent, incompatible-order, internal, garbage, ...).

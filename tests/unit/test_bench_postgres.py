@@ -63,3 +63,7 @@ def test_forbidden_kinds(bench: Any) -> None:
         assert bench.FORBIDDEN.match(kind), kind
     for kind in ("G2-item", "G2-item-realtime"):
         assert not bench.FORBIDDEN.match(kind), kind
+
+
+def test_every_row_runs_by_default(bench: Any) -> None:
+    assert [r for r in bench.ROWS if r in bench._parse([]).rows.split(",")] == list(bench.ROWS)
