@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from harness.core.errors import RemoteError
+from harness.core.errors import RemoteError, TargetError
 from harness.core.protocols import Remote
 
 #: Seconds a stopped daemon gets to exit on SIGTERM before SIGKILL.
@@ -127,3 +129,39 @@ def _wait_dead(remote: Remote, daemon: Daemon, found: int, timeout: float) -> bo
             return False
         time.sleep(0.05)
     return True
+
+
+def wait_serving(remote: Remote, daemon: Daemon, what: str, probe: Callable[[], Any], timeout: float) -> None:
+    """Call ``probe`` until it returns; a TargetError naming the node and quoting its log
+    when the daemon exits or ``timeout`` s pass first (``what``: "etcd on http://...")."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            probe()
+            return
+        except Exception as e:  # noqa: BLE001 - any error of the probe means "not serving yet"
+            if time.monotonic() > deadline:
+                raise TargetError(f"{daemon.node}: {what} does not answer ({e}); last lines of "
+                                  f"{daemon.log}:\n{log_tail(remote, daemon)}") from None
+            if not alive(remote, daemon):
+                raise TargetError(f"{daemon.node}: {what} exited during start-up; last lines of "
+                                  f"{daemon.log}:\n{log_tail(remote, daemon)}") from None
+            time.sleep(0.1)
+
+
+def log_tail(remote: Remote, daemon: Daemon, lines: int = 5) -> str:
+    r = remote.run(daemon.node, ["tail", "-n", str(lines), daemon.log], timeout=10, check=False)
+    return r.stdout.strip() or "(empty)"
+
+
+def collect_log(remote: Remote, daemon: Daemon, dst: Path, name: str) -> list[Path]:
+    """Copy the daemon's log to ``dst/name``; the files now in dst (a failure is logged)."""
+    dst = Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    try:
+        remote.download(daemon.node, daemon.log, dst / name)
+    except RemoteError as e:
+        import logging
+
+        logging.getLogger("seam.targets").warning("collect %s: %s", daemon.node, e)
+    return sorted(p for p in dst.rglob("*") if p.is_file())

@@ -18,12 +18,12 @@ Ports: clients on the node's port, peers on the node's port + PEER_OFFSET.
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import json
 import logging
 import shutil
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -199,36 +199,15 @@ class EtcdTarget:
 
     def wait_ready(self, nodes: list[str] | None = None, timeout: float | None = None) -> None:
         """Every member answers a linearizable read (so a leader is elected)."""
-        deadline = time.monotonic() + (timeout or self.ready_timeout)
         for node in nodes or list(self.addrs):
             a = self._addr(node)
-            while True:
-                try:
-                    gateway(a, "/v3/kv/range", {"key": b64("seam-ready")}, timeout=1.0)
-                    break
-                except (OSError, ValueError) as e:
-                    if time.monotonic() > deadline:
-                        raise TargetError(f"{node}: etcd does not answer on {a.url} ({e}); last lines of "
-                                          f"{a.stdout_log}:\n{self._log_tail(node)}") from None
-                    if not daemon.alive(self.remote, self.daemon(node)):
-                        raise TargetError(f"{node}: etcd exited during start-up; last lines of "
-                                          f"{a.stdout_log}:\n{self._log_tail(node)}") from None
-                    time.sleep(0.1)
-
-    def _log_tail(self, node: str) -> str:
-        r = self.remote.run(node, ["tail", "-n", "5", self._addr(node).stdout_log], timeout=10, check=False)
-        return r.stdout.strip() or "(empty)"
+            probe = functools.partial(gateway, a, "/v3/kv/range", {"key": b64("seam-ready")}, 1.0)
+            daemon.wait_serving(self.remote, self.daemon(node), f"etcd on {a.url}", probe,
+                                timeout or self.ready_timeout)
 
     def collect(self, test: Any, node: str, dst: Path) -> list[Path]:
         """The member's log (stdout.log); the data directory (WAL) stays behind."""
-        a = self._addr(node)
-        dst = Path(dst)
-        dst.mkdir(parents=True, exist_ok=True)
-        try:
-            self.remote.download(node, a.stdout_log, dst / "etcd.log")
-        except RemoteError as e:
-            log.warning("collect %s: %s", node, e)
-        return sorted(p for p in dst.rglob("*") if p.is_file())
+        return daemon.collect_log(self.remote, self.daemon(node), dst, "etcd.log")
 
 
 def etcd_binary() -> str | None:
