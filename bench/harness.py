@@ -28,6 +28,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -191,16 +192,8 @@ def main() -> int:
               f"{'overhead us':>11} {'of lat':>10} {'record us':>9} {'gen us':>8} {'loop cpu':>9}")
     print(header)
     try:
-        with contextlib.ExitStack() as scopes:
-            plan = build_plan(spec)
-            store = RunStore(tmp, "bench")
-            scopes.callback(store.close)
-            remote, addrs = plan.provision(store, scopes)
-            test = Test(spec=spec, nodes=list(addrs), remote=remote, target=plan.make_target(remote, addrs), store=store,
-                        addrs=dict(addrs))
-            scopes.callback(_teardown_all, test)
-            setup_all(test)
-            base = RegisterClient(addrs, timeout=4.0)
+        with cluster(spec, tmp) as test:
+            base = RegisterClient(test.addrs, timeout=4.0)
             for c in counts:
                 m = measure(test, c, args.seconds, lambda t: base.open(test, test.nodes[t % len(test.nodes)]))
                 print(row("pipeline", m), flush=True)
@@ -216,17 +209,24 @@ def main() -> int:
     return 0
 
 
+@contextlib.contextmanager
+def cluster(spec: TestSpec, tmp: Path) -> Iterator[Test]:
+    """The spec's nodes provisioned and its target started; stopped and removed after."""
+    with contextlib.ExitStack() as scopes:
+        plan = build_plan(spec)
+        store = RunStore(tmp, "bench")
+        scopes.callback(store.close)
+        remote, addrs = plan.provision(store, scopes)
+        test = Test(spec=spec, nodes=list(addrs), remote=remote, target=plan.make_target(remote, addrs),
+                    store=store, addrs=dict(addrs))
+        scopes.callback(_teardown_all, test)
+        setup_all(test)
+        yield test
+
+
 def _etcd_main(spec: TestSpec, counts: list[int], seconds: float, tmp: Path) -> int:
     try:
-        with contextlib.ExitStack() as scopes:
-            plan = build_plan(spec)
-            store = RunStore(tmp, "bench")
-            scopes.callback(store.close)
-            remote, addrs = plan.provision(store, scopes)
-            test = Test(spec=spec, nodes=list(addrs), remote=remote, target=plan.make_target(remote, addrs),
-                        store=store, addrs=dict(addrs))
-            scopes.callback(_teardown_all, test)
-            setup_all(test)
+        with cluster(spec, tmp) as test:
             etcd_rows(test, counts, seconds)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
