@@ -11,7 +11,6 @@ plots, so a million-op history does not make a million-point graph.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ class PerfChecker:
     def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
         import numpy as np
 
-        from checkers.signals import faults
+        from harness.core.faults import fault_spans
 
         groups: dict[tuple[str, str], tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
         by_node: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -84,8 +83,9 @@ class PerfChecker:
             # Which node served each call (the client's ``node`` field): is the load fair?
             "by_node": {n: dict(c) for n, c in sorted(by_node.items())},
             "nemesis": [
-                {k: v for k, v in asdict(x).items() if k in ("f", "value", "start", "end", "ops")}
-                for x in faults(history)
+                {"f": x.f, "value": x.value, "start": x.began, "end": x.ended if x.ended is not None else end_s,
+                 "ops": list(x.ops)}
+                for x in fault_spans(history.nemesis_ops)
                 if not x.failed
             ],
             "seconds": end_s,

@@ -468,7 +468,7 @@ def _by_node(checkers: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 def _final_counters(data: RunData, kind: str) -> dict[str, float]:
     """Each node's last known metrics (``Artifacts.final_metrics``: collected metrics.json,
     else the last scrape), summed over nodes (``counters`` or ``gauges``)."""
-    from checkers.artifacts import ArtifactError, Artifacts
+    from checkers.pipeline.artifacts import ArtifactError, Artifacts
 
     arts = Artifacts.open(data.run_dir)
     total: dict[str, float] = {}
@@ -488,7 +488,7 @@ def _calls_and_rows(data: RunData) -> list[str]:
     retried shows as more calls than rows, the idempotency key holding."""
     import re
 
-    from checkers.artifacts import ArtifactError, Artifacts
+    from checkers.pipeline.artifacts import ArtifactError, Artifacts
 
     try:
         rows = Counter((r.service, r.op) for r in Artifacts.open(data.run_dir).ledger())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checkers.causal import CausalChecker
+from checkers.pipeline.causal import CausalChecker
 from tests.quality.fixtures.planted import PlantedRun
 
 SKEW_MS = -5_000  # n3's clock runs 5 s behind

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checkers.effects import EffectsChecker
+from checkers.pipeline.effects import EffectsChecker
 from tests.quality.fixtures.planted import PlantedRun
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checkers.fencing import FencingChecker
+from checkers.pipeline.fencing import FencingChecker
 from tests.quality.fixtures.planted import PlantedRun
 
 

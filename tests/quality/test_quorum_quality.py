@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checkers.quorum import QuorumChecker
+from checkers.pipeline.quorum import QuorumChecker
 from tests.quality.fixtures.planted import PlantedRun
 
 

@@ -317,7 +317,7 @@ def skewed_leader_run(make_cluster: Any, tmp_path: Path, bugs: list[str]) -> tup
 
 def test_real_hlc_keeps_causal_order_and_shows_the_skew(make_cluster, tmp_path):
     history, run_dir = skewed_leader_run(make_cluster, tmp_path, [])
-    from checkers.causal import CausalChecker
+    from checkers.pipeline.causal import CausalChecker
 
     result = CausalChecker().check({}, history, run_dir)
     assert result.valid is True, [a.summary for a in result.anomalies]
@@ -327,7 +327,7 @@ def test_real_hlc_keeps_causal_order_and_shows_the_skew(make_cluster, tmp_path):
 
 def test_real_wall_clock_order_is_a_causal_inversion(make_cluster, tmp_path):
     history, run_dir = skewed_leader_run(make_cluster, tmp_path, ["wall-clock-order"])
-    from checkers.causal import CausalChecker
+    from checkers.pipeline.causal import CausalChecker
 
     result = CausalChecker().check({}, history, run_dir)
     assert result.valid is False
@@ -343,7 +343,7 @@ def test_real_wall_clock_order_is_a_causal_inversion(make_cluster, tmp_path):
 
 @pytest.mark.parametrize("flag", [None, "naive-retry"])
 def test_real_retry_amplification_is_seen_in_the_metrics(make_cluster, tmp_path, flag):
-    from checkers.signals import SignalsChecker
+    from checkers.pipeline.signals import SignalsChecker
 
     c = make_cluster(3, bugs=[flag] if flag else [])
     leader, _ = c.wait_leader()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checkers.signals import SignalsChecker, Thresholds
+from checkers.pipeline.signals import SignalsChecker, Thresholds
 from tests.quality.fixtures.planted import PlantedRun
 
 

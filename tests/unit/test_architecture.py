@@ -23,12 +23,12 @@ pytestmark = pytest.mark.skipif(not LINT.exists(), reason="import-linter is not 
 PLANTED = {
     "core": ("harness/core/op.py", "import harness.store"),
     "formats": ("harness/formats/jsonl.py", "import checkers.compose"),
-    "checkers": ("checkers/effects.py", "import harness.store"),
+    "checkers": ("checkers/pipeline/effects.py", "import harness.store"),
     "nemesis": ("nemesis/pause.py", "import harness.generator"),
     "target-stdlib": ("target/hlc.py", "import numpy"),
     "composition-root": ("harness/store.py", "import harness.control.local"),
     "runner": ("harness/runner.py", "import harness.targets.pipeline"),
-    "report": ("checkers/quorum.py", "import checkers.report.render"),
+    "report": ("checkers/pipeline/quorum.py", "import checkers.report.render"),
     "run-records": ("harness/nightly/night.py", "import harness.runner"),
     "layers": ("harness/runner.py", "import harness.assemble"),
 }

@@ -29,7 +29,7 @@ def test_a_consequence_names_its_cause_and_an_unexplained_one_stays_as_it_is():
 
 def test_the_report_lists_the_cause_first_with_its_consequence_under_it(tmp_path):
     from checkers.compose import compose
-    from checkers.fencing import FencingChecker
+    from checkers.pipeline.fencing import FencingChecker
     from harness.assemble.stored import write_check
 
     class Found:

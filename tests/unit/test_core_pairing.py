@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from checkers.effects import client_views
 from checkers.linearizable.explain import completion_positions
+from checkers.pipeline.effects import client_views
 from checkers.report.model import pair_ops
 from harness.core.errors import HistoryError
 from harness.core.op import INF, NEMESIS, OPEN, History, Op, pairing, pairs, row_fields

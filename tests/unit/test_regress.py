@@ -141,7 +141,7 @@ def test_a_pipeline_anomaly_is_written_with_focused_evidence_that_reproduces(tmp
     """A run directory rebuilt from a corpus case plus an unrelated order's rows:
     the results writer keeps the anomaly's order only, and verifies it."""
     from checkers.compose import compose
-    from checkers.effects import EffectsChecker
+    from checkers.pipeline.effects import EffectsChecker
     from harness.formats import load
     from harness.store import write_results
 

@@ -15,12 +15,12 @@ from harness.core.protocols import Checker
 
 def pipeline_checkers(test: Any = None, *, grace: float = 5.0) -> dict[str, Checker]:
     """The ``orders`` workload: effects, fencing, causal order, quorum config, signals, perf."""
-    from checkers.causal import CausalChecker
-    from checkers.effects import EffectsChecker
-    from checkers.fencing import FencingChecker
     from checkers.perf import PerfChecker
-    from checkers.quorum import QuorumChecker
-    from checkers.signals import SignalsChecker
+    from checkers.pipeline.causal import CausalChecker
+    from checkers.pipeline.effects import EffectsChecker
+    from checkers.pipeline.fencing import FencingChecker
+    from checkers.pipeline.quorum import QuorumChecker
+    from checkers.pipeline.signals import SignalsChecker
 
     return {
         "effects": EffectsChecker(grace=grace),
@@ -40,8 +40,8 @@ def register_checkers(test: Any = None, *, timeout: float | None = 60.0) -> dict
     """
     from checkers.linearizable.checker import LinearizableChecker
     from checkers.perf import PerfChecker
-    from checkers.quorum import QuorumChecker
-    from checkers.signals import SignalsChecker
+    from checkers.pipeline.quorum import QuorumChecker
+    from checkers.pipeline.signals import SignalsChecker
 
     return {
         "linearizable": LinearizableChecker("cas-register", independent=True, timeout=timeout),

@@ -1,4 +1,4 @@
-"""checkers/artifacts.py: reading collected node files and normalising the test description."""
+"""checkers/pipeline/artifacts.py: reading collected node files and normalising the test description."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from checkers.artifacts import ArtifactError, Artifacts, clean, order_of_key, read_jsonl, run_info
+from checkers.pipeline.artifacts import (
+    ArtifactError,
+    Artifacts,
+    clean,
+    order_of_key,
+    read_jsonl,
+    run_info,
+)
 from harness.spec import TestSpec
 
 
@@ -88,7 +95,7 @@ def test_order_of_key_handles_the_bug_keys():
 
 
 def test_chunk_boundaries_keep_line_numbers_and_a_bad_chunk_finds_its_line(tmp_path, monkeypatch):
-    from checkers import artifacts
+    from checkers.pipeline import artifacts
 
     monkeypatch.setattr(artifacts, "CHUNK", 2)
     p = tmp_path / "x.jsonl"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from checkers.artifacts import Artifacts
-from checkers.effects import EffectsChecker, client_views, saga_views
+from checkers.pipeline.artifacts import Artifacts
+from checkers.pipeline.effects import EffectsChecker, client_views, saga_views
 from harness.core.op import History, Op
 
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from checkers.artifacts import RunInfo, Step
-from checkers.fencing import leader_terms, stale_writes, token_spans
-from checkers.quorum import QuorumChecker, lint, register_calls, register_history, stale_reads
+from checkers.pipeline.artifacts import RunInfo, Step
+from checkers.pipeline.fencing import leader_terms, stale_writes, token_spans
+from checkers.pipeline.quorum import (
+    QuorumChecker,
+    lint,
+    register_calls,
+    register_history,
+    stale_reads,
+)
 from harness.core.op import History, Op
 
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from checkers.causal import CausalChecker
 from checkers.perf import PerfChecker
-from checkers.signals import Fault, Thresholds, attribute, combine, faults, node_series
+from checkers.pipeline.causal import CausalChecker
+from checkers.pipeline.signals import Fault, Thresholds, attribute, combine, faults, node_series
 from harness.core.op import History, Op
 
 

@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checkers.artifacts import Artifacts, LedgerRow, Step
+from checkers.pipeline.artifacts import Artifacts, LedgerRow, Step
 from harness.core.op import History, Op
 from harness.core.verdict import Anomaly, CheckResult
 

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from checkers.artifacts import SERVICES, Artifacts, Step, op_of_key, order_of_key
-from checkers.effects import client_views
+from checkers.pipeline.artifacts import SERVICES, Artifacts, Step, op_of_key, order_of_key
+from checkers.pipeline.effects import client_views
 from harness.core.op import History
 from harness.core.verdict import Anomaly, CheckResult, Explains
 

@@ -26,8 +26,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from checkers.artifacts import Artifacts, Step
-from checkers.effects import client_views
+from checkers.pipeline.artifacts import Artifacts, Step
+from checkers.pipeline.effects import client_views
 from harness.core.op import History
 from harness.core.verdict import Anomaly, CheckResult
 

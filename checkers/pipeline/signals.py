@@ -1,7 +1,7 @@
 """Seam signals: the pipeline's own metrics, as time series, against the faults of the run.
 
 The harness scrapes ``GET /metrics`` from every node once a second into
-``nodes/<node>/metrics.jsonl`` (shape in checkers/artifacts.py; ``time`` is in
+``nodes/<node>/metrics.jsonl`` (shape in checkers/pipeline/artifacts.py; ``time`` is in
 seconds since the run started, the origin of the history's ns times). From
 those scrapes this checker builds one series per signal, aggregated over
 nodes per whole second:
@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from checkers.artifacts import Artifacts
+from checkers.pipeline.artifacts import Artifacts
 from harness.core.faults import FaultSpan, fault_spans
 from harness.core.op import History
 from harness.core.verdict import Anomaly, CheckResult

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checkers.artifacts import RunInfo, run_info
+from checkers.pipeline.artifacts import RunInfo, run_info
 from harness.core.op import INF, History, Op
 from harness.core.verdict import Anomaly, CheckResult, Valid, merge_valid
 
