@@ -58,6 +58,7 @@ class FaultSpan:
     ops: list[int] = field(default_factory=list)
     failed: bool = False
     pulse: bool = False
+    healed: float | None = None  # the stop's completion: surely gone from here on
 
 
 def fault_phase(row: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -93,13 +94,16 @@ class _Spans:
         self.spans: list[FaultSpan] = []
         self.open: dict[str, list[FaultSpan]] = {}  # fault name -> started, not stopped
         self.awaiting: dict[str, FaultSpan] = {}  # fault name -> start invoked, not completed
+        self.stopping: dict[str, list[FaultSpan]] = {}  # fault name -> stop invoked, not completed
 
     def invoke(self, row: Mapping[str, Any], name: str, phase: str) -> None:
         if phase == STOP:
-            for span in self.open.pop(name, []):
+            stopped = self.open.pop(name, [])
+            for span in stopped:
                 span.ended = _seconds(row)
                 if (i := _index(row)) is not None:
                     span.ops.append(i)
+            self.stopping[name] = stopped
             return
         span = self._new(row, name, phase)
         self.awaiting[name] = span
@@ -108,6 +112,8 @@ class _Spans:
 
     def complete(self, row: Mapping[str, Any], name: str, phase: str) -> None:
         if phase == STOP:
+            for span in self.stopping.pop(name, []):
+                span.healed = _seconds(row)
             return
         span = self.awaiting.pop(name, None)
         if span is None:  # a completion whose invoke the history lost: the fault begins here
@@ -163,9 +169,11 @@ def fault_spans(ops: Iterable[Op | Mapping[str, Any]]) -> list[FaultSpan]:
 
 
 def _window(span: FaultSpan) -> tuple[float, float | None]:
-    """When a fault was surely in place: from its start's completion (else its invoke)
-    to its stop's invoke (None: still on when the history ended)."""
-    return (span.applied if span.applied is not None else span.began), span.ended
+    """When a fault may have been in place: from its start's invoke (the rules go in while
+    the op runs) to its stop's completion, else the stop's invoke (None: still on when the
+    history ended). Wide on purpose: an anomaly while a partition was going up is not
+    one "with no fault active"."""
+    return span.began, span.healed if span.healed is not None else span.ended
 
 
 def attribute(spans: Iterable[FaultSpan], start: float, end: float) -> dict[str, Any]:

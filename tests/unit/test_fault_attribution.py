@@ -41,10 +41,21 @@ def test_an_anomaly_outside_any_fault_and_one_inside_a_partition_say_which_is_wh
     assert early.faults == {"during": "no fault active", "active": [], "since_change": None}
     assert inside.faults["during"] == "partition"
     (active,) = inside.faults["active"]
-    assert active == {"fault": "partition", "value": {"n1": ["n2", "n3"]}, "from": 5.01, "to": 10.0}
-    assert inside.faults["since_change"] == 1.99
+    assert active == {"fault": "partition", "value": {"n1": ["n2", "n3"]}, "from": 5.0, "to": 10.01}
+    assert inside.faults["since_change"] == 2.0
     assert none.faults is None
     assert counts == {"no fault active": 1, "partition": 1}
+
+
+def test_an_anomaly_while_a_partition_is_going_up_is_not_one_with_no_fault():
+    """The start op runs from 5 s to 5.01 s: the rules go in meanwhile."""
+    found = [Anomaly("linearizable", "nonlinearizable", "x", ops=[2, 3])]
+    ops = run_history()
+    ops[2:4] = [Op(2, 5 * S, 1, "invoke", "read", ["k", None]), Op(3, int(5.005 * S), 1, "ok", "read", ["k", 1]),
+                *ops[2:4]]
+    ops = [Op(i, o.time, o.process, o.type, o.f, o.value, extra=o.extra) for i, o in enumerate(ops)]
+    attribute_all(found, sorted(ops, key=lambda o: (o.time, o.index)))
+    assert found[0].faults["during"] == "partition"
 
 
 def test_results_json_and_the_report_carry_the_attribution(tmp_path):
@@ -65,4 +76,4 @@ def test_results_json_and_the_report_carry_the_attribution(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert "1 with no fault active, 1 during partition" in page
     assert "During: no fault active; no fault had begun yet" in page
-    assert "During: partition (partition" in page and "the last fault began or ended 1.99 s before" in page
+    assert "During: partition (partition" in page and "the last fault began or ended 2.0 s before" in page
