@@ -112,8 +112,8 @@ class _Spans:
 
     def complete(self, row: Mapping[str, Any], name: str, phase: str) -> None:
         if phase == STOP:
-            for span in self.stopping.pop(name, []):
-                span.healed = _seconds(row)
+            for stopped in self.stopping.pop(name, []):
+                stopped.healed = _seconds(row)
             return
         span = self.awaiting.pop(name, None)
         if span is None:  # a completion whose invoke the history lost: the fault begins here
