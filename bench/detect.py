@@ -555,7 +555,7 @@ def _report(console: Console, done: list[Run], flags: list[str], mixes: dict[str
     summary = []
     for mode, label in (("scenario", "scenario >= 95%"), ("mix", "mix >= 80%"), ("clean", "0 false alarms"),
                         ("etcd", "etcd rows")):
-        got = verdicts[mode]
+        got = verdicts.get(mode, [])
         if got:
             summary.append(f"{label}: {'met' if all(got) else 'not met'} ({sum(got)}/{len(got)})")
     if summary:

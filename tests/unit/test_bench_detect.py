@@ -54,3 +54,13 @@ def test_etcd_rows_run_the_etcd_target_with_their_options(detect, tmp_path):
     argv = detect._argv(plan[1], args, "netns", tmp_path)
     assert argv[argv.index("--target") + 1] == "etcd" and "--bug" not in argv
     assert argv[argv.index("--target-opt") + 1] == "reads=serializable"
+
+
+def test_the_report_without_etcd_rows_prints_its_goals(detect, capsys):
+    """A pipeline-only bench (no --etcd) once died in its summary with KeyError: 'etcd'."""
+    from rich.console import Console
+
+    args = detect._parse(["--only", "naive-retry", "--seeds", "1", "--skip-mix", "--skip-clean"])
+    done = [run(detect, detected=True)]
+    detect._report(Console(width=200), done, ["naive-retry"], {}, args, "netns", 60.0, False)
+    assert "goals: scenario >= 95%: met (1/1)" in capsys.readouterr().out
