@@ -183,8 +183,9 @@ def _causes_line(results: dict[str, Any]) -> str:
     found = _obj(causes.get("causes"))
     if not found:
         return ""
-    named = "; ".join(f"{kind}, {len(entities)} entit{'y' if len(entities) == 1 else 'ies'}"
-                      for kind, entities in found.items() if isinstance(entities, list))
+    named = "; ".join(f"{kind}, {len(c.get('entities') or [])} {c.get('on') or 'entity'}"
+                      f"{'' if len(c.get('entities') or []) == 1 else 's'}"
+                      for kind, c in found.items() if isinstance(c, dict))
     n = int(causes.get("consequences") or 0)
     return f"{len(found)} cause{'' if len(found) == 1 else 's'} ({named}) and {n} consequence{'' if n == 1 else 's'}"
 

@@ -103,6 +103,7 @@ def link_causes(rows: list[dict[str, Any]], rules: Iterable[Mapping[str, Any]]) 
     causes: dict[str, dict[Any, int]] = {}  # (rule key) -> entity -> cause row position
     linked = 0
     by_cause: dict[str, set[str]] = {}
+    named: dict[str, str] = {}  # cause kind -> what its entities are (the details key)
     for rule in rules:
         cause, consequence, on = str(rule.get("cause")), str(rule.get("consequence")), str(rule.get("on"))
         found = causes.setdefault(f"{cause}/{on}", {})
@@ -115,10 +116,12 @@ def link_causes(rows: list[dict[str, Any]], rules: Iterable[Mapping[str, Any]]) 
             if row.get("kind") == consequence and entity in found and "explained_by" not in row:
                 row["explained_by"] = found[entity]
                 by_cause.setdefault(cause, set()).add(str(entity))
+                named.setdefault(cause, on)
                 linked += 1
     if not linked:
         return {}
-    return {"causes": {k: sorted(v) for k, v in by_cause.items()}, "consequences": linked}
+    return {"causes": {k: {"on": named[k], "entities": sorted(v)} for k, v in by_cause.items()},
+            "consequences": linked}
 
 
 def _entity(row: Mapping[str, Any], on: str) -> Any:

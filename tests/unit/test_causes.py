@@ -23,7 +23,7 @@ def test_a_consequence_names_its_cause_and_an_unexplained_one_stays_as_it_is():
     found = rows()
     summary = link_causes(found, [RULE])
     assert [r.get("explained_by") for r in found] == [2, None, None, None]
-    assert summary == {"causes": {"stale-fenced-write": ["o1"]}, "consequences": 1}
+    assert summary == {"causes": {"stale-fenced-write": {"on": "order", "entities": ["o1"]}}, "consequences": 1}
     assert link_causes(rows(), []) == {}
 
 
@@ -53,9 +53,10 @@ def test_the_report_lists_the_cause_first_with_its_consequence_under_it(tmp_path
     (tmp_path / "test.json").write_text(json.dumps({"name": "t", "workload": "orders", "options": {}}))
     write_check(tmp_path, result, History(ops), stored_run=True)
     data = json.loads((tmp_path / "results.json").read_text())
-    assert data["causes"] == {"causes": {"stale-fenced-write": ["o1"]}, "consequences": 1}
+    assert data["causes"] == {"causes": {"stale-fenced-write": {"on": "order", "entities": ["o1"]}},
+                              "consequences": 1}
     page = (tmp_path / "report.html").read_text()
-    assert "1 cause (stale-fenced-write, 1 entity) and 1 consequence" in page
+    assert "1 cause (stale-fenced-write, 1 order) and 1 consequence" in page
     cause, unexplained = page.index("ship:o1 landed with token"), page.index("o2: never shipped")
     explained = page.index("o1: charged but neither shipped nor refunded")
     assert cause < explained < unexplained  # the cause first, its consequence under it, the rest after
