@@ -350,7 +350,10 @@ def test_kill_and_pause_faults_are_recorded_and_healed(results: Path, tmp_path: 
     ops = assert_well_formed(run_dir)
     faults = assert_faults_healed(run_dir, ops)
     assert {"kill", "start-pause"} & {o.f for o in faults}
-    assert faults[-1].f in ("start", "stop-pause")  # the final heal ran last
+    # The final heal ran last: processes first (pause, then kill's restart), then one heal of everything.
+    assert sorted(o.f for o in faults[-6:-2]) == ["start", "start", "stop-pause", "stop-pause"]
+    assert [o.f for o in faults[-2:]] == ["heal", "heal"]
+    assert faults[-1].value == "healed" and "error" not in faults[-1].extra
     # Killed nodes were restarted under new pids, and every pid (old and new) is gone now.
     pids = node_pids(run_dir)
     assert len(pids) >= 5 and not any(_is_node(p) for p in pids)
