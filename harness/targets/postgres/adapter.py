@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import time
 from pathlib import Path
 from typing import Any
 
@@ -250,34 +249,16 @@ class PostgresTarget:
         """Every server accepts a connection; then the workload's tables exist on each."""
         from harness.targets.postgres.client import connect, create_tables
 
-        deadline = time.monotonic() + (timeout or self.ready_timeout)
         for node in nodes or list(self.addrs):
             a = self._addr(node)
-            while True:
-                try:
-                    with connect(a, timeout=1.0) as conn:
-                        create_tables(conn, self.tables)
-                    break
-                except Exception as e:  # psycopg.Error, OSError: not up yet
-                    if time.monotonic() > deadline:
-                        raise TargetError(f"{node}: postgres does not answer on {a.address}:{a.port} ({e}); "
-                                          f"last lines of {a.stdout_log}:\n{self._log_tail(node)}") from None
-                    if not daemon.alive(self.remote, self.daemon(node)):
-                        raise TargetError(f"{node}: postgres exited during start-up; last lines of "
-                                          f"{a.stdout_log}:\n{self._log_tail(node)}") from None
-                    time.sleep(0.1)
 
-    def _log_tail(self, node: str) -> str:
-        r = self.remote.run(node, ["tail", "-n", "5", self._addr(node).stdout_log], timeout=10, check=False)
-        return r.stdout.strip() or "(empty)"
+            def ready(a: NodeAddr = a) -> None:
+                with connect(a, timeout=1.0) as conn:
+                    create_tables(conn, self.tables)
+
+            daemon.wait_serving(self.remote, self.daemon(node), f"postgres on {a.address}:{a.port}", ready,
+                                timeout or self.ready_timeout)
 
     def collect(self, test: Any, node: str, dst: Path) -> list[Path]:
         """The server's log (stdout.log); the data directory stays behind."""
-        a = self._addr(node)
-        dst = Path(dst)
-        dst.mkdir(parents=True, exist_ok=True)
-        try:
-            self.remote.download(node, a.stdout_log, dst / "postgres.log")
-        except RemoteError as e:
-            log.warning("collect %s: %s", node, e)
-        return sorted(p for p in dst.rglob("*") if p.is_file())
+        return daemon.collect_log(self.remote, self.daemon(node), dst, "postgres.log")
