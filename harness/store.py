@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import ConfigError
-from harness.core.faults import attribute_all
+from harness.core.faults import FaultTimeline
 from harness.core.op import Op
 from harness.core.verdict import UNKNOWN_VERDICT, CheckResult, exit_code, link_causes, merge_valid
 from harness.formats.case import write_case
@@ -217,7 +217,8 @@ def write_results(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     old = read_json_object(out_dir / RESULTS_JSON)
-    attribute_all(result.anomalies, history)  # each case header keeps the faults of its anomaly
+    timeline = FaultTimeline(history)  # read once: the case headers and results.json rows both get it
+    timeline.attribute_all(result.anomalies)  # each case header keeps the faults of its anomaly
     written = _write_anomalies(out_dir, result, history, test)
     stored = old.get("checkers")
     checkers: dict[str, Any] = {**(stored if isinstance(stored, dict) else {}), **result.stats}
@@ -243,7 +244,7 @@ def write_results(
     if causes:
         doc["causes"] = causes
     # Which faults were active over each anomaly's ops, and the count per set of faults.
-    during = attribute_all(doc["anomalies"], history)
+    during = timeline.attribute_all(doc["anomalies"])
     if during:
         doc["anomalies_during"] = during
     if run is not None or "run" in old:

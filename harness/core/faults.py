@@ -203,24 +203,34 @@ def attribute(spans: Iterable[FaultSpan], start: float, end: float) -> dict[str,
     }
 
 
+class FaultTimeline:
+    """A history's fault spans and op times, read once, to attribute many anomalies."""
+
+    def __init__(self, ops: Iterable[Op]):
+        ops = list(ops)
+        self.spans = fault_spans(ops)
+        self.when = {op.index: op.time / NS for op in ops}
+
+    def attribute_all(self, anomalies: Iterable[Any]) -> dict[str, int]:
+        """Set ``faults`` on every anomaly (an ``Anomaly`` or a results.json row) that names
+        ops (``attribute`` over its ops' span, from the first invoke to the last
+        completion); return how many anomalies happened during each set of faults, e.g.
+        {"partition": 12, "no fault active": 3}."""
+        counts: dict[str, int] = {}
+        for anomaly in anomalies:
+            named = anomaly.get("ops") if isinstance(anomaly, dict) else getattr(anomaly, "ops", None)
+            times = [self.when[i] for i in named or [] if isinstance(i, int) and i in self.when]
+            if not times:
+                continue
+            found = attribute(self.spans, min(times), max(times))
+            if isinstance(anomaly, dict):  # a row of results.json
+                anomaly["faults"] = found
+            else:
+                anomaly.faults = found
+            counts[found["during"]] = counts.get(found["during"], 0) + 1
+        return counts
+
+
 def attribute_all(anomalies: Iterable[Any], ops: Iterable[Op]) -> dict[str, int]:
-    """Set ``faults`` on every anomaly (an ``Anomaly`` or a results.json row) that names ops
-    (``attribute`` over its ops' span,
-    from the first invoke to the last completion); return how many anomalies happened
-    during each set of faults, e.g. {"partition": 12, "no fault active": 3}."""
-    ops = list(ops)
-    spans = fault_spans(ops)
-    when = {op.index: op.time / NS for op in ops}
-    counts: dict[str, int] = {}
-    for anomaly in anomalies:
-        named = anomaly.get("ops") if isinstance(anomaly, dict) else getattr(anomaly, "ops", None)
-        times = [when[i] for i in named or [] if isinstance(i, int) and i in when]
-        if not times:
-            continue
-        found = attribute(spans, min(times), max(times))
-        if isinstance(anomaly, dict):  # a row of results.json
-            anomaly["faults"] = found
-        else:
-            anomaly.faults = found
-        counts[found["during"]] = counts.get(found["during"], 0) + 1
-    return counts
+    """``FaultTimeline(ops).attribute_all(anomalies)``, for one list of anomalies."""
+    return FaultTimeline(ops).attribute_all(anomalies)
