@@ -40,9 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("seam.runner")
 
-#: Faults that act by iptables rules naming a source and a destination address.
-ADDRESS_FAULTS = ("partition", "loss")
-
 __all__ = ["Plan", "build_plan", "check_spec"]
 
 
@@ -157,10 +154,6 @@ def build_plan(spec: TestSpec) -> Plan:
     for fault in spec.nemesis:
         if fault in kind.refuses:
             raise ConfigError(f"--nemesis {fault}: target {kind.name} cannot take it: {kind.refuses[fault]}")
-        if fault in ADDRESS_FAULTS and spec.cluster == "local" and not kind.binds_source:
-            raise ConfigError(
-                f"--nemesis {fault} on --cluster local: target {kind.name}'s nodes do not send from their own "
-                "127.0.0.x address, so rules naming source and destination would cut nothing; use --cluster netns")
     names = faults.check(spec, kind, workload)
     _check_cluster(spec)
     if spec.recovery_time is None:

@@ -23,9 +23,13 @@ def check(spec: TestSpec, kind: TargetKind, workload: WorkloadKind) -> list[str]
     from nemesis.registry import check_applicable, needing_root, parse_names
 
     names = parse_names(spec.nemesis)
-    for n in needing_root(names):
+    for n in needing_root(names):  # iptables rules, which name a source and a destination address
         if not running_as_root():
             raise ConfigError(f"--nemesis {n} needs root (it installs iptables rules); run as root or drop it")
+        if spec.cluster == "local" and not kind.binds_source:
+            raise ConfigError(
+                f"--nemesis {n} on --cluster local: target {kind.name}'s nodes do not send from their own "
+                "127.0.0.x address, so rules naming source and destination would cut nothing; use --cluster netns")
     check_applicable(names, spec.nemesis_options, target=None, services=workload.services)
     return names
 
