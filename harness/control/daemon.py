@@ -82,15 +82,24 @@ def kill(remote: Remote, daemon: Daemon, timeout: float = 5.0) -> list[int]:
 def stop(remote: Remote, daemon: Daemon, grace: float = GRACE) -> bool:
     """SIGTERM (resuming it first if paused), SIGKILL after ``grace`` s; removes the pid
     file. True if it was running. Idempotent."""
-    found = pid(remote, daemon)
-    if found is not None:
-        _signal(remote, daemon, found, signal.SIGTERM)
-        _signal(remote, daemon, found, signal.SIGCONT)  # a paused process acts on SIGTERM only once resumed
-        if not _wait_dead(remote, daemon, found, grace):
-            _signal(remote, daemon, found, signal.SIGKILL)
-            _wait_dead(remote, daemon, found, 5.0)
-    remote.run(daemon.node, ["rm", "-f", daemon.pidfile], timeout=30, check=False)
-    return found is not None
+    return bool(stop_all(remote, [daemon], grace))
+
+
+def stop_all(remote: Remote, daemons: list[Daemon], grace: float = GRACE) -> list[str]:
+    """Stop several daemons at once: SIGTERM (and SIGCONT) to every one first, then wait
+    for each, SIGKILL after ``grace`` s, pid files removed; so none goes on acting on the
+    others' state while another is being stopped. Returns the nodes that were running."""
+    found = [(d, pid(remote, d)) for d in daemons]
+    for d, p in found:
+        if p is not None:
+            _signal(remote, d, p, signal.SIGTERM)
+            _signal(remote, d, p, signal.SIGCONT)  # a paused process acts on SIGTERM only once resumed
+    for d, p in found:
+        if p is not None and not _wait_dead(remote, d, p, grace):
+            _signal(remote, d, p, signal.SIGKILL)
+            _wait_dead(remote, d, p, 5.0)
+        remote.run(d.node, ["rm", "-f", d.pidfile], timeout=30, check=False)
+    return [d.node for d, p in found if p is not None]
 
 
 def signal_all(remote: Remote, daemon: Daemon, sig: int) -> list[int]:

@@ -23,7 +23,6 @@ import http.client
 import json
 import logging
 import shutil
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -147,12 +146,8 @@ class EtcdTarget:
         return daemon.kill(self.remote, self.daemon(node)) if pids else []
 
     def stop_all(self) -> None:
-        """SIGTERM every member at once, then wait for each (see daemon.stop)."""
-        for node in self.addrs:
-            daemon.signal_all(self.remote, self.daemon(node), signal.SIGCONT)
-            daemon.signal_all(self.remote, self.daemon(node), signal.SIGTERM)
-        for node in self.addrs:
-            daemon.stop(self.remote, self.daemon(node))
+        """SIGTERM every member at once, then wait for each (daemon.stop_all)."""
+        daemon.stop_all(self.remote, [self.daemon(node) for node in self.addrs])
 
     # -- Pausable, roles ------------------------------------------------------
 

@@ -65,3 +65,12 @@ def test_a_pid_file_naming_a_stranger_is_not_the_daemon(remote, tmp_path):
     d = sleeper(tmp_path, marker="seam-run/n1/a-path-only-the-daemon-has")
     Path(d.pidfile).write_text(f"{__import__('os').getpid()}\n")
     assert daemon.pid(remote, d) is None and daemon.kill(remote, d) == []
+
+
+def test_stop_all_stops_every_daemon_a_paused_one_too(remote, tmp_path):
+    first, second = sleeper(tmp_path / "a"), sleeper(tmp_path / "b")
+    pids = [daemon.start(remote, d) for d in (first, second)]
+    daemon.signal_all(remote, second, signal.SIGSTOP)
+    assert daemon.stop_all(remote, [first, second], grace=2.0) == ["n1", "n1"]
+    assert not any(remote.alive("n1", p) for p in pids)
+    assert daemon.stop_all(remote, [first, second]) == []  # idempotent
