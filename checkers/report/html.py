@@ -172,7 +172,7 @@ def _consequences(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not rows:
         return None
     kinds = Counter(str(r.get("fingerprint") or r.get("kind")) for r in rows)
-    return {"count": len(rows), "kinds": ", ".join(f"{n} {k}" for k, n in kinds.most_common()),
+    return {"kinds": ", ".join(f"{n} {k}" for k, n in kinds.most_common()),
             "summaries": [str(r.get("summary") or r.get("kind")) for r in rows[:LISTED_PER_GROUP]],
             "unlisted": max(0, len(rows) - LISTED_PER_GROUP)}
 
