@@ -87,6 +87,11 @@ class RegisterClient(_PipelineClient):
         return _complete(op, "ok", op.value, node)
 
 
+def quiesce_poll_seconds(timeout: float) -> float:
+    """How long one quiesce op polls: 3/4 of the client timeout, so it answers in time."""
+    return max(0.5, timeout * 0.75)
+
+
 class OrdersClient(_PipelineClient):
     """place / cancel / read orders; ``read-ledger`` reads one service's ledger on every node.
 
@@ -127,7 +132,7 @@ class OrdersClient(_PipelineClient):
         """Quiet = some node leads, its consumers lag 0 and it drives no saga (busy or active)."""
         from harness.targets.pipeline.adapter import http_json
 
-        deadline = time.monotonic() + max(0.5, self.timeout * 0.75)
+        deadline = time.monotonic() + quiesce_poll_seconds(self.timeout)
         pending: dict[str, Any] = {"leader": None}
         while True:
             for name, a in self.addrs.items():

@@ -126,14 +126,11 @@ def quiesce(spec: TestSpec) -> Any:
     either wastes time or, when it is too short, leaves sagas unfinished; the quiesce
     ops in the history say which happened, and the effects checker reports a run that
     never got quiet as unsettled (how long it was given, what the leader said)."""
+    from harness.targets.pipeline.clients import quiesce_poll_seconds
+
     budget = quiesce_budget(spec)
-    polls = max(1, math.ceil(budget / _quiesce_poll_seconds(spec)))
+    polls = max(1, math.ceil(budget / quiesce_poll_seconds(_client_timeout(spec))))
     return on_threads({0}, until_ok(repeat({"f": "quiesce", "value": {"budget": budget}}, polls)))
-
-
-def _quiesce_poll_seconds(spec: TestSpec) -> float:
-    """How long one quiesce op polls (``OrdersClient._quiesce``: 3/4 of the client timeout)."""
-    return max(0.5, _client_timeout(spec) * 0.75)
 
 
 def _orders_checker(spec: TestSpec) -> Checker:
