@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.control import daemon
+from harness.control.daemon import Leftover
 from harness.core.errors import InputError
 from nemesis.heal import heal_ledger
 from nemesis.registry import moot
@@ -197,50 +198,32 @@ def _logging_report(run: StoredRun, report: Report) -> Report:
     return say
 
 
-#: What the pipeline adapter logs for every node process it starts (and heal for each restart).
-STARTED = re.compile(r"started (\S+): pid (\d+)")
-
-
-def started_pids(run: StoredRun) -> list[tuple[str, int]]:
-    """(node, pid) of every node process the run started, from its seam.log."""
-    log = run.path / "seam.log"
-    try:
-        text = log.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    return list(
-        dict.fromkeys(
-            (m.group(1), int(m.group(2))) for m in STARTED.finditer(text) if m.group(1) in run.nodes
-        )
-    )
-
-
-def _cmdline(remote: Any, node: str, pid: int) -> bytes:
-    path = f"/proc/{pid}/cmdline"
-    if getattr(remote, "kind", "") in ("local", "netns"):  # one pid space with this host
-        try:
-            return Path(path).read_bytes()
-        except OSError:
-            return b""
-    r = remote.run(node, ["cat", path], timeout=30, check=False)
-    return r.stdout.encode() if r.status == 0 else b""
+def leftover_daemons(run: StoredRun, remote: Any) -> list[Leftover]:
+    """Every node process of ``run`` still running: found by the pid files the daemon
+    helper wrote under each node's run directory, whichever target started them."""
+    found: list[Leftover] = []
+    for node, info in run.nodes.items():
+        workdir = str(info.get("workdir") or "")
+        if "/seam-" in workdir:  # only a directory Seam named for a run
+            found.extend(daemon.leftovers(remote, node, workdir))
+    return found
 
 
 def stop_leftovers(
     run: StoredRun,
     *,
     remote: Any,
-    owns: Callable[[str, bytes], bool],
     report: Report = lambda line: None,
     grace: float = 5.0,
 ) -> list[int]:
     """SIGKILL the node processes a dead run left running; return their pids.
 
-    Only pids the run's seam.log says it started, and only while the target's
-    ``owns_process`` still recognises their command line as this run's (a
-    reused pid is left alone). A run that finished, or whose `seam test` still runs, is not
-    touched. Heal first (``heal_run``): a paused process is then running and a
-    killed one restarted, so this stops them all.
+    Only processes a pid file under the run's node directories names, and only
+    while their command line still carries the marker that file recorded (a
+    reused pid is left alone): see ``harness.control.daemon``. A run that
+    finished, or whose `seam test` still runs, is not touched. Heal first
+    (``heal_run``): a paused process is then running and a killed one
+    restarted, so this stops them all.
     """
     if run.finished or control_alive(run):
         remote.close()
@@ -248,16 +231,13 @@ def stop_leftovers(
     say = _logging_report(run, report)
     stopped = []
     try:
-        for node, pid in started_pids(run):
-            cmd = _cmdline(remote, node, pid)
-            if not owns(node, cmd) or not remote.alive(node, pid):
-                continue
-            remote.signal(node, pid, signal.SIGKILL)
+        for left in leftover_daemons(run, remote):
+            remote.signal(left.node, left.pid, signal.SIGKILL)
             deadline = time.monotonic() + grace
-            while remote.alive(node, pid) and time.monotonic() < deadline:
+            while remote.alive(left.node, left.pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            stopped.append(pid)
-            say(f"stopped {node}: pid {pid}, left running by the dead run")
+            stopped.append(left.pid)
+            say(f"stopped {left.node}: pid {left.pid} ({left.pidfile}), left running by the dead run")
     finally:
         remote.close()
     return stopped

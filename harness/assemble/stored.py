@@ -142,13 +142,8 @@ def stop_leftovers(run_dir: Path, *, report: Report = lambda line: None) -> list
     from harness.recover import stop_leftovers as stop
 
     run = load_run(run_dir)
-    kind = target_of(run.test)
-    if kind.owns_process is None:
-        return []
-    addrs = _addrs(run)
-    owns = kind.owns_process
     remote = nodes.remote_for_run(run.options, list(run.nodes), run.path / TEST_JSON)
-    return stop(run, remote=remote, owns=lambda node, cmd: node in addrs and owns(cmd, addrs[node]), report=report)
+    return stop(run, remote=remote, report=report)
 
 
 def heal_previous(test_dir: Path, current: Path) -> None:

@@ -8,6 +8,10 @@ only the run's files: ``seam heal`` after the control node died, the next
 run's leftover sweep, a kill fault's restart. Before a pid is signalled,
 its command line must still carry the daemon's ``marker`` (a path unique to
 the run), so a pid the kernel gave to a stranger is never touched.
+
+A pid file holds two lines, the pid and the marker, so ``leftovers`` can
+find and check every daemon under a run directory without knowing which
+target started it (no target's file names, no log line to parse).
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ def start(remote: Remote, daemon: Daemon) -> int:
     if running is not None:
         return running
     new = remote.spawn(daemon.node, list(daemon.argv), daemon.log, env=dict(daemon.env) or None, cwd=daemon.cwd)
-    remote.run(daemon.node, ["sh", "-c", 'printf "%s\\n" "$1" > "$2"', "sh", str(new), daemon.pidfile], timeout=30)
+    remote.run(daemon.node, ["sh", "-c", 'printf "%s\\n%s\\n" "$1" "$2" > "$3"', "sh", str(new), daemon.mark,
+                             daemon.pidfile], timeout=30)
     return new
 
 
@@ -95,7 +100,9 @@ def stop_all(remote: Remote, daemons: list[Daemon], grace: float = GRACE) -> lis
             _signal(remote, d, p, signal.SIGTERM)
             _signal(remote, d, p, signal.SIGCONT)  # a paused process acts on SIGTERM only once resumed
     for d, p in found:
-        if p is not None and not _wait_dead(remote, d, p, grace):
+        if p is None:
+            continue  # a pid file left by a dead process names nothing alive: leftovers skips it
+        if not _wait_dead(remote, d, p, grace):
             _signal(remote, d, p, signal.SIGKILL)
             _wait_dead(remote, d, p, 5.0)
         remote.run(d.node, ["rm", "-f", d.pidfile], timeout=30, check=False)
@@ -113,15 +120,50 @@ def signal_all(remote: Remote, daemon: Daemon, sig: int) -> list[int]:
 
 def _read_pid(remote: Remote, daemon: Daemon) -> int | None:
     r = remote.run(daemon.node, ["cat", daemon.pidfile], timeout=30, check=False)
-    text = r.stdout.strip() if r.status == 0 else ""
+    text = r.stdout.strip().split("\n", 1)[0] if r.status == 0 else ""
     return int(text) if text.isdigit() else None
 
 
 def _is_ours(remote: Remote, daemon: Daemon, found: int) -> bool:
-    r = remote.run(daemon.node, ["cat", f"/proc/{found}/cmdline"], timeout=30, check=False)
+    return _carries(remote, daemon.node, found, daemon.mark)
+
+
+def _carries(remote: Remote, node: str, found: int, mark: str) -> bool:
+    """Whether process ``found`` on ``node`` still has ``mark`` in its command line."""
+    r = remote.run(node, ["cat", f"/proc/{found}/cmdline"], timeout=30, check=False)
     if r.status != 0:  # no /proc (not Linux): trust the pid file
         return True
-    return daemon.mark in r.stdout.replace("\0", " ")
+    return mark in r.stdout.replace("\0", " ")
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A daemon found by its pid file: alive, and still the process that file names."""
+
+    node: str
+    pid: int
+    pidfile: str
+
+
+#: Lists every pid file under a directory with its content, one record per file.
+_LIST_PIDFILES = 'find "$1" -maxdepth 4 -name "*.pid" -type f 2>/dev/null | while read -r f; do ' \
+                 'printf "%s\\t%s\\t%s\\n" "$f" "$(sed -n 1p "$f")" "$(sed -n 2p "$f")"; done'
+
+
+def leftovers(remote: Remote, node: str, root: str) -> list[Leftover]:
+    """Every daemon started under ``root`` on ``node`` (a node's run directory) that still
+    runs: found by the pid files ``start`` wrote, whichever target wrote them. A pid file
+    without a marker line, or whose pid now belongs to another program, is not one."""
+    r = remote.run(node, ["sh", "-c", _LIST_PIDFILES, "sh", root], timeout=30, check=False)
+    found = []
+    for line in r.stdout.splitlines():
+        path, _, rest = line.partition("\t")
+        written, _, mark = rest.partition("\t")
+        if not written.isdigit() or not mark:
+            continue
+        if remote.alive(node, int(written)) and _carries(remote, node, int(written), mark):
+            found.append(Leftover(node, int(written), path))
+    return found
 
 
 def _signal(remote: Remote, daemon: Daemon, found: int, sig: int) -> None:

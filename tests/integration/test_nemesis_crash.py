@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -229,16 +230,22 @@ def test_seam_heal_restarts_a_killed_node_and_clears_app_faults_of_a_killed_run(
     assert any(": started n3: pid " in line for line in r.stdout.splitlines()), r.stdout
     status, body = http_json(*node_url(run_dir, "n3"), "GET", "/health", timeout=2)
     assert status == 200 and body["pid"] not in killed  # a new process serves n3
-    assert ("n3", body["pid"]) in started(run_dir)  # recorded in the run's seam.log, so it can be stopped
+    assert pid_file(run_dir, "n3") == body["pid"]  # so `seam heal --stop-nodes` can find and stop it
     _, armed = http_json(*node_url(run_dir, "n1"), "GET", "/admin/faults", timeout=2)
     assert armed["faults"] == []
     assert outstanding(run_dir / "nemesis.jsonl") == []
 
 
 def started(run_dir: Path) -> list[tuple[str, int]]:
-    from harness.recover import load_run, started_pids
+    """(node, pid) of every node process the run's seam.log says was started."""
+    text = (run_dir / "seam.log").read_text(encoding="utf-8", errors="replace")
+    return [(m.group(1), int(m.group(2))) for m in re.finditer(r"started (\S+): pid (\d+)", text)]
 
-    return started_pids(load_run(run_dir))
+
+def pid_file(run_dir: Path, node: str) -> int:
+    """The pid the node's pid file names (the first of its two lines: pid, marker)."""
+    workdir = json.loads((run_dir / "test.json").read_text())["nodes"][node]["workdir"]
+    return int((Path(workdir) / "node.pid").read_text().splitlines()[0])
 
 
 def test_seam_heal_after_the_cluster_was_removed_settles_what_went_with_it(cluster, tmp_path: Path) -> None:

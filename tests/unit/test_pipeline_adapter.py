@@ -41,13 +41,31 @@ class FakeRemote:
         self.uploaded_dirs: dict[tuple[str, str], list[str]] = {}
         self.ignore_term = False
         self.faketime = ""  # what `sh -c <find libfaketime>` prints
+        self.files: dict[tuple[str, str], str] = {}  # (node, path) -> text written by `sh -c printf`
         self._next = 1000
 
     def run(self, node: str, argv: Any, *, timeout: float = 60, check: bool = True, stdin: bytes | None = None) -> Result:
         self.calls.append(("run", node, *argv))
+        argv = list(argv)
         if argv[:2] == ["sh", "-c"] and "faketime" in argv[2]:
             return Result(node, tuple(argv), 0 if self.faketime else 1, self.faketime, "")
+        if argv[:2] == ["sh", "-c"] and argv[2].startswith("printf"):  # the daemon helper's pid file
+            self.files[(node, argv[-1])] = "".join(f"{a}\n" for a in argv[4:-1])
+        elif argv[0] == "cat":
+            return self._cat(node, argv)
+        elif argv[:2] == ["rm", "-f"]:
+            self.files.pop((node, argv[2]), None)
         return Result(node, tuple(argv), 0, "", "")
+
+    def _cat(self, node: str, argv: list[str]) -> Result:
+        """A pid file the daemon helper wrote, or a live spawned process's command line."""
+        path = argv[1]
+        if path.startswith("/proc/"):
+            pid = int(path.split("/")[2])
+            text = "\0".join(self.spawned[pid][1]) if pid in self.live else None
+        else:
+            text = self.files.get((node, path))
+        return Result(node, tuple(argv), 0 if text is not None else 1, text or "", "")
 
     def spawn(self, node: str, argv: Any, log: str, *, env: Any = None, cwd: str | None = None) -> int:
         self._next += 1

@@ -93,11 +93,6 @@ def recover(remote: Remote, addrs: Mapping[str, NodeAddr], options: dict[str, An
     return EtcdTarget(remote, dict(addrs))
 
 
-def owns_process(cmdline: bytes, addr: NodeAddr) -> bool:
-    """An etcd of this run: its command line names this node's data directory."""
-    return b"etcd" in cmdline and addr.data_dir.encode() in cmdline
-
-
 TARGET = TargetKind(
     name="etcd",
     summary="etcd 3.4 from Debian's etcd-server: one member per node, the v3 JSON gateway",
@@ -105,7 +100,6 @@ TARGET = TargetKind(
     workloads=WORKLOADS,
     default_workload="register",
     recover=recover,
-    owns_process=owns_process,
     options=OPTIONS,
     roles=("leader",),
     check_spec=check_spec,

@@ -55,11 +55,6 @@ def recover(remote: Remote, addrs: Mapping[str, NodeAddr], options: dict[str, An
     return RecoveredTarget(remote, addrs, options, report)
 
 
-def owns_process(cmdline: bytes, addr: NodeAddr) -> bool:
-    """``python3 -m target.node --config <this run's node.json>``: a reused pid is not ours."""
-    return b"target.node" in cmdline and f"{addr.workdir}/node.json".encode() in cmdline
-
-
 def check_spec(spec: TestSpec) -> None:
     """The quorum store's replication must fit the cluster: N replicas need N nodes."""
     n, w, r = spec.replication
@@ -80,7 +75,6 @@ TARGET = TargetKind(
     bugs=BUGS,
     observe=observe,
     recover=recover,
-    owns_process=owns_process,
     scenarios=SCENARIOS,
     roles=("leader", "home"),
     check_spec=check_spec,

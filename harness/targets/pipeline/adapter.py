@@ -29,13 +29,12 @@ import json
 import logging
 import secrets
 import shutil
-import signal
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from harness.control import daemon
 from harness.core.errors import RemoteError, TargetError, UnsupportedError
 from harness.core.placement import NodeAddr
 from harness.core.protocols import Remote
@@ -128,8 +127,6 @@ class PipelineTarget:
         self.clock = clock
         self.admin_secret = secrets.token_hex(12)
         self._clock_ready: dict[str, str] = {}  # node -> libfaketime path ("" for the shim)
-        self._pids: dict[str, int] = {}
-        self._lock = threading.Lock()
 
     @property
     def nodes(self) -> list[str]:
@@ -198,74 +195,49 @@ class PipelineTarget:
 
     # -- Killable -------------------------------------------------------------
 
+    def daemon(self, node: str, env: dict[str, str] | None = None) -> daemon.Daemon:
+        """The node's process as the daemon helper runs it: pid file beside node.json,
+        found again by its run directory in the command line. ``env`` matters only to start."""
+        a = self._addr(node)
+        argv = (self.python, "-m", "target.node", "--config", f"{a.workdir}/node.json")
+        return daemon.Daemon(node, argv, f"{a.workdir}/node.pid", a.stdout_log, cwd=a.workdir, env=env or {},
+                             marker=a.workdir)
+
     def start(self, test: Any, node: str, role: str | None = None) -> None:
         """Start the node's process unless it is already running."""
         self._check_role(role)
-        with self._lock:
-            pid = self._pids.get(node)
-        if pid is not None and self._alive(node, pid):
+        if daemon.pid(self.remote, self.daemon(node)) is not None:
             return
-        a = self._addr(node)
-        argv = [self.python, "-m", "target.node", "--config", f"{a.workdir}/node.json"]
         env = {"PYTHONUNBUFFERED": "1", **self._faketime_env(node)}
-        pid = self.remote.spawn(node, argv, a.stdout_log, env=env, cwd=a.workdir)
-        with self._lock:
-            self._pids[node] = pid
-        log.info("started %s: pid %d, %s", node, pid, a.url)
+        pid = daemon.start(self.remote, self.daemon(node, env))
+        log.info("started %s: pid %d, %s", node, pid, self._addr(node).url)
 
     def kill(self, test: Any, node: str, role: str | None = None) -> list[int]:
         """SIGKILL the node's process (for role "leader", only if it leads now)."""
-        pids = self.pids(test, node, role)
-        for pid in pids:
-            self._signal(node, pid, signal.SIGKILL)
-        for pid in pids:
-            self._wait_dead(node, pid, 5.0)
-        return pids
+        if not self.pids(test, node, role):
+            return []
+        return daemon.kill(self.remote, self.daemon(node))
 
     def stop(self, node: str) -> None:
-        """SIGTERM, then SIGKILL after the grace period. Idempotent."""
-        with self._lock:
-            pid = self._pids.get(node)
-        if pid is None:
-            return
-        if self._alive(node, pid):
-            self._signal(node, pid, signal.SIGTERM)
-            self._signal(node, pid, signal.SIGCONT)  # a paused node cannot act on SIGTERM until resumed
-            if not self._wait_dead(node, pid, self.grace):
-                log.warning("%s: pid %d ignored SIGTERM for %.1fs; sending SIGKILL", node, pid, self.grace)
-                self._signal(node, pid, signal.SIGKILL)
-                self._wait_dead(node, pid, 5.0)
-        with self._lock:
-            if self._pids.get(node) == pid:
-                del self._pids[node]
+        """SIGTERM (resuming a paused node first), SIGKILL after the grace period. Idempotent."""
+        daemon.stop(self.remote, self.daemon(node), self.grace)
 
     def stop_all(self) -> None:
         """Stop every node at once (SIGTERM to all, then wait for each), so no node
         goes on acting on the others' state while one after another is stopped."""
-        with self._lock:
-            running = [n for n, pid in self._pids.items() if self._alive(n, pid)]
-        for node in running:
-            pid = self._pids[node]
-            self._signal(node, pid, signal.SIGTERM)
-            self._signal(node, pid, signal.SIGCONT)  # a paused node cannot act on SIGTERM until resumed
-        for node in list(self._pids):
-            try:
-                self.stop(node)
-            except Exception as e:  # keep stopping the others
-                log.error("stopping %s failed: %s", node, e)
+        daemon.stop_all(self.remote, [self.daemon(node) for node in self.addrs], self.grace)
 
     # -- Pausable -------------------------------------------------------------
 
     def pids(self, test: Any, node: str, role: str | None = None) -> list[int]:
         """The running pid of the node's process; for role "leader", only if it leads."""
         role = self._check_role(role)
-        with self._lock:
-            pid = self._pids.get(node)
-        if pid is None or not self._alive(node, pid):
+        found = daemon.pid(self.remote, self.daemon(node))
+        if found is None:
             return []
         if role == "leader" and self.leader(test) != node:
             return []
-        return [pid]
+        return [found]
 
     def _check_role(self, role: str | None) -> str | None:
         """The role's current name; an unknown role is refused (node, or one of ROLES)."""
@@ -319,8 +291,7 @@ class PipelineTarget:
         while pending:
             node = pending[0]
             a = self._addr(node)
-            with self._lock:
-                pid = self._pids.get(node)
+            pid = daemon.pid(self.remote, self.daemon(node))
             try:
                 status, body = http_json(a.address, a.port, "GET", "/health", timeout=1.0)
                 if status == 200 and body.get("pid") in (None, pid):
@@ -333,7 +304,7 @@ class PipelineTarget:
                     )
             except OSError:
                 pass
-            if pid is None or not self._alive(node, pid):
+            if pid is None:
                 raise TargetError(f"{node}: target.node exited during start-up; {self._log_tail(node)}")
             if time.monotonic() > deadline:
                 raise TargetError(
@@ -445,29 +416,6 @@ class PipelineTarget:
             except RemoteError as e:
                 log.warning("collect %s: %s", node, e)
         return sorted(p for p in dst.rglob("*") if p.is_file())
-
-    # -- process helpers ------------------------------------------------------
-
-    def _alive(self, node: str, pid: int) -> bool:
-        alive = getattr(self.remote, "alive", None)
-        if alive is not None:
-            return bool(alive(node, pid))
-        r = self.remote.run(node, ["kill", "-0", str(pid)], check=False, timeout=10)
-        return r.status == 0
-
-    def _signal(self, node: str, pid: int, sig: int) -> None:
-        try:
-            self.remote.signal(node, pid, sig)
-        except RemoteError as e:
-            log.info("signal %s pid %d: %s (already gone)", node, pid, e)
-
-    def _wait_dead(self, node: str, pid: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self._alive(node, pid):
-                return True
-            time.sleep(0.05)
-        return not self._alive(node, pid)
 
 
 # ---------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def test_start_writes_the_pid_file_and_a_second_start_finds_the_same_process(rem
     d = sleeper(tmp_path)
     first = daemon.start(remote, d)
     try:
-        assert Path(d.pidfile).read_text().strip() == str(first)
+        assert Path(d.pidfile).read_text().splitlines() == [str(first), d.mark]
         assert daemon.start(remote, d) == first and daemon.alive(remote, d)
     finally:
         daemon.stop(remote, d)
@@ -74,3 +74,28 @@ def test_stop_all_stops_every_daemon_a_paused_one_too(remote, tmp_path):
     assert daemon.stop_all(remote, [first, second], grace=2.0) == ["n1", "n1"]
     assert not any(remote.alive("n1", p) for p in pids)
     assert daemon.stop_all(remote, [first, second]) == []  # idempotent
+
+
+def test_leftovers_finds_every_running_daemon_under_a_run_directory_by_its_pid_file(remote, tmp_path):
+    """What `seam heal --stop-nodes` stops: found with no target's help, a stopped one not."""
+    running, stopped = sleeper(tmp_path / "a"), sleeper(tmp_path / "b")
+    pid = daemon.start(remote, running)
+    daemon.start(remote, stopped)
+    daemon.kill(remote, stopped)
+    try:
+        found = daemon.leftovers(remote, "n1", str(tmp_path))
+        assert [(f.node, f.pid, f.pidfile) for f in found] == [("n1", pid, running.pidfile)]
+    finally:
+        daemon.stop(remote, running)
+    assert daemon.leftovers(remote, "n1", str(tmp_path)) == []
+
+
+def test_leftovers_skips_a_pid_file_whose_pid_is_a_stranger_or_has_no_marker(remote, tmp_path):
+    """A reused pid (this test's own process) is never a leftover, whatever the file says."""
+    import os
+
+    run = tmp_path / "seam-run" / "n1"
+    run.mkdir(parents=True)
+    (run / "old.pid").write_text(f"{os.getpid()}\n{run}/a-path-only-the-daemon-had\n")
+    (run / "older.pid").write_text(f"{os.getpid()}\n")  # written before pid files named their marker
+    assert daemon.leftovers(remote, "n1", str(tmp_path)) == []
