@@ -41,6 +41,18 @@ def isolate(nodes: Sequence[str], node: str) -> Grudge:
     return complete([[node], [n for n in nodes if n != node]])
 
 
+def leader_minority(nodes: Sequence[str], leader: str, rng: random.Random) -> Grudge:
+    """The leader and the fewest others that still make a minority (with 5 nodes: the leader
+    and one follower) against the rest: the shape of Jepsen's 2013 Redis test, where the
+    cut-off primary keeps a replica, so ``min-replicas-to-write 1`` does not stop it."""
+    if leader not in nodes:
+        raise ValueError(f"cannot cut off {leader!r}: not one of {', '.join(nodes)}")
+    others = [n for n in nodes if n != leader]
+    rng.shuffle(others)
+    cut = max(0, (len(nodes) - 1) // 2 - 1)  # followers beside the leader in a strict minority
+    return complete([[leader, *others[:cut]], others[cut:]])
+
+
 def isolate_one(nodes: Sequence[str], rng: random.Random) -> Grudge:
     return isolate(nodes, rng.choice(list(nodes)))
 

@@ -6,7 +6,9 @@ Ops (process ``nemesis``):
   says exactly who could not hear whom;
   ``{"f": "stop-partition"}`` -> heals every node.
 Shapes: ``halves``, ``isolate-one``, ``isolate-leader`` (asks the target who
-leads), ``majorities-ring``, ``bridge``, ``random`` (a random split in two).
+leads), ``leader-minority`` (the leader plus the fewest others that stay a
+minority: with 5 nodes the leader and one follower; by name only),
+``majorities-ring``, ``bridge``, ``random`` (a random split in two).
 The option ``partition.shape`` picks one, or ``any`` (the default): a seeded
 choice, each time, among the shapes this cluster and target support.
 """
@@ -27,7 +29,11 @@ from nemesis.net import Net, undo_chain
 from nemesis.spec import HEAL_NETWORK, FaultSpec, NemesisContext, Package, moot_with_node
 from nemesis.state import Fault, FaultLedger
 
-SHAPES = ("halves", "isolate-one", "isolate-leader", "majorities-ring", "bridge", "random")
+SHAPES = ("halves", "isolate-one", "isolate-leader", "leader-minority", "majorities-ring", "bridge", "random")
+#: Shapes that ask the target who leads (HasLeader).
+LED = ("isolate-leader", "leader-minority")
+#: Shapes ``any`` never draws, so the seeded schedules of runs from before they existed replay unchanged.
+BY_NAME_ONLY = ("leader-minority",)
 ANY = "any"
 KIND = "partition"  # the ledger kind
 
@@ -38,10 +44,12 @@ def compute(shape: str, nodes: Sequence[str], rng: random.Random, leader: str | 
         return g.halves(nodes, rng)
     if shape == "isolate-one":
         return g.isolate_one(nodes, rng)
+    if shape in LED and leader is None:
+        raise NemesisError(f"{shape}: the target reports no leader right now; try again later or use isolate-one")
     if shape == "isolate-leader":
-        if leader is None:
-            raise NemesisError("isolate-leader: the target reports no leader right now; try again later or use isolate-one")
-        return g.isolate(nodes, leader)
+        return g.isolate(nodes, leader)  # type: ignore[arg-type]
+    if shape == "leader-minority":
+        return g.leader_minority(nodes, leader, rng)  # type: ignore[arg-type]
     if shape == "majorities-ring":
         return g.majorities_ring(nodes, rng)
     if shape == "bridge":
@@ -77,9 +85,9 @@ class PartitionNemesis:
             shape = op.value or "halves"
             leader = None
             note = None
-            if shape == "isolate-leader":
+            if shape in LED:
                 if not isinstance(self.target, HasLeader):
-                    raise UnsupportedError("isolate-leader needs a target that can say who leads (HasLeader)")
+                    raise UnsupportedError(f"{shape} needs a target that can say who leads (HasLeader)")
                 leader = self.target.leader(test)
                 if leader is None:  # mid-election: cut off some node rather than nothing
                     shape, note = "isolate-one", "no node led when asked; isolated a random node"
@@ -103,7 +111,7 @@ class PartitionNemesis:
 
 def shapes_for(ctx: NemesisContext) -> list[str]:
     """The shapes this cluster and target support: a leader to isolate, 3 nodes for a ring."""
-    shapes = [s for s in SHAPES if s != "isolate-leader" or isinstance(ctx.target, HasLeader)]
+    shapes = [s for s in SHAPES if s not in LED or isinstance(ctx.target, HasLeader)]
     if len(ctx.nodes) < 3:
         shapes = [s for s in shapes if s not in ("bridge", "majorities-ring")]
     return shapes
@@ -114,14 +122,14 @@ def build(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
     shapes = shapes_for(ctx)
     if shape != ANY and shape not in shapes:
         raise ConfigError(
-            f"partition.shape={shape}: this run cannot make it (isolate-leader needs a target that "
+            f"partition.shape={shape}: this run cannot make it (isolate-leader and leader-minority need a target that "
             f"says who leads; bridge and majorities-ring need 3 nodes); choose {', '.join([ANY, *shapes])}"
         )
     net = Net(ctx.remote, ctx.addresses, tag="p")
     nem = PartitionNemesis(net, ctx.nodes, seed=ctx.seed, target=ctx.target, ledger=ctx.ledger)
 
     def begin(rng: random.Random) -> dict[str, Any]:
-        return FAULT.start_op(rng.choice(shapes) if shape == ANY else shape)
+        return FAULT.start_op(rng.choice([s for s in shapes if s not in BY_NAME_ONLY]) if shape == ANY else shape)
 
     return Package(FAULT.name, nem, begin, FAULT.stop_op(), [FAULT.stop_op()])
 
@@ -129,7 +137,7 @@ def build(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
 FAULT = FaultSpec(
     name="partition",
     summary="iptables drops between groups of nodes: halves, isolate-one, isolate-leader, "
-    "majorities-ring, bridge, random",
+    "leader-minority, majorities-ring, bridge, random",
     start="start-partition",
     stop="stop-partition",
     kind=KIND,
