@@ -23,6 +23,11 @@ append-only JSON lines, fsync before acking) and can coordinate.
   window.)
 - ``weak-quorum`` uses W=1, R=1: R+W <= N, so a read can miss an
   acknowledged write.
+- The replication the store runs with (N, W, R, after any bug flag) is
+  reported at ``/metrics`` as the gauges ``store_replicas``,
+  ``store_write_quorum`` and ``store_read_quorum``, and in the log line the
+  store writes when it starts: the checkers judge quorum overlap from what
+  the node says it does, not from the options the test asked for.
 
 A put that gets fewer than W acks raises ``NoQuorum``: its effect is unknown
 (some replicas may hold it), and the HTTP answer is 503 with definite=false.
@@ -207,10 +212,15 @@ class StoreClient:
         self._key_locks: dict[str, threading.Lock] = {}
         ctx.metrics.collector(self._gauges)
         self._locks_lock = threading.Lock()
+        ctx.log.info("store: replication N=%d W=%d R=%d%s", self.n, self.w, self.r,
+                     " (bug weak-quorum: W=1, R=1)" if weak else "")
 
     def _gauges(self) -> dict[str, float]:
-        """Rows appended and fsyncs done: their ratio is how well group commit batches."""
-        return {"store_rows_written": self.replica.rows_written, "store_fsyncs": self.replica.fsyncs}
+        """Rows appended and fsyncs done (their ratio is how well group commit batches), and
+        the replication this store runs with, after any bug flag: N, W, R. Checkers read
+        these to judge quorum overlap from what the node does, not from what it was asked."""
+        return {"store_rows_written": self.replica.rows_written, "store_fsyncs": self.replica.fsyncs,
+                "store_replicas": self.n, "store_write_quorum": self.w, "store_read_quorum": self.r}
 
     # ---- replica access (local call for this node, HTTP for the others) ----
 

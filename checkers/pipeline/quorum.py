@@ -1,70 +1,112 @@
-"""The quorum store: its configuration, stale reads, and linearizability per key.
+"""The quorum store's replication, as its nodes report it: can a read quorum miss a write?
 
-Three checks, from the cheapest to the most expensive:
+With N replicas, writes waiting for W acks and reads asking R replicas, a
+read quorum meets every write quorum only when R + W > N. Each node of
+target/ reports the settings its store really runs with (after any bug flag)
+as gauges of its ``/metrics`` (``store_replicas``, ``store_write_quorum``,
+``store_read_quorum``; target/store.py), which the run collects into
+``nodes/<node>/metrics.json`` and ``metrics.jsonl``. This checker reads those
+reports, never the options or bug flags in test.json: a flag says what the
+test asked for, the node says what the deployed system does, and only the
+latter is a finding.
 
-1. **Config lint** (no history needed): with N replicas, writes waiting for
-   W acks and reads asking R replicas, a read quorum must meet every write
-   quorum: R + W > N. R + W <= N is a ``weak-quorum-config`` anomaly. The
-   ``weak-quorum`` bug flag makes the store use W = R = 1 whatever the
-   configuration says, so the effective sizes are linted.
-2. **Stale reads** (register workload, values ``[key, v]``): a read that
-   returned v although a write W of the same key was acknowledged before the
-   read began, and every write that could have produced v had finished
-   before W was even invoked (so v was overwritten by W, for certain, before
-   the read started). Writes that may have happened later (``info``, or
-   concurrent with W) keep a read from being called stale: this check has no
-   false positives even when values repeat. A read of ``null`` (never
-   written) after any acknowledged write is stale likewise.
-3. **Linearizability** per key (``LinearizableChecker``, model
-   cas-register, independent), imported lazily.
+A ``weak-quorum-config`` anomaly (error) is reported when the reported
+settings cannot overlap: some node's write quorum and some node's read
+quorum add up to N or less (a write coordinated by the one can be missed by
+a read coordinated by the other). With no reports (a target without these
+gauges, an empty run, a run collected before nodes reported them) nothing is
+claimed: the stats say the overlap was not checked.
+
+Whether a read really missed a write is the history's to say: that is
+``checkers.stale_read`` and the linearizability checker, not this module.
 """
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checkers.pipeline.artifacts import RunInfo, run_info
-from harness.core.op import INF, History, Op
-from harness.core.verdict import Anomaly, CheckResult, Valid, merge_valid
+from checkers.pipeline.artifacts import Artifacts
+from harness.core.op import History
+from harness.core.verdict import Anomaly, CheckResult
 
 NAME = "quorum"
-REGISTER_FS = ("read", "write", "cas")
-#: how many stale reads get an anomaly each; the rest are counted in stats
-STALE_LISTED = 50
+#: The gauges a node's /metrics reports its store's replication with: N, W, R.
+GAUGES = ("store_replicas", "store_write_quorum", "store_read_quorum")
 
 
-def effective_replication(info: RunInfo) -> tuple[int, int, int] | None:
-    if info.replication is None:
+@dataclass(frozen=True)
+class Report:
+    """One node's replication as it reported it, and where the report was read."""
+
+    node: str
+    n: int
+    w: int
+    r: int
+    source: str
+
+
+def reported(arts: Artifacts, node: str) -> Report | None:
+    """The node's own report: its final metrics.json, else its newest scrape that has one."""
+    final = arts.final_metrics(node)
+    found = _settings(final)
+    if found is not None:
+        return Report(node, *found, source=f"nodes/{node}/metrics.json")
+    for snap in reversed(arts.metrics(node)):
+        found = _settings(snap)
+        if found is not None:
+            return Report(node, *found, source=f"nodes/{node}/metrics.jsonl (t={snap['time']:g} s)")
+    return None
+
+
+def _settings(snap: Any) -> tuple[int, int, int] | None:
+    gauges = snap.get("gauges") if isinstance(snap, dict) else None
+    if not isinstance(gauges, dict):
         return None
-    n, w, r = info.replication
-    if "weak-quorum" in info.bugs:
-        return n, 1, 1
+    values = [gauges.get(g) for g in GAUGES]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and v == int(v) for v in values):
+        return None
+    n, w, r = (int(v) for v in values)  # type: ignore[arg-type]
     return n, w, r
 
 
-def lint(info: RunInfo) -> list[Anomaly]:
-    eff = effective_replication(info)
-    if eff is None:
+def weakest_pair(reports: list[Report]) -> tuple[Report, Report, int] | None:
+    """(the writer's report, the reader's report, N) of a pair whose quorums cannot overlap,
+    the one with the most room to miss (smallest W + R against N); None when every pair meets."""
+    worst: tuple[int, Report, Report, int] | None = None
+    for wr in reports:
+        for rd in reports:
+            n = max(wr.n, rd.n)
+            slack = wr.w + rd.r - n
+            if slack <= 0 and (worst is None or slack < worst[0]):
+                worst = (slack, wr, rd, n)
+    return None if worst is None else (worst[1], worst[2], worst[3])
+
+
+def lint(reports: list[Report]) -> list[Anomaly]:
+    found = weakest_pair(reports)
+    if found is None:
         return []
-    n, w, r = eff
-    if r + w > n:
-        return []
-    why = " (the weak-quorum bug forces W=1, R=1)" if "weak-quorum" in info.bugs else ""
+    writer, reader, n = found
+    if len({(r.n, r.w, r.r) for r in reports}) == 1:
+        verb = "reports" if len(reports) == 1 else "report"
+        who = f"{', '.join(r.node for r in reports)} {verb} N={n} W={writer.w} R={reader.r}"
+    else:
+        who = f"{writer.node} reports W={writer.w} and {reader.node} R={reader.r} with N={n}"
     return [
         Anomaly(
             checker=NAME,
             kind="weak-quorum-config",
-            summary=f"R + W = {r + w} <= N = {n}: a read quorum can miss an acknowledged write{why}",
+            summary=f"{who}: R + W = {writer.w + reader.r} <= N = {n}, so a read quorum can miss "
+            "an acknowledged write",
             details={
                 "n": n,
-                "w": w,
-                "r": r,
-                "configured": list(info.replication or ()),
-                "bugs": list(info.bugs),
+                "w": writer.w,
+                "r": reader.r,
+                "write_node": writer.node,
+                "read_node": reader.node,
+                "reports": {r.node: {"n": r.n, "w": r.w, "r": r.r, "source": r.source} for r in reports},
                 "rule": "R + W > N",
             },
             fingerprint="weak-quorum-config",
@@ -72,176 +114,22 @@ def lint(info: RunInfo) -> list[Anomaly]:
     ]
 
 
-# ---------------------------------------------------------------------------
-# stale reads
-
-
-@dataclass(frozen=True)
-class RCall:
-    """A register call: positions in the history (``ret`` INF when it may still happen)."""
-
-    f: str
-    key: Any
-    value: Any  # write: v; cas: new value; read: the value read
-    inv: int
-    ret: int
-    invoke: Op
-    done: Op | None
-
-
-def register_calls(history: History) -> dict[Any, list[RCall]]:
-    """Per key, the register calls that happened or may have (``fail`` dropped)."""
-    by_key: dict[Any, list[RCall]] = defaultdict(list)
-    for inv, done, call, done_pos in history.pairs():
-        if inv.f not in REGISTER_FS or not _kv(inv.value):
-            continue
-        if done is not None and done.type == "fail":
-            continue
-        key = _hashable(inv.value[0])
-        ok = done is not None and done.type == "ok"
-        ret = done_pos if ok and done_pos is not None else INF
-        if inv.f == "read":
-            if not ok or done is None or done.unknown or not _kv(done.value):
-                continue
-            value = done.value[1]
-        elif inv.f == "cas":
-            if not isinstance(inv.value[1], (list, tuple)) or len(inv.value[1]) != 2:
-                continue
-            value = inv.value[1][1]
-        else:
-            value = inv.value[1]
-        by_key[key].append(RCall(inv.f, key, value, call, ret, inv, done))
-    return by_key
-
-
-def stale_reads(calls: list[RCall]) -> list[tuple[RCall, RCall]]:
-    """(read, the acknowledged write it missed) for one key; see the module docstring."""
-    writes = [c for c in calls if c.f != "read"]
-    acked = sorted((w for w in writes if w.ret != INF), key=lambda w: w.ret)
-    out = []
-    for read in (c for c in calls if c.f == "read"):
-        before = [w for w in acked if w.ret < read.inv]
-        if not before:
-            continue
-        sources = [w for w in writes if w.inv < read.ret and _same(w.value, read.value)]
-        # the newest acknowledged write that every possible source of the value precedes
-        for w in reversed(before):
-            if _same(w.value, read.value):
-                break  # the read may have seen this very write
-            if all(s.ret < w.inv for s in sources):
-                out.append((read, w))
-                break
-    return out
-
-
-def _same(a: Any, b: Any) -> bool:
-    return a == b
-
-
-def _kv(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and len(v) == 2
-
-
-def _hashable(k: Any) -> Any:
-    return tuple(k) if isinstance(k, list) else k
-
-
-def _stale_anomaly(read: RCall, write: RCall) -> Anomaly:
-    def node(op: Op | None) -> Any:
-        return None if op is None else op.extra.get("node")
-
-    replicas = {
-        "read_node": node(read.done) or node(read.invoke),
-        "write_node": node(write.done) or node(write.invoke),
-    }
-    for name, op in (("read_replicas", read.done), ("write_replicas", write.done)):
-        if op is not None and "replicas" in op.extra:
-            replicas[name] = op.extra["replicas"]
-    ops = sorted(
-        i
-        for i in (write.invoke.index, _idx(write.done), read.invoke.index, _idx(read.done))
-        if i is not None
-    )
-    return Anomaly(
-        checker=NAME,
-        kind="stale-read",
-        summary=f"key {json.dumps(read.key, default=str)}: read {json.dumps(read.value, default=str)} after a "
-        f"{write.f} of {json.dumps(write.value, default=str)} was acknowledged",
-        ops=ops,
-        details={
-            "key": read.key,
-            "read": read.done.to_json() if read.done else read.invoke.to_json(),
-            "read_value": read.value,
-            "missed_write": write.done.to_json() if write.done else None,
-            "missed_value": write.value,
-            **replicas,
-        },
-        fingerprint="stale-read",
-    )
-
-
-def _idx(op: Op | None) -> int | None:
-    return None if op is None else op.index
-
-
-def register_history(history: History) -> History | None:
-    """The register ops of a history (whole invoke/completion pairs), or None if there are none."""
-    keep: set[int] = set()
-    for inv, done, _, _ in history.pairs():
-        if inv.f in REGISTER_FS and _kv(inv.value):
-            keep.add(id(inv))
-            if done is not None:
-                keep.add(id(done))
-    if not keep:
-        return None
-    if len(keep) == len(history.client_ops):
-        return history
-    return History(
-        [op for op in history.ops if id(op) in keep or not op.is_client], source=history.source
-    )
-
-
 class QuorumChecker:
-    """Config lint + stale reads + (optionally) linearizability per key."""
+    """Quorum overlap from the nodes' own reports (see the module docstring)."""
 
     name = NAME
 
-    def __init__(self, *, linearizable: bool = True, timeout: float | None = 60.0):
-        self.linearizable = linearizable
-        self.timeout = timeout
-
     def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
-        info = run_info(test, artifacts)
-        anomalies = lint(info)
-        eff = effective_replication(info)
+        arts = Artifacts.open(artifacts)
+        nodes = arts.nodes()
+        reports = [rep for rep in (reported(arts, n) for n in nodes) if rep is not None]
+        anomalies = lint(reports)
         stats: dict[str, Any] = {
-            "replication": None if eff is None else dict(zip("nwr", eff, strict=True)),
-            "configured": None if info.replication is None else list(info.replication),
+            "reported": {r.node: [r.n, r.w, r.r] for r in reports},
+            "silent": sorted(set(nodes) - {r.node for r in reports}),
+            "overlap": None if not reports else not anomalies,
         }
-        regs = register_history(history)
-        verdicts: list[Valid] = [not anomalies]
-        error = None
-        if regs is not None:
-            stale = [pair for calls in register_calls(regs).values() for pair in stale_reads(calls)]
-            stale.sort(key=lambda p: p[0].inv)
-            anomalies += [_stale_anomaly(r, w) for r, w in stale[:STALE_LISTED]]
-            stats["stale_reads"] = len(stale)
-            verdicts.append(not stale)
-            if self.linearizable:
-                lin = self._linearizable(test, regs)
-                anomalies += lin.anomalies
-                stats["linearizable"] = {"valid": lin.valid, **lin.stats}
-                verdicts.append(lin.valid)
-                error = lin.error
-        else:
-            stats["stale_reads"] = None
-        return CheckResult(
-            valid=merge_valid(verdicts), anomalies=anomalies, stats=stats, error=error
-        )
-
-    def _linearizable(self, test: Any, history: History) -> CheckResult:
-        from checkers.linearizable.checker import LinearizableChecker
-
-        return LinearizableChecker("cas-register", independent=True, timeout=self.timeout).check(
-            test, history, None
-        )
+        if not reports:
+            stats["note"] = ("no node reported its replication (gauges " + ", ".join(GAUGES)
+                             + " in nodes/*/metrics.json or metrics.jsonl): quorum overlap not checked")
+        return CheckResult(valid=not anomalies, anomalies=anomalies, stats=stats)

@@ -72,4 +72,4 @@ def test_register_checkers_need_no_artifacts(tmp_path):
     run.call("read", ["k", None], "ok", ["k", 1])
     result = compose(register_checkers({"replication": [3, 2, 2]})).check({}, run.history(), None)
     assert result.valid is True, result.error
-    assert set(result.stats) == {"linearizable", "quorum", "signals", "perf"}
+    assert set(result.stats) == {"linearizable", "stale-read", "quorum", "signals", "perf"}

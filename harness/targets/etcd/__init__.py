@@ -43,11 +43,15 @@ def make(ctx: MakeContext) -> Target:
 
 
 def _checker(spec: TestSpec) -> Checker:
+    """Linearizability per key, and stale reads: the read and the acknowledged write it
+    missed, which is what a serializable read from a cut-off member looks like."""
     from checkers.compose import compose
     from checkers.linearizable.checker import LinearizableChecker
     from checkers.perf import PerfChecker
+    from checkers.stale_read import StaleReadChecker
 
     return compose({"linearizable": LinearizableChecker("cas-register", independent=True, timeout=60.0),
+                    "stale-read": StaleReadChecker(),
                     "perf": PerfChecker()})
 
 
@@ -69,7 +73,7 @@ def register(spec: TestSpec, addrs: Mapping[str, NodeAddr]) -> Workload:
 WORKLOADS = {
     "register": WorkloadKind(
         "register",
-        "read/write/cas on many keys (a txn comparing the value), checked for linearizability",
+        "read/write/cas on many keys (a txn comparing the value), checked for linearizability and stale reads",
         register,
         _checker,
         model="cas-register",

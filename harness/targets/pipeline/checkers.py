@@ -3,7 +3,7 @@
 The runner composes the returned dict with ``checkers.compose.compose``, so
 each checker runs isolated (a crash is ``unknown`` with the error) and
 results.json lists them in this order. Imports are lazy where a checker pulls
-in heavy dependencies (numpy for perf, the linearizability search for quorum).
+in heavy dependencies (numpy for perf, the linearizability search).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from harness.core.protocols import Checker
 
 
 def pipeline_checkers(test: Any = None, *, grace: float = 5.0) -> dict[str, Checker]:
-    """The ``orders`` workload: effects, fencing, causal order, quorum config, signals, perf."""
+    """The ``orders`` workload: effects, fencing, causal order, quorum overlap, signals, perf."""
     from checkers.perf import PerfChecker
     from checkers.pipeline.causal import CausalChecker
     from checkers.pipeline.effects import EffectsChecker
@@ -26,26 +26,25 @@ def pipeline_checkers(test: Any = None, *, grace: float = 5.0) -> dict[str, Chec
         "effects": EffectsChecker(grace=grace),
         "fencing": FencingChecker(),
         "causal": CausalChecker(),
-        "quorum": QuorumChecker(linearizable=False),
+        "quorum": QuorumChecker(),
         "signals": SignalsChecker(),
         "perf": PerfChecker(),
     }
 
 
 def register_checkers(test: Any = None, *, timeout: float | None = 60.0) -> dict[str, Checker]:
-    """The ``register`` workload: linearizability per key, quorum lint and stale reads, signals, perf.
-
-    Linearizability stays its own entry named ``linearizable`` (``seam check``
-    prints its per-key table from that name), so ``quorum`` runs without it.
-    """
+    """The ``register`` workload: linearizability per key, stale reads (the generic checkers
+    any register target can use), quorum overlap as the nodes report it, signals, perf."""
     from checkers.linearizable.checker import LinearizableChecker
     from checkers.perf import PerfChecker
     from checkers.pipeline.quorum import QuorumChecker
     from checkers.pipeline.signals import SignalsChecker
+    from checkers.stale_read import StaleReadChecker
 
     return {
         "linearizable": LinearizableChecker("cas-register", independent=True, timeout=timeout),
-        "quorum": QuorumChecker(linearizable=False),
+        "stale-read": StaleReadChecker(),
+        "quorum": QuorumChecker(),
         "signals": SignalsChecker(required=False),
         "perf": PerfChecker(),
     }

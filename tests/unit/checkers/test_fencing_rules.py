@@ -1,17 +1,10 @@
-"""fencing.py and quorum.py rules on small hand-made inputs."""
+"""fencing.py rules on small hand-made inputs (quorum: test_quorum_reports.py; stale reads:
+test_stale_read.py)."""
 
 from __future__ import annotations
 
-from checkers.pipeline.artifacts import RunInfo, Step
+from checkers.pipeline.artifacts import Step
 from checkers.pipeline.fencing import leader_terms, stale_writes, token_spans
-from checkers.pipeline.quorum import (
-    QuorumChecker,
-    lint,
-    register_calls,
-    register_history,
-    stale_reads,
-)
-from harness.core.op import History, Op
 
 
 def acc(key, token, **kw):
@@ -54,89 +47,3 @@ def test_token_spans_and_leader_terms():
         {"term": 1, "node": "n2", "first_wall": 1.0, "last_wall": 4.0, "steps": 2},
         {"term": 2, "node": "n3", "first_wall": 9.0, "last_wall": 9.0, "steps": 1},
     ]
-
-
-def test_lint_boundary_r_plus_w_equal_n_is_weak():
-    assert [a.kind for a in lint(RunInfo(replication=(4, 2, 2)))] == ["weak-quorum-config"]
-    assert lint(RunInfo(replication=(4, 3, 2))) == []
-    assert lint(RunInfo()) == []  # unknown config: nothing to lint
-
-
-class H:
-    """A register history written op by op: ``w(p, k, v)`` etc. return nothing; ``done`` completes."""
-
-    def __init__(self):
-        self.ops: list[Op] = []
-
-    def add(self, p, typ, f, value, **extra):
-        self.ops.append(Op(len(self.ops), len(self.ops) * 10, p, typ, f, value, extra=extra))
-        return self
-
-    def history(self):
-        return History(self.ops)
-
-
-def stale(h: H):
-    return [
-        (r.invoke.index, w.invoke.index)
-        for calls in register_calls(h.history()).values()
-        for r, w in stale_reads(calls)
-    ]
-
-
-def test_repeated_values_are_not_called_stale():
-    # write 1, write 2, write 1 again (acked), read 1: the read saw the third write
-    h = H()
-    for v in (1, 2, 1):
-        h.add(0, "invoke", "write", ["k", v]).add(0, "ok", "write", ["k", v])
-    h.add(1, "invoke", "read", ["k", None]).add(1, "ok", "read", ["k", 1])
-    assert stale(h) == []
-
-
-def test_an_info_write_of_the_value_read_may_explain_it():
-    h = H()
-    h.add(0, "invoke", "write", ["k", 1]).add(0, "ok", "write", ["k", 1])
-    h.add(0, "invoke", "write", ["k", 2]).add(0, "ok", "write", ["k", 2])
-    h.add(2, "invoke", "write", ["k", 1]).add(
-        2, "info", "write", ["k", 1]
-    )  # may land any time later
-    h.add(1, "invoke", "read", ["k", None]).add(1, "ok", "read", ["k", 1])
-    assert stale(h) == []
-
-
-def test_a_concurrent_write_is_not_missed_but_an_acked_one_is():
-    h = H()
-    h.add(0, "invoke", "write", ["k", 1]).add(0, "ok", "write", ["k", 1])
-    h.add(0, "invoke", "write", ["k", 2])
-    h.add(1, "invoke", "read", ["k", None]).add(
-        1, "ok", "read", ["k", 1]
-    )  # concurrent with write 2
-    h.add(0, "ok", "write", ["k", 2])
-    assert stale(h) == []
-    h.add(1, "invoke", "read", ["k", None]).add(
-        1, "ok", "read", ["k", 1]
-    )  # after write 2 was acked
-    assert stale(h) == [(6, 2)]
-
-
-def test_reading_the_initial_state_after_an_acked_write_and_failed_writes():
-    h = H()
-    h.add(0, "invoke", "write", ["k", 3]).add(0, "fail", "write", ["k", 3])  # never happened
-    h.add(1, "invoke", "read", ["k", None]).add(1, "ok", "read", ["k", None])
-    assert stale(h) == []
-    h.add(0, "invoke", "cas", ["k", [None, 4]]).add(0, "ok", "cas", ["k", [None, 4]])
-    h.add(1, "invoke", "read", ["k", None]).add(1, "ok", "read", ["k", None])
-    assert stale(h) == [(6, 4)]
-
-
-def test_register_history_keeps_only_register_pairs():
-    h = H()
-    h.add(0, "invoke", "place", {"order_id": "o"}).add(0, "ok", "place", {"order_id": "o"})
-    h.add(1, "invoke", "read", {"order_id": "o"}).add(1, "ok", "read", {"order_id": "o"})
-    assert register_history(h.history()) is None
-    h.add(2, "invoke", "write", ["k", 1]).add(2, "ok", "write", ["k", 1])
-    sub = register_history(h.history())
-    assert [o.index for o in sub] == [4, 5]
-    # the orders workload's reads ({"order_id"}) never reach the linearizability checker
-    result = QuorumChecker().check({}, h.history(), None)
-    assert result.valid is True and result.stats["linearizable"]["valid"] is True

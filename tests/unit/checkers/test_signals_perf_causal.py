@@ -190,7 +190,7 @@ def test_registry_and_the_workloads_references_resolve():
         "signals",
         "perf",
     ]
-    assert list(register_checkers({})) == ["linearizable", "quorum", "signals", "perf"]
+    assert list(register_checkers({})) == ["linearizable", "stale-read", "quorum", "signals", "perf"]
     # the workloads compose exactly these
     from harness.targets.pipeline.workloads import WORKLOADS
 
