@@ -1,12 +1,12 @@
-"""Clock skew without touching the host clock: one offset file per node.
+"""Clock skew without touching the host clock: the target offsets one node's wall clock.
 
-The target starts each service reading its wall-clock offset from a per-node
-file (``Skewable.clock_file``): through libfaketime preloaded with
-``FAKETIME_TIMESTAMP_FILE``, or, as the pipeline does by default, through a
-shim of its own that costs nothing while the offset is 0. The nemesis
-rewrites that file at run time in libfaketime's syntax: ``+5s`` or ``-3s``
-shifts the node's wall clock, ``+0s`` resets it; the service sees it at once
-(the pipeline's shim within 50 ms), and the host clock never changes.
+How is the target's business (``Skewable.skew_clock``). The pipeline writes
+a per-node offset file in libfaketime's syntax (``+5s``, ``-3s``, ``+0s``)
+that its nodes read through a shim of their own, or through libfaketime
+preloaded with ``FAKETIME_TIMESTAMP_FILE``; the service sees it at once (the
+shim within 50 ms), and the host clock never changes. Only a target whose
+processes obey its mechanism declares the ability: etcd, a Go binary, ignores
+libfaketime and refuses these faults.
 
 Ops: ``bump`` (value ``{"node": "n2", "seconds": -30}``, a random node and
 offset when omitted), ``strobe`` (``{"node", "seconds", "period", "duration"}``:
@@ -33,11 +33,11 @@ from harness.core.op import Op
 from harness.core.options import duration
 from harness.core.protocols import Remote, Skewable
 from nemesis.aim import RANDOM, aim_value, check_aim, pick_node, target_option
-from nemesis.spec import HEAL_CLOCK, FaultSpec, MootEnv, NemesisContext, Package
+from nemesis.spec import HEAL_CLOCK, FaultSpec, MootEnv, NemesisContext, Package, moot_with_workdir
 from nemesis.state import Fault, FaultLedger
 
 KIND = "clock"  # the ledger kind of both faults
-NEEDS = "a target whose nodes read a wall-clock offset file (Skewable: libfaketime, or a shim of its own)"
+NEEDS = "a target that can offset a node's wall clock and whose processes obey it (Skewable)"
 
 
 def offset_text(seconds: float) -> str:
@@ -58,7 +58,7 @@ class ClockNemesis:
     ):
         if not isinstance(target, Skewable):
             raise UnsupportedError(
-                f"the clock nemesis needs a target whose nodes read an offset file (Skewable); {type(target).__name__} does not"
+                f"the clock nemesis needs a target that can offset a node's wall clock (Skewable); {type(target).__name__} cannot"
             )
         self.remote = remote
         self.target = target
@@ -72,12 +72,11 @@ class ClockNemesis:
         self.heal(test)
 
     def _write(self, test: Any, node: str, seconds: float) -> None:
-        path = self.target.clock_file(test, node)
-        fault = Fault(KIND, node, {"file": path})
-        if seconds != 0:
-            self.ledger.applied(fault)
+        if seconds != 0 and node not in self.skewed:
+            fault = Fault(KIND, node, {})
+            self.ledger.applied(fault)  # first: a crash from here on still resets the node
             self.skewed[node] = fault
-        write_offset(self.remote, node, path, seconds)
+        self.target.skew_clock(test, node, seconds)
         if seconds == 0 and node in self.skewed:
             self.ledger.healed(self.skewed.pop(node))
 
@@ -118,13 +117,22 @@ def write_offset(remote: Remote, node: str, path: str, seconds: float) -> None:
 
 
 def undo_clock(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
-    """Reset the node's faketime file named in the ledger row to +0s."""
-    write_offset(remote, fault.node, fault.detail["file"], 0)
+    """Put the node back on the real clock: rows of older runs name the offset file that
+    was written, reset to +0s; otherwise through the target heal rebuilt."""
+    if "file" in fault.detail:
+        write_offset(remote, fault.node, fault.detail["file"], 0)
+    elif isinstance(target, Skewable):
+        target.skew_clock(test, fault.node, 0)
+    else:
+        raise UnsupportedError(f"cannot reset the clock of {fault.node}: the run's target cannot be rebuilt to do it")
 
 
 def moot_clock(fault: Fault, env: MootEnv) -> str | None:
-    """A clock file that is gone is read by no process (it lives in the run directory)."""
-    path = fault.detail["file"]
+    """A skew lives in the node's run directory (the offset file its processes read):
+    without the node or that directory, nothing reads it."""
+    path = fault.detail.get("file")
+    if path is None:
+        return moot_with_workdir(fault, env)
     return None if env.exists(fault.node, path) else f"{path} is gone, so no process reads it"
 
 
@@ -156,7 +164,7 @@ def build_strobe(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
 
 CLOCK = FaultSpec(
     name="clock",
-    summary="skew a node's wall clock by up to +/- max-skew through its offset file, reset one interval later",
+    summary="skew a node's wall clock by up to +/- max-skew, reset one interval later",
     start="bump",
     stop="reset",
     kind=KIND,

@@ -1,13 +1,15 @@
-"""SIGSTOP and SIGCONT on real processes: a paused leader, replica or node.
+"""A paused leader, replica or node: the target freezes it, then thaws it.
 
 Ops (process ``nemesis``): ``{"f": "start-pause", "value": {"role":
 "leader"}}`` (a role the target declares, or ``{"node": "n2"}``, or nothing
-for a random node) stops the processes the target names for that node and
-role; ``stop-pause`` continues every process this nemesis stopped. The
-completion records the node and the pids. The paused pids are kept in the
-fault ledger, so a crash of the control node cannot leave a process stopped
-forever. The option ``pause.target`` says what the schedule aims at (see
-``nemesis.aim``).
+for a random node) asks the target to pause that node and role
+(``Pausable.pause``: SIGSTOP of its daemons for every bundled target);
+``stop-pause`` resumes everything this nemesis paused. The completion
+records the node and what the target paused (the pids). The fault ledger row
+is written before the pause, so a crash of the control node cannot leave a
+process stopped forever: heal resumes the node through the target's
+``recover`` (or, for rows of older runs, SIGCONTs the pids they name). The
+option ``pause.target`` says what the schedule aims at (see ``nemesis.aim``).
 """
 
 from __future__ import annotations
@@ -32,14 +34,14 @@ class PauseNemesis:
     def __init__(self, remote: Remote, target: Any, nodes: Sequence[str], *, seed: int = 0, ledger: FaultLedger | None = None):
         if not isinstance(target, Pausable):
             raise UnsupportedError(
-                f"the pause nemesis needs a target that can name its pids (Pausable); {type(target).__name__} cannot"
+                f"the pause nemesis needs a target that can pause and resume a node (Pausable); {type(target).__name__} cannot"
             )
         self.remote = remote
         self.target = target
         self.nodes = list(nodes)
         self.rng = random.Random(seed)
         self.ledger = ledger or FaultLedger(None)
-        self.paused: list[Fault] = []
+        self.paused: list[tuple[Fault, dict[str, Any]]] = []  # each with what the target paused
 
     def setup(self, test: Any) -> None:
         self.heal(test)
@@ -49,39 +51,42 @@ class PauseNemesis:
             spec = op.value if isinstance(op.value, dict) else {}
             node = pick_node(spec, self.nodes, self.target, test, self.rng)
             role = spec.get("role")
-            pids = self.target.pids(test, node, role)
-            if not pids:
+            fault = Fault(KIND, node, {"role": role})
+            self.ledger.applied(fault)  # first: a crash from here on still heals the node
+            paused = self.target.pause(test, node, role)
+            if not paused:
+                self.ledger.healed(fault)
                 return replace(op, type="info", value={"node": node, "role": role, "pids": [], "note": "no process to pause"})
-            fault = Fault(KIND, node, {"pids": sorted(pids)})
-            self.ledger.applied(fault)
-            self.paused.append(fault)
-            for pid in pids:
-                self.remote.signal(node, pid, signal.SIGSTOP)
-            return replace(op, type="info", value={"node": node, "role": role, "pids": sorted(pids)})
+            self.paused.append((fault, dict(paused)))
+            return replace(op, type="info", value={"node": node, "role": role, **paused})
         if op.f == "stop-pause":
-            resumed = self._resume_all()
+            resumed = self._resume_all(test)
             return replace(op, type="info", value={"resumed": resumed})
         raise ValueError(f"pause nemesis does not know op {op.f!r}")
 
-    def _resume_all(self) -> dict[str, list[int]]:
+    def _resume_all(self, test: Any) -> dict[str, list[int]]:
         resumed: dict[str, list[int]] = {}
         while self.paused:
-            fault = self.paused.pop()
-            undo_pause(fault, self.remote)
+            fault, paused = self.paused.pop()
+            self.target.resume(test, fault.node, paused)
             self.ledger.healed(fault)
-            resumed.setdefault(fault.node, []).extend(fault.detail["pids"])
+            resumed.setdefault(fault.node, []).extend(paused.get("pids") or [])
         return resumed
 
     def heal(self, test: Any) -> None:
-        self._resume_all()
+        self._resume_all(test)
 
 
 def undo_pause(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
-    """SIGCONT each pid of the ledger row; a pid that is gone needs nothing.
+    """Resume the node of the ledger row: through the target when heal has one (everything
+    of the node: the row is written before the pause, so it names no pids), else SIGCONT
+    of the pids an older run's row names; a pid that is gone needs nothing.
 
-    Never moot: the pid is signalled by number, so it is resumed even when
-    the node's namespace or run directory is gone.
+    Never moot: a stopped process stays stopped whatever happened to its run directory.
     """
+    if isinstance(target, Pausable):
+        target.resume(test, fault.node, {"pids": fault.detail.get("pids") or []})
+        return
     for pid in fault.detail.get("pids", []):
         try:
             remote.signal(fault.node, int(pid), signal.SIGCONT)
@@ -103,11 +108,11 @@ def build(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
 
 FAULT = FaultSpec(
     name="pause",
-    summary="SIGSTOP a node's service (or a role's, e.g. the leader), SIGCONT one interval later",
+    summary="pause a node's service (or a role's, e.g. the leader; SIGSTOP for daemons), resume one interval later",
     start="start-pause",
     stop="stop-pause",
     kind=KIND,
-    needs="a target that can name its pids (Pausable); roles need HasRoles, the leader HasLeader",
+    needs="a target that can pause and resume a node (Pausable); roles need HasRoles, the leader HasLeader",
     ability=Pausable,
     build=build,
     undo=undo_pause,

@@ -216,3 +216,28 @@ def collect_log(remote: Remote, daemon: Daemon, dst: Path, name: str) -> list[Pa
 
         logging.getLogger("seam.targets").warning("collect %s: %s", daemon.node, e)
     return sorted(p for p in dst.rglob("*") if p.is_file())
+
+
+class SignalPause:
+    """``Pausable`` for a target whose nodes are daemons: SIGSTOP what ``pids`` names for
+    the node and role, SIGCONT the same pids (or, with nothing recorded, every pid of
+    the node). Mixed into an adapter that has ``remote`` and ``pids(test, node, role)``."""
+
+    remote: Remote
+    pids: Callable[..., list[int]]
+
+    def pause(self, test: Any, node: str, role: str | None = None) -> dict[str, Any] | None:
+        found = sorted(self.pids(test, node, role))
+        if not found:
+            return None
+        for p in found:
+            self.remote.signal(node, p, signal.SIGSTOP)
+        return {"pids": found}
+
+    def resume(self, test: Any, node: str, paused: Mapping[str, Any]) -> None:
+        for p in [int(x) for x in paused.get("pids") or []] or self.pids(test, node, None):
+            try:
+                self.remote.signal(node, p, signal.SIGCONT)
+            except RemoteError:
+                if self.remote.alive(node, p):
+                    raise  # a pid that is gone needs nothing; a live one that stays stopped does

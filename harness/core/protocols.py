@@ -108,7 +108,19 @@ class Killable(Protocol):
 
 @runtime_checkable
 class Pausable(Protocol):
-    def pids(self, test: Any, node: str, role: str | None = None) -> list[int]: ...
+    """A target whose node (or a role's process on it) can be frozen and thawed.
+
+    How is the target's business: most send SIGSTOP and SIGCONT to their
+    daemons (``harness.control.daemon.SignalPause``), a VM would suspend.
+    ``pause`` returns what ``resume`` needs (kept with the fault, shown in the
+    history), or None when nothing ran there to pause. ``resume`` with an
+    empty ``paused`` thaws everything of the node: the heal of a control node
+    that died between the pause and its record.
+    """
+
+    def pause(self, test: Any, node: str, role: str | None = None) -> dict[str, Any] | None: ...
+
+    def resume(self, test: Any, node: str, paused: Mapping[str, Any]) -> None: ...
 
 
 @runtime_checkable
@@ -130,7 +142,7 @@ class HasRoles(Protocol):
     """A target whose processes a nemesis may aim at by role, besides a plain node.
 
     ``roles()`` names them, e.g. ``("leader",)``; it is constant for a target
-    and needs no running node. ``Killable.kill/start`` and ``Pausable.pids``
+    and needs no running node. ``Killable.kill/start`` and ``Pausable.pause``
     accept each of these names as ``role``. The role ``leader`` is held by
     the node ``HasLeader.leader`` names at that moment; any other role names
     a process that every node runs.
@@ -141,10 +153,16 @@ class HasRoles(Protocol):
 
 @runtime_checkable
 class Skewable(Protocol):
-    """A target whose services run under libfaketime, each node reading its
-    fake-time offset from a file the clock nemesis rewrites at run time."""
+    """A target whose node's wall clock can be offset while it runs, and only one
+    whose processes obey the way it does that (the pipeline's clock shim, or
+    libfaketime for a C program; a Go binary such as etcd ignores libfaketime,
+    so etcd does not declare it and the clock faults refuse it).
 
-    def clock_file(self, test: Any, node: str) -> str: ...
+    ``skew_clock(test, node, 0)`` puts the node back on the real clock; it is
+    how heal undoes a skew, also for a dead run (the target's ``recover``).
+    """
+
+    def skew_clock(self, test: Any, node: str, seconds: float) -> None: ...
 
 
 @runtime_checkable

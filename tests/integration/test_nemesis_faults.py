@@ -150,7 +150,7 @@ def test_clock_bump_shifts_the_service_clock_not_the_host_and_reset_restores_it(
     try:
         done = nem.invoke(None, op("bump", {"node": "n2", "seconds": 120}))
         assert done.value == {"node": "n2", "seconds": 120.0}
-        assert Path(pipeline.clock_file(None, "n2")).read_text().strip() == "+120s"
+        assert Path(pipeline.clock_file("n2")).read_text().strip() == "+120s"
         assert abs(offset("n2") - 120) < 1
         assert abs(offset("n1")) < 1  # only n2 was skewed
         nem.invoke(None, op("bump", {"node": "n2", "seconds": -30}))

@@ -302,7 +302,7 @@ def test_skewed_nodes_follow_their_clock_file(three_nodes) -> None:
         return seen
 
     assert abs(offset()) < 2
-    f = Path(t.clock_file(None, "n2"))  # what the clock nemesis rewrites (local: a shared file)
+    f = Path(t.clock_file("n2"))  # what the clock nemesis rewrites (local: a shared file)
     f.write_text("+3600s\n")
     assert 3590 < settled(3590, 3610) < 3610
     f.write_text("+0s\n")

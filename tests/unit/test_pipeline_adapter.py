@@ -441,7 +441,7 @@ def test_skewed_nodes_start_under_libfaketime_with_a_reset_clock_file(tmp_path: 
     t.start(None, "n2")
     (_, (_, _, _, env, _)), = remote.spawned.items()
     assert env["LD_PRELOAD"] == "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
-    assert env["FAKETIME_TIMESTAMP_FILE"] == t.clock_file(None, "n2") == "/r/n2/faketime"
+    assert env["FAKETIME_TIMESTAMP_FILE"] == t.clock_file("n2") == "/r/n2/faketime"
     assert env["FAKETIME_NO_CACHE"] == "1" and env["FAKETIME_DONT_FAKE_MONOTONIC"] == "1"
     assert remote.uploaded_text[("n2", "/r/n2/faketime")] == "+0s\n"
 
@@ -451,7 +451,7 @@ def test_skewed_nodes_read_their_offset_themselves_by_default() -> None:
     t = PipelineTarget(remote, local_addrs(["n1", "n2", "n3"], "/r", base_port=1), skew=True)
     t.start(None, "n1")
     (_, (_, _, _, env, _)), = remote.spawned.items()
-    assert "LD_PRELOAD" not in env and env["SEAM_CLOCK_FILE"] == t.clock_file(None, "n1") == "/r/n1/faketime"
+    assert "LD_PRELOAD" not in env and env["SEAM_CLOCK_FILE"] == t.clock_file("n1") == "/r/n1/faketime"
     assert remote.uploaded_text[("n1", "/r/n1/faketime")] == "+0s\n"
 
 
@@ -484,7 +484,7 @@ def test_without_skew_there_is_no_clock_file_and_no_preload() -> None:
     (_, (_, _, _, env, _)), = remote.spawned.items()
     assert "LD_PRELOAD" not in env
     with pytest.raises(UnsupportedError, match="without a skewable clock"):
-        t.clock_file(None, "n1")
+        t.clock_file("n1")
 
 
 def test_missing_libfaketime_names_the_node_and_the_fix() -> None:

@@ -57,7 +57,8 @@ class FakeRemote:
         if argv[:2] == ["sh", "-c"] and "initdb" in argv[2]:  # where are the binaries
             status, out = (0, n.bindir + "\n") if n.bindir else (1, "")
         elif argv[:2] == ["sh", "-c"] and "printf" in argv[2]:
-            text, path = argv[4], argv[5]
+            # the daemon helper's pid file has two lines (pid, marker); other writes one text
+            text, path = ("".join(f"{a}\n" for a in argv[4:-1]), argv[-1]) if "%s\\n%s" in argv[2] else (argv[4], argv[5])
             n.files[path] = (n.files.get(path, "") if ">>" in argv[2] else "") + text
         elif argv == ["id", "-u"]:
             out = n.uid + "\n"
@@ -136,7 +137,7 @@ def test_as_root_initdb_and_the_postmaster_run_as_the_postgres_user_with_its_own
     assert argv[:5] == initdb[:5] and argv[5] == f"{BINDIR}/postgres" and cwd == a.workdir
     assert argv[argv.index("-D") + 1] == a.data_dir and argv[argv.index("-p") + 1] == str(a.port)
     assert f"listen_addresses={a.host}" in argv and a.port != t.addrs["n1"].port
-    assert r.node.files[f"{a.workdir}/postgres.pid"].strip() == str(t.pids(None, "n2")[0])
+    assert r.node.files[f"{a.workdir}/postgres.pid"].splitlines()[0] == str(t.pids(None, "n2")[0])
 
 
 def test_not_root_runs_postgres_directly() -> None:

@@ -70,7 +70,7 @@ def gateway(addr: NodeAddr, path: str, body: dict[str, Any], timeout: float,
     return payload if isinstance(payload, dict) else {}
 
 
-class EtcdTarget:
+class EtcdTarget(daemon.SignalPause):
     """Target + Killable + Pausable + HasLeader + HasRoles + WaitsReady + StopsAll + HasLogs for etcd."""
 
     def __init__(self, remote: Remote, addrs: dict[str, NodeAddr], *, run_id: str = "seam",

@@ -78,11 +78,11 @@ FAKETIME_LIBS = (
 )
 
 
-class PipelineTarget:
+class PipelineTarget(daemon.SignalPause):
     """Target + Killable + Pausable + HasLeader + HasLogs + HasLiveState + HasAppFaults (+ Skewable) for target/.
 
     With ``skew=True`` every node reads its wall-clock offset from
-    ``<workdir>/faketime`` (``clock_file``), which the clock nemesis
+    ``<workdir>/faketime`` (``clock_file``), which ``skew_clock``
     rewrites; monotonic clocks are left alone, so leases and timeouts keep
     real time while HLC and wall-clock stamps drift. ``clock="shim"`` (the
     default) has the node apply the offset itself (``target/clockshim.py``:
@@ -323,8 +323,13 @@ class PipelineTarget:
 
     # -- Skewable --------------------------------------------------------------
 
-    def clock_file(self, test: Any, node: str) -> str:
-        """The file the node reads its offset from (``+5s``, ``-3s``, ``+0s``)."""
+    def skew_clock(self, test: Any, node: str, seconds: float) -> None:
+        """Offset the node's wall clock by ``seconds`` (0: the real clock) by rewriting the
+        file its shim or libfaketime reads, in libfaketime's syntax (``+5s``, ``-3s``)."""
+        self._write_clock_file(node, seconds)
+
+    def clock_file(self, node: str) -> str:
+        """The file the node reads its offset from."""
         if not self.skew:
             raise UnsupportedError(
                 "this run started its nodes without a skewable clock; the clock nemesis needs the target started "
@@ -339,10 +344,10 @@ class PipelineTarget:
             self._clock_ready[node] = self._find_faketime(node) if self.clock == "libfaketime" else ""
             self._write_clock_file(node)
         if self.clock == "shim":
-            return {"SEAM_CLOCK_FILE": self.clock_file(None, node)}
+            return {"SEAM_CLOCK_FILE": self.clock_file(node)}
         return {
             "LD_PRELOAD": self._clock_ready[node],
-            "FAKETIME_TIMESTAMP_FILE": self.clock_file(None, node),
+            "FAKETIME_TIMESTAMP_FILE": self.clock_file(node),
             "FAKETIME_NO_CACHE": "1",
             "FAKETIME_DONT_FAKE_MONOTONIC": "1",
         }
@@ -356,12 +361,12 @@ class PipelineTarget:
                               "fix: apt-get install libfaketime, or run without the clock nemesis")
         return r.stdout.strip().splitlines()[0]
 
-    def _write_clock_file(self, node: str) -> None:
-        """The node's offset file, at +0s until the clock nemesis bumps it."""
+    def _write_clock_file(self, node: str, seconds: float = 0) -> None:
+        """The node's offset file: +0s until the clock nemesis skews it."""
         with tempfile.TemporaryDirectory(prefix="seam-faketime-") as tmp:
             f = Path(tmp) / "faketime"
-            f.write_text("+0s\n")
-            self.remote.upload(node, f, self.clock_file(None, node))
+            f.write_text(f"{seconds:+g}s\n")
+            self.remote.upload(node, f, self.clock_file(node))
 
     # -- HasAppFaults ---------------------------------------------------------
 

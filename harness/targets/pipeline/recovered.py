@@ -23,7 +23,8 @@ Report = Callable[[str], None]
 
 
 class RecoveredTarget:
-    """The part of a run's target that heal needs (Killable.start, HasAppFaults.clear_faults).
+    """The part of a run's target that heal needs (Killable.start, Pausable.resume,
+    Skewable.skew_clock, HasAppFaults.clear_faults).
 
     Both are idempotent against what is really there: ``start`` does nothing
     when the node already answers, and ``clear_faults`` does nothing when the
@@ -64,6 +65,17 @@ class RecoveredTarget:
         pids = self.pipeline.pids(test, node)
         # The runner's format, so tools that stop a run's processes by pid find this one too.
         self.report(f"started {node}: pid {pids[0] if pids else '?'}")
+
+    def pause(self, test: Any, node: str, role: str | None = None) -> dict[str, Any] | None:
+        return self.pipeline.pause(test, node, role)
+
+    def resume(self, test: Any, node: str, paused: Mapping[str, Any]) -> None:
+        """Thaw the node's process (the pids recorded, or whatever its pid file names)."""
+        self.pipeline.resume(test, node, paused)
+
+    def skew_clock(self, test: Any, node: str, seconds: float) -> None:
+        """Rewrite the node's offset file, which its process reads (heal: back to +0s)."""
+        self.pipeline.skew_clock(test, node, seconds)
 
     def clear_faults(self, test: Any, node: str) -> None:
         if self._answers(node) is None:

@@ -71,7 +71,7 @@ def table(k: int, tables: int) -> str:
     return f"txn{k % tables}"
 
 
-class PostgresTarget:
+class PostgresTarget(daemon.SignalPause):
     """Target + Killable + Pausable + HasRoles + HasRoleHolders + WaitsReady + StopsAll + HasLogs."""
 
     def __init__(self, remote: Remote, addrs: dict[str, NodeAddr], *, tables: int = 3,

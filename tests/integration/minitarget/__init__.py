@@ -7,7 +7,8 @@ lives on the i-th node only, so its history is linearizable by construction
 and any anomaly would be Seam's own fault.
 
 The adapter answers ``Target``, ``WaitsReady``, ``Pausable`` and
-``StopsAll``, which is all that the partition and pause nemeses need.
+``StopsAll``, which is all that the partition and pause nemeses need; its
+processes go through Seam's daemon helper like every target's.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from __future__ import annotations
 import http.client
 import json
 import random
-import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.control import daemon
 from harness.core.errors import TargetError
 from harness.core.op import Op
 from harness.core.placement import NodeAddr
@@ -34,31 +35,32 @@ from harness.targets import MakeContext, TargetKind, Workload, WorkloadKind
 NODE_PY = Path(__file__).with_name("node.py")
 
 
-class MiniTarget:
+class MiniTarget(daemon.SignalPause):
+    """Its nodes run through Seam's daemon helper, which also gives it pause and resume."""
+
     def __init__(self, remote: Remote, addrs: Mapping[str, NodeAddr]):
         self.remote = remote
         self.addrs = dict(addrs)
-        self._pids: dict[str, int] = {}
+
+    def daemon(self, node: str) -> daemon.Daemon:
+        a = self.addrs[node]
+        return daemon.Daemon(node, ("python3", f"{a.workdir}/node.py", a.host, str(a.port)),
+                             f"{a.workdir}/node.pid", a.stdout_log, cwd=a.workdir)
 
     def setup(self, test: Any, node: str) -> None:
         a = self.addrs[node]
         self.remote.run(node, ["mkdir", "-p", a.workdir], timeout=30)
         self.remote.upload(node, NODE_PY, f"{a.workdir}/node.py")
-        self._pids[node] = self.remote.spawn(node, ["python3", f"{a.workdir}/node.py", a.host, str(a.port)],
-                                             a.stdout_log, cwd=a.workdir)
+        daemon.start(self.remote, self.daemon(node))
 
     def teardown(self, test: Any, node: str) -> None:
-        pid = self._pids.pop(node, None)
-        if pid is not None and self.remote.alive(node, pid):
-            self.remote.signal(node, pid, signal.SIGCONT)
-            self.remote.signal(node, pid, signal.SIGKILL)
+        daemon.stop(self.remote, self.daemon(node))
         workdir = self.addrs[node].workdir
         if "/seam-" in workdir:
             self.remote.run(node, ["rm", "-rf", workdir], timeout=30, check=False)
 
     def stop_all(self) -> None:
-        for node in list(self._pids):
-            self.teardown(None, node)
+        daemon.stop_all(self.remote, [self.daemon(node) for node in self.addrs])
 
     def wait_ready(self, nodes: list[str] | None = None, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout or 10.0)
@@ -74,8 +76,8 @@ class MiniTarget:
                 time.sleep(0.05)
 
     def pids(self, test: Any, node: str, role: str | None = None) -> list[int]:
-        pid = self._pids.get(node)
-        return [pid] if pid is not None and self.remote.alive(node, pid) else []
+        found = daemon.pid(self.remote, self.daemon(node))
+        return [] if found is None else [found]
 
 
 def _call(a: NodeAddr, method: str, path: str, body: Any, timeout: float) -> tuple[int, dict[str, Any]]:

@@ -103,7 +103,7 @@ class PausedAnswerNothing(FakeTarget):
     as POST /admin/fault/clear times out on a SIGSTOPped process."""
 
     def __init__(self):
-        super().__init__()
+        super().__init__(SignalsPause(self))
         self.paused = set()
 
     def clear_faults(self, test, node):
@@ -126,7 +126,7 @@ class SignalsPause(RecordingRemote):
 
 def test_a_stall_armed_on_a_paused_leader_is_cleared_by_the_final_heal():
     target = PausedAnswerNothing()
-    ctx = NemesisContext(SignalsPause(target), target, NODES, ADDR, seed=1)
+    ctx = NemesisContext(target.remote, target, NODES, ADDR, seed=1)
     pkgs = registry.build_packages(["stall", "pause"], ctx, None)
     nem = ComposedNemesis(pkgs)
     nem.invoke(None, Op(0, 0, "nemesis", "invoke", "start-app-fault",

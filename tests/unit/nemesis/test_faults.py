@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.control.daemon import SignalPause
 from harness.core.errors import NemesisError, TargetError, UnsupportedError
 from harness.core.op import Op
 from nemesis.app import AppFaultNemesis
-from nemesis.clock import ClockNemesis, offset_text
+from nemesis.clock import ClockNemesis, offset_text, write_offset
 from nemesis.kill import KillNemesis
 from nemesis.pause import PauseNemesis
 from nemesis.state import FaultLedger, outstanding
@@ -36,8 +37,11 @@ class RecordingRemote:
         self.files[(node, dst)] = Path(src).read_text()
 
 
-class FakeTarget:
-    def __init__(self):
+class FakeTarget(SignalPause):
+    """Pauses by signal through its own Remote (the real mixin) and skews by offset file."""
+
+    def __init__(self, remote=None):
+        self.remote = remote or RecordingRemote()
         self.started, self.killed, self.faults = [], [], {}
 
     def pids(self, test, node, role=None):
@@ -53,8 +57,8 @@ class FakeTarget:
     def start(self, test, node, role=None):
         self.started.append(node)
 
-    def clock_file(self, test, node):
-        return f"/data/{node}/faketime"
+    def skew_clock(self, test, node, seconds):
+        write_offset(self.remote, node, f"/data/{node}/faketime", seconds)
 
     def inject_fault(self, test, node, fault):
         self.faults.setdefault(node, []).append(dict(fault))
@@ -69,7 +73,7 @@ def nem_op(f, value=None):
 
 def test_pause_leader_stops_then_continues_and_ledger_is_clean(tmp_path):
     remote, ledger = RecordingRemote(), FaultLedger(tmp_path / "nemesis.jsonl")
-    nem = PauseNemesis(remote, FakeTarget(), NODES, ledger=ledger)
+    nem = PauseNemesis(remote, FakeTarget(remote), NODES, ledger=ledger)
     done = nem.invoke(None, nem_op("start-pause", {"role": "leader"}))
     assert done.value["node"] == "n2" and remote.signals == [("n2", 101, signal.SIGSTOP)]
     assert [f.node for f in outstanding(tmp_path / "nemesis.jsonl")] == ["n2"]
@@ -79,7 +83,7 @@ def test_pause_leader_stops_then_continues_and_ledger_is_clean(tmp_path):
     assert outstanding(tmp_path / "nemesis.jsonl") == []
 
 
-def test_pause_refuses_a_target_without_pids():
+def test_pause_refuses_a_target_that_cannot_pause():
     with pytest.raises(UnsupportedError, match="Pausable"):
         PauseNemesis(RecordingRemote(), object(), NODES)
 
@@ -96,7 +100,7 @@ def test_kill_then_heal_restarts_exactly_what_was_killed(tmp_path):
 
 def test_clock_bump_writes_offset_and_heal_resets_every_node():
     remote = RecordingRemote()
-    nem = ClockNemesis(remote, FakeTarget(), NODES, sleep=lambda s: None)
+    nem = ClockNemesis(remote, FakeTarget(remote), NODES, sleep=lambda s: None)
     nem.invoke(None, nem_op("bump", {"node": "n1", "seconds": -30}))
     assert remote.files[("n1", "/data/n1/faketime")] == "-30s\n"
     nem.heal(None)
@@ -105,7 +109,7 @@ def test_clock_bump_writes_offset_and_heal_resets_every_node():
 
 def test_clock_strobe_flips_and_ends_reset():
     remote = RecordingRemote()
-    nem = ClockNemesis(remote, FakeTarget(), NODES, sleep=lambda s: None)
+    nem = ClockNemesis(remote, FakeTarget(remote), NODES, sleep=lambda s: None)
     done = nem.invoke(None, nem_op("strobe", {"node": "n2", "seconds": 5, "period": 1, "duration": 4}))
     assert done.value["flips"] == 4
     assert remote.files[("n2", "/data/n2/faketime")] == "+0s\n"
@@ -198,7 +202,8 @@ def test_heal_ledger_undoes_what_a_dead_control_node_left(tmp_path):
             FakeIptablesRemote.__init__(self)
             RecordingRemote.__init__(self)
 
-    remote, target, path = Remote(), FakeTarget(), tmp_path / "nemesis.jsonl"
+    remote = Remote()
+    target, path = FakeTarget(remote), tmp_path / "nemesis.jsonl"
     ledger = FaultLedger(path)
     from nemesis.partition import PartitionNemesis
 

@@ -184,6 +184,12 @@ def fake_node(workdir: str) -> subprocess.Popen:
                              "--config", f"{workdir}/node.json"])
 
 
+def pid_file(workdir: str, name: str, pid: int) -> None:
+    """What the daemon helper writes when it starts a node process: its pid, then its marker."""
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    (Path(workdir) / name).write_text(f"{pid}\n{workdir}\n")
+
+
 def test_stop_nodes_kills_only_the_dead_runs_own_node_processes(tmp_path, capsys) -> None:
     results = tmp_path / "results"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -195,13 +201,14 @@ def test_stop_nodes_kills_only_the_dead_runs_own_node_processes(tmp_path, capsys
     finished_node = fake_node(json.loads((done / "test.json").read_text())["nodes"]["n1"]["workdir"])
     procs = [node, other, finished_node]
     try:
-        (d / "seam.log").write_text(f"started n1: pid {node.pid}, url\nstarted n1: pid {other.pid}, url\n")
-        (done / "seam.log").write_text(f"started n1: pid {finished_node.pid}, url\n")
+        pid_file(workdir, "node.pid", node.pid)
+        pid_file(workdir, "other.pid", other.pid)  # its pid is not a process of this run: no marker
+        pid_file(json.loads((done / "test.json").read_text())["nodes"]["n1"]["workdir"], "node.pid", finished_node.pid)
 
         code, out, err = seam_heal(capsys, "--stop-nodes", "--results", str(results))
 
         assert code == 0, err
-        assert out == [f"{d}: stopped n1: pid {node.pid}, left running by the dead run",
+        assert out == [f"{d}: stopped n1: pid {node.pid} ({workdir}/node.pid), left running by the dead run",
                        f"seam heal: nothing to heal under {results}; stopped 1 node process(es)"]
         assert node.wait(timeout=5) == -signal.SIGKILL
         assert other.poll() is None and finished_node.poll() is None  # not this run's node / a finished run
