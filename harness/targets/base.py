@@ -19,8 +19,8 @@ target never means editing the runner, the CLI or a checker:
   system cannot take and why (a Go binary ignores libfaketime: no clock);
 * ``observe`` (optional) runs beside the clients (the pipeline's metrics
   scraper); ``recover`` (optional) rebuilds what ``seam heal`` needs of the
-  adapter from a stored run; ``owns_process`` tells a node process this
-  target started from a stranger that reuses its pid.
+  adapter from a stored run. What a dead run left running is found by the
+  daemon helper's pid files, with no declaration (``harness.control.daemon``).
 
 Invariants: ``make`` starts nothing (``Target.setup`` does), and a workload's
 ``checker`` needs no cluster, so ``seam check RUN_DIR`` can rebuild it from
@@ -126,7 +126,6 @@ class TargetKind:
     bugs: Mapping[str, str] = field(default_factory=dict)
     observe: Callable[[Any, Mapping[str, NodeAddr], Path, float], AbstractContextManager[Any]] | None = None
     recover: Callable[[Remote, Mapping[str, NodeAddr], dict[str, Any], Callable[[str], None]], Any] | None = None
-    owns_process: Callable[[bytes, NodeAddr], bool] | None = None
     scenarios: Mapping[str, Scenario] = field(default_factory=dict)
     options: tuple[Option, ...] = ()
     roles: tuple[str, ...] = ()

@@ -22,7 +22,7 @@ from harness.core.protocols import (
     Target,
 )
 from harness.spec import TestSpec
-from harness.targets.postgres import TARGET, consistency_model, owns_process
+from harness.targets.postgres import TARGET, consistency_model
 from harness.targets.postgres.adapter import DEBIAN_BINDIRS, PostgresTarget, table
 
 BINDIR = DEBIAN_BINDIRS[0]
@@ -224,12 +224,6 @@ def test_collect_copies_the_server_log(tmp_path: Path) -> None:
 
 def test_keys_spread_over_tables_by_key_group() -> None:
     assert [table(k, 3) for k in range(5)] == ["txn0", "txn1", "txn2", "txn0", "txn1"]
-
-
-def test_owns_process_needs_this_nodes_data_dir() -> None:
-    a = local_addrs(["n1"], "/tmp/seam-r1")["n1"]
-    assert owns_process(f"/usr/lib/postgresql/15/bin/postgres\0-D\0{a.data_dir}".encode(), a)
-    assert not owns_process(b"postgres: checkpointer", a)
 
 
 # -- the declaration: options, models, refusals ---------------------------------

@@ -146,11 +146,6 @@ def recover(remote: Remote, addrs: Mapping[str, NodeAddr], options: dict[str, An
     return PostgresTarget(remote, dict(addrs))
 
 
-def owns_process(cmdline: bytes, addr: NodeAddr) -> bool:
-    """A postmaster of this run: its command line names this node's data directory."""
-    return b"postgres" in cmdline and addr.data_dir.encode() in cmdline
-
-
 TARGET = TargetKind(
     name="postgres",
     summary="PostgreSQL 15 from Debian's postgresql: an independent server per node, list-append via psycopg 3",
@@ -158,7 +153,6 @@ TARGET = TargetKind(
     workloads=WORKLOADS,
     default_workload="list-append",
     recover=recover,
-    owns_process=owns_process,
     options=OPTIONS,
     roles=("primary",),
     check_spec=check_spec,
