@@ -96,7 +96,7 @@ class Plan:
     # -- nodes, target, workload, nemesis -------------------------------------
 
     def provision(self, store: RunStore, scopes: contextlib.ExitStack) -> tuple[Remote, dict[str, NodeAddr]]:
-        return nodes.provision(self.spec, store.path.name, scopes)
+        return nodes.provision(self.spec, store.path.name, scopes, self.target_kind.host_check)
 
     def make_target(self, remote: Remote, addrs: Mapping[str, NodeAddr]) -> Target:
         return self.target_kind.make(MakeContext(remote, dict(addrs), self.spec, faults.wants(self.faults)))

@@ -22,6 +22,7 @@ from harness.core.errors import InputError, TargetError
 from harness.core.placement import NodeAddr, local_addrs, mapped_addrs, run_root
 from harness.core.protocols import Remote
 from harness.spec import TestSpec
+from harness.targets.base import HostCheck
 
 log = logging.getLogger("seam.runner")
 
@@ -31,8 +32,10 @@ def running_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def provision(spec: TestSpec, run_name: str, scopes: contextlib.ExitStack) -> tuple[Remote, dict[str, NodeAddr]]:
-    """A Remote and each node's address for ``spec.cluster``; cleanup goes on ``scopes``."""
+def provision(spec: TestSpec, run_name: str, scopes: contextlib.ExitStack,
+              host_check: HostCheck | None = None) -> tuple[Remote, dict[str, NodeAddr]]:
+    """A Remote and each node's address for ``spec.cluster``; cleanup goes on ``scopes``.
+    SSH hosts must pass the target's ``host_check`` before anything is installed."""
     run_id = f"{spec.name}-{run_name}-{os.getpid()}"
     root = run_root(spec.cluster, run_id)
     if spec.cluster == "local":
@@ -61,10 +64,11 @@ def provision(spec: TestSpec, run_name: str, scopes: contextlib.ExitStack) -> tu
         scopes.callback(remote.close)
         log.info("netns cluster: %s", ", ".join(f"{i.name}={i.address}" for i in infos))
         return remote, mapped_addrs({i.name: i.address for i in infos if i.name in wanted}, root, spec.base_port or 7100)
-    return _provision_ssh(spec, root, scopes)
+    return _provision_ssh(spec, root, scopes, host_check)
 
 
-def _provision_ssh(spec: TestSpec, root: str, scopes: contextlib.ExitStack) -> tuple[Remote, dict[str, NodeAddr]]:
+def _provision_ssh(spec: TestSpec, root: str, scopes: contextlib.ExitStack,
+                   host_check: HostCheck | None) -> tuple[Remote, dict[str, NodeAddr]]:
     from harness.control.ssh import SshHost, SshRemote
 
     hosts = {
@@ -76,11 +80,23 @@ def _provision_ssh(spec: TestSpec, root: str, scopes: contextlib.ExitStack) -> t
     scopes.callback(remote.close)
     if spec.ssh_insecure:
         log.warning("--ssh-insecure: accepting unknown host keys of %s", ", ".join(spec.nodes))
-    # Reach every node before touching any: an unreachable node is exit 3 with nothing started.
+    # Reach every node before touching any: an unreachable node, or one without what the
+    # target runs, is exit 3 with nothing started.
     with ThreadPoolExecutor(max_workers=min(8, len(spec.nodes))) as pool:
-        for f in [pool.submit(remote.run, n, ["python3", "-c", "import sys; assert sys.version_info >= (3, 11)"], timeout=30) for n in spec.nodes]:
+        for f in [pool.submit(_check_host, remote, n, host_check) for n in spec.nodes]:
             f.result()
     return remote, mapped_addrs({n: n for n in spec.nodes}, root, spec.base_port or 7100, bind_all=True)
+
+
+def _check_host(remote: Remote, node: str, check: HostCheck | None) -> None:
+    remote.run(node, ["true"], timeout=30)
+    if check is None:
+        return
+    r = remote.run(node, list(check.argv), timeout=30, check=False)
+    if r.status != 0:
+        raise TargetError(f"{node}: this target needs {check.what} on every host; `{' '.join(check.argv)}` "
+                          f"failed there ({(r.stderr or r.stdout).strip() or f'exit {r.status}'}); "
+                          "fix: install it on the host, or test another target")
 
 
 def free_local_addrs(spec: TestSpec, root: str) -> dict[str, NodeAddr]:

@@ -15,9 +15,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.core.errors import ConfigError
-from harness.targets.base import MakeContext, Scenario, TargetKind, Workload, WorkloadKind
+from harness.targets.base import (
+    HostCheck,
+    MakeContext,
+    Scenario,
+    TargetKind,
+    Workload,
+    WorkloadKind,
+)
 
-__all__ = ["DEFAULT", "MakeContext", "Scenario", "TargetKind", "Workload", "WorkloadKind", "get", "names", "of_run"]
+__all__ = ["DEFAULT", "HostCheck", "MakeContext", "Scenario", "TargetKind", "Workload", "WorkloadKind", "get", "names", "of_run"]
 
 DEFAULT = "pipeline"
 

@@ -19,7 +19,8 @@ target never means editing the runner, the CLI or a checker:
   system cannot take and why (a Go binary ignores libfaketime: no clock);
 * ``observe`` (optional) runs beside the clients (the pipeline's metrics
   scraper); ``recover`` (optional) rebuilds what ``seam heal`` needs of the
-  adapter from a stored run. What a dead run left running is found by the
+  adapter from a stored run; ``host_check`` is what an SSH host must have
+  (the pipeline runs target/ with python3; etcd needs none). What a dead run left running is found by the
   daemon helper's pid files, with no declaration (``harness.control.daemon``).
 
 Invariants: ``make`` starts nothing (``Target.setup`` does), and a workload's
@@ -78,6 +79,15 @@ class WorkloadKind:
     recovery_time: float = 2.0  # default quiet seconds after the final heal
 
 
+@dataclass(frozen=True)
+class HostCheck:
+    """A command every SSH host must pass before anything is installed, and what it
+    proves (``python3 >= 3.11``): a target asks for only what its nodes run."""
+
+    argv: tuple[str, ...]
+    what: str
+
+
 #: One step of a scenario's round: seconds to wait, or (fault, "start" | "stop", value or None).
 Step = float | tuple[str, str, Any]
 
@@ -134,6 +144,8 @@ class TargetKind:
     #: Its nodes send from their own address (127.0.0.x on a shared host), so iptables rules
     #: naming source and destination really cut them on ``--cluster local``.
     binds_source: bool = False
+    #: What an SSH host needs besides sshd (the pipeline: python3 >= 3.11); None: nothing.
+    host_check: HostCheck | None = None
 
     def resolved_options(self, spec: TestSpec) -> dict[str, Any]:
         """Every option of this target for ``spec``: defaults, then ``--target-opt`` parsed;

@@ -22,7 +22,7 @@ from harness.core.errors import ConfigError
 from harness.core.placement import NodeAddr
 from harness.core.protocols import Remote, Skewable, Target
 from harness.spec import TestSpec
-from harness.targets.base import MakeContext, TargetKind
+from harness.targets.base import HostCheck, MakeContext, TargetKind
 from harness.targets.pipeline.scenarios import SCENARIOS
 from harness.targets.pipeline.workloads import WORKLOADS
 from target.bugs import KNOWN as BUGS
@@ -78,5 +78,7 @@ TARGET = TargetKind(
     scenarios=SCENARIOS,
     roles=("leader", "home"),
     check_spec=check_spec,
+    host_check=HostCheck(("python3", "-c", "import sys; assert sys.version_info >= (3, 11)"),
+                         "python3 >= 3.11 (each node runs target/ with it)"),
     binds_source=True,  # target/pool.py bind_source: each node sends from its own 127.0.0.x
 )
