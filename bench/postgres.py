@@ -99,6 +99,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cluster", default="local", help="local (default) or netns")
     p.add_argument("--node-count", type=int, default=1,
                    help="nodes (default 1: the clients' server is the only one, so every fault hits it)")
+    p.add_argument("--base-port", type=int, default=0,
+                   help="node i listens on this + i (default: seam test's own), away from other benches; "
+                        "runs take turns over this, +10 and +20 (see _ports)")
     p.add_argument("--stop-file", default="",
                    help="stop between two runs once this file exists (and print the summary so far)")
     p.add_argument("--extra", default="", help="more seam test arguments, one string (e.g. netns prefix)")
@@ -109,7 +112,8 @@ def _execute(run: Run, args: argparse.Namespace) -> None:
     argv = [sys.executable, "-m", "harness.cli", "test", "--target", "postgres", "--workload", "list-append",
             *ROWS[run.row], "--time-limit", f"{args.time_limit:g}", "--seed", str(run.seed),
             "--cluster", args.cluster, "--node-count", str(args.node_count), "--results", args.results,
-            "--no-progress", *args.extra.split()]
+            "--no-progress", *_ports(args.base_port, run),
+            *args.extra.split()]
     t0 = time.monotonic()
     try:
         r = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=args.time_limit + 240)
@@ -127,6 +131,15 @@ def _execute(run: Run, args: argparse.Namespace) -> None:
     run.found.update({str(k): int(v) for k, v in (txn.get("stats", {}).get("found") or {}).items()})
     v = re.search(r"\(ok (\d+), fail (\d+), info (\d+)\)", r.stdout)
     run.ops = "/".join(v.groups()) if v else "?"
+
+
+def _ports(base: int, run: Run) -> list[str]:
+    """``--base-port`` for this run, or nothing. A stopped server leaves its side of each
+    connection in TIME_WAIT for a minute, and seam test's check that the port is free
+    refuses such a port; so the three rows of a round each take their own base."""
+    if not base:
+        return []
+    return ["--base-port", str(base + 10 * list(ROWS).index(run.row))]
 
 
 def _summary(runs: list[Run], rows: list[str], seconds: float) -> None:

@@ -47,6 +47,10 @@ MEANINGS = {
     "retry-amplification": "Retries multiplied the traffic on a struggling downstream instead of backing off.",
     "duplicate-key-alert": "Idempotency-key replays rose above the alert threshold: clients or the "
     "orchestrator are re-sending the same request far more than expected.",
+    "lost-write": "An element was acknowledged (or seen by a read), and then every read of its set from some "
+    "point on, the last one included, went without it: the system threw an acknowledged write away.",
+    "unexpected": "A read returned an element that no client ever added (or whose add definitely failed).",
+    "duplicate": "A read of a set listed one element more than once.",
 }
 
 GRAPH_CAPTIONS = {
@@ -54,6 +58,9 @@ GRAPH_CAPTIONS = {
     "rate.png": "Completions per second by operation and outcome; shaded bands are faults.",
     "signals.png": "The seam signals scraped from every node once a second; dashed: the signals checker's threshold.",
     "retries.png": "Retry traffic against first attempts across the cluster, and retries per first attempt.",
+    "set.png": "Every element added to a set, at the time its add began; red: lost (the line runs from its "
+    "acknowledgement to the read from which it was gone for good); below, how long after its "
+    "acknowledgement each element was first seen.",
 }
 
 #: Anomalies of one fingerprint shown in full; the rest of the group are one line each.
@@ -339,6 +346,8 @@ def _attributed(results: dict[str, Any]) -> dict[int, dict[str, Any]]:
 def _caption(name: str) -> str:
     if name.startswith("linear-"):
         return "The calls around a non-linearizable key, in history order (details in linear.html)."
+    if name.startswith("cycle-"):
+        return "The first cycle of this kind: a transaction per circle, each arrow why one precedes the next."
     return GRAPH_CAPTIONS.get(name, "")
 
 
@@ -449,6 +458,8 @@ def _scenario(data: RunData, checkers: dict[str, dict[str, Any]]) -> dict[str, A
         evidence += [f"{r.get('node')} {r.get('ledger')}: rejected token {r.get('token')} < {r.get('highest')} "
                      f"for {r.get('key')}" for r in rejected[:5]]
     evidence += _calls_and_rows(data)
+    for r in checkers.values():  # what a checker itself offers as evidence (the set checker, failover)
+        evidence += [str(e) for e in _obj(r.get("stats")).get("evidence") or [] if isinstance(e, str)]
     retries = _final_counters(data, "gauges")
     if retries.get("retry_first_attempts"):
         evidence.append(f"retries {retries.get('retry_retries', 0):g} for {retries['retry_first_attempts']:g} first "

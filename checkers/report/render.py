@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from checkers.report import graphs, html, linear, timeline
+from checkers.report import cycles, graphs, html, linear, timeline
 from checkers.report.model import Band, RunData, anomalies_of, fault_colour, pair_ops
 from harness.core.faults import fault_spans
 
@@ -197,6 +197,15 @@ def _linear_pages(data: RunData, out: Path) -> list[Path]:
         return []
 
 
+def _cycle_pictures(data: RunData, out: Path) -> list[Path]:
+    """One picture per transactional cycle kind (``checkers.report.cycles``); a failure is a note."""
+    try:
+        return cycles.render_all(anomalies_of(data.results), out)
+    except Exception as e:  # noqa: BLE001 - a drawing that fails must not cost the report
+        data.notes.append(f"the transaction cycles could not be drawn: {type(e).__name__}: {e}")
+        return []
+
+
 def render_run(run_dir: Path) -> Path:
     """Write ``graphs/`` and ``report.html`` for a stored run; return the report's path."""
     run_dir = resolve_run_dir(Path(run_dir))
@@ -206,4 +215,5 @@ def render_run(run_dir: Path) -> Path:
     made = graphs.render_all(data, out)
     made.append(timeline.render(data, out / "timeline.html"))
     made.extend(_linear_pages(data, out))
+    made.extend(_cycle_pictures(data, out))
     return html.render(data, [p.relative_to(run_dir) for p in made], run_dir / "report.html")

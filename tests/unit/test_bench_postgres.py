@@ -67,3 +67,15 @@ def test_forbidden_kinds(bench: Any) -> None:
 
 def test_every_row_runs_by_default(bench: Any) -> None:
     assert [r for r in bench.ROWS if r in bench._parse([]).rows.split(",")] == list(bench.ROWS)
+
+
+def test_base_port_passes_through_only_when_given(bench: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = fake_run(monkeypatch, bench, "", 3)
+    bench._execute(bench.Run("rr", 1), bench._parse(["--base-port", "7700", "--results", "/tmp/x"]))
+    bench._execute(bench.Run("ser+kill+pause", 1), bench._parse(["--base-port", "7700"]))
+    bench._execute(bench.Run("ser", 1), bench._parse([]))
+    with_port, next_row, without = seen
+    assert with_port[with_port.index("--base-port") + 1] == "7700"
+    assert next_row[next_row.index("--base-port") + 1] == "7720"  # its own ports: the last run's linger
+    assert with_port[with_port.index("--results") + 1] == "/tmp/x"
+    assert "--base-port" not in without
