@@ -33,6 +33,7 @@ from harness.core.faults import FaultTimeline
 from harness.core.op import Op
 from harness.core.verdict import UNKNOWN_VERDICT, CheckResult, exit_code, link_causes, merge_valid
 from harness.formats.case import write_case
+from harness.regress.evidence import NO_FILES, CaseFiles
 
 HISTORY = "history.jsonl"
 TEST_JSON = "test.json"
@@ -205,6 +206,7 @@ def write_results(
     history: Sequence[Op] = (),
     test: dict[str, Any] | None = None,
     run: dict[str, Any] | None = None,
+    case_files: CaseFiles = NO_FILES,
 ) -> list[str]:
     """results.json, anomalies/<n>.jsonl and series.json for one check of one history.
 
@@ -213,13 +215,14 @@ def write_results(
     layout. ``result`` is a composed CheckResult (``stats`` holds each
     checker's result by name). A re-check keeps what it did not redo: other
     checkers' entries and the ``run`` block of the stored results.json.
+    ``case_files`` is the run's target's say on which node files its cases keep.
     Returns the files written, relative to ``out_dir``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     old = read_json_object(out_dir / RESULTS_JSON)
     timeline = FaultTimeline(history)  # read once: the case headers and results.json rows both get it
     timeline.attribute_all(result.anomalies)  # each case header keeps the faults of its anomaly
-    written = _write_anomalies(out_dir, result, history, test)
+    written = _write_anomalies(out_dir, result, history, test, case_files)
     stored = old.get("checkers")
     checkers: dict[str, Any] = {**(stored if isinstance(stored, dict) else {}), **result.stats}
     series = {name: c["stats"].pop("series") for name, c in checkers.items()
@@ -254,14 +257,14 @@ def write_results(
 
 
 def _write_anomalies(out_dir: Path, result: CheckResult, history: Sequence[Op],
-                     test: dict[str, Any] | None = None) -> list[str]:
+                     test: dict[str, Any] | None = None, case_files: CaseFiles = NO_FILES) -> list[str]:
     """anomalies/<n>.jsonl for every anomaly: a regression case (``harness.formats.case``),
     a header saying how to re-check it, then its shrunk sub-history or the ops and
     collected rows that show it (``harness.regress.capture``). Each anomaly (and
     its copy under its checker in ``stats``) gets ``history`` pointing at the file."""
     from harness.regress.capture import Capture
 
-    capture = Capture(history, run_dir=out_dir, test=test)
+    capture = Capture(history, run_dir=out_dir, test=test, files=case_files)
     nested = [a for r in result.stats.values() for a in r.get("anomalies", [])]
     same = len(nested) == len(result.anomalies)  # stats hold the same anomalies, in order
     written: list[str] = []

@@ -20,6 +20,7 @@ from harness.core.placement import NodeAddr
 from harness.core.protocols import Checker
 from harness.core.verdict import CheckResult, exit_code
 from harness.recover import StoredRun, control_alive, find_runs, load_run
+from harness.regress.evidence import NO_FILES, CaseFiles
 from harness.spec import TestSpec
 from harness.store import TEST_JSON, read_json_object, write_results
 from harness.targets import TargetKind, WorkloadKind, of_run
@@ -62,7 +63,8 @@ def write_check(out_dir: Path, result: CheckResult, history: History, *, stored_
     drawn = render_failures(out_dir, result)
     result.files = [*result.files, *drawn]
     test = read_json_object(out_dir / TEST_JSON) if stored_run else None
-    written = write_results(out_dir, result, history=history, test=test, run=run) + drawn
+    written = write_results(out_dir, result, history=history, test=test, run=run,
+                            case_files=_case_files(test)) + drawn
     if stored_run:
         render_report(out_dir)
         if (out_dir / "report.html").exists():
@@ -71,6 +73,18 @@ def write_check(out_dir: Path, result: CheckResult, history: History, *, stored_
 
         index_finished_run(out_dir)  # seam runs finds it; a failure here is only a warning
     return written
+
+
+def _case_files(test: dict[str, Any] | None) -> CaseFiles:
+    """Which node files the run's target keeps in a case; none for a plain history or a
+    run whose target cannot be found any more (its cases then hold ops only)."""
+    if not test:
+        return NO_FILES
+    try:
+        return target_of(test).case_files
+    except Exception as e:  # noqa: BLE001 - an unknown target still gets its results written
+        log.warning("regression cases without node files: %s", e)
+        return NO_FILES
 
 
 def finish(run_dir: Path, result: CheckResult, history: History, *, run: dict[str, Any] | None = None) -> int:

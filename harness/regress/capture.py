@@ -2,20 +2,23 @@
 
 A linearizability anomaly carries its own evidence: the shrunk sub-history
 (or, unshrunk, every op of its key, which fails alone by P-compositionality).
-A pipeline anomaly rests on node files as much as on ops, so its rows are
-chosen on a ladder that widens until a re-check of the case alone finds the
-anomaly's fingerprint again:
+Any other anomaly may rest on node files as much as on ops. Which files, and
+which of their rows concern an anomaly, the target declares
+(``harness.regress.evidence.CaseFiles``: the pipeline's ledgers, fence logs,
+step log and store replicas, tied to anomalies through the orders they
+name); this module names no file. Rows are chosen on a ladder that widens
+until a re-check of the case alone finds the anomaly's fingerprint again:
 
 ``focused``
-    the ops of the orders the anomaly names (and the ops it names), the rows
-    about those orders in every ledger, fence log, step log and store
-    replica, the rows the anomaly quotes, each node's newest step row (the
-    run's clock for the grace rule), the last nemesis op (the history's end)
-    and every node's small whole files (node.json, metrics.json);
+    the ops of the entities the anomaly names (and the ops it names), the
+    rows about those entities in every declared row file, the rows the
+    anomaly quotes, each node's newest row of the files that keep one (the
+    run's clock), the last nemesis op (the history's end) and the whole
+    files the anomaly's checker reads;
 ``files``
     every row of each file the focused rows came from, every op;
 ``whole``
-    every file the checkers read, every op.
+    every declared file, every op.
 
 Re-checking costs little for a focused case, but a run can hold hundreds of
 anomalies of one fingerprint: the first ``VERIFY_PER_FINGERPRINT`` of each are
@@ -36,18 +39,11 @@ from typing import Any
 from harness.core.op import History, Op
 from harness.core.verdict import Anomaly
 from harness.formats.case import ArtifactRow, CaseHeader
+from harness.regress.evidence import NO_FILES, CaseFiles
 
-#: Seconds one results writer spends re-checking pipeline cases before it stops verifying.
+#: Seconds one results writer spends re-checking file-backed cases before it stops verifying.
 VERIFY_BUDGET = 20.0
 VERIFY_PER_FINGERPRINT = 3
-#: Collected files read row by row (JSON Lines) and whole (one JSON object).
-ROW_FILES = ("payment.ledger.jsonl", "inventory.ledger.jsonl", "shipping.ledger.jsonl",
-             "payment.fence.jsonl", "inventory.fence.jsonl", "shipping.fence.jsonl",
-             "saga-steps.jsonl", "store.jsonl", "metrics.jsonl")
-WHOLE_FILES = ("node.json", "metrics.json")
-STORE, STEPS = "store.jsonl", "saga-steps.jsonl"
-#: node.json keys checkers read; the rest (data_dir, admin_secret, peers) stays on the node.
-CONFIG_KEYS = ("node", "replication", "bugs", "retry", "seed")
 #: test.json keys a re-check needs (the rest names this machine: paths, ports, pids).
 TEST_KEYS = ("name", "workload", "target", "seed", "bugs", "replication", "scenario")
 OPTION_KEYS = ("workload", "target", "bugs", "replication", "keys", "scenario", "seed",
@@ -65,13 +61,14 @@ class Capture:
     """Cases for the anomalies of one check; holds the verification budget between them."""
 
     def __init__(self, history: Sequence[Op], *, run_dir: Path | None, test: dict[str, Any] | None,
-                 budget: float = VERIFY_BUDGET):
+                 files: CaseFiles = NO_FILES, budget: float = VERIFY_BUDGET):
         self.history = history if isinstance(history, History) else _as_history(history)
+        self.files = files
         self.run_dir = run_dir.resolve() if run_dir is not None and (run_dir / "nodes").is_dir() else None
         self.test = test or {}
         self.deadline = time.monotonic() + budget
         self._files: list[tuple[str, str, list[dict[str, Any]]]] | None = None
-        self._by_order: dict[tuple[str, str], tuple[dict[Any, list[dict[str, Any]]], ...]] | None = None
+        self._by_entity: dict[tuple[str, str], tuple[dict[Any, list[dict[str, Any]]], ...]] | None = None
         self._verified: dict[str, int] = {}
         self._pairs: tuple[dict[int, list[Op]], dict[str, list[Op]]] | None = None
 
@@ -85,7 +82,7 @@ class Capture:
         model = anomaly.details.get("model")
         if anomaly.kind == "nonlinearizable" and isinstance(model, str):
             return self._linearizable(anomaly, header, model)
-        return self._pipeline(anomaly, header)
+        return self._with_files(anomaly, header)
 
     def _source(self, number: int) -> dict[str, Any]:
         if self.run_dir is not None:
@@ -116,13 +113,13 @@ class Capture:
 
         return [op.to_json() for op in self.history if op.is_client and on_key(op)]
 
-    # -- pipeline: the evidence ladder ----------------------------------------
+    # -- node files: the evidence ladder --------------------------------------
 
-    def _pipeline(self, anomaly: Anomaly, header: CaseHeader) -> CaseParts:
-        orders = named_orders(anomaly)
+    def _with_files(self, anomaly: Anomaly, header: CaseHeader) -> CaseParts:
+        entities = self.files.entities(anomaly)
         quoted = {_quote(d) for d in _dicts(anomaly.details)} - {None}
-        rows = self._rows(orders, quoted, anomaly.checker)
-        focused = CaseParts(header, self._ops(anomaly, orders), rows)
+        rows = self._rows(entities, quoted, anomaly.checker)
+        focused = CaseParts(header, self._ops(anomaly, entities), rows)
         header.evidence = "focused"
         tried = self._verified.get(header.fingerprint, 0)
         if time.monotonic() > self.deadline or not header.test or tried >= VERIFY_PER_FINGERPRINT:
@@ -140,10 +137,10 @@ class Capture:
         header.evidence, header.verified = "focused", False
         return focused
 
-    def _ops(self, anomaly: Anomaly, orders: set[str]) -> list[dict[str, Any]]:
-        by_index, by_order = self._pair_index()
+    def _ops(self, anomaly: Anomaly, entities: set[str]) -> list[dict[str, Any]]:
+        by_index, by_entity = self._pair_index()
         keep = {id(op) for i in anomaly.ops for op in by_index.get(i, ())}
-        keep.update(id(op) for oid in orders for op in by_order.get(oid, ()))
+        keep.update(id(op) for e in entities for op in by_entity.get(e, ()))
         nemesis = self.history.nemesis_ops
         if nemesis:
             keep.add(id(nemesis[-1]))  # the history's end, for the grace rule
@@ -151,51 +148,51 @@ class Capture:
 
     def _pair_index(self) -> tuple[dict[int, list[Op]], dict[str, list[Op]]]:
         """Each client op's whole call (invoke and completion), by op index and by
-        order id, paired once per check."""
+        the entity it is about, paired once per check."""
         if self._pairs is None:
             by_index: dict[int, list[Op]] = {}
-            by_order: dict[str, list[Op]] = {}
+            by_entity: dict[str, list[Op]] = {}
             for inv, done, _, _ in self.history.pairs():
                 pair = [inv] if done is None else [inv, done]
                 for op in pair:
                     by_index[op.index] = pair
-                oid = _order_of_op(inv)
-                if oid is not None:
-                    by_order.setdefault(oid, []).extend(pair)
-            self._pairs = (by_index, by_order)
+                entity = self.files.entity_of_op(inv)
+                if entity is not None:
+                    by_entity.setdefault(entity, []).extend(pair)
+            self._pairs = (by_index, by_entity)
         return self._pairs
 
-    def _rows(self, orders: set[str], quoted: set[Any], checker: str) -> list[ArtifactRow]:
+    def _rows(self, entities: set[str], quoted: set[Any], checker: str) -> list[ArtifactRow]:
         out: list[ArtifactRow] = []
-        index = self._order_index()
+        index = self._entity_index()
         for node, name, rows in self._row_files():
             path = f"nodes/{node}/{name}"
             mine, quotes = index[(node, name)]
-            picked = [r for oid in sorted(orders) for r in mine.get(oid, ())]
+            picked = [r for e in sorted(entities) for r in mine.get(e, ())]
             seen = {id(r) for r in picked}
             picked += [r for q in quoted for r in quotes.get(q, ()) if id(r) not in seen]
-            if name == STORE:  # checkers read a record's newest version only
+            if name in self.files.latest_by_key:  # checkers read a record's newest version only
                 picked = list({r.get("key"): r for r in picked}.values())
             out += [ArtifactRow(path, row=r) for r in picked]
-            if name == STEPS and rows and not _related(rows[-1], orders):
+            if name in self.files.newest_row and rows and self.files.entity_of_row(rows[-1]) not in entities:
                 out.append(ArtifactRow(path, row=rows[-1]))  # the run's clock
-        return out + self._whole_files(WHOLE_FILES if checker == "signals" else ("node.json",))
+        return out + self._whole_files(self.files.whole_files(checker))
 
-    def _order_index(self) -> dict[tuple[str, str], tuple[dict[Any, list[dict[str, Any]]], ...]]:
-        """(node, file) -> (order id -> its rows, quote -> its rows), built once per check."""
-        if self._by_order is None:
-            self._by_order = {}
+    def _entity_index(self) -> dict[tuple[str, str], tuple[dict[Any, list[dict[str, Any]]], ...]]:
+        """(node, file) -> (entity -> its rows, quote -> its rows), built once per check."""
+        if self._by_entity is None:
+            self._by_entity = {}
             for node, name, rows in self._row_files():
                 mine: dict[Any, list[dict[str, Any]]] = {}
                 quotes: dict[Any, list[dict[str, Any]]] = {}
                 for r in rows:
-                    oid, q = _order_of_row(r), _quote(r)
-                    if oid is not None:
-                        mine.setdefault(oid, []).append(r)
+                    entity, q = self.files.entity_of_row(r), _quote(r)
+                    if entity is not None:
+                        mine.setdefault(entity, []).append(r)
                     if q is not None:
                         quotes.setdefault(q, []).append(r)
-                self._by_order[(node, name)] = (mine, quotes)
-        return self._by_order
+                self._by_entity[(node, name)] = (mine, quotes)
+        return self._by_entity
 
     def _widen(self, focused: CaseParts) -> CaseParts:
         touched = {a.path for a in focused.artifacts if a.row is not None}
@@ -212,19 +209,21 @@ class Capture:
         """(node, file, rows) of every collected row file, read once per check."""
         if self._files is None:
             self._files = [(d.name, name, _jsonl(d / name)) for d in self._node_dirs()
-                           for name in ROW_FILES if (d / name).is_file()]
+                           for name in self.files.rows if (d / name).is_file()]
         return self._files
 
-    def _whole_files(self, names: Sequence[str] = WHOLE_FILES) -> list[ArtifactRow]:
+    def _whole_files(self, names: Sequence[str] | None = None) -> list[ArtifactRow]:
         out = []
+        names = self.files.whole_files() if names is None else names
         for node_dir in self._node_dirs():
             for name in names:
                 try:
                     data = json.loads((node_dir / name).read_text(encoding="utf-8"))
                 except (OSError, ValueError):
                     continue
-                if name == "node.json" and isinstance(data, dict):
-                    data = {k: data[k] for k in CONFIG_KEYS if k in data}
+                keep = self.files.keep_keys.get(name)
+                if keep is not None and isinstance(data, dict):
+                    data = {k: data[k] for k in keep if k in data}
                 out.append(ArtifactRow(f"nodes/{node_dir.name}/{name}", whole=data))
         return out
 
@@ -276,16 +275,6 @@ def initial_argument(model: str, initial: Any) -> Any:
     return initial
 
 
-def named_orders(anomaly: Anomaly) -> set[str]:
-    """Every order id the anomaly mentions (``order``/``order_id`` anywhere in its details)."""
-    found: set[str] = set()
-    for d in _dicts(anomaly.details):
-        for k in ("order", "order_id"):
-            if isinstance(d.get(k), str):
-                found.add(d[k])
-    return found
-
-
 def _dicts(value: Any) -> Iterator[dict[str, Any]]:
     if isinstance(value, dict):
         yield value
@@ -301,26 +290,6 @@ def _quote(row: dict[str, Any]) -> tuple[Any, ...] | None:
     order, say): its key, token and wall time; None for a dict that is no such row."""
     sig = (row.get("key"), row.get("token"), row.get("wall"))
     return sig if all(isinstance(x, (str, int, float)) for x in sig) else None
-
-
-def _order_of_row(row: dict[str, Any]) -> str | None:
-    """The order a ledger, fence, step or store row is about: its order_id, else its key's."""
-    oid = row.get("order_id")
-    if isinstance(oid, str):
-        return oid
-    key = row.get("key")
-    parts = key.split(":") if isinstance(key, str) else []
-    return parts[1] if len(parts) >= 2 else None
-
-
-def _related(row: dict[str, Any], orders: set[str]) -> bool:
-    return _order_of_row(row) in orders
-
-
-def _order_of_op(op: Op) -> str | None:
-    v = op.value
-    oid = v.get("order_id") if isinstance(v, dict) else None
-    return oid if isinstance(oid, str) else None
 
 
 def _as_history(ops: Sequence[Op]) -> History:

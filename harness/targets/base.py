@@ -20,7 +20,9 @@ target never means editing the runner, the CLI or a checker:
 * ``observe`` (optional) runs beside the clients (the pipeline's metrics
   scraper); ``recover`` (optional) rebuilds what ``seam heal`` needs of the
   adapter from a stored run; ``host_check`` is what an SSH host must have
-  (the pipeline runs target/ with python3; etcd needs none). What a dead run left running is found by the
+  (the pipeline runs target/ with python3; etcd needs none); ``case_files``
+  which node files a regression case keeps and how its rows tie to an
+  anomaly (``harness.regress.evidence``). What a dead run left running is found by the
   daemon helper's pid files, with no declaration (``harness.control.daemon``).
 
 Invariants: ``make`` starts nothing (``Target.setup`` does), and a workload's
@@ -39,6 +41,7 @@ from typing import Any
 from harness.core.options import Option, resolve
 from harness.core.placement import NodeAddr
 from harness.core.protocols import Checker, Client, Remote, Target
+from harness.regress.evidence import NO_FILES, CaseFiles
 from harness.spec import TestSpec
 
 
@@ -146,6 +149,8 @@ class TargetKind:
     binds_source: bool = False
     #: What an SSH host needs besides sshd (the pipeline: python3 >= 3.11); None: nothing.
     host_check: HostCheck | None = None
+    #: Which node files (and rows of them) a regression case of its anomalies keeps.
+    case_files: CaseFiles = NO_FILES
 
     def resolved_options(self, spec: TestSpec) -> dict[str, Any]:
         """Every option of this target for ``spec``: defaults, then ``--target-opt`` parsed;

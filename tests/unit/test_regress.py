@@ -144,6 +144,7 @@ def test_a_pipeline_anomaly_is_written_with_focused_evidence_that_reproduces(tmp
     from checkers.pipeline.effects import EffectsChecker
     from harness.formats import load
     from harness.store import write_results
+    from harness.targets.pipeline.evidence import CASE_FILES
 
     source = read_case(corpus_case("duplicate-effect/refund"))
     run = tmp_path / "orders" / "20260101T000000"
@@ -156,7 +157,7 @@ def test_a_pipeline_anomaly_is_written_with_focused_evidence_that_reproduces(tmp
     history = load(run / "history.jsonl")
     result = compose({"effects": EffectsChecker()}).check(None, history, run)
     test = {**source.header.test, "seed": 11}
-    write_results(run, result, history=history, test=test)
+    write_results(run, result, history=history, test=test, case_files=CASE_FILES)
 
     cases = [read_case(p) for p in sorted((run / "anomalies").glob("*.jsonl"))]
     dup = next(c for c in cases if c.header.fingerprint == "duplicate-effect/refund")
@@ -164,6 +165,26 @@ def test_a_pipeline_anomaly_is_written_with_focused_evidence_that_reproduces(tmp
     assert dup.header.source == {"run": "orders/20260101T000000", "seed": 11, "anomaly": 1}
     assert not any("order-noise" in json.dumps(a.to_json()) for a in dup.artifacts)
     assert all(not str(v).startswith("/") for v in dup.header.test.get("options", {}).values())
+
+
+def test_a_target_that_declares_no_node_files_gets_cases_of_ops_only(tmp_path: Path) -> None:
+    """Capture names no file: without the target's CaseFiles, the same run's case keeps no rows."""
+    from checkers.compose import compose
+    from checkers.pipeline.effects import EffectsChecker
+    from harness.formats import load
+    from harness.store import write_results
+
+    source = read_case(corpus_case("duplicate-effect/refund"))
+    run = tmp_path / "orders" / "20260101T000000"
+    source.materialize(run)
+    (run / "history.jsonl").write_text("".join(json.dumps(op.to_json()) + "\n" for op in source.history))
+    history = load(run / "history.jsonl")
+    write_results(run, compose({"effects": EffectsChecker()}).check(None, history, run), history=history,
+                  test={**source.header.test, "seed": 11})
+
+    dup = next(c for c in (read_case(p) for p in (run / "anomalies").glob("*.jsonl"))
+               if c.header.fingerprint == "duplicate-effect/refund")
+    assert dup.artifacts == [] and dup.header.verified is False  # the ops alone do not show it
 
 
 # ---------------------------------------------------------------------------

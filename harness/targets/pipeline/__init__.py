@@ -23,6 +23,7 @@ from harness.core.placement import NodeAddr
 from harness.core.protocols import Remote, Skewable, Target
 from harness.spec import TestSpec
 from harness.targets.base import HostCheck, MakeContext, TargetKind
+from harness.targets.pipeline.evidence import CASE_FILES
 from harness.targets.pipeline.scenarios import SCENARIOS
 from harness.targets.pipeline.workloads import WORKLOADS
 from target.bugs import KNOWN as BUGS
@@ -80,5 +81,6 @@ TARGET = TargetKind(
     check_spec=check_spec,
     host_check=HostCheck(("python3", "-c", "import sys; assert sys.version_info >= (3, 11)"),
                          "python3 >= 3.11 (each node runs target/ with it)"),
+    case_files=CASE_FILES,
     binds_source=True,  # target/pool.py bind_source: each node sends from its own 127.0.0.x
 )
