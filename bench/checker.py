@@ -1,36 +1,48 @@
-"""Benchmark the linearizability checker. Prints figures; asserts nothing.
+"""Benchmark the linearizability checker against Porcupine, both timed here. Prints figures; asserts nothing.
 
-1. The oracle corpus (../shared/oracle), in this process: parse + check time
-   per file and in total, next to Porcupine's own check times
-   (PORCUPINE_TIMINGS.tsv: GOMAXPROCS=1 medians, parsing excluded).
+Porcupine runs through Seam's Go driver (bench/porcupine), built from a
+local copy of Porcupine's source (``--porcupine-src DIR`` or
+``PORCUPINE_SRC``, a ``git clone https://github.com/anishathalye/porcupine``)
+with Debian's golang-go, and nothing downloaded. It checks the same files as
+Seam, in the same run, with the same models (bench/porcupine/models.go).
+A ratio is printed only when both sides were timed; without Go or the
+source the bench prints Seam's figures and "not measured" where the ratio
+would be, with how to get what is missing. Verdicts of the two sides are
+compared file by file, and every disagreement is printed and counted.
+
+1. The oracle corpus (../shared/oracle), parse + check per file: Seam in
+   this process, Porcupine as the driver reports it (its process start
+   excluded).
 2. The same corpus, whole process: ``seam check`` run once per group of
    files (the etcd logs, the kv logs, the Knossos EDN files per model), so
    interpreter start, imports, parsing, search and the explanations of
-   failures all count. Wall and CPU (user + sys) seconds, and their ratio to
-   Porcupine's recorded check time (no Go here to run it; its start and
-   parse would only add to its side). Then the whole corpus once more as one
-   ``seam check --manifest`` process, each file with the oracle's model and
-   initial state, as a user with a labelled corpus runs it.
-3. Generated histories, each checked by a whole ``seam check`` process, with
-   time, CPU, peak PSS (the process and its workers) and peak RSS:
+   failures all count, next to one driver process on the same files. Wall
+   and CPU (user + sys) seconds of each. Then the whole corpus once more as
+   one ``seam check --manifest`` process, each file with the oracle's model
+   and initial state, next to one driver process on the whole corpus.
+3. Generated histories, each checked by a whole ``seam check`` process and a
+   whole driver process, with time, CPU, peak PSS (the process and its
+   workers) and peak RSS:
    a. 1,000,000-op cas-register, 1,000 keys x 5 processes, values 0-4, 5% crashed;
    b. 1,000,000-op cas-register with unique written values, 1,000 keys x 5
       processes, 5% crashed ops;
    c. 10,000-op single key, 5 processes, unique written values, 5% of the ops
       crashed writes;
    d. kv, 100,000 ops over 1,000 keys x 5 processes, 20% crashed appends.
-   Each should finish under 60 s and 2 GiB.
+   Each should finish under 60 s and 2 GiB. The driver gives up on a file
+   after ``--porcupine-timeout`` seconds (verdict unknown; the ratio is then
+   an upper bound).
 
 Generated histories come from a simulated linearizable object, so they are
 valid: the hard case, where the search must run to the end.
 
-Run: ``.venv/bin/python bench/checker.py [--quick] [--corpus-only] [--only a,b,c,d]``.
+Run: ``.venv/bin/python bench/checker.py [--quick] [--corpus-only] [--only a,b,c,d]
+[--porcupine-src DIR]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import random
@@ -44,11 +56,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench" / "porcupine"))
 ORACLE = REPO.parent / "shared" / "oracle"
 SEAM = [sys.executable, "-m", "harness.cli"]
-#: Porcupine on the 1,000,000-op register history (section 3a), as recorded in
-#: issue 12 (no Go toolchain here to re-run it).
-PORCUPINE_1M_REGISTER_S = 4.3
+
+from driver import NOT_MEASURED, Driver, Run, Verdict, locate, ratio  # noqa: E402
 
 from checkers.linearizable.models import get_model  # noqa: E402
 from checkers.linearizable.partition import check_history  # noqa: E402
@@ -115,18 +127,89 @@ class MemorySampler:
         return total_kib / 1024
 
 
+# --------------------------------------------------------------------------- the Porcupine side
+
+
+VERDICT_WORDS = {True: "linearizable", False: "not-linearizable", None: "unknown"}
+
+
+class Porcupine:
+    """The Porcupine side of one bench run: the driver (or why there is none),
+    and every file where the two checkers' verdicts differ."""
+
+    def __init__(self, driver: Driver | None, how: str, repeat: int):
+        self.driver, self.how, self.repeat = driver, how, max(1, repeat)
+        self.disagreements: list[str] = []
+        self.errors: list[str] = []
+
+    def best(
+        self, rows: list[dict], cwd: Path, repeat: int | None = None, *, memory: bool = False
+    ) -> Run | None:
+        """The driver run ``repeat`` times (default: the bench's) on ``rows``: the
+        fastest wall and CPU, each file's fastest parse + check (the machine is
+        shared; load only adds time) and, with ``memory``, the peak PSS. None
+        without a driver, or when the driver itself failed."""
+        if self.driver is None:
+            return None
+        sampler = MemorySampler if memory else None
+        with tempfile.TemporaryDirectory(prefix="seam-porcupine-") as tmp:
+            runs = [
+                self.driver.check(rows, cwd, Path(tmp), sampler)
+                for _ in range(repeat or self.repeat)
+            ]
+        broken = next((r for r in runs if r.exit_code not in (0, 1)), None)
+        if broken:
+            self.errors.append(f"driver exit {broken.exit_code}: {broken.stderr[-300:]}")
+            return None
+        files: dict[str, Verdict] = {}
+        for run in runs:
+            for v in run.results:
+                old = files.get(v.file)
+                if old is None or v.parse_s + v.check_s < old.parse_s + old.check_s:
+                    files[v.file] = v
+        first = runs[0]
+        return Run(
+            list(files.values()),
+            min(r.wall for r in runs),
+            min(r.cpu for r in runs),
+            first.go,
+            first.gomaxprocs,
+            peak_mib=max(r.peak_mib for r in runs),
+        )
+
+    def compare(self, where: str, file: str, seam: bool | None, theirs: Verdict | None) -> None:
+        """Record a file whose verdicts differ (both decided), or that the driver could not read."""
+        if theirs is None:
+            return
+        if theirs.verdict == "error":
+            self.errors.append(f"{where}: {file}: {theirs.error}")
+            return
+        mine = VERDICT_WORDS[seam]
+        if mine != theirs.verdict and "unknown" not in (mine, theirs.verdict):
+            self.disagreements.append(f"{where}: {file}: Seam {mine}, Porcupine {theirs.verdict}")
+
+    def describe(self, run: Run | None) -> str:
+        if run is None:
+            return f"{NOT_MEASURED} ({self.how})"
+        return f"{run.go}, GOMAXPROCS={run.gomaxprocs}"
+
+
+def driver_rows(entries: list[dict]) -> list[dict]:
+    """Manifest entries as the driver's rows: each file with the oracle's model and initial state."""
+    rows = []
+    for e in entries:
+        row = {"file": e["file"], "format": e["format"], "model": e["model"]}
+        if "initial_state" in e:
+            row["initial"] = initial_state(e)
+        rows.append(row)
+    return rows
+
+
+def _seconds(value: float | None, width: int) -> str:
+    return f"{value:{width}.3f}" if value is not None else f"{'-':>{width}}"
+
+
 # --------------------------------------------------------------------------- 1. oracle corpus
-
-
-def porcupine_times() -> dict[str, float]:
-    path = ORACLE / "PORCUPINE_TIMINGS.tsv"
-    rows = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
-    out: dict[str, float] = {}
-    for row in csv.DictReader(rows, delimiter="\t"):
-        if row["model"] in ("kv(no-partition)",):
-            continue
-        out[row["file"]] = float(row["gmp1_median_s"])
-    return out
 
 
 def initial_state(entry: dict) -> object:
@@ -136,17 +219,25 @@ def initial_state(entry: dict) -> object:
     return initial
 
 
-def bench_corpus(verbose: bool) -> None:
+def decided_entries() -> list[dict]:
+    """The oracle's manifest without the files it gives no verdict for."""
+    return [
+        e for e in json.loads((ORACLE / "MANIFEST.json").read_text()) if e["expected"] != "unknown"
+    ]
+
+
+def bench_corpus(verbose: bool, porc: Porcupine, theirs_run: Run | None) -> str:
+    """Section 1; returns the parse + check ratio of the files both sides checked."""
     manifest = json.loads((ORACLE / "MANIFEST.json").read_text())
-    theirs = porcupine_times()
+    theirs = theirs_run.by_file() if theirs_run else {}
     print("== 1. oracle corpus: parse + check per file (seconds) ==")
     if verbose:
         print(
-            f"{'file':58} {'ops':>5} {'parse':>8} {'check':>8} {'seam':>8} {'porcupine':>10} {'ratio':>7}  verdict"
+            f"{'file':58} {'ops':>5} {'parse':>8} {'check':>8} {'seam':>8} {'porcupine':>10} {'ratio':>12}  verdict"
         )
-    total_parse = total_check = total_theirs = 0.0
+    total_parse = total_check = total_theirs = mine_matched = 0.0
     wrong = 0
-    slowest: list[tuple[float, str, float]] = []
+    slowest: list[tuple[float, str, float | None]] = []
     started = time.perf_counter()
     for entry in manifest:
         path = ORACLE / entry["file"]
@@ -168,24 +259,38 @@ def bench_corpus(verbose: bool) -> None:
         expected = {"linearizable": True, "not-linearizable": False}.get(entry["expected"])
         wrong += result.valid is not expected
         mine = t2 - t0
-        porc = theirs.get(entry["file"], 0.0)
+        v = theirs.get(entry["file"])
+        theirs_s = v.parse_s + v.check_s if v else None
+        porc.compare("1", entry["file"], result.valid, v)
+        if theirs_s is not None:
+            total_theirs += theirs_s
+            mine_matched += mine
         total_parse += t1 - t0
         total_check += t2 - t1
-        total_theirs += porc
-        slowest.append((mine, entry["file"], porc))
+        slowest.append((mine, entry["file"], theirs_s))
         if verbose:
-            ratio = f"{mine / porc:7.1f}" if porc else "      -"
             print(
-                f"{entry['file']:58} {entry['ops']:5} {t1 - t0:8.4f} {t2 - t1:8.4f} {mine:8.4f} {porc:10.6f} {ratio}  {result.valid}"
+                f"{entry['file']:58} {entry['ops']:5} {t1 - t0:8.4f} {t2 - t1:8.4f} {mine:8.4f} "
+                f"{_seconds(theirs_s, 10)} {ratio(mine, theirs_s):>12}  {result.valid}"
             )
     wall = time.perf_counter() - started
-    print("slowest files (seam parse+check vs porcupine check):")
-    for mine, name, porc in sorted(slowest, reverse=True)[:6]:
-        print(f"  {name:58} {mine:8.4f} s  porcupine {porc:8.4f} s")
+    print("slowest files (seam parse+check vs porcupine parse+check):")
+    for mine, name, theirs_s in sorted(slowest, key=lambda row: row[0], reverse=True)[:6]:
+        print(f"  {name:58} {mine:8.4f} s  porcupine {_seconds(theirs_s, 8)} s")
     print(f"files: {len(slowest)}  wrong verdicts: {wrong}")
     print(f"seam total: {wall:.3f} s wall (parse {total_parse:.3f} s + check {total_check:.3f} s)")
-    print(f"porcupine total (check only, GOMAXPROCS=1 medians): {total_theirs:.3f} s")
-    print(f"ratio seam/porcupine: {wall / total_theirs:.2f}")
+    if theirs_run:
+        parse = sum(v.parse_s for v in theirs_run.results)
+        check = sum(v.check_s for v in theirs_run.results)
+        print(
+            f"porcupine total: {total_theirs:.3f} s (parse {parse:.3f} s + check {check:.3f} s, "
+            f"{len(theirs_run.results)} files, fastest of {porc.repeat}; {porc.describe(theirs_run)})"
+        )
+    else:
+        print(f"porcupine: {porc.describe(None)}")
+    measured = ratio(mine_matched, total_theirs if theirs_run else None)
+    print(f"ratio seam/porcupine, parse + check of the same files: {measured}")
+    return measured
 
 
 # --------------------------------------------------------------------------- 2. whole process
@@ -207,9 +312,7 @@ def corpus_groups() -> list[tuple[str, list[str], list[dict]]]:
     (``FORMAT_DEFAULT_MODEL``, with the model's own initial state) needs no
     options, so the etcd logs and the kv logs are checked by one process.
     """
-    manifest = [
-        e for e in json.loads((ORACLE / "MANIFEST.json").read_text()) if e["expected"] != "unknown"
-    ]
+    manifest = decided_entries()
     groups: dict[tuple[str, ...], list[dict]] = {}
     for e in manifest:
         initial = json.dumps(initial_state(e)) if "initial_state" in e else ""
@@ -248,22 +351,25 @@ def _env() -> dict[str, str]:
     return env
 
 
-def bench_whole_process(repeat: int = 3) -> dict[str, float]:
-    """Section 2; returns the CPU ratios to Porcupine: whole corpus and Knossos EDN files.
+def bench_whole_process(repeat: int, porc: Porcupine, corpus_run: Run | None) -> dict[str, str]:
+    """Section 2; returns the headline ratios (whole corpus, Knossos EDN files, one process).
 
-    Each group runs ``repeat`` times and counts its fastest run (wall and CPU
-    apart): the machine is shared, and other load only ever adds time."""
-    theirs = porcupine_times()
+    Each group runs ``repeat`` times on each side and counts its fastest run
+    (wall and CPU apart): the machine is shared, and other load only ever
+    adds time."""
     print(
-        f"== 2. oracle corpus, whole process: one `seam check` per group of files "
-        f"(best of {repeat}) =="
+        f"== 2. oracle corpus, whole process: one `seam check` and one Porcupine driver "
+        f"process per group of files (best of {repeat}) =="
     )
+    print(f"porcupine: {porc.describe(corpus_run) if porc.driver else porc.describe(None)}")
     print(
-        f"{'group':54} {'files':>5} {'wall s':>8} {'cpu s':>8} {'porcupine s':>12} {'cpu ratio':>9}"
-        f" {'peak RSS':>9}  wrong"
+        f"{'group':54} {'files':>5} {'seam wall':>9} {'seam cpu':>9} {'porc wall':>9} {'porc cpu':>9}"
+        f" {'cpu ratio':>12} {'peak RSS':>9}  wrong"
     )
-    total_wall = total_cpu = total_theirs = 0.0
-    edn_cpu = edn_theirs = 0.0
+    total = {"wall": 0.0, "cpu": 0.0}
+    theirs_total: dict[str, float] | None = {"wall": 0.0, "cpu": 0.0}
+    edn_cpu, edn_theirs = 0.0, 0.0
+    edn_measured = porc.driver is not None
     total_wrong = 0
     run_seam(["check", "--help"], ORACLE)  # warm the bytecode cache
     for label, options, entries in corpus_groups():
@@ -276,48 +382,63 @@ def bench_whole_process(repeat: int = 3) -> dict[str, float]:
             print(f"  {label}: the runs gave different verdicts")
         verdicts = _verdicts(done.stdout)
         wrong = sum(verdicts.get(e["file"]) != (e["expected"] == "linearizable") for e in entries)
-        porc = sum(theirs.get(f, 0.0) for f in files)
-        total_wall, total_cpu, total_theirs = (
-            total_wall + wall,
-            total_cpu + cpu,
-            total_theirs + porc,
-        )
+        theirs = porc.best(driver_rows(entries), ORACLE)
+        if theirs:
+            by_file = theirs.by_file()
+            for f in files:
+                porc.compare("2", f, verdicts.get(f), by_file.get(f))
+        total["wall"] += wall
+        total["cpu"] += cpu
+        if theirs_total is not None and theirs:
+            theirs_total["wall"] += theirs.wall
+            theirs_total["cpu"] += theirs.cpu
+        else:
+            theirs_total = None
         if label.startswith("knossos-edn/"):
-            edn_cpu, edn_theirs = edn_cpu + cpu, edn_theirs + porc
+            edn_cpu += cpu
+            edn_theirs += theirs.cpu if theirs else 0.0
+            edn_measured = edn_measured and theirs is not None
         total_wrong += wrong
         # ru_maxrss of the children so far: the largest process yet (KiB on Linux)
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(
-            f"{label:54} {len(files):5} {wall:8.3f} {cpu:8.3f} {porc:12.4f} {cpu / porc:9.2f}"
+            f"{label:54} {len(files):5} {wall:9.3f} {cpu:9.3f} {_seconds(theirs and theirs.wall, 9)}"
+            f" {_seconds(theirs and theirs.cpu, 9)} {ratio(cpu, theirs and theirs.cpu):>12}"
             f" {rss:6.0f} MiB  {wrong}"
         )
     print(
-        f"{'whole corpus':54} {'':5} {total_wall:8.3f} {total_cpu:8.3f} {total_theirs:12.4f} "
-        f"{total_cpu / total_theirs:9.2f}  {'':9} {total_wrong}"
+        f"{'whole corpus':54} {'':5} {total['wall']:9.3f} {total['cpu']:9.3f} "
+        f"{_seconds(theirs_total and theirs_total['wall'], 9)} "
+        f"{_seconds(theirs_total and theirs_total['cpu'], 9)} "
+        f"{ratio(total['cpu'], theirs_total and theirs_total['cpu']):>12}  {'':9} {total_wrong}"
     )
+    by_wall = ratio(total["wall"], theirs_total and theirs_total["wall"])
+    by_cpu = ratio(total["cpu"], theirs_total and theirs_total["cpu"])
+    edn = ratio(edn_cpu, edn_theirs if edn_measured else None)
     print(
-        f"ratio seam/porcupine, whole process: {total_wall / total_theirs:.2f} by wall time, "
-        f"{total_cpu / total_theirs:.2f} by CPU time (wall counts other load on this machine); "
-        f"Knossos EDN files alone: {edn_cpu / edn_theirs:.1f} by CPU time"
+        f"ratio seam/porcupine, whole process: {by_wall} by wall time, {by_cpu} by CPU time "
+        f"(wall counts other load on this machine); Knossos EDN files alone: {edn} by CPU time"
     )
-    one_cpu = bench_one_process(repeat, total_theirs)
+    one_wall, one_cpu = bench_one_process(repeat, porc, corpus_run)
     return {
-        "corpus": total_cpu / total_theirs,
-        "knossos-edn": edn_cpu / edn_theirs,
-        "one-process": one_cpu / total_theirs,
+        "whole corpus per group, CPU seam/porcupine": by_cpu,
+        "whole corpus per group, wall seam/porcupine": by_wall,
+        "Knossos EDN files, CPU seam/porcupine": edn,
+        "whole corpus in one process, CPU seam/porcupine": one_cpu,
+        "whole corpus in one process, wall seam/porcupine": one_wall,
     }
 
 
-def bench_one_process(repeat: int, theirs: float) -> float:
+def bench_one_process(repeat: int, porc: Porcupine, theirs: Run | None) -> tuple[str, str]:
     """The whole corpus as one ``seam check --manifest`` process (each file its model and
-    initial state from the oracle's manifest); returns its best CPU seconds."""
+    initial state from the oracle's manifest), next to one driver process on the same
+    files (``theirs``); returns the wall and CPU ratios."""
     rows = []
-    for _label, _options, entries in corpus_groups():
-        for e in entries:
-            row = {"file": str(ORACLE / e["file"]), "model": e["model"], "expected": e["expected"]}
-            if "initial_state" in e:
-                row["initial"] = initial_state(e)
-            rows.append(row)
+    for e in decided_entries():
+        row = {"file": str(ORACLE / e["file"]), "model": e["model"], "expected": e["expected"]}
+        if "initial_state" in e:
+            row["initial"] = initial_state(e)
+        rows.append(row)
     with tempfile.TemporaryDirectory() as tmp:
         manifest = Path(tmp) / "corpus.json"
         manifest.write_text(json.dumps(rows))
@@ -326,13 +447,19 @@ def bench_one_process(repeat: int, theirs: float) -> float:
     cpu = min(r[2] for r in runs)
     verdicts = _verdicts(runs[0][0].stdout)
     wrong = sum(verdicts.get(r["file"]) != (r["expected"] == "linearizable") for r in rows)
+    if theirs:
+        by_file = theirs.by_file()
+        for r in rows:
+            name = str(Path(r["file"]).relative_to(ORACLE))
+            porc.compare("2, one process", name, verdicts.get(r["file"]), by_file.get(name))
     codes = {r[0].returncode for r in runs}
     print(
-        f"{'whole corpus, one process (--manifest)':54} {len(rows):5} {wall:8.3f} {cpu:8.3f} "
-        f"{theirs:12.4f} {cpu / theirs:9.2f}  {'':9} {wrong}  (exit {', '.join(map(str, codes))}: "
+        f"{'whole corpus, one process (--manifest)':54} {len(rows):5} {wall:9.3f} {cpu:9.3f} "
+        f"{_seconds(theirs and theirs.wall, 9)} {_seconds(theirs and theirs.cpu, 9)} "
+        f"{ratio(cpu, theirs and theirs.cpu):>12}  {'':9} {wrong}  (exit {', '.join(map(str, codes))}: "
         f"0 = every file gave its expected verdict)"
     )
-    return cpu
+    return ratio(wall, theirs and theirs.wall), ratio(cpu, theirs and theirs.cpu)
 
 
 def _verdicts(stdout: str) -> dict[str, bool | None]:
@@ -544,12 +671,14 @@ def bench_generated(
     title: str,
     make: Callable[[Path], dict[str, int]],
     options: list[str],
-    porcupine: float | None,
+    row: dict,
+    porc: Porcupine,
     repeat: int = 1,
-) -> tuple[float, float, float]:
-    """Generate a history, then check it with a whole ``seam check`` process ``repeat`` times.
-
-    Returns (fastest wall seconds, median wall seconds, peak PSS MiB over all runs)."""
+) -> str:
+    """Generate a history, then check it ``repeat`` times with a whole ``seam check``
+    process and with a whole driver process (``row``: the driver's format, model
+    and independent flag). Returns the headline: Seam's fastest wall over
+    Porcupine's, with both sides' seconds and peak PSS."""
     print(f"== {title} ==")
     with tempfile.TemporaryDirectory(prefix="seam-bench-") as tmp:
         path = Path(tmp) / "history.jsonl"
@@ -562,6 +691,7 @@ def bench_generated(
             f"{size:.0f} MiB in {t1 - t0:.1f} s (not counted)"
         )
         runs = [_check_process(path, options) for _ in range(max(1, repeat))]
+        theirs = porc.best([{**row, "file": str(path)}], Path(tmp), max(1, repeat), memory=True)
     walls = sorted(r[0] for r in runs)
     fastest, median = walls[0], walls[len(walls) // 2]
     cpu = min(r[1] for r in runs)
@@ -573,17 +703,38 @@ def bench_generated(
     print(f"exit {code}: {headline.replace(str(path), 'history.jsonl')}")
     if slowest:
         print(f"slowest key: {slowest}")
-    ratio = f"  ({fastest / porcupine:.2f}x Porcupine's {porcupine} s)" if porcupine else ""
     spread = f"fastest of {len(walls)} (median {median:.2f} s), " if len(walls) > 1 else ""
-    print(f"whole process: {fastest:.2f} s wall, {spread}{cpu:.2f} s CPU (with workers){ratio}")
+    print(f"seam whole process: {fastest:.2f} s wall, {spread}{cpu:.2f} s CPU (with workers)")
     print(
-        f"peak memory: {peak:.0f} MiB PSS (process + workers, sampled), "
+        f"seam peak memory: {peak:.0f} MiB PSS (process + workers, sampled), "
         f"largest process peak RSS {rss:.0f} MiB (sampled)"
     )
-    return fastest, median, peak
+    verdict = theirs.results[0] if theirs and theirs.results else None
+    porc.compare(title.split(".")[0], "history.jsonl", _verdicts(stdout).get(str(path)), verdict)
+    if theirs is None or verdict is None:
+        print(f"porcupine: {porc.describe(None)}")
+        print(f"seam/porcupine: {NOT_MEASURED}")
+        return f"{NOT_MEASURED} (seam {fastest:.1f} s fastest of {len(walls)}; peak {peak:.0f} MiB PSS)"
+    finished = verdict.verdict != "unknown"
+    print(
+        f"porcupine whole process: {theirs.wall:.2f} s wall, fastest of {max(1, repeat)}, "
+        f"{theirs.cpu:.2f} s CPU (parse {verdict.parse_s:.2f} s + check {verdict.check_s:.2f} s), "
+        f"{verdict.verdict}{': ' + verdict.error if verdict.error else ''}; "
+        f"peak {theirs.peak_mib:.0f} MiB PSS; {porc.describe(theirs)}"
+    )
+    by_wall = ratio(fastest, theirs.wall, finished=finished)
+    print(
+        f"seam/porcupine: {by_wall} by wall time, {ratio(cpu, theirs.cpu, finished=finished)} by CPU time"
+    )
+    return (
+        f"{by_wall} (seam {fastest:.1f} s fastest of {len(walls)}, median {median:.1f} s, "
+        f"vs Porcupine {theirs.wall:.1f} s; peak {peak:.0f} vs {theirs.peak_mib:.0f} MiB PSS)"
+    )
 
 
-def _check_process(path: Path, options: list[str]) -> tuple[float, float, float, int, str, str, float]:
+def _check_process(
+    path: Path, options: list[str]
+) -> tuple[float, float, float, int, str, str, float]:
     """One ``seam check`` of ``path``: wall s, CPU s (with workers), peak PSS MiB, exit code,
     stdout, stderr, largest process peak RSS MiB."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -629,32 +780,65 @@ def main() -> None:
         "--repeat",
         type=int,
         default=3,
-        help="runs of each section 2 group and of shapes 3a and 3b (the fastest counts; "
-        "wall times on a shared machine vary by a fifth)",
+        help="runs of each section 2 group and of shapes 3a and 3b, on each side (the fastest "
+        "counts; wall times on a shared machine vary by a fifth)",
+    )
+    parser.add_argument(
+        "--porcupine-src",
+        metavar="DIR",
+        help="a clone of github.com/anishathalye/porcupine to build the driver against "
+        "(default: $PORCUPINE_SRC; without it Porcupine is not measured)",
+    )
+    parser.add_argument(
+        "--porcupine-driver", metavar="BINARY", help="a driver built before (skips the Go build)"
+    )
+    parser.add_argument(
+        "--porcupine-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="the driver gives up on a file after S seconds (verdict unknown)",
     )
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
+    driver, how = locate(args.porcupine_src, args.porcupine_driver, args.porcupine_timeout)
+    print(f"porcupine: {how}" if driver else f"porcupine: {NOT_MEASURED}: {how}")
+    porc = Porcupine(driver, how, args.repeat)
     headline: dict[str, str] = {}
     if not args.only or args.corpus_only or args.only == "a,b,c,d":
-        bench_corpus(args.verbose)
-        ratios = bench_whole_process(args.repeat)
-        headline["whole corpus, CPU / Porcupine"] = f"{ratios['corpus']:.2f}x"
-        headline["Knossos EDN files, CPU / Porcupine"] = f"{ratios['knossos-edn']:.1f}x"
-        headline["whole corpus in one process, CPU / Porcupine"] = f"{ratios['one-process']:.2f}x"
-    if args.corpus_only:
-        _print_headline(headline)
-        return
-    scale = 10 if args.quick else 1
+        corpus_run = porc.best(driver_rows(decided_entries()), ORACLE)
+        headline["corpus parse + check, seam/porcupine"] = bench_corpus(
+            args.verbose, porc, corpus_run
+        )
+        headline.update(bench_whole_process(args.repeat, porc, corpus_run))
+    if not args.corpus_only:
+        for name in args.only.split(","):
+            title, make, options, row = generated_shapes(args.quick)[name.strip()]
+            big = name.strip() in ("a", "b")
+            headline[f"{title.split('.')[0]} wall seam/porcupine"] = bench_generated(
+                title, make, options, row, porc, args.repeat if big else 1
+            )
+    _print_headline(headline, porc)
+
+
+Shape = tuple[str, Callable[[Path], dict[str, int]], list[str], dict]
+
+
+def generated_shapes(quick: bool) -> dict[str, Shape]:
+    """Section 3's histories: title, generator, ``seam check`` options, and the driver's row."""
+    scale = 10 if quick else 1
     m = 1_000_000 // scale
     keys = 1000 // scale
-    shapes: dict[str, tuple[str, Callable[[Path], dict[str, int]], list[str], float | None]] = {
+    register = ["--model", "cas-register", "--independent", "-j", "2"]
+    per_key = {"format": "jsonl", "model": "cas-register", "independent": True}
+    return {
         "a": (
             f"3a. {m:,}-op cas-register, {keys} keys x 5 processes, values 0-4, 5% crashed",
             lambda p: simulate(
                 p, ops=m, keys=keys, procs_per_key=5, crash_rate=0.05, seed=1, independent=True
             ),
-            ["--model", "cas-register", "--independent", "-j", "2"],
-            PORCUPINE_1M_REGISTER_S / scale,
+            register,
+            per_key,
         ),
         "b": (
             f"3b. {m:,}-op cas-register, unique values, {keys} keys x 5 processes, 5% crashed",
@@ -668,8 +852,8 @@ def main() -> None:
                 independent=True,
                 unique=True,
             ),
-            ["--model", "cas-register", "--independent", "-j", "2"],
-            PORCUPINE_1M_REGISTER_S / scale,
+            register,
+            per_key,
         ),
         "c": (
             "3c. 10,000-op single key, 5 processes, unique values, 5% of ops crashed writes",
@@ -685,7 +869,7 @@ def main() -> None:
                 crash=("write",),
             ),
             ["--model", "cas-register"],
-            None,
+            {"format": "jsonl", "model": "cas-register"},
         ),
         "d": (
             f"3d. kv, {100_000 // scale:,} ops, {keys} keys x 5 processes, 20% crashed appends",
@@ -693,27 +877,27 @@ def main() -> None:
                 p, ops=100_000 // scale, keys=keys, procs_per_key=5, crash_rate=0.2, seed=4
             ),
             ["--model", "kv", "-j", "2"],
-            None,
+            {"format": "jsonl", "model": "kv"},
         ),
     }
-    for name in args.only.split(","):
-        title, make, options, porcupine = shapes[name.strip()]
-        big = name.strip() in ("a", "b")
-        fastest, median, pss = bench_generated(title, make, options, porcupine, args.repeat if big else 1)
-        if big and porcupine:
-            headline[f"3{name.strip()} register, wall / Porcupine"] = (
-                f"{fastest / porcupine:.2f}x ({fastest:.1f} s fastest of {args.repeat}, median {median:.1f} s, "
-                f"vs {porcupine:g} s; peak {pss:.0f} MiB PSS)"
-            )
-    _print_headline(headline)
 
 
-def _print_headline(headline: dict[str, str]) -> None:
-    """The figures issue 12 sets targets for (<= 1.0x Porcupine), in one place."""
-    if headline:
-        print("== headline ==")
-        for name, value in headline.items():
-            print(f"{name:40} {value}")
+def _print_headline(headline: dict[str, str], porc: Porcupine) -> None:
+    """The figures issue 12 sets targets for (<= 1.0x Porcupine), and every file
+    where the two checkers disagree, in one place."""
+    print("== headline ==")
+    for name, value in headline.items():
+        print(f"{name:48} {value}")
+    if porc.driver is None:
+        print(f"{'porcupine':48} {NOT_MEASURED}: {porc.how}")
+        return
+    print(f"{'verdict disagreements (seam vs porcupine)':48} {len(porc.disagreements)}")
+    for line in porc.disagreements:
+        print(f"  DISAGREE {line}")
+    if porc.errors:
+        print(f"{'files the porcupine driver could not check':48} {len(porc.errors)}")
+        for line in porc.errors:
+            print(f"  ERROR {line}")
 
 
 if __name__ == "__main__":

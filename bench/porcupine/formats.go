@@ -5,9 +5,7 @@ package main
 // data), and Knossos EDN files. Each returns entries in file order.
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -32,82 +30,39 @@ func readEntries(path, format string) ([]entry, error) {
 	return nil, fmt.Errorf("%s: unknown format %q (jsonl, jepsen-etcd-log, porcupine-kv-edn-lines, knossos-edn)", path, format)
 }
 
-type jsonlRow struct {
-	Process json.RawMessage `json:"process"`
-	Type    string          `json:"type"`
-	F       string          `json:"f"`
-	Value   json.RawMessage `json:"value"`
-	Unknown bool            `json:"unknown"`
-}
-
 // readJSONL reads Seam's JSONL: one op per line; null is a real value, and
-// "unknown": true marks an output nobody saw.
+// "unknown": true marks an output nobody saw. A process that is not an
+// integer (the nemesis) is not a client.
 func readJSONL(path string, data []byte) ([]entry, error) {
 	entries := make([]entry, 0, bytes.Count(data, []byte{'\n'})+1)
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 1<<30)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Bytes()
+	for n, line := range bytes.Split(data, []byte{'\n'}) {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		var row jsonlRow
-		if err := json.Unmarshal(line, &row); err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
-		}
-		e := entry{line: n, typ: row.Type, f: row.F, unknown: row.Unknown}
-		if p, err := strconv.ParseInt(string(row.Process), 10, 64); err == nil {
-			e.client, e.process = true, p
-		}
-		v, err := jsonValue(row.Value)
+		e := entry{line: n + 1}
+		r := &jsonReader{s: line}
+		err := r.object(func(key string) error {
+			v, err := r.value()
+			switch key {
+			case "process":
+				e.process, e.client = v.(int64)
+			case "type":
+				e.typ, _ = v.(string)
+			case "f":
+				e.f, _ = v.(string)
+			case "value":
+				e.value = v
+			case "unknown":
+				e.unknown = v == true
+			}
+			return err
+		})
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: value: %v", path, n, err)
+			return nil, fmt.Errorf("%s:%d: %v", path, n+1, err)
 		}
-		e.value = v
 		entries = append(entries, e)
 	}
-	return entries, sc.Err()
-}
-
-// jsonValue decodes a value, with a fast path for the null and integers that
-// most ops carry.
-func jsonValue(raw json.RawMessage) (any, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	if i, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-		return i, nil
-	}
-	var v any
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	return numbers(v), nil
-}
-
-// numbers turns json.Number into int64 where it is an integer, float64 otherwise.
-func numbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
-		}
-		f, _ := x.Float64()
-		return f
-	case []any:
-		for i := range x {
-			x[i] = numbers(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = numbers(x[k])
-		}
-	}
-	return v
+	return entries, nil
 }
 
 // readEtcdLog reads "INFO  jepsen.util - P :type :f value" lines; the value is
