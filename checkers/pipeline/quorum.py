@@ -49,7 +49,7 @@ class Report:
 
 def reported(arts: Artifacts, node: str) -> Report | None:
     """The node's own report: its final metrics.json, else its newest scrape that has one."""
-    final = arts.final_metrics(node)
+    final = arts.final_metrics(node) if arts.path(node, "metrics.json").exists() else None
     found = _settings(final)
     if found is not None:
         return Report(node, *found, source=f"nodes/{node}/metrics.json")
