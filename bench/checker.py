@@ -60,7 +60,7 @@ sys.path.insert(0, str(REPO / "bench" / "porcupine"))
 ORACLE = REPO.parent / "shared" / "oracle"
 SEAM = [sys.executable, "-m", "harness.cli"]
 
-from driver import NOT_MEASURED, Driver, Run, Verdict, locate, ratio  # noqa: E402
+from porcupine_driver import NOT_MEASURED, Driver, Run, Verdict, locate, ratio  # noqa: E402
 
 from checkers.linearizable.models import get_model  # noqa: E402
 from checkers.linearizable.partition import check_history  # noqa: E402
