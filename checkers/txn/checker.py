@@ -61,6 +61,14 @@ class TxnOptions:
         for m in self.consistency_models or ():
             models.canonical(m)
 
+    def to_json(self) -> dict[str, Any]:
+        """The options a regression case needs to check again (not ``transaction_order``,
+        which only code passes, nor the search timeout)."""
+        return {"workload": self.workload,
+                "consistency_models": list(self.consistency_models) if self.consistency_models is not None else None,
+                "anomalies": list(self.anomalies), "linearizable_keys": self.linearizable_keys,
+                "sequential_keys": self.sequential_keys, "wfr_keys": self.wfr_keys}
+
     def prohibited(self) -> frozenset[str]:
         return models.prohibited(self.consistency_models, self.anomalies)
 
@@ -178,7 +186,8 @@ def verdict(analysis: Analysis, options: TxnOptions) -> CheckResult:
         valid = False
     elif reported:
         valid = "unknown"
-    anomalies = [_anomaly(case) for k in reported for case in found[k][:SHOWN_PER_KIND]]
+    recorded = options.to_json()
+    anomalies = [_anomaly(case, recorded) for k in reported for case in found[k][:SHOWN_PER_KIND]]
     stats = dict(analysis.stats)
     stats.update(
         workload=options.workload,
@@ -193,12 +202,15 @@ def verdict(analysis: Analysis, options: TxnOptions) -> CheckResult:
     return CheckResult(valid=valid, anomalies=anomalies, stats=stats, error=error)
 
 
-def _anomaly(case: dict[str, Any]) -> Anomaly:
+def _anomaly(case: dict[str, Any], options: dict[str, Any]) -> Anomaly:
+    """The Anomaly of one case; its details keep the options that found it (``txn_options``),
+    so a regression case re-checks it alone with the same models (harness.regress.txn)."""
     kind = case["kind"]
     summary = case["narrative"].splitlines()[0] if "narrative" in case else explain.summarize(case)
     if "narrative" in case:
         summary += " (ops " + ", ".join(map(str, case["ops"])) + ")"
     details = {k: _plain(v) for k, v in case.items() if k not in ("kind", "ops")}
+    details["txn_options"] = options
     return Anomaly(checker="txn", kind=kind, summary=summary, ops=list(case.get("ops", [])),
                    details=details, fingerprint=kind)
 

@@ -39,6 +39,7 @@ from typing import Any
 from harness.core.op import History, Op
 from harness.core.verdict import Anomaly
 from harness.formats.case import ArtifactRow, CaseHeader
+from harness.regress import txn
 from harness.regress.evidence import NO_FILES, CaseFiles
 
 #: Seconds one results writer spends re-checking file-backed cases before it stops verifying.
@@ -82,6 +83,8 @@ class Capture:
         model = anomaly.details.get("model")
         if anomaly.kind == "nonlinearizable" and isinstance(model, str):
             return self._linearizable(anomaly, header, model)
+        if anomaly.checker == txn.CHECKER:  # the keys' calls, projected: harness.regress.txn
+            return txn.case_parts(self.history, anomaly, header, verify=verify, deadline=self.deadline)
         return self._with_files(anomaly, header)
 
     def _source(self, number: int) -> dict[str, Any]:

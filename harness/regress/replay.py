@@ -94,6 +94,10 @@ def checker_for(header: CaseHeader, *, source: str, timeout: float | None = TIME
         model = get_model(header.model) if header.initial is _UNSET else get_model(header.model, header.initial)
         linear = LinearizableChecker(model, independent=header.independent, timeout=timeout, jobs=jobs)
         return compose({"linearizable": linear})
+    if header.checker == "txn" and isinstance(header.test.get("txn"), dict):
+        from harness.regress.txn import checker as txn_checker  # the options that found it
+
+        return compose({"txn": txn_checker(header.test["txn"])})
     if not header.test.get("workload"):
         raise InputError(f"{source}: a {header.checker} case needs the run's workload in its header "
                          "(test.workload); write cases with `seam test` or `seam check RUN_DIR`")
