@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SYSTEM_PACKAGES := iproute2 iptables openssh-server faketime libfaketime procps chromium etcd-server etcd-client postgresql
+SYSTEM_PACKAGES := iproute2 iptables openssh-server faketime libfaketime procps chromium etcd-server etcd-client postgresql redis-server redis-sentinel
 STAMP := $(VENV)/.installed
 # pytest-xdist workers for `make test`; tests/conftest.py schedules the ones that share
 # loopback addresses or host iptables on one worker. TEST_WORKERS=0 runs serially.

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from checkers.report import cycles, graphs, html, linear, timeline
+from checkers.report import cycles, graphs, html, linear, sets, timeline
 from checkers.report.model import Band, RunData, anomalies_of, fault_colour, pair_ops
 from harness.core.faults import fault_spans
 
@@ -213,6 +213,9 @@ def render_run(run_dir: Path) -> Path:
     out = run_dir / "graphs"
     out.mkdir(exist_ok=True)
     made = graphs.render_all(data, out)
+    drawn = sets.render(data, out / "set.png")  # only for a run with a set checker
+    if drawn is not None:
+        made.append(drawn)
     made.append(timeline.render(data, out / "timeline.html"))
     made.extend(_linear_pages(data, out))
     made.extend(_cycle_pictures(data, out))
