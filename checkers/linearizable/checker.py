@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from checkers.linearizable.models import model_ref
 from harness.core.errors import HistoryError
 from harness.core.op import History
 from harness.core.verdict import Anomaly, CheckResult
@@ -168,7 +169,7 @@ def _stats(
             unknown.append({"key": None if k.key is None else name, "reason": k.result.reason})
         per_key[name] = row
     return {
-        "model": model.name,
+        "model": model_ref(model),
         "independent": by_key,
         "ops": len(history),
         "calls": sum(len(k.calls) for k in linear.keys),

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from checkers.linearizable.models import model_ref
 from checkers.linearizable.shrink import search_subset, shrink
 from checkers.linearizable.witness import Witness, find_witness
 from harness.core.op import INF, UNKNOWN, Call, History, Op
@@ -247,7 +248,7 @@ def explain(
     reduced = precedence_reduction(window)
     must = sorted(reduced.predecessors(failing.id), key=lambda i: by_id[i].ret) if failing else []
     return Explanation(
-        model=getattr(model, "name", str(model)),
+        model=model_ref(model),
         key=key,
         source=history.source,
         independent=independent,

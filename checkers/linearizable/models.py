@@ -430,6 +430,11 @@ class MultiRegister(_Base):
     """
 
     name = "multi-register"
+
+    @staticmethod
+    def initial_from_json(stored: Any) -> Any:
+        """A stored state is a list of [register, value] pairs; the constructor takes a map."""
+        return {str(k): v for k, v in stored} if isinstance(stored, list) else stored
     functions = ("txn",)
 
     def __init__(self, initial: Any = None):
@@ -525,6 +530,11 @@ class Mutex(_Base):
     """
 
     name = "mutex"
+
+    @staticmethod
+    def initial_from_json(stored: Any) -> Any:
+        """A stored state is true (locked) or false; the constructor takes either word."""
+        return ("locked" if stored else "unlocked") if isinstance(stored, bool) else stored
     functions = ("acquire", "release")
 
     def __init__(self, initial: Any = "unlocked"):
@@ -663,25 +673,68 @@ class KV(_Base):
 
 # --------------------------------------------------------------------------- registry
 
-MODELS: dict[str, Callable[..., Any]] = {
-    "register": Register,
-    "cas-register": CasRegister,
-    "multi-register": MultiRegister,
-    "mutex": Mutex,
-    "kv": KV,
-    "etcd-register": EtcdRegister,
-}
+def _discover() -> dict[str, Callable[..., Any]]:
+    """Every model class declared in this module, by its ``name``, found as faults are:
+    a new model is a class here with a ``name`` and ``init``/``step``, nothing else to edit."""
+    found: dict[str, Callable[..., Any]] = {}
+    for value in list(globals().values()):
+        if isinstance(value, type) and issubclass(value, _Base) and value is not _Base and "name" in vars(value):
+            found[value.name] = value
+    return dict(sorted(found.items()))
+
+
+#: The built-in models by name, discovered from the classes above.
+MODELS: dict[str, Callable[..., Any]] = _discover()
 
 _DEFAULT = object()
 
 
-def get_model(name: str, initial: Any = _DEFAULT) -> Model:
-    """The model called ``name``, starting from ``initial`` (each model's default if omitted)."""
+def model_class(name: str) -> Callable[..., Any]:
+    """The factory of a built-in model, or of one from outside Seam named by its module
+    path (``mykv.models:Counter`` or ``mykv.models.Counter``, importable from PYTHONPATH)."""
+    if name in MODELS:
+        return MODELS[name]
+    module, _, attr = name.partition(":") if ":" in name else name.rpartition(".")
+    known = ", ".join(MODELS)
+    if not module or not attr:
+        raise InputError(f"unknown model {name!r}; known models: {known}, or a module path "
+                         "such as mykv.models:Counter")
+    import importlib
+
     try:
-        factory = MODELS[name]
-    except KeyError:
-        known = ", ".join(sorted(MODELS))
-        raise InputError(f"unknown model {name!r}; known models: {known}") from None
+        factory = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise InputError(f"model {name!r}: cannot import it ({e}); the module must be on PYTHONPATH "
+                         f"(built-in models: {known})") from None
+    if not callable(factory) or not all(hasattr(factory, a) for a in ("init", "step", "name")):
+        raise InputError(f"model {name!r} is not a model: it needs name, init() and step(state, call) "
+                         "(see checkers/linearizable/models.py, Model)")
+    return factory
+
+
+def model_ref(model: Any) -> str:
+    """The name ``get_model`` finds ``model`` by again: its ``name`` when that is a built-in
+    of the same class, else its module path (so a case of an outside model re-checks)."""
+    name = str(getattr(model, "name", ""))
+    try:
+        if model_class(name) is type(model):
+            return name
+    except InputError:
+        pass
+    return f"{type(model).__module__}:{type(model).__qualname__}"
+
+
+def initial_argument(name: str, stored: Any) -> Any:
+    """The initial state as ``get_model(name, ...)`` takes it, from the JSON form an
+    explanation stores (``jsonable(model.init())``); the model decodes its own."""
+    decode = getattr(model_class(name), "initial_from_json", None)
+    return decode(stored) if decode is not None else stored
+
+
+def get_model(name: str, initial: Any = _DEFAULT) -> Model:
+    """The model called ``name`` (see ``model_class``), starting from ``initial`` (each
+    model's default if omitted)."""
+    factory = model_class(name)
     if initial is _DEFAULT:
-        return factory()
-    return factory(initial)
+        return factory()  # type: ignore[no-any-return]
+    return factory(initial)  # type: ignore[no-any-return]

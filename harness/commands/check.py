@@ -102,9 +102,10 @@ say "expected": 0 when every file gives it, 1 when one does not, 3 bad input."""
     "-m",
     default=None,
     metavar="M",
-    help="register, cas-register, multi-register, mutex, kv or etcd-register; list-append or "
-    "rw-register for transactions (docs/txn.md). Default: by format (cas-register for jsonl/edn, "
-    "etcd-register for porcupine-etcd, kv for porcupine-kv).",
+    help="register, cas-register, multi-register, mutex, kv or etcd-register, or a model of your "
+    "own by module path (mykv.models:Counter, on PYTHONPATH); list-append or rw-register for "
+    "transactions (docs/txn.md). Default: by format (cas-register for jsonl/edn, etcd-register "
+    "for porcupine-etcd, kv for porcupine-kv).",
 )
 @click.option(
     "--consistency-model",

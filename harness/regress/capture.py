@@ -98,6 +98,8 @@ class Capture:
     def _linearizable(self, anomaly: Anomaly, header: CaseHeader, model: str) -> CaseParts:
         d = anomaly.details
         header.model = model
+        from checkers.linearizable.models import initial_argument
+
         header.initial = initial_argument(model, d.get("initial"))
         header.independent = bool(d.get("independent"))
         shrunk = d.get("shrunk_ops") or []
@@ -267,15 +269,6 @@ def trim_test(test: dict[str, Any]) -> dict[str, Any]:
     if isinstance(nodes, (dict, list)):
         out["nodes"] = sorted(str(n) for n in nodes)
     return out
-
-
-def initial_argument(model: str, initial: Any) -> Any:
-    """The initial state as ``get_model`` takes it, from the JSON form an explanation stores."""
-    if model == "multi-register" and isinstance(initial, list):
-        return {str(k): v for k, v in initial}
-    if model == "mutex" and isinstance(initial, bool):
-        return "locked" if initial else "unlocked"
-    return initial
 
 
 def _dicts(value: Any) -> Iterator[dict[str, Any]]:

@@ -1,7 +1,11 @@
 """Partition and packet loss on a real namespace cluster, with real iptables.
 
 Each test proves the fault acts (connections time out, a share of them fail)
-and then that heal leaves no ``seam`` rule in any node.
+and then that heal leaves no ``seam`` rule in any node. The probe is a
+client that does not bind its source address, like most systems: in a
+namespace every packet leaves from the node's own address, so the rules cut
+it whatever the system under test does (on ``--cluster local`` such a target
+is refused instead: tests/integration/minitarget).
 """
 
 from __future__ import annotations

@@ -33,6 +33,8 @@ from harness.spec import TestSpec
 from harness.targets import MakeContext, TargetKind, Workload, WorkloadKind
 
 NODE_PY = Path(__file__).with_name("node.py")
+#: Its model lives in this folder too: Seam finds it by module path.
+MODEL = f"{__name__}.model:MiniRegister"
 
 
 class MiniTarget(daemon.SignalPause):
@@ -151,7 +153,7 @@ def _checker(spec: TestSpec) -> Checker:
     from checkers.compose import compose
     from checkers.linearizable.checker import LinearizableChecker
 
-    return compose({"linearizable": LinearizableChecker("cas-register", independent=True, timeout=30)})
+    return compose({"linearizable": LinearizableChecker(MODEL, independent=True, timeout=30)})
 
 
 def _register(spec: TestSpec, addrs: Mapping[str, NodeAddr]) -> Workload:
@@ -190,7 +192,7 @@ TARGET = TargetKind(
     summary="an in-memory register per node, over HTTP (Seam's test of a target in one folder)",
     make=_make,
     workloads={"register": WorkloadKind("register", "read/write/cas, one node per key", _register, _checker,
-                                        model="cas-register", independent=True, recovery_time=0.5),
+                                        model=MODEL, independent=True, recovery_time=0.5),
                "endless-check": WorkloadKind("endless-check", "the register, with a checker that never finishes",
                                              _endless, _endless_checker, recovery_time=0.0)},
     default_workload="register",

@@ -59,7 +59,7 @@ def test_seam_test_runs_the_folder_target_with_pauses(tmp_path: Path) -> None:
     assert "verdict: VALID" in r.stdout
     run = (results / "latest").resolve()
     test = json.loads((run / "test.json").read_text())
-    assert test["target"]["name"] == "miniregister" and test["model"] == "cas-register"
+    assert test["target"]["name"] == "miniregister" and test["model"] == f"{MODULE}.model:MiniRegister"
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     faults = {h["f"] for h in history if h["process"] == "nemesis" and h["type"] == "invoke"}
     assert {"start-pause"} <= faults
@@ -67,6 +67,11 @@ def test_seam_test_runs_the_folder_target_with_pauses(tmp_path: Path) -> None:
     assert len(ok) > 50
     assert json.loads((run / "results.json").read_text())["valid"] is True
     assert (run / "report.html").exists()
+    # A re-check of the stored run finds the model outside Seam's tree by its path again.
+    again = subprocess.run([sys.executable, "-m", "harness.cli", "check", str(run)], cwd=REPO, env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f'"{MODULE}.model:MiniRegister"' in (run / "results.json").read_text()
     # The nodes' run directories and processes are gone.
     for info in test["nodes"].values():
         assert not Path(info["workdir"]).exists()
