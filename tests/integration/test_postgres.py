@@ -120,6 +120,30 @@ def test_kill_pause_and_restart_really_happen_and_committed_data_survives(server
     server.wait_ready(["n1"])
 
 
+def test_another_runs_server_on_our_port_is_not_taken_for_ours(server: PostgresTarget) -> None:
+    """A second run whose server cannot bind (the first holds the address and port, as
+    happens when another run took the port while this one's server was down): its start
+    fails, naming the reason, instead of its clients running in the first run's database."""
+    a = server.addrs["n1"]
+    root = tempfile.mkdtemp(prefix="seam-pgtest-")
+    os.chmod(root, 0o755)
+    addrs = {"n1": NodeAddr("n1", a.address, a.host, a.port, f"{root}/n1")}
+    other = PostgresTarget(LocalRemote(), addrs, ready_timeout=20)
+    try:
+        with pytest.raises(TargetError, match="not this run's|exited during start-up"):
+            other.setup(None, "n1")
+            other.wait_ready()
+        done = PostgresClient(addrs, primary="n1", isolation="serializable").open(None, "n1").invoke(
+            None, txn(0, ["append", 1, 99]))
+        assert done.type == "fail" and "not this run's" in done.extra["error"]
+    finally:
+        other.stop_all()
+        other.teardown(None, "n1")
+        shutil.rmtree(root, ignore_errors=True)
+    assert PostgresClient(server.addrs, primary="n1", isolation="serializable").open(None, "n1").invoke(
+        None, txn(0, ["r", 1, None])).type == "ok"  # the first server is untouched
+
+
 class Barrier:
     """Wraps a connection: the first UPDATE waits until both transactions have read."""
 

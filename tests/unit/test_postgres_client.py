@@ -192,3 +192,42 @@ def test_a_serial_database_gives_a_history_the_checker_finds_serializable() -> N
                                value=done.value)]
     result = TxnChecker(TxnOptions("list-append", consistency_models=("strict-serializable",))).check(None, history, None)
     assert result.valid is True, result.anomalies[:1]
+
+
+class Marked:
+    """A connection whose server names a data directory (the adapter's MARKER setting)."""
+
+    def __init__(self, data_dir: str | None) -> None:
+        self.data_dir, self.closed, self.sent = data_dir, False, []
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Cursor:
+        self.sent.append(sql)
+        return Cursor([(self.data_dir,)])
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("theirs", ["/tmp/seam-other/n1/data", None])
+def test_a_server_of_another_run_on_our_port_is_refused_and_closed(monkeypatch: pytest.MonkeyPatch,
+                                                                  theirs: str | None) -> None:
+    """Another run took the port while ours was down: its server must not get our transactions."""
+    from harness.targets.postgres import client as module
+
+    conn = Marked(theirs)
+    monkeypatch.setattr(psycopg, "connect", lambda **_: conn)
+    with pytest.raises(module.NotOurServer, match="not this run's"):
+        module.connect(ADDRS["n1"], timeout=1.0)
+    assert conn.closed and conn.sent == ["SELECT current_setting('seam.data_dir', true)"]
+    done = PostgresClient(dict(ADDRS), primary="n1", isolation="serializable").open(None, "n1").invoke(
+        None, txn(["append", 1, 5]))
+    assert done.type == "fail" and "NotOurServer" in done.extra["error"]
+    assert not any(s.startswith("BEGIN") for s in conn.sent)  # no transaction was sent
+
+
+def test_our_own_server_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.targets.postgres import client as module
+
+    conn = Marked(ADDRS["n1"].data_dir)
+    monkeypatch.setattr(psycopg, "connect", lambda **_: conn)
+    assert module.connect(ADDRS["n1"], timeout=1.0) is conn and not conn.closed

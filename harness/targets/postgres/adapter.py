@@ -50,6 +50,9 @@ DEBIAN_BINDIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/
 USER = "postgres"
 #: The superuser and database the clients use.
 DBUSER, DBNAME = "postgres", "postgres"
+#: A setting of our own on each postmaster's command line: its data directory, so a client
+#: can tell this run's server from another's on the same address and port (client.connect).
+MARKER = "seam.data_dir"
 #: What the postmaster is told on its command line (besides directory, address and port).
 SETTINGS = (
     "unix_socket_directories=",
@@ -123,7 +126,7 @@ class PostgresTarget(daemon.SignalPause):
     def daemon(self, node: str) -> daemon.Daemon:
         a = self._addr(node)
         argv = (*self.as_user(node), f"{self.bindir(node)}/postgres", "-D", a.data_dir,
-                "-p", str(a.port), "-c", f"listen_addresses={a.host}",
+                "-p", str(a.port), "-c", f"listen_addresses={a.host}", "-c", f"{MARKER}={a.data_dir}",
                 *(x for s in SETTINGS for x in ("-c", s)))
         return daemon.Daemon(node, argv, f"{a.workdir}/postgres.pid", a.stdout_log, cwd=a.workdir,
                              marker=a.data_dir)

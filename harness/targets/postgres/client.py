@@ -16,7 +16,8 @@ Every op is one transaction at the run's isolation level
   was sent (the server rolls back a transaction whose connection is gone), a
   serialization failure or deadlock (SQLSTATE class 40 but 40003, completion
   unknown) at any point, a COMMIT
-  that answered ``ROLLBACK``, or no connection at all;
+  that answered ``ROLLBACK``, no connection at all, or a connection to a server
+  that is not this run's (``ours``);
 * ``info``: the connection broke, or anything else went wrong, while COMMIT
   was in flight: it may or may not have committed.
 
@@ -33,18 +34,48 @@ from typing import Any
 from harness.core.errors import TargetError
 from harness.core.op import Op
 from harness.core.placement import NodeAddr
-from harness.targets.postgres.adapter import DBNAME, DBUSER, table
+from harness.targets.postgres.adapter import DBNAME, DBUSER, MARKER, table
 
 #: --target-opt isolation -> the SQL words.
 LEVELS = {"serializable": "SERIALIZABLE", "repeatable-read": "REPEATABLE READ", "read-committed": "READ COMMITTED"}
 
 
 def connect(a: NodeAddr, *, timeout: float) -> Any:
-    """An autocommit psycopg connection to the server on ``a`` (we send BEGIN ourselves)."""
+    """An autocommit psycopg connection to the server on ``a`` (we send BEGIN ourselves),
+    once it has shown it is this node's server (``ours``)."""
     import psycopg
 
-    return psycopg.connect(host=a.address, port=a.port, user=DBUSER, dbname=DBNAME, autocommit=True,
+    conn = psycopg.connect(host=a.address, port=a.port, user=DBUSER, dbname=DBNAME, autocommit=True,
                            connect_timeout=max(1, round(timeout)), application_name="seam")
+    try:
+        ours(conn, a)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class NotOurServer(Exception):
+    """The server on a node's address and port belongs to another run (see ``ours``)."""
+
+
+def ours(conn: Any, a: NodeAddr) -> None:
+    """NotOurServer unless the server on the connection runs ``a``'s data directory.
+
+    An address and port name a server only while it listens: when this run's
+    server is down (a kill, a slow restart), another run can take the port,
+    and this run's restart then fails to bind. Without this check the clients
+    would run their transactions in the other run's database, and its appends
+    would look like garbage and aborted reads here (and ours there). Each
+    postmaster carries its data directory as a setting of ours (``MARKER``).
+    """
+    row = conn.execute(f"SELECT current_setting('{MARKER}', true)").fetchone()
+    found = row[0] if row else None
+    if found != a.data_dir:
+        raise NotOurServer(f"{a.name}: the PostgreSQL server at {a.address}:{a.port} is not this run's "
+                           f"(it serves {found or 'a data directory it does not name'}, this run's is "
+                           f"{a.data_dir}): another run took the port while this one's server was down; "
+                           "give each run its own ports (--base-port)")
 
 
 def create_tables(conn: Any, tables: int) -> None:
@@ -102,7 +133,7 @@ class PostgresClient:
         try:
             if self.conn is None or self.conn.closed:
                 self.conn = self._connect(self.addrs[self.primary], timeout=self.timeout)
-        except (psycopg.Error, OSError) as e:
+        except (psycopg.Error, OSError, NotOurServer) as e:  # no transaction was sent
             self.close()
             return self._done(op, "fail", op.value, f"connect: {type(e).__name__}: {e}")
         try:
