@@ -107,6 +107,17 @@ ETCD_ROWS: dict[str, dict[str, Any]] = {
     "reads=serializable": {"opts": ["reads=serializable"], "nemesis": ["partition"], "expect": "nonlinearizable"},
 }
 GOAL_ETCD = 0.90
+#: Redis with Sentinel (issue 20): Jepsen 2013. The primary and one replica cut off from the
+#: majority lose acknowledged writes after the failover (lost-write in >= 90%); one primary with no
+#: Sentinel, fsync on every write, under pause and kill loses nothing (0 false alarms); WAIT 2 with
+#: min-replicas-to-write 1 is measured (lost and unavailable adds per run), not held to a goal.
+REDIS_ROWS: dict[str, dict[str, Any]] = {
+    "primary-isolated": {"opts": [], "scenario": "primary-isolated", "nemesis": [], "expect": "lost-write"},
+    "failover=none": {"opts": ["failover=none", "appendfsync=always"], "scenario": None,
+                      "nemesis": ["pause", "kill"], "expect": None},
+    "wait=2": {"opts": ["wait=2", "min-replicas-to-write=1"], "scenario": "primary-isolated", "nemesis": [],
+               "expect": "lost-write", "measure": True},
+}
 WORKLOADS = ("register", "orders")
 MIX = ("partition", "pause", "kill", "clock", "loss", "lost-response")
 MIX_CONCURRENCY = 2
@@ -267,6 +278,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         "reads=serializable under partition: nonlinearizable in >= 90%%) (default: %(default)s)")
     p.add_argument("--etcd-time-limit", type=float, default=60.0, metavar="S",
                    help="main phase of the etcd runs (default: %(default)g)")
+    p.add_argument("--redis", type=int, default=0, metavar="N",
+                   help="runs of each redis row (primary-isolated: lost-write in >= 90%%; failover=none under "
+                        "pause,kill: 0 false alarms; wait=2: measured) (default: %(default)s)")
+    p.add_argument("--redis-rows", default=",".join(REDIS_ROWS), metavar="ROW,...",
+                   help="which redis rows (default: %(default)s)")
+    p.add_argument("--redis-time-limit", type=float, default=60.0, metavar="S",
+                   help="main phase of the redis runs (default: %(default)g)")
+    p.add_argument("--cluster-prefix", default=None, metavar="P",
+                   help="passed to every `seam test` on netns (default: seam's own)")
+    p.add_argument("--subnet", default=None, metavar="CIDR", help="passed to every `seam test` on netns")
     p.add_argument("--json", default=None, metavar="FILE", help="write every run's row here (rewritten after each run)")
     p.add_argument("--cluster", choices=("local", "netns"), default=None,
                    help="default: netns when root and `ip` exists, else local")
@@ -278,7 +299,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="keep every run's results under DIR (default: a temporary directory, removed at the end)")
     p.add_argument("--keep", action="store_true", help="keep the temporary results directory and print its path")
     args = p.parse_args(argv)
-    for name in ("seeds", "mix_seeds", "clean", "etcd"):
+    for name in ("seeds", "mix_seeds", "clean", "etcd", "redis"):
         if getattr(args, name) < 0:
             p.error(f"--{name.replace('_', '-')} must be >= 0")
     if args.time_limit <= 0:
@@ -328,6 +349,12 @@ def _plan(args: argparse.Namespace, flags: list[str], mixes: dict[str, list[str]
             yield Run("etcd", "register", None if row["expect"] is None else label, None, list(row["nemesis"]),
                       next(seed), args.etcd_time_limit, target="etcd", target_opts=list(row["opts"]),
                       expect=row["expect"], nemesis_concurrency=1)
+    for _ in range(args.redis):
+        for label, row in REDIS_ROWS.items():
+            if label in args.redis_rows.split(","):
+                yield Run("redis", "set", None if row["expect"] is None else label, row["scenario"],
+                          list(row["nemesis"]), next(seed), args.redis_time_limit, target="redis",
+                          target_opts=list(row["opts"]), expect=row["expect"], nemesis_concurrency=1)
     if not args.skip_clean:
         for workload in WORKLOADS:
             if any(ZOO[f][0] == workload for f in flags):
@@ -348,6 +375,10 @@ def _argv(run: Run, args: argparse.Namespace, cluster: str, results: Path) -> li
         argv += ["--target-opt", opt]
     if args.base_port is not None:
         argv += ["--base-port", str(args.base_port)]
+    if args.cluster_prefix and cluster == "netns":
+        argv += ["--cluster-prefix", args.cluster_prefix]
+    if args.subnet and cluster == "netns":
+        argv += ["--subnet", args.subnet]
     if run.time_limit:
         argv += ["--time-limit", f"{run.time_limit:g}"]
     if run.flag and run.target == "pipeline":
@@ -567,6 +598,8 @@ def _report(console: Console, done: list[Run], flags: list[str], mixes: dict[str
 
     if args.etcd:
         verdicts.setdefault("etcd", []).extend(_etcd_table(console, done))
+    if args.redis:
+        verdicts.setdefault("redis", []).extend(_redis_table(console, done))
 
     failures = [r for r in done if r.failed]
     if failures:
@@ -575,7 +608,7 @@ def _report(console: Console, done: list[Run], flags: list[str], mixes: dict[str
             print(f"  {count} x {why}", flush=True)
     summary = []
     for mode, label in (("scenario", "scenario >= 95%"), ("mix", "mix >= 80%"), ("clean", "0 false alarms"),
-                        ("etcd", "etcd rows")):
+                        ("etcd", "etcd rows"), ("redis", "redis rows")):
         got = verdicts.get(mode, [])
         if got:
             summary.append(f"{label}: {'met' if all(got) else 'not met'} ({sum(got)}/{len(got)})")
@@ -638,3 +671,44 @@ def _write_json(path: str, done: list[Run], cluster: str, mixes: dict[str, list[
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _redis_table(console: Console, done: list[Run]) -> list[bool]:
+    """Redis's rows, and per run what the set checker counted (acknowledged, lost, unknown) and
+    the failover it named, read back from each run's results.json."""
+    table = Table(title="Real systems: Redis with Sentinel (Jepsen 2013: acknowledged writes lost after a "
+                        "failover; none without one)")
+    for col in ("row", "faults", "runs", "result", "per run: seed acked/lost, unknown adds; failover", "s/run"):
+        table.add_column(col, justify="right" if col in ("runs", "s/run") else "left")
+    verdicts = []
+    for label, row in REDIS_ROWS.items():
+        runs = [r for r in done if r.target == "redis" and r.target_opts == row["opts"]]
+        if not runs:
+            continue
+        if row["expect"] is None:
+            alarms = [r for r in runs if not r.failed and r.false_alarm]
+            goal = _clean_goal(runs, alarms)
+            result = f"{len(alarms)} false alarms in {len(runs)}: {goal}" + "".join(
+                f"; seed {r.seed}: {r.alarm_reason}" for r in alarms)
+        else:
+            rate, goal = _rate(runs, GOAL_ETCD)
+            result = f"{row['expect']} in {rate}" + (" (measured)" if row.get("measure") else
+                                                      f" (goal >= {GOAL_ETCD:.0%}): {goal}")
+        if not row.get("measure"):
+            verdicts.append(goal == "met")
+        table.add_row(label, row["scenario"] or ",".join(row["nemesis"]), str(len(runs)), result,
+                      "\n".join(_redis_counts(r) for r in runs), _seconds(runs))
+    console.print(table)
+    return verdicts
+
+
+def _redis_counts(run: Run) -> str:
+    try:
+        data = json.loads((Path(run.results) / "results.json").read_text())
+    except (OSError, ValueError):
+        return f"{run.seed}: no results"
+    checkers = data.get("checkers") or {}
+    s = (checkers.get("set") or {}).get("stats") or {}
+    f = (checkers.get("failover") or {}).get("stats") or {}
+    return (f"{run.seed}: {s.get('acknowledged', '?')}/{s.get('lost_acknowledged', '?')}, "
+            f"{s.get('info', '?')} of {s.get('attempted', '?')} unknown; {f.get('first', '-')}")
