@@ -114,7 +114,9 @@ GOAL_ETCD = 0.90
 REDIS_ROWS: dict[str, dict[str, Any]] = {
     "primary-isolated": {"opts": [], "scenario": "primary-isolated", "nemesis": [], "expect": "lost-write"},
     "failover=none": {"opts": ["failover=none", "appendfsync=always"], "scenario": None,
-                      "nemesis": ["pause", "kill"], "expect": None},
+                      "nemesis": ["pause", "kill"], "expect": None,
+                      # half the faults aimed at the primary: a control that never hit it would prove little
+                      "nemesis_opts": ["pause.target=any", "kill.target=any"]},
     "wait=2": {"opts": ["wait=2", "min-replicas-to-write=1"], "scenario": "primary-isolated", "nemesis": [],
                "expect": "lost-write", "measure": True},
 }
@@ -150,6 +152,7 @@ class Run:
     target_opts: list[str] = field(default_factory=list)
     expect: str | None = None  # the expected kind of a real-system row (pipeline rows: from ZOO)
     nemesis_concurrency: int = MIX_CONCURRENCY
+    nemesis_opts: list[str] = field(default_factory=list)  # --nemesis-opt FAULT.NAME=V of a real-system row
     argv: list[str] = field(default_factory=list)
     exit_code: int | None = None
     valid: Any = None
@@ -354,7 +357,8 @@ def _plan(args: argparse.Namespace, flags: list[str], mixes: dict[str, list[str]
             if label in args.redis_rows.split(","):
                 yield Run("redis", "set", None if row["expect"] is None else label, row["scenario"],
                           list(row["nemesis"]), next(seed), args.redis_time_limit, target="redis",
-                          target_opts=list(row["opts"]), expect=row["expect"], nemesis_concurrency=1)
+                          target_opts=list(row["opts"]), expect=row["expect"], nemesis_concurrency=1,
+                          nemesis_opts=list(row.get("nemesis_opts", [])))
     if not args.skip_clean:
         for workload in WORKLOADS:
             if any(ZOO[f][0] == workload for f in flags):
@@ -387,6 +391,8 @@ def _argv(run: Run, args: argparse.Namespace, cluster: str, results: Path) -> li
         argv += ["--scenario", run.scenario]  # the scenario brings its own faults and defaults
     else:
         argv += ["--nemesis", ",".join(run.nemesis), "--nemesis-concurrency", str(run.nemesis_concurrency)]
+        for opt in run.nemesis_opts:
+            argv += ["--nemesis-opt", opt]
     return argv
 
 

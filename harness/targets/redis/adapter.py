@@ -62,8 +62,9 @@ def quorum(nodes: int) -> int:
     return nodes // 2 + 1
 
 
-class RedisTarget:
-    """Target + Killable + Pausable + HasLeader + HasRoles + HasRoleHolders + WaitsReady + StopsAll + HasLogs."""
+class RedisTarget(daemon.SignalPause):
+    """Target + Killable + Pausable (SIGSTOP/SIGCONT of ``pids``) + HasLeader + HasRoles + HasRoleHolders
+    + WaitsReady + StopsAll + HasLogs."""
 
     def __init__(self, remote: Remote, addrs: dict[str, NodeAddr], settings: Settings | None = None, *,
                  ready_timeout: float = 60.0):
