@@ -11,18 +11,21 @@ is read off the output.
 
     .venv/bin/python bench/elle.py                  # 10k, 100k and 1M transactions
     .venv/bin/python bench/elle.py --sizes 10000,100000
+    .venv/bin/python bench/elle.py --sizes 1000000 --profile /tmp/elle.prof   # where the time goes
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import multiprocessing
 import random
 import resource
 import sys
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -74,34 +77,85 @@ def generate(n: int, *, concurrency: int = 10, keys: int = 10, max_writes: int =
     return History(ops, source=f"<generated {n}>")
 
 
-def measure(n: int) -> tuple[float, float, float, str]:
-    """(generate s, check s, peak MiB while checking, verdict) for ``n`` transactions."""
+def measure(n: int, *, traced: bool = False) -> tuple[float, float, float, str]:
+    """(generate s, check s, peak MiB while checking, verdict) for ``n`` transactions.
+
+    Peak memory is the growth of the process's peak RSS over the check (each size runs
+    in its own process, see ``main``); with ``traced`` it is tracemalloc's peak in a
+    second check instead (exact, but tracemalloc makes allocation three times slower)."""
     t0 = time.perf_counter()
     history = generate(n)
     t1 = time.perf_counter()
     gc.collect()
     checker = TxnChecker(TxnOptions(workload="list-append"))
+    before = _rss_now_mib()
     t2 = time.perf_counter()
     result = checker.check(None, history, None)
     t3 = time.perf_counter()
-    # Memory in a second check: tracemalloc slows allocation down threefold.
-    tracemalloc.start()
-    checker.check(None, history, None)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return t1 - t0, t3 - t2, peak / 2**20, f"{result.valid} {result.stats.get('edges')} edges"
+    peak = _peak_rss_mib() - before
+    if traced:
+        tracemalloc.start()
+        checker.check(None, history, None)
+        _, traced_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        peak = traced_peak / 2**20
+    return t1 - t0, t3 - t2, peak, f"{result.valid} {result.stats.get('edges')} edges"
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_now_mib() -> float:
+    """The resident set now (the peak so far would hide the check's own growth)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return _peak_rss_mib()
+
+
+def _one(n: int, traced: bool, out: Any) -> None:
+    out.send(measure(n, traced=traced))
+    out.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--tracemalloc", action="store_true",
+                        help="peak memory from tracemalloc in a second check (slow), not from RSS")
+    parser.add_argument("--profile", metavar="FILE", default="",
+                        help="cProfile the check of the last size into FILE (pstats), in this process")
     args = parser.parse_args()
-    print("check s: wall time of one check; peak MiB: what the check allocates beyond the history")
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.profile:
+        _profile(sizes[-1], args.profile)
+        return
+    how = "tracemalloc's peak in a second check" if args.tracemalloc else "growth of peak RSS over the check"
+    print(f"check s: wall time of one check; peak MiB: {how}; each size in its own process")
     print(f"{'txns':>9} {'generate s':>11} {'check s':>8} {'peak MiB':>9}  verdict")
-    for n in (int(s) for s in args.sizes.split(",")):
-        gen, check, peak, verdict = measure(n)
+    ctx = multiprocessing.get_context("fork")
+    for n in sizes:
+        receive, send = ctx.Pipe(duplex=False)
+        child = ctx.Process(target=_one, args=(n, args.tracemalloc, send))
+        child.start()
+        gen, check, peak, verdict = receive.recv()
+        child.join()
         print(f"{n:>9} {gen:>11.2f} {check:>8.2f} {peak:>9.0f}  {verdict}", flush=True)
-    print(f"max RSS of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+def _profile(n: int, path: str) -> None:
+    """Where the check's time goes: the top functions by cumulative and by own time."""
+    import cProfile
+    import pstats
+
+    history = generate(n)
+    checker = TxnChecker(TxnOptions(workload="list-append"))
+    cProfile.runctx("checker.check(None, history, None)", globals(), {"checker": checker, "history": history},
+                    path)
+    stats = pstats.Stats(path)
+    stats.sort_stats("cumulative").print_stats(25)
+    stats.sort_stats("tottime").print_stats(15)
 
 
 if __name__ == "__main__":
