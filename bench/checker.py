@@ -715,7 +715,7 @@ def bench_generated(
         print(f"porcupine: {porc.describe(None)}")
         print(f"seam/porcupine: {NOT_MEASURED}")
         return f"{NOT_MEASURED} (seam {fastest:.1f} s fastest of {len(walls)}; peak {peak:.0f} MiB PSS)"
-    finished = verdict.verdict != "unknown"
+    finished = verdict.verdict != "unknown"  # else its seconds are a lower bound
     print(
         f"porcupine whole process: {theirs.wall:.2f} s wall, fastest of {max(1, repeat)}, "
         f"{theirs.cpu:.2f} s CPU (parse {verdict.parse_s:.2f} s + check {verdict.check_s:.2f} s), "

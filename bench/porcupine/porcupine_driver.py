@@ -135,7 +135,7 @@ def ratio(seam_s: float | None, porcupine: float | None, *, finished: bool = Tru
     if seam_s is None or porcupine is None or porcupine <= 0:
         return NOT_MEASURED
     if not finished:
-        return f"< {seam_s / porcupine:.2f}x (Porcupine gave up after {porcupine:.0f} s)"
+        return f"< {seam_s / porcupine:.2f}x (Porcupine gave up)"
     return f"{seam_s / porcupine:.2f}x"
 
 
