@@ -58,9 +58,8 @@ GRAPH_CAPTIONS = {
     "rate.png": "Completions per second by operation and outcome; shaded bands are faults.",
     "signals.png": "The seam signals scraped from every node once a second; dashed: the signals checker's threshold.",
     "retries.png": "Retry traffic against first attempts across the cluster, and retries per first attempt.",
-    "set.png": "Every element added to a set, at the time its add began; red: lost (the line runs from its "
-    "acknowledgement to the read from which it was gone for good); below, how long after its "
-    "acknowledgement each element was first seen.",
+    "set.png": "Every element added to a set, at the time its add began, coloured by what became of it "
+    "(red: lost); below, how long after its acknowledgement each element was first seen.",
 }
 
 #: Anomalies of one fingerprint shown in full; the rest of the group are one line each.

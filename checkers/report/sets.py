@@ -4,9 +4,9 @@ Reads only the set checker's ``points`` (``checkers.set_full``: per element
 its add's invoke and completion, when it was first seen, since when it was
 missing, its outcome), never the history again. The top panel puts each
 element at the time its add began (x) against its number (y, which grows
-with time, so the adds form a rising band); a lost element is a red line
-from its acknowledgement to the moment it went missing for good, then a red
-cross. The bottom panel is the latency-to-visibility histogram: how long
+with time, so the adds form a rising band), coloured by what became of it:
+a lost element is a larger red dot, so a fault that lost writes shows as a
+red stretch of the band inside its shaded interval. The bottom panel is the latency-to-visibility histogram: how long
 after its acknowledgement each element was first seen.
 """
 
@@ -60,8 +60,6 @@ def render(data: RunData, path: Path) -> Path | None:
         lost = outcome == "lost"
         top.scatter([r[1] for r in mine], [_y(r[0]) for r in mine], s=14 if lost else 4, color=colour,
                     label=f"{label} ({len(mine)})", lw=0, zorder=3 if lost else 2, rasterized=True)
-        if lost:
-            _lost_lines(top, mine, colour)
     top.set_xlim(0, horizon)
     top.set_xlabel("time since the run began (s): when the add was invoked")
     top.set_ylabel("element")
@@ -74,16 +72,6 @@ def render(data: RunData, path: Path) -> Path | None:
 
 def _y(element: Any) -> float:
     return float(element) if isinstance(element, (int, float)) else 0.0
-
-
-def _lost_lines(ax: Any, rows: list[list[Any]], colour: str) -> None:
-    """From acknowledgement (or first sighting) to the read from which it was missing for good."""
-    for r in rows:
-        start = r[2] if isinstance(r[2], (int, float)) else r[3]
-        end = r[4]
-        if isinstance(start, (int, float)) and isinstance(end, (int, float)):
-            ax.plot([start, end], [_y(r[0])] * 2, color=colour, lw=0.6, alpha=0.5, zorder=2)
-            ax.scatter([end], [_y(r[0])], marker="x", s=10, color=colour, lw=0.8, zorder=3)
 
 
 def _visibility(ax: Any, rows: list[list[Any]]) -> None:
