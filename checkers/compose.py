@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.core.errors import InputError
 from harness.core.op import History
+from harness.core.protocols import Test
 from harness.core.verdict import UNKNOWN_VERDICT, CheckResult, merge_valid
 
 if TYPE_CHECKING:  # annotations only: `seam check` need not load every protocol
@@ -31,7 +32,7 @@ log = logging.getLogger("seam.check")
 
 
 def check_safe(
-    checker: Checker, test: Any, history: History, artifacts: Path | None
+    checker: Checker, test: Test | None, history: History, artifacts: Path | None
 ) -> CheckResult:
     """``checker.check(...)``, with any exception but bad input turned into ``unknown``."""
     try:
@@ -54,7 +55,7 @@ class Composed:
     def __init__(self, checkers: Mapping[str, Checker]):
         self.checkers = dict(checkers)
 
-    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+    def check(self, test: Test | None, history: History, artifacts: Path | None) -> CheckResult:
         results = {name: self._timed(name, c, test, history, artifacts) for name, c in self.checkers.items()}
         return CheckResult(
             valid=merge_valid([r.valid for r in results.values()]),
@@ -74,7 +75,7 @@ class Composed:
         return entry
 
     @staticmethod
-    def _timed(name: str, checker: Checker, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+    def _timed(name: str, checker: Checker, test: Test | None, history: History, artifacts: Path | None) -> CheckResult:
         t0 = time.monotonic()
         log.info("checker %s: started", name)
         result = check_safe(checker, test, history, artifacts)

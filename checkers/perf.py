@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.op import History
+from harness.core.protocols import Test
 from harness.core.verdict import CheckResult
 
 NAME = "perf"
@@ -27,7 +28,7 @@ class PerfChecker:
     def __init__(self, max_points: int = 20_000):
         self.max_points = max_points
 
-    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+    def check(self, test: Test | None, history: History, artifacts: Path | None) -> CheckResult:
         import numpy as np
 
         from harness.core.faults import fault_spans

@@ -31,6 +31,7 @@ from typing import Any
 
 from harness.core.errors import ConfigError
 from harness.core.op import Op
+from harness.core.protocols import Test
 from harness.generator.context import NEMESIS, PENDING, Context
 from harness.generator.core import op as gen_op
 from harness.generator.core import update as gen_update
@@ -121,7 +122,7 @@ class _InFlight:
 
 
 def run_generator(
-    test: Any,
+    test: Test | None,
     gen: Any,
     *,
     client_factory: Callable[[int], Any],
@@ -173,7 +174,7 @@ class _Run:
 
     def __init__(
         self,
-        test: Any,
+        test: Test | None,
         gen: Any,
         *,
         client_factory,

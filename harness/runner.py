@@ -30,13 +30,16 @@ Exit codes follow DESIGN section 6: 0 valid, 1 anomalies, 2 unknown,
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
 import traceback
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from harness.core.errors import EXIT_FAILED, SeamError
@@ -82,7 +85,8 @@ class RunOutcome:
 
 @dataclass
 class Test:
-    """What generators, clients and nemeses see of a run (Jepsen's test map)."""
+    """The live run as generators, clients, nemeses and checkers see it (Jepsen's test map):
+    the ``harness.core.protocols.Test`` they may read, plus what the runner itself uses."""
 
     spec: TestSpec
     nodes: list[str]
@@ -95,6 +99,11 @@ class Test:
     @property
     def seed(self) -> int:
         return self.spec.seed
+
+    @functools.cached_property
+    def options(self) -> Mapping[str, Any]:
+        """The run's options as test.json keeps them."""
+        return MappingProxyType(self.spec.to_json())
 
 
 # ---------------------------------------------------------------------------

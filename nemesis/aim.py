@@ -24,7 +24,7 @@ from typing import Any
 
 from harness.core.errors import ConfigError, NemesisError, UnsupportedError
 from harness.core.options import word
-from harness.core.protocols import HasLeader, HasRoleHolders, HasRoles
+from harness.core.protocols import HasLeader, HasRoleHolders, HasRoles, Test
 from nemesis.spec import NemesisContext, Option
 
 RANDOM, ANY, LEADER = "random", "any", "leader"
@@ -75,7 +75,7 @@ def aim_value(aim: str, ctx: NemesisContext, rng: random.Random) -> dict[str, An
 
 
 def pick_node(
-    spec: Mapping[str, Any], nodes: Sequence[str], target: Any, test: Any, rng: random.Random
+    spec: Mapping[str, Any], nodes: Sequence[str], target: Any, test: Test | None, rng: random.Random
 ) -> str:
     """The node a start op aims at: named, the current leader, the node the target says
     holds the role (``HasRoleHolders``), or a seeded random one."""

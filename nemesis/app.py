@@ -27,7 +27,7 @@ from typing import Any
 from harness.core.errors import NemesisError, UnsupportedError
 from harness.core.op import Op
 from harness.core.options import count, duration, word
-from harness.core.protocols import HasAppFaults, Killable, Remote, WaitsReady
+from harness.core.protocols import HasAppFaults, Killable, Remote, Test, WaitsReady
 from nemesis.aim import aim_value, check_aim, pick_node, target_option
 from nemesis.spec import FaultSpec, NemesisContext, Option, Package, moot_with_workdir
 from nemesis.state import Fault, FaultLedger
@@ -48,10 +48,10 @@ class AppFaultNemesis:
         self.ledger = ledger or FaultLedger(None)
         self.active: list[Fault] = []
 
-    def setup(self, test: Any) -> None:
+    def setup(self, test: Test | None) -> None:
         self.heal(test)
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         if op.f == "start-app-fault":
             spec = dict(op.value) if isinstance(op.value, dict) else {}
             kind = spec.setdefault("kind", LOST_RESPONSE.name)
@@ -78,7 +78,7 @@ class AppFaultNemesis:
             return replace(op, type="info", value="cleared")
         raise ValueError(f"application-fault nemesis does not know op {op.f!r}")
 
-    def heal(self, test: Any) -> None:
+    def heal(self, test: Test | None) -> None:
         """Clear every node this nemesis armed. A node that cannot be cleared (paused, or
         still starting) does not keep the others armed: its faults stay outstanding in
         the ledger, the rest are healed, and one error names every node left."""
@@ -100,7 +100,7 @@ class AppFaultNemesis:
                 f"{node}: {why}" for node, why in sorted(failed.items())) + " (`seam heal` clears them)")
 
 
-def _restart_crashed(fault: Fault, target: Any, test: Any) -> None:
+def _restart_crashed(fault: Fault, target: Any, test: Test | None) -> None:
     """A ``crash`` fault may have ended its node's process: start it again (a no-op
     when it still runs) and wait until it serves, so clearing its faults reaches it."""
     if fault.detail.get("kind") == "crash" and isinstance(target, Killable):
@@ -109,7 +109,7 @@ def _restart_crashed(fault: Fault, target: Any, test: Any) -> None:
             target.wait_ready([fault.node])
 
 
-def undo_app(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+def undo_app(fault: Fault, remote: Remote, target: Any = None, test: Test | None = None) -> None:
     """Clear the node's application faults through the run's target."""
     if target is None:  # never mark it healed without doing it: it stays outstanding
         raise NemesisError(

@@ -31,7 +31,7 @@ from typing import Any
 from harness.core.errors import UnsupportedError
 from harness.core.op import Op
 from harness.core.options import duration
-from harness.core.protocols import Remote, Skewable
+from harness.core.protocols import Remote, Skewable, Test
 from nemesis.aim import RANDOM, aim_value, check_aim, pick_node, target_option
 from nemesis.spec import HEAL_CLOCK, FaultSpec, MootEnv, NemesisContext, Package, moot_with_workdir
 from nemesis.state import Fault, FaultLedger
@@ -68,10 +68,10 @@ class ClockNemesis:
         self.sleep = sleep
         self.skewed: dict[str, Fault] = {}
 
-    def setup(self, test: Any) -> None:
+    def setup(self, test: Test | None) -> None:
         self.heal(test)
 
-    def _write(self, test: Any, node: str, seconds: float) -> None:
+    def _write(self, test: Test | None, node: str, seconds: float) -> None:
         if seconds != 0 and node not in self.skewed:
             fault = Fault(KIND, node, {})
             self.ledger.applied(fault)  # first: a crash from here on still resets the node
@@ -80,7 +80,7 @@ class ClockNemesis:
         if seconds == 0 and node in self.skewed:
             self.ledger.healed(self.skewed.pop(node))
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         spec = op.value if isinstance(op.value, dict) else {}
         if op.f == "bump":
             node = pick_node(spec, self.nodes, self.target, test, self.rng)
@@ -103,7 +103,7 @@ class ClockNemesis:
             return replace(op, type="info", value="reset")
         raise ValueError(f"clock nemesis does not know op {op.f!r}")
 
-    def heal(self, test: Any) -> None:
+    def heal(self, test: Test | None) -> None:
         for node in self.nodes:
             self._write(test, node, 0)
 
@@ -116,7 +116,7 @@ def write_offset(remote: Remote, node: str, path: str, seconds: float) -> None:
         remote.upload(node, local, path)
 
 
-def undo_clock(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+def undo_clock(fault: Fault, remote: Remote, target: Any = None, test: Test | None = None) -> None:
     """Put the node back on the real clock: rows of older runs name the offset file that
     was written, reset to +0s; otherwise through the target heal rebuilt."""
     if "file" in fault.detail:

@@ -20,6 +20,7 @@ from typing import Any
 
 from harness.core.errors import NemesisError
 from harness.core.op import Op
+from harness.core.protocols import Test
 from nemesis.spec import Package
 from nemesis.state import FaultLedger
 
@@ -39,11 +40,11 @@ class ComposedNemesis:
             for template in templates:
                 self.by_f.setdefault(template["f"], pkg.nemesis)
 
-    def setup(self, test: Any) -> None:
+    def setup(self, test: Test | None) -> None:
         for pkg in self.packages:
             pkg.nemesis.setup(test)
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         if op.f == HEAL and "fault" not in op.extra:  # the final heal's closing op
             return self._heal_op(test, op)
         nem = self.by_fault.get(str(op.extra.get("fault"))) or self.by_f.get(op.f)
@@ -51,7 +52,7 @@ class ComposedNemesis:
             return replace(op, type="info", value=None, extra={**op.extra, "error": f"no nemesis handles {op.f!r}"})
         return nem.invoke(test, op)
 
-    def _heal_op(self, test: Any, op: Op) -> Op:
+    def _heal_op(self, test: Test | None, op: Op) -> Op:
         """Heal every package once more; the op says what is still left, if anything."""
         try:
             self.heal(test)
@@ -59,7 +60,7 @@ class ComposedNemesis:
             return replace(op, type="info", value=None, extra={**op.extra, "error": str(e)})
         return replace(op, type="info", value="healed")
 
-    def heal(self, test: Any) -> None:
+    def heal(self, test: Test | None) -> None:
         """Heal every package, processes first (``Package.heal_stage``)."""
         errors = []
         for pkg in sorted(self.packages, key=lambda p: p.heal_stage):
@@ -79,11 +80,11 @@ def ledger_for(run_dir: Path | None) -> FaultLedger:
 class NoopNemesis:
     """The nemesis of a run without faults: heal is a no-op, ops are refused."""
 
-    def setup(self, test: Any) -> None:
+    def setup(self, test: Test | None) -> None:
         pass
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         return replace(op, type="info", extra={**op.extra, "error": "no nemesis in this run"})
 
-    def heal(self, test: Any) -> None:
+    def heal(self, test: Test | None) -> None:
         pass

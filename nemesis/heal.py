@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import NemesisError
-from harness.core.protocols import Remote
+from harness.core.protocols import Remote, Test
 from nemesis import registry
 from nemesis.state import Fault, FaultLedger, outstanding
 
 
-def undo(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+def undo(fault: Fault, remote: Remote, target: Any = None, test: Test | None = None) -> None:
     """Undo one ledger row through the declaration of its kind (``FaultSpec.undo``)."""
     registry.undo(fault, remote, target, test)
 
@@ -29,7 +29,7 @@ def heal_ledger(
     path: Path,
     remote: Remote,
     target: Any = None,
-    test: Any = None,
+    test: Test | None = None,
     *,
     report: Callable[[str], None] = lambda line: None,
 ) -> list[Fault]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.core.errors import NemesisError, UnsupportedError
 from harness.core.op import Op
-from harness.core.protocols import Killable, Remote
+from harness.core.protocols import Killable, Remote, Test
 from nemesis.aim import RANDOM, aim_value, check_aim, pick_node, target_option
 from nemesis.spec import HEAL_PROCESS, FaultSpec, NemesisContext, Package, moot_with_workdir
 from nemesis.state import Fault, FaultLedger
@@ -37,10 +37,10 @@ class KillNemesis:
         self.ledger = ledger or FaultLedger(None)
         self.killed: list[Fault] = []
 
-    def setup(self, test: Any) -> None:
+    def setup(self, test: Test | None) -> None:
         self.heal(test)
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         if op.f == "kill":
             spec = op.value if isinstance(op.value, dict) else {}
             node = pick_node(spec, self.nodes, self.target, test, self.rng)
@@ -54,7 +54,7 @@ class KillNemesis:
             return replace(op, type="info", value={"restarted": self._restart_all(test)})
         raise ValueError(f"kill nemesis does not know op {op.f!r}")
 
-    def _restart_all(self, test: Any) -> list[str]:
+    def _restart_all(self, test: Test | None) -> list[str]:
         restarted = []
         while self.killed:
             fault = self.killed.pop()
@@ -63,11 +63,11 @@ class KillNemesis:
             restarted.append(fault.node)
         return restarted
 
-    def heal(self, test: Any) -> None:
+    def heal(self, test: Test | None) -> None:
         self._restart_all(test)
 
 
-def undo_kill(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+def undo_kill(fault: Fault, remote: Remote, target: Any = None, test: Test | None = None) -> None:
     """Restart the killed node (and role) through the run's target."""
     if target is None:  # never mark it healed without doing it: it stays outstanding
         raise NemesisError(f"restarting {fault.node} needs the run's target; `seam heal` rebuilds it from test.json")

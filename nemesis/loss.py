@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.core.op import Op
 from harness.core.options import probability
+from harness.core.protocols import Test
 from nemesis.net import Net, undo_chain
 from nemesis.spec import HEAL_NETWORK, FaultSpec, NemesisContext, Package, moot_with_node
 from nemesis.state import Fault, FaultLedger
@@ -30,10 +31,10 @@ class LossNemesis:
         self.nodes = list(nodes)
         self.ledger = ledger or FaultLedger(None)
 
-    def setup(self, test: Any) -> None:
+    def setup(self, test: Test | None) -> None:
         self.heal(test)
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         if op.f == "start-loss":
             spec = op.value if isinstance(op.value, dict) else {}
             p = float(spec.get("probability", DEFAULT_PROBABILITY))
@@ -47,7 +48,7 @@ class LossNemesis:
             return replace(op, type="info", value="healed")
         raise ValueError(f"loss nemesis does not know op {op.f!r}")
 
-    def heal(self, test: Any) -> None:
+    def heal(self, test: Test | None) -> None:
         self.net.heal_all(self.nodes, KIND, self.ledger)
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.errors import NemesisError
-from harness.core.protocols import Remote
+from harness.core.protocols import Remote, Test
 from nemesis.state import Fault, FaultLedger
 
 HOOKS = ("INPUT",)  # not OUTPUT: on a shared host a random-loss rule would match twice
@@ -62,7 +62,7 @@ def remove_chain(remote: Remote, node: str, chain: str) -> None:
     remote.run(node, ["iptables", "-w", "-X", chain], check=False)
 
 
-def undo_chain(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+def undo_chain(fault: Fault, remote: Remote, target: Any = None, test: Test | None = None) -> None:
     """Undo an iptables fault from its ledger row: the chain it names goes, whole."""
     remove_chain(remote, fault.node, fault.detail["chain"])
 

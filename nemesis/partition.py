@@ -23,7 +23,7 @@ from typing import Any
 from harness.core.errors import ConfigError, NemesisError, UnsupportedError
 from harness.core.op import Op
 from harness.core.options import choice
-from harness.core.protocols import HasLeader
+from harness.core.protocols import HasLeader, Test
 from nemesis import grudge as g
 from nemesis.net import Net, undo_chain
 from nemesis.spec import HEAL_NETWORK, FaultSpec, NemesisContext, Package, moot_with_node
@@ -77,10 +77,10 @@ class PartitionNemesis:
         self.target = target
         self.ledger = ledger or FaultLedger(None)
 
-    def setup(self, test: Any) -> None:
+    def setup(self, test: Test | None) -> None:
         self.heal(test)
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         if op.f == "start-partition":
             shape = op.value or "halves"
             leader = None
@@ -105,7 +105,7 @@ class PartitionNemesis:
             return replace(op, type="info", value="healed")
         raise ValueError(f"partition nemesis does not know op {op.f!r}")
 
-    def heal(self, test: Any) -> None:
+    def heal(self, test: Test | None) -> None:
         self.net.heal_all(self.nodes, KIND, self.ledger)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.core.errors import UnsupportedError
 from harness.core.op import Op
-from harness.core.protocols import Pausable, Remote
+from harness.core.protocols import Pausable, Remote, Test
 from nemesis.aim import ANY, aim_value, check_aim, pick_node, target_option
 from nemesis.spec import HEAL_PROCESS, FaultSpec, NemesisContext, Package
 from nemesis.state import Fault, FaultLedger
@@ -43,10 +43,10 @@ class PauseNemesis:
         self.ledger = ledger or FaultLedger(None)
         self.paused: list[tuple[Fault, dict[str, Any]]] = []  # each with what the target paused
 
-    def setup(self, test: Any) -> None:
+    def setup(self, test: Test | None) -> None:
         self.heal(test)
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         if op.f == "start-pause":
             spec = op.value if isinstance(op.value, dict) else {}
             node = pick_node(spec, self.nodes, self.target, test, self.rng)
@@ -64,7 +64,7 @@ class PauseNemesis:
             return replace(op, type="info", value={"resumed": resumed})
         raise ValueError(f"pause nemesis does not know op {op.f!r}")
 
-    def _resume_all(self, test: Any) -> dict[str, list[int]]:
+    def _resume_all(self, test: Test | None) -> dict[str, list[int]]:
         resumed: dict[str, list[int]] = {}
         while self.paused:
             fault, paused = self.paused.pop()
@@ -73,11 +73,11 @@ class PauseNemesis:
             resumed.setdefault(fault.node, []).extend(paused.get("pids") or [])
         return resumed
 
-    def heal(self, test: Any) -> None:
+    def heal(self, test: Test | None) -> None:
         self._resume_all(test)
 
 
-def undo_pause(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+def undo_pause(fault: Fault, remote: Remote, target: Any = None, test: Test | None = None) -> None:
     """Resume the node of the ledger row: through the target when heal has one (everything
     of the node: the row is written before the pause, so it names no pids), else SIGCONT
     of the pids an older run's row names; a pid that is gone needs nothing.

@@ -23,7 +23,7 @@ from typing import Any
 
 import nemesis
 from harness.core.errors import ConfigError, UnsupportedError
-from harness.core.protocols import Remote
+from harness.core.protocols import Remote, Test
 from nemesis.spec import FaultSpec, MootEnv, NemesisContext, Package
 from nemesis.state import Fault
 
@@ -258,7 +258,7 @@ def describe(names: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
 # heal, from the ledger alone
 
 
-def undo(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+def undo(fault: Fault, remote: Remote, target: Any = None, test: Test | None = None) -> None:
     """Undo one ledger row; ValueError for a kind no fault declares."""
     by_kind(fault.kind).undo(fault, remote, target, test)
 

@@ -18,6 +18,7 @@ from typing import Any
 from checkers.linearizable.models import model_ref
 from harness.core.errors import HistoryError
 from harness.core.op import History
+from harness.core.protocols import Test
 from harness.core.verdict import Anomaly, CheckResult
 
 NAME = "linearizable"
@@ -67,7 +68,7 @@ class LinearizableChecker:
         self.explain_budget = explain_budget
         self.fail_fast = fail_fast  # stop at the first invalid key (default: every key is checked)
 
-    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+    def check(self, test: Test | None, history: History, artifacts: Path | None) -> CheckResult:
         from checkers.linearizable.partition import check_calls
 
         model = self.model

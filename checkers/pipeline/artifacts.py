@@ -54,6 +54,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from harness.core.errors import CheckerError
+from harness.core.protocols import Test
+from harness.core.stored import stored_test
 
 SERVICES = ("payment", "inventory", "shipping")
 SRC = "_src"
@@ -64,12 +66,12 @@ class ArtifactError(CheckerError):
 
 
 # ---------------------------------------------------------------------------
-# the test: test.json, a TestSpec, or the runner's Test object
+# the test: the runner's, or a stored run's (both the Test protocol)
 
 
 @dataclass(frozen=True)
 class RunInfo:
-    """What the checkers need to know about a run, from whatever ``test`` was given."""
+    """What the checkers need to know about a run."""
 
     nodes: list[str] = field(default_factory=list)
     workload: str | None = None
@@ -77,40 +79,21 @@ class RunInfo:
     replication: tuple[int, int, int] | None = None
 
 
-def run_info(test: Any, artifacts: Path | str | None = None) -> RunInfo:
-    """Normalise ``test``: a test.json dict, the brief's flat dict, a TestSpec or a runner Test.
-
-    ``seam check`` passes no test: then the run directory's ``test.json`` is
-    read, when there is one. Missing keys stay empty rather than raising: a
-    checker that needs one says so in its result.
-    """
-    if test is None and artifacts is not None:
-        p = Path(artifacts) / "test.json"
-        try:
-            test = json.loads(p.read_text()) if p.is_file() else None
-        except (OSError, json.JSONDecodeError):
-            test = None
+def run_info(test: Test | None, artifacts: Path | str | None = None) -> RunInfo:
+    """What ``test`` says of the run; ``seam check`` passes none, and then the run
+    directory's test.json is read when there is one (``StoredTest``). Missing keys stay
+    empty rather than raising: a checker that needs one says so in its result."""
+    if test is None:
+        test = stored_test(artifacts)
     if test is None:
         return RunInfo()
-    if not isinstance(test, dict):
-        spec = getattr(test, "spec", test)
-        nodes = list(getattr(test, "nodes", None) or [])
-        return RunInfo(
-            nodes=[str(n) for n in nodes],
-            workload=getattr(spec, "workload", None),
-            bugs=list(getattr(spec, "bugs", None) or []),
-            replication=_replication(getattr(spec, "replication", None)),
-        )
-    target: dict[str, Any] = test["target"] if isinstance(test.get("target"), dict) else {}
-    options: dict[str, Any] = test["options"] if isinstance(test.get("options"), dict) else {}
-    nodes = test.get("nodes") or options.get("nodes") or []
-    bugs = test.get("bugs") or target.get("bugs") or options.get("bugs") or []
-    repl = test.get("replication") or target.get("replication") or options.get("replication")
+    options = test.options
+    bugs = options.get("bugs") or []
     return RunInfo(
-        nodes=[str(n) for n in (nodes if isinstance(nodes, (list, dict)) else [])],
-        workload=test.get("workload") or options.get("workload"),
+        nodes=[str(n) for n in test.nodes],
+        workload=options.get("workload"),
         bugs=[str(b) for b in bugs] if isinstance(bugs, (list, tuple)) else [],
-        replication=_replication(repl),
+        replication=_replication(options.get("replication")),
     )
 
 

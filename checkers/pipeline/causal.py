@@ -29,6 +29,7 @@ from typing import Any
 from checkers.pipeline.artifacts import Artifacts, Step
 from checkers.pipeline.effects import client_views
 from harness.core.op import History
+from harness.core.protocols import Test
 from harness.core.verdict import Anomaly, CheckResult
 
 NAME = "causal"
@@ -51,7 +52,7 @@ def cause_of(chain: list[Step], i: int) -> str:
 class CausalChecker:
     name = NAME
 
-    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+    def check(self, test: Test | None, history: History, artifacts: Path | None) -> CheckResult:
         arts = Artifacts.open(artifacts)
         if not arts.present or not arts.has_any("saga-steps.jsonl"):
             return CheckResult(

@@ -65,6 +65,7 @@ from typing import Any
 
 from checkers.pipeline.artifacts import Artifacts, LedgerRow, Step
 from harness.core.op import History, Op
+from harness.core.protocols import Test
 from harness.core.verdict import Anomaly, CheckResult
 
 NAME = "effects"
@@ -292,7 +293,7 @@ class EffectsChecker:
     def __init__(self, grace: float = 5.0):
         self.grace = grace
 
-    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+    def check(self, test: Test | None, history: History, artifacts: Path | None) -> CheckResult:
         arts = Artifacts.open(artifacts)
         if not arts.present:
             return CheckResult(

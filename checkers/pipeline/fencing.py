@@ -24,6 +24,7 @@ from typing import Any
 from checkers.pipeline.artifacts import SERVICES, Artifacts, Step, op_of_key, order_of_key
 from checkers.pipeline.effects import client_views
 from harness.core.op import History
+from harness.core.protocols import Test
 from harness.core.verdict import Anomaly, CheckResult, Explains
 
 NAME = "fencing"
@@ -114,7 +115,7 @@ class FencingChecker:
     explains = (Explains("stale-fenced-write", "lost-effect", "order"),)
     name = NAME
 
-    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+    def check(self, test: Test | None, history: History, artifacts: Path | None) -> CheckResult:
         arts = Artifacts.open(artifacts)
         if not arts.present:
             return CheckResult(

@@ -48,6 +48,7 @@ from typing import Any
 from checkers.pipeline.artifacts import Artifacts
 from harness.core.faults import FaultSpan, fault_spans
 from harness.core.op import History
+from harness.core.protocols import Test
 from harness.core.verdict import Anomaly, CheckResult
 
 NAME = "signals"
@@ -252,7 +253,7 @@ class SignalsChecker:
         self.th = thresholds or Thresholds()
         self.required = required
 
-    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+    def check(self, test: Test | None, history: History, artifacts: Path | None) -> CheckResult:
         arts = Artifacts.open(artifacts)
         finals: dict[str, dict[str, Any]] = {}
         for n in arts.nodes():

@@ -37,6 +37,7 @@ from harness.targets import MakeContext, Scenario, TargetKind, Workload, Workloa
 
 if TYPE_CHECKING:
     from harness.replay import Replay
+    from harness.runner import Test as RunTest
 
 log = logging.getLogger("seam.runner")
 
@@ -104,13 +105,13 @@ class Plan:
     def workload(self, addrs: Mapping[str, NodeAddr]) -> Workload:
         return self.workload_kind.build(self.spec, addrs)
 
-    def nemesis(self, test: Any) -> tuple[Nemesis, Any, Any]:
+    def nemesis(self, test: RunTest) -> tuple[Nemesis, Any, Any]:
         nemesis, schedule, final = faults.build(self.spec, self.faults, test, self.workload_kind, self.scenario)
         if self.replay is not None and schedule is not None:
             schedule = self.replay.schedule()
         return nemesis, schedule, final
 
-    def heal_previous(self, test: Any) -> None:
+    def heal_previous(self, test: RunTest) -> None:
         stored.heal_previous(Path(self.spec.results) / self.spec.name, test.store.path)
 
     def node_for(self, thread: int, names: list[str]) -> str:
@@ -118,7 +119,7 @@ class Plan:
         return names[thread % len(names)]
 
     @contextlib.contextmanager
-    def observe(self, test: Any, start: float) -> Iterator[Any]:
+    def observe(self, test: RunTest, start: float) -> Iterator[Any]:
         if self.target_kind.observe is None:
             yield None
             return

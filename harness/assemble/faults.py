@@ -8,12 +8,15 @@ asks the registry and wires the packages to the run.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.assemble.nodes import running_as_root
 from harness.core.errors import ConfigError
 from harness.spec import TestSpec
 from harness.targets.base import Scenario, TargetKind, WorkloadKind
+
+if TYPE_CHECKING:
+    from harness.runner import Test as RunTest
 
 log = logging.getLogger("seam.runner")
 
@@ -96,7 +99,7 @@ def _aimed(op: Any, value: dict[str, Any]) -> Any:
     return {**op, "value": {**drawn, **value}}
 
 
-def build(spec: TestSpec, names: list[str], test: Any, workload: WorkloadKind,
+def build(spec: TestSpec, names: list[str], test: RunTest, workload: WorkloadKind,
           scenario: Scenario | None = None) -> tuple[Any, Any, Any]:
     """(nemesis, schedule, final) for the run; the no-op nemesis and no generators without faults.
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import click
 
+from harness.core.stored import stored_test
+
 #: Same as ``harness.formats.FORMATS`` (a test keeps them equal); spelled out
 #: here so that ``seam check --help`` does not import the readers.
 FORMATS = ("auto", "jsonl", "edn", "porcupine-etcd", "porcupine-kv")
@@ -556,7 +558,7 @@ def _check_one(path: Path, name: str, opts: Options) -> Outcome:
             checker, fmt, how = _checker(history_path, test, opts)
             t0 = time.perf_counter()
             history = load(str(history_path), fmt, lenient=opts.txn is not None)
-            result = checker.check(None, history, run_dir)
+            result = checker.check(stored_test(run_dir), history, run_dir)
         seconds = time.perf_counter() - t0
 
     linear = result.stats.get("linearizable", {})

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import RemoteError, TargetError
-from harness.core.protocols import Remote
+from harness.core.protocols import Remote, Test
 
 #: Seconds a stopped daemon gets to exit on SIGTERM before SIGKILL.
 GRACE = 3.0
@@ -226,7 +226,7 @@ class SignalPause:
     remote: Remote
     pids: Callable[..., list[int]]
 
-    def pause(self, test: Any, node: str, role: str | None = None) -> dict[str, Any] | None:
+    def pause(self, test: Test | None, node: str, role: str | None = None) -> dict[str, Any] | None:
         found = sorted(self.pids(test, node, role))
         if not found:
             return None
@@ -234,7 +234,7 @@ class SignalPause:
             self.remote.signal(node, p, signal.SIGSTOP)
         return {"pids": found}
 
-    def resume(self, test: Any, node: str, paused: Mapping[str, Any]) -> None:
+    def resume(self, test: Test | None, node: str, paused: Mapping[str, Any]) -> None:
         for p in [int(x) for x in paused.get("pids") or []] or self.pids(test, node, None):
             try:
                 self.remote.signal(node, p, signal.SIGCONT)

@@ -17,6 +17,33 @@ from harness.core.op import History, Op
 from harness.core.verdict import CheckResult
 
 
+@runtime_checkable
+class Test(Protocol):
+    """What targets, clients, generators, nemeses and checkers may read of a run
+    (Jepsen's test map), and never change.
+
+    The runner's test is one (``harness.runner.Test``: the live history
+    grows as the run goes on); a stored run's is another
+    (``harness.core.stored.StoredTest``, from test.json alone), so a checker
+    reads a live run and a re-check the same way. ``options`` is the run's
+    options as test.json keeps them (``workload``, ``bugs``, ``replication``,
+    ``target_options``, ...); every method that takes a test also accepts
+    None (a unit test, heal of a dead run, a plain history file).
+    """
+
+    @property
+    def seed(self) -> int: ...
+
+    @property
+    def nodes(self) -> Sequence[str]: ...
+
+    @property
+    def history(self) -> Sequence[Op]: ...
+
+    @property
+    def options(self) -> Mapping[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class Result:
     """What a command on a node returned."""
@@ -78,9 +105,9 @@ class Cluster(Protocol):
 class Target(Protocol):
     """The system under test on one node (Jepsen's DB). Both calls are idempotent."""
 
-    def setup(self, test: Any, node: str) -> None: ...
+    def setup(self, test: Test | None, node: str) -> None: ...
 
-    def teardown(self, test: Any, node: str) -> None: ...
+    def teardown(self, test: Test | None, node: str) -> None: ...
 
 
 @runtime_checkable
@@ -101,9 +128,9 @@ class StopsAll(Protocol):
 
 @runtime_checkable
 class Killable(Protocol):
-    def start(self, test: Any, node: str, role: str | None = None) -> None: ...
+    def start(self, test: Test | None, node: str, role: str | None = None) -> None: ...
 
-    def kill(self, test: Any, node: str, role: str | None = None) -> list[int]: ...
+    def kill(self, test: Test | None, node: str, role: str | None = None) -> list[int]: ...
 
 
 @runtime_checkable
@@ -118,14 +145,14 @@ class Pausable(Protocol):
     that died between the pause and its record.
     """
 
-    def pause(self, test: Any, node: str, role: str | None = None) -> dict[str, Any] | None: ...
+    def pause(self, test: Test | None, node: str, role: str | None = None) -> dict[str, Any] | None: ...
 
-    def resume(self, test: Any, node: str, paused: Mapping[str, Any]) -> None: ...
+    def resume(self, test: Test | None, node: str, paused: Mapping[str, Any]) -> None: ...
 
 
 @runtime_checkable
 class HasLeader(Protocol):
-    def leader(self, test: Any) -> str | None: ...
+    def leader(self, test: Test | None) -> str | None: ...
 
 
 @runtime_checkable
@@ -134,7 +161,7 @@ class HasRoleHolders(Protocol):
     (e.g. ``home``: the home replica of one of the workload's keys). ``rng`` is the
     nemesis's seeded generator, for a role that several nodes hold. None: nobody does."""
 
-    def holder(self, test: Any, role: str, rng: Any) -> str | None: ...
+    def holder(self, test: Test | None, role: str, rng: Any) -> str | None: ...
 
 
 @runtime_checkable
@@ -162,16 +189,16 @@ class Skewable(Protocol):
     how heal undoes a skew, also for a dead run (the target's ``recover``).
     """
 
-    def skew_clock(self, test: Any, node: str, seconds: float) -> None: ...
+    def skew_clock(self, test: Test | None, node: str, seconds: float) -> None: ...
 
 
 @runtime_checkable
 class HasAppFaults(Protocol):
     """A target that can fail on purpose at the application level."""
 
-    def inject_fault(self, test: Any, node: str, fault: Mapping[str, Any]) -> None: ...
+    def inject_fault(self, test: Test | None, node: str, fault: Mapping[str, Any]) -> None: ...
 
-    def clear_faults(self, test: Any, node: str) -> None: ...
+    def clear_faults(self, test: Test | None, node: str) -> None: ...
 
 
 @runtime_checkable
@@ -181,7 +208,7 @@ class HasLogs(Protocol):
     are one consistent cut: a system still working while its nodes are copied one
     after another shows an effect on one node without its cause on another."""
 
-    def collect(self, test: Any, node: str, dst: Path) -> list[Path]: ...
+    def collect(self, test: Test | None, node: str, dst: Path) -> list[Path]: ...
 
 
 @runtime_checkable
@@ -189,7 +216,7 @@ class HasLiveState(Protocol):
     """What only a running node can tell (its metrics endpoint), written into ``dst``
     before the nodes are stopped for collection."""
 
-    def snapshot(self, test: Any, node: str, dst: Path) -> list[Path]: ...
+    def snapshot(self, test: Test | None, node: str, dst: Path) -> list[Path]: ...
 
 
 @runtime_checkable
@@ -201,9 +228,9 @@ class Client(Protocol):
     refusal (the op certainly did not happen).
     """
 
-    def open(self, test: Any, node: str) -> Client: ...
+    def open(self, test: Test | None, node: str) -> Client: ...
 
-    def invoke(self, test: Any, op: Op) -> Op: ...
+    def invoke(self, test: Test | None, op: Op) -> Op: ...
 
     def close(self) -> None: ...
 
@@ -217,20 +244,20 @@ class Generator(Protocol):
     event (an invoke or completion) into the generator. Neither mutates self.
     """
 
-    def op(self, test: Any, ctx: Any) -> tuple[Any, Generator | None]: ...
+    def op(self, test: Test | None, ctx: Any) -> tuple[Any, Generator | None]: ...
 
-    def update(self, test: Any, ctx: Any, event: Op) -> Generator: ...
+    def update(self, test: Test | None, ctx: Any, event: Op) -> Generator: ...
 
 
 @runtime_checkable
 class Nemesis(Protocol):
     """Injects faults. ``heal`` is idempotent and always runs (end, error, Ctrl-C, next start)."""
 
-    def setup(self, test: Any) -> None: ...
+    def setup(self, test: Test | None) -> None: ...
 
-    def invoke(self, test: Any, op: Op) -> Op: ...
+    def invoke(self, test: Test | None, op: Op) -> Op: ...
 
-    def heal(self, test: Any) -> None: ...
+    def heal(self, test: Test | None) -> None: ...
 
 
 @runtime_checkable
@@ -241,7 +268,7 @@ class Checker(Protocol):
     exception into ``unknown`` with the error.
     """
 
-    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult: ...
+    def check(self, test: Test | None, history: History, artifacts: Path | None) -> CheckResult: ...
 
 
 @runtime_checkable

@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.core.protocols import Test
 from harness.generator.context import PENDING, Context, next_below, seed_state
 from harness.generator.core import Seq, op, update
 
 log = logging.getLogger("seam.generator")
 
 
-def _update_all(gens: tuple, test: Any, ctx: Context, event: Any) -> tuple:
+def _update_all(gens: tuple, test: Test | None, ctx: Context, event: Any) -> tuple:
     """Update every generator; returns the same tuple object when nothing changed."""
     changed = False
     out = []
@@ -34,7 +35,7 @@ class Limit:
     remaining: int
     gen: Any
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         if self.remaining <= 0:
             return None
         answer = op(self.gen, test, ctx)
@@ -45,7 +46,7 @@ class Limit:
             return PENDING, Limit(self.remaining, after)
         return template, Limit(self.remaining - 1, after)
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         gen = update(self.gen, test, ctx, event)
         return self if gen is self.gen else Limit(self.remaining, gen)
 
@@ -65,7 +66,7 @@ class Repeat:
     remaining: int | None
     gen: Any
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         if self.remaining == 0:
             return None
         answer = op(self.gen, test, ctx)
@@ -77,7 +78,7 @@ class Repeat:
         left = None if self.remaining is None else self.remaining - 1
         return template, Repeat(left, self.gen)
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         gen = update(self.gen, test, ctx, event)
         return self if gen is self.gen else Repeat(self.remaining, gen)
 
@@ -97,7 +98,7 @@ class Cycle:
     original: Any
     current: Any
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         remaining, current = self.remaining, self.current
         restarted = False
         while True:
@@ -110,7 +111,7 @@ class Cycle:
             remaining = None if remaining is None else remaining - 1
             current, restarted = self.original, True
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         current = update(self.current, test, ctx, event)
         return self if current is self.current else Cycle(self.remaining, self.original, current)
 
@@ -125,7 +126,7 @@ class Mix:
     gens: tuple
     state: int | None = None
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         gens = self.gens
         state = self.state if self.state is not None else seed_state(ctx.rng_seed, "mix", ctx.step)
         while gens:
@@ -142,7 +143,7 @@ class Mix:
             return template, Mix(replaced, drawn)
         return None
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         gens = _update_all(self.gens, test, ctx, event)
         return self if gens is self.gens else Mix(gens, self.state)
 
@@ -157,7 +158,7 @@ class FlipFlop:
     gens: tuple
     i: int = 0
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         answer = op(self.gens[self.i], test, ctx)
         if answer is None:
             return None
@@ -167,7 +168,7 @@ class FlipFlop:
             return PENDING, FlipFlop(gens, self.i)
         return template, FlipFlop(gens, (self.i + 1) % len(gens))
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         gens = _update_all(self.gens, test, ctx, event)
         return self if gens is self.gens else FlipFlop(gens, self.i)
 
@@ -186,7 +187,7 @@ class UntilOk:
     done: bool = False
     mine: frozenset = frozenset()
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         if self.done:
             return None
         answer = op(self.gen, test, ctx)
@@ -197,7 +198,7 @@ class UntilOk:
             return PENDING, UntilOk(after, False, self.mine)
         return template, UntilOk(after, False, self.mine | {template["process"]})
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         gen = update(self.gen, test, ctx, event)
         if event.process in self.mine and event.type != "invoke":
             if event.type == "ok":
@@ -216,7 +217,7 @@ class Synchronize:
     gen: Any
     ready: bool = False
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         if not self.ready and not ctx.all_free():
             return PENDING, self
         answer = op(self.gen, test, ctx)
@@ -225,7 +226,7 @@ class Synchronize:
         template, after = answer
         return template, Synchronize(after, True)
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         gen = update(self.gen, test, ctx, event)
         return self if gen is self.gen else Synchronize(gen, self.ready)
 

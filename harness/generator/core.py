@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.errors import InputError
+from harness.core.protocols import Test
 from harness.generator.context import PENDING, Context
 
 _FRESH: Any = object()
@@ -38,7 +39,7 @@ class GeneratorError(InputError):
     """A value that is not a generator, or a generator that can never make progress."""
 
 
-def op(gen: Any, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+def op(gen: Any, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
     """The next op of ``gen`` at ``ctx``: ``(template | PENDING, next_gen)`` or None."""
     if gen is None:
         return None
@@ -58,7 +59,7 @@ def op(gen: Any, test: Any, ctx: Context) -> tuple[Any, Any] | None:
     )
 
 
-def update(gen: Any, test: Any, ctx: Context, event: Any) -> Any:
+def update(gen: Any, test: Test | None, ctx: Context, event: Any) -> Any:
     """``gen`` after it has seen ``event`` (an invoke or a completion Op)."""
     if gen is None:
         return None
@@ -105,7 +106,7 @@ class Seq:
     def _current(self) -> Any:
         return self.items[self.i] if self.head is _FRESH else self.head
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         items, i, head = self.items, self.i, self.head
         while i < len(items):
             current = items[i] if head is _FRESH else head
@@ -121,7 +122,7 @@ class Seq:
             return template, Seq(items, i, after)
         return None
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         if self.i >= len(self.items):
             return self
         current = self._current()
@@ -136,7 +137,7 @@ class Fn:
     f: Callable[..., Any]
     arity: int = 2
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         produced = self.f(test, ctx) if self.arity == 2 else self.f()
         if produced is None:
             return None
@@ -150,7 +151,7 @@ class Fn:
             return template, self
         return template, Seq((after, self))
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         return self
 
 

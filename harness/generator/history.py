@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.op import Op
+from harness.core.protocols import Test
 from harness.generator.core import op as gen_op
 from harness.generator.core import update as gen_update
 
@@ -25,10 +26,10 @@ class FromHistory:
 
     build: Callable[[list[Op]], Any]
 
-    def op(self, test: Any, ctx: Any) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Any) -> tuple[Any, Any] | None:
         return gen_op(self.build(list(getattr(test, "history", []))), test, ctx)
 
-    def update(self, test: Any, ctx: Any, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Any, event: Any) -> Any:
         return self
 
 
@@ -39,7 +40,7 @@ class UntilSet:
     event: threading.Event
     gen: Any
 
-    def op(self, test: Any, ctx: Any) -> Any:
+    def op(self, test: Test | None, ctx: Any) -> Any:
         if self.event.is_set():
             return None
         answer = gen_op(self.gen, test, ctx)
@@ -48,5 +49,5 @@ class UntilSet:
         template, after = answer
         return template, UntilSet(self.event, after)
 
-    def update(self, test: Any, ctx: Any, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Any, event: Any) -> Any:
         return UntilSet(self.event, gen_update(self.gen, test, ctx, event))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from harness.core.protocols import Test
 from harness.generator.combinators import sleep
 from harness.generator.core import fn
 from harness.generator.routing import nemesis
@@ -32,7 +33,7 @@ def schedule(packages: Sequence[Any], *, interval: float, concurrency: int = 1) 
         return None
     width = max(1, min(concurrency, len(packages)))
 
-    def one_round(test: Any, ctx: Any) -> list[Any]:
+    def one_round(test: Test | None, ctx: Any) -> list[Any]:
         rng = ctx.rng("nemesis-round")
         chosen = rng.sample(list(packages), width)
         steps: list[Any] = [sleep(interval)]

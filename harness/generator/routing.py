@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.errors import ConfigError
+from harness.core.protocols import Test
 from harness.generator.context import NEMESIS, PENDING, Context
 from harness.generator.core import op, update
 
@@ -44,7 +45,7 @@ class OnThreads:
     allowed: Callable[[Any], bool]
     gen: Any
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         view = ctx.restrict(self.allowed)
         if not view.workers:
             return None  # no such thread in this run (a nemesis slot without a nemesis)
@@ -54,7 +55,7 @@ class OnThreads:
         template, after = answer
         return template, OnThreads(self.allowed, after)
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         thread = ctx.thread_of(event.process)
         if thread is None or not self.allowed(thread):
             return self
@@ -87,7 +88,7 @@ def nemesis(gen: Any, clients_gen: Any = None) -> Any:
 class AnyOf:
     gens: tuple
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         soonest = None  # (template, index, after)
         kept: list = []
         pending = False
@@ -109,7 +110,7 @@ class AnyOf:
         kept[index] = after
         return template, AnyOf(tuple(g for g in kept if g is not None))
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         changed = False
         out = []
         for g in self.gens:
@@ -136,7 +137,7 @@ class EachThread:
     def _key(self, ctx: Context, thread: Any) -> Any:
         return ctx.workers[thread] if self.by_process else thread
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         gens = dict(self.gens)
         soonest = None  # (template, key, after)
         for thread in ctx.sorted_free_threads():
@@ -161,7 +162,7 @@ class EachThread:
             return None
         return PENDING, EachThread(self.fresh, _freeze(gens), self.by_process)
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         thread = ctx.thread_of(event.process)
         if thread is None:
             return self

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.core.op import Op
+from harness.core.protocols import Test
 from harness.generator.context import NEMESIS, PENDING, Context
 from harness.generator.core import GeneratorError, op, update
 
@@ -47,7 +48,7 @@ def default_complete(template: dict) -> tuple[str, Any]:
 
 def simulate(
     gen: Any,
-    test: Any = None,
+    test: Test | None = None,
     *,
     concurrency: int,
     seed: int = 0,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.errors import ConfigError
+from harness.core.protocols import Test
 from harness.generator.context import PENDING, Context, next_float, seed_state
 from harness.generator.core import op, update
 
@@ -54,7 +55,7 @@ class Delay:
     next_time: int | None
     gen: Any
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         answer = op(self.gen, test, ctx)
         if answer is None:
             return None
@@ -66,7 +67,7 @@ class Delay:
         base = _base(self.next_time, template["time"], max(self.dt, CATCH_UP_NS))
         return template, Delay(self.dt, base + self.dt, after)
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         gen = update(self.gen, test, ctx, event)
         return self if gen is self.gen else Delay(self.dt, self.next_time, gen)
 
@@ -83,7 +84,7 @@ class Stagger:
     state: int | None
     gen: Any
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         answer = op(self.gen, test, ctx)
         if answer is None:
             return None
@@ -99,7 +100,7 @@ class Stagger:
         gap, state = next_float(state)
         return template, Stagger(self.span, base + int(gap * self.span), state, after)
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         gen = update(self.gen, test, ctx, event)
         return self if gen is self.gen else Stagger(self.span, self.next_time, self.state, gen)
 
@@ -119,7 +120,7 @@ class TimeLimit:
     cutoff: int | None
     gen: Any
 
-    def op(self, test: Any, ctx: Context) -> tuple[Any, Any] | None:
+    def op(self, test: Test | None, ctx: Context) -> tuple[Any, Any] | None:
         cutoff = self.cutoff if self.cutoff is not None else ctx.time + self.dt
         if ctx.time >= cutoff:
             return None
@@ -133,7 +134,7 @@ class TimeLimit:
             return None
         return template, TimeLimit(self.dt, cutoff, after)
 
-    def update(self, test: Any, ctx: Context, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Context, event: Any) -> Any:
         gen = update(self.gen, test, ctx, event)
         return self if gen is self.gen else TimeLimit(self.dt, self.cutoff, gen)
 

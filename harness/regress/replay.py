@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.core.errors import InputError
 from harness.core.protocols import Checker
+from harness.core.stored import stored_test
 from harness.core.verdict import CheckResult
 from harness.formats.case import Case, CaseHeader, read_case
 
@@ -63,7 +64,7 @@ def recheck(path: Path | str, *, model: str | None = None, initial: Any = _UNSET
         if case.artifacts or header.test:
             root = Path(tmp)
             case.materialize(root)
-        result = checker.check(None, case.history, root)
+        result = checker.check(stored_test(root), case.history, root)
     return Recheck(case, result, header)
 
 

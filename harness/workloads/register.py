@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.core.op import NEMESIS, Op
+from harness.core.protocols import Test
 from harness.generator.context import PENDING, seed_state
 from harness.generator.core import op as gen_op
 
@@ -78,14 +79,14 @@ class RegisterGen:
             return {"f": "write", "value": [k, n]}
         return {"f": "cas", "value": [k, [expected, n]]}
 
-    def op(self, test: Any, ctx: Any) -> tuple[Any, Any]:
+    def op(self, test: Test | None, ctx: Any) -> tuple[Any, Any]:
         return next_op(self, self.template(self.count), test, ctx, count=self.count + 1)
 
-    def update(self, test: Any, ctx: Any, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Any, event: Any) -> Any:
         return self
 
 
-def next_op(gen: Any, template: dict[str, Any], test: Any, ctx: Any, **advance: Any) -> tuple[Any, Any]:
+def next_op(gen: Any, template: dict[str, Any], test: Test | None, ctx: Any, **advance: Any) -> tuple[Any, Any]:
     """Fill the template (process, time) and advance ``gen`` only if an op was given."""
     filled, _ = gen_op(template, test, ctx)  # type: ignore[misc]
     if filled is PENDING:

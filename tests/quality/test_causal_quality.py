@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from checkers.pipeline.causal import CausalChecker
+from harness.core.stored import StoredTest
 from tests.quality.fixtures.planted import PlantedRun
+
+#: The test of an orders run, as the checkers read it (test.json's options).
+ORDERS = StoredTest(options={"workload": "orders"})
 
 SKEW_MS = -5_000  # n3's clock runs 5 s behind
 
@@ -28,7 +32,7 @@ def failover(root: Path, *, wall_clock_order: bool) -> PlantedRun:
 
 
 def check(run: PlantedRun):
-    return CausalChecker().check({"workload": "orders"}, run.history(), run.root)
+    return CausalChecker().check(ORDERS, run.history(), run.root)
 
 
 def test_hlc_keeps_causal_order_and_the_skew_is_still_shown(tmp_path):

@@ -16,7 +16,7 @@ def test_corrupt_ledger_makes_its_readers_unknown_and_the_others_still_judge(tmp
     lines = ledger.read_text().splitlines()
     ledger.write_text(lines[0] + "\n{not json\n" + lines[1] + "\n")
 
-    result = compose(pipeline_checkers({"workload": "orders"})).check({}, run.history(), tmp_path)
+    result = compose(pipeline_checkers()).check(None, run.history(), tmp_path)
     assert result.valid == "unknown"
     effects = result.stats["effects"]
     assert effects["valid"] == "unknown"
@@ -35,8 +35,8 @@ def test_a_checker_that_raises_is_unknown_with_the_error(tmp_path):
     run = PlantedRun(tmp_path)
     run.complete("order-1")
     run.settle()
-    checkers = {**pipeline_checkers({}), "broken": Broken()}
-    result = compose(checkers).check({}, run.history(), tmp_path)
+    checkers = {**pipeline_checkers(), "broken": Broken()}
+    result = compose(checkers).check(None, run.history(), tmp_path)
     assert result.valid == "unknown"
     assert result.stats["broken"] == {
         "valid": "unknown",
@@ -55,7 +55,7 @@ def test_planted_double_refund_fails_the_composed_orders_verdict(tmp_path):
     run.settle()
     for n in run.nodes:
         run.final_metrics(n, {"counters": {}, "gauges": {}, "histograms": {}})
-    result = compose(pipeline_checkers({"replication": [3, 2, 2]})).check(
+    result = compose(pipeline_checkers()).check(
         {}, run.history(), tmp_path
     )
     assert result.valid is False
@@ -70,6 +70,6 @@ def test_register_checkers_need_no_artifacts(tmp_path):
     run = PlantedRun(tmp_path)
     run.call("write", ["k", 1])
     run.call("read", ["k", None], "ok", ["k", 1])
-    result = compose(register_checkers({"replication": [3, 2, 2]})).check({}, run.history(), None)
+    result = compose(register_checkers()).check(None, run.history(), None)
     assert result.valid is True, result.error
     assert set(result.stats) == {"linearizable", "stale-read", "quorum", "signals", "perf"}

@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from checkers.pipeline.effects import EffectsChecker
+from harness.core.stored import StoredTest
 from tests.quality.fixtures.planted import PlantedRun
+
+#: The test of an orders run, as the checkers read it (test.json's options).
+ORDERS = StoredTest(options={"workload": "orders"})
 
 
 def shop(
@@ -41,7 +45,7 @@ def shop(
 
 
 def check(run: PlantedRun, **kw):
-    return EffectsChecker(**kw).check({"workload": "orders"}, run.history(), run.root)
+    return EffectsChecker(**kw).check(ORDERS, run.history(), run.root)
 
 
 def fingerprints(result) -> list[str]:
@@ -132,5 +136,5 @@ def test_an_acknowledged_order_the_saga_never_saw_is_lost_after_the_grace(tmp_pa
 
 def test_no_artifacts_is_unknown_not_valid(tmp_path):
     run = shop(tmp_path)
-    result = EffectsChecker().check({}, run.history(), None)
+    result = EffectsChecker().check(None, run.history(), None)
     assert result.valid == "unknown" and "ledgers" in result.error

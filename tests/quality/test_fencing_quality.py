@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from checkers.pipeline.fencing import FencingChecker
+from harness.core.stored import StoredTest
 from tests.quality.fixtures.planted import PlantedRun
+
+#: The test of an orders run, as the checkers read it (test.json's options).
+ORDERS = StoredTest(options={"workload": "orders"})
 
 
 def paused_leader(root: Path, *, fenced: bool) -> PlantedRun:
@@ -38,7 +42,7 @@ def paused_leader(root: Path, *, fenced: bool) -> PlantedRun:
 
 
 def check(run: PlantedRun):
-    return FencingChecker().check({"workload": "orders"}, run.history(), run.root)
+    return FencingChecker().check(ORDERS, run.history(), run.root)
 
 
 def test_rejected_stale_token_is_valid_and_listed_as_proof(tmp_path):

@@ -240,7 +240,7 @@ def paused_leader_run(
 
 def test_real_paused_leader_is_fenced_and_the_rejection_is_the_proof(make_cluster, tmp_path):
     history, run_dir, oid = paused_leader_run(make_cluster, tmp_path, [])
-    result = compose(pipeline_checkers({}, grace=1.0)).check({}, history, run_dir)
+    result = compose(pipeline_checkers(None, grace=1.0)).check(None, history, run_dir)
     fencing = result.stats["fencing"]
     assert fencing["valid"] is True and fencing["anomalies"] == []
     [rej] = [r for r in fencing["stats"]["rejected"] if r["key"] == f"ship:{oid}"]
@@ -256,7 +256,7 @@ def test_real_paused_leader_is_fenced_and_the_rejection_is_the_proof(make_cluste
 
 def test_real_stale_write_with_fence_after_write_is_caught(make_cluster, tmp_path):
     history, run_dir, oid = paused_leader_run(make_cluster, tmp_path, ["fence-after-write"])
-    result = compose(pipeline_checkers({}, grace=1.0)).check({}, history, run_dir)
+    result = compose(pipeline_checkers(None, grace=1.0)).check(None, history, run_dir)
     stale = [a for a in result.anomalies if a.kind == "stale-fenced-write"]
     [a] = stale
     assert a.fingerprint == "stale-fenced-write/ship" and a.details["order"] == oid
@@ -319,7 +319,7 @@ def test_real_hlc_keeps_causal_order_and_shows_the_skew(make_cluster, tmp_path):
     history, run_dir = skewed_leader_run(make_cluster, tmp_path, [])
     from checkers.pipeline.causal import CausalChecker
 
-    result = CausalChecker().check({}, history, run_dir)
+    result = CausalChecker().check(None, history, run_dir)
     assert result.valid is True, [a.summary for a in result.anomalies]
     behind = [d for d in result.stats["wall_disagreements"] if d["behind_seconds"] > 25]
     assert behind and all(d["hlc_ordered"] for d in behind)
@@ -329,7 +329,7 @@ def test_real_wall_clock_order_is_a_causal_inversion(make_cluster, tmp_path):
     history, run_dir = skewed_leader_run(make_cluster, tmp_path, ["wall-clock-order"])
     from checkers.pipeline.causal import CausalChecker
 
-    result = CausalChecker().check({}, history, run_dir)
+    result = CausalChecker().check(None, history, run_dir)
     assert result.valid is False
     kinds = {a.kind for a in result.anomalies}
     assert kinds == {"causal-inversion"}
@@ -361,7 +361,7 @@ def test_real_retry_amplification_is_seen_in_the_metrics(make_cluster, tmp_path,
     time.sleep(2.0)
     run_dir = tmp_path / "run"
     collect(c, run_dir)
-    result = SignalsChecker().check({}, History(rec.ops), run_dir)
+    result = SignalsChecker().check(None, History(rec.ops), run_dir)
     amplified = [a for a in result.anomalies if a.kind == "retry-amplification"]
     if flag is None:
         assert amplified == [], [a.summary for a in amplified]

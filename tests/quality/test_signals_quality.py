@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from checkers.pipeline.signals import SignalsChecker, Thresholds
+from harness.core.stored import StoredTest
 from tests.quality.fixtures.planted import PlantedRun
+
+#: The test of an orders run, as the checkers read it (test.json's options).
+ORDERS = StoredTest(options={"workload": "orders"})
 
 
 def scraped(
@@ -68,7 +72,7 @@ def scraped(
 
 
 def check(run: PlantedRun, **kw):
-    return SignalsChecker(**kw).check({"workload": "orders"}, run.history(), run.root)
+    return SignalsChecker(**kw).check(ORDERS, run.history(), run.root)
 
 
 def test_clean_run_raises_nothing_and_attributes_the_partition(tmp_path):

@@ -29,7 +29,7 @@ from typing import Any
 from harness.control import daemon
 from harness.core.errors import RemoteError, TargetError, UnsupportedError
 from harness.core.placement import NodeAddr
-from harness.core.protocols import Remote
+from harness.core.protocols import Remote, Test
 
 log = logging.getLogger("seam.targets.etcd")
 
@@ -110,13 +110,13 @@ class EtcdTarget(daemon.SignalPause):
 
     # -- Target ---------------------------------------------------------------
 
-    def setup(self, test: Any, node: str) -> None:
+    def setup(self, test: Test | None, node: str) -> None:
         """Create the node's run directory and start its member (not waiting: wait_ready)."""
         a = self._addr(node)
         self.remote.run(node, ["mkdir", "-p", a.workdir], timeout=30)
         self.start(test, node)
 
-    def teardown(self, test: Any, node: str) -> None:
+    def teardown(self, test: Test | None, node: str) -> None:
         """Stop the member and remove its run directory (only one Seam named)."""
         a = self._addr(node)
         daemon.stop(self.remote, self.daemon(node))
@@ -129,7 +129,7 @@ class EtcdTarget(daemon.SignalPause):
 
     # -- Killable -------------------------------------------------------------
 
-    def start(self, test: Any, node: str, role: str | None = None) -> None:
+    def start(self, test: Test | None, node: str, role: str | None = None) -> None:
         """Start the member unless it runs; one with a data directory rejoins as existing."""
         self._check_role(role)
         a = self._addr(node)
@@ -141,7 +141,7 @@ class EtcdTarget(daemon.SignalPause):
                               "installed (`make install`)?") from None
         log.info("started %s: pid %d, %s", node, pid, a.url)
 
-    def kill(self, test: Any, node: str, role: str | None = None) -> list[int]:
+    def kill(self, test: Test | None, node: str, role: str | None = None) -> list[int]:
         pids = self.pids(test, node, role)
         return daemon.kill(self.remote, self.daemon(node)) if pids else []
 
@@ -151,7 +151,7 @@ class EtcdTarget(daemon.SignalPause):
 
     # -- Pausable, roles ------------------------------------------------------
 
-    def pids(self, test: Any, node: str, role: str | None = None) -> list[int]:
+    def pids(self, test: Test | None, node: str, role: str | None = None) -> list[int]:
         role = self._check_role(role)
         found = daemon.pid(self.remote, self.daemon(node))
         if found is None or (role == "leader" and self.leader(test) != node):
@@ -166,7 +166,7 @@ class EtcdTarget(daemon.SignalPause):
             raise UnsupportedError(f"etcd has no role {role!r}; roles: {', '.join(ROLES)}")
         return role
 
-    def leader(self, test: Any) -> str | None:
+    def leader(self, test: Test | None) -> str | None:
         """The member that etcd's own status says leads, asked of each member in turn."""
         names: dict[str, str] = {}
         for node, a in self.addrs.items():
@@ -200,7 +200,7 @@ class EtcdTarget(daemon.SignalPause):
             daemon.wait_serving(self.remote, self.daemon(node), f"etcd on {a.url}", probe,
                                 timeout or self.ready_timeout)
 
-    def collect(self, test: Any, node: str, dst: Path) -> list[Path]:
+    def collect(self, test: Test | None, node: str, dst: Path) -> list[Path]:
         """The member's log (stdout.log); the data directory (WAL) stays behind."""
         return daemon.collect_log(self.remote, self.daemon(node), dst, "etcd.log")
 

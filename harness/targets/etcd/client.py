@@ -19,6 +19,7 @@ from typing import Any
 from harness.core.errors import TargetError
 from harness.core.op import Op
 from harness.core.placement import NodeAddr
+from harness.core.protocols import Test
 from harness.targets.etcd.adapter import b64, gateway, unb64
 
 
@@ -50,7 +51,7 @@ class EtcdClient:
             self.close()
             raise
 
-    def open(self, test: Any, node: str) -> EtcdClient:
+    def open(self, test: Test | None, node: str) -> EtcdClient:
         if node not in self.addrs:
             raise TargetError(f"client: unknown node {node!r}; this run has {', '.join(self.addrs)}")
         return EtcdClient(self.addrs, timeout=self.timeout, serializable=self.serializable, node=node)
@@ -60,7 +61,7 @@ class EtcdClient:
             self._conn.close()
             self._conn = None
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         if self.node is None:
             raise TargetError("etcd client used before open(test, node)")
         key, v = op.value

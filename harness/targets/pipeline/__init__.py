@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.core.errors import ConfigError
 from harness.core.placement import NodeAddr
-from harness.core.protocols import Remote, Skewable, Target
+from harness.core.protocols import Remote, Skewable, Target, Test
 from harness.spec import TestSpec
 from harness.targets.base import HostCheck, MakeContext, TargetKind
 from harness.targets.pipeline.evidence import CASE_FILES
@@ -38,7 +38,7 @@ def make(ctx: MakeContext) -> Target:
 
 
 @contextlib.contextmanager
-def observe(test: Any, addrs: Mapping[str, NodeAddr], run_dir: Path, start: float) -> Iterator[Any]:
+def observe(test: Test | None, addrs: Mapping[str, NodeAddr], run_dir: Path, start: float) -> Iterator[Any]:
     """GET /metrics from every node once a second into nodes/<node>/metrics.jsonl."""
     from harness.targets.pipeline.scrape import MetricsScraper
 

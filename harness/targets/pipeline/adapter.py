@@ -37,7 +37,7 @@ from typing import Any
 from harness.control import daemon
 from harness.core.errors import RemoteError, TargetError, UnsupportedError
 from harness.core.placement import NodeAddr
-from harness.core.protocols import Remote
+from harness.core.protocols import Remote, Test
 from target.client import exchange
 
 log = logging.getLogger("seam.target.pipeline")
@@ -164,7 +164,7 @@ class PipelineTarget(daemon.SignalPause):
 
     # -- Target ---------------------------------------------------------------
 
-    def setup(self, test: Any, node: str) -> None:
+    def setup(self, test: Test | None, node: str) -> None:
         """Install target/ and node.json on ``node`` and start it (not waiting: see wait_ready)."""
         self.install(node)
         self.start(test, node)
@@ -179,7 +179,7 @@ class PipelineTarget(daemon.SignalPause):
             self.remote.upload(node, stage / "target", f"{a.workdir}/target")
             self.remote.upload(node, stage / "node.json", f"{a.workdir}/node.json")
 
-    def teardown(self, test: Any, node: str) -> None:
+    def teardown(self, test: Test | None, node: str) -> None:
         """Stop the node's process and remove its run directory."""
         self.stop(node)
         a = self._addr(node)
@@ -203,7 +203,7 @@ class PipelineTarget(daemon.SignalPause):
         return daemon.Daemon(node, argv, f"{a.workdir}/node.pid", a.stdout_log, cwd=a.workdir, env=env or {},
                              marker=a.workdir)
 
-    def start(self, test: Any, node: str, role: str | None = None) -> None:
+    def start(self, test: Test | None, node: str, role: str | None = None) -> None:
         """Start the node's process unless it is already running."""
         self._check_role(role)
         if daemon.pid(self.remote, self.daemon(node)) is not None:
@@ -212,7 +212,7 @@ class PipelineTarget(daemon.SignalPause):
         pid = daemon.start(self.remote, self.daemon(node, env))
         log.info("started %s: pid %d, %s", node, pid, self._addr(node).url)
 
-    def kill(self, test: Any, node: str, role: str | None = None) -> list[int]:
+    def kill(self, test: Test | None, node: str, role: str | None = None) -> list[int]:
         """SIGKILL the node's process (for role "leader", only if it leads now)."""
         if not self.pids(test, node, role):
             return []
@@ -229,7 +229,7 @@ class PipelineTarget(daemon.SignalPause):
 
     # -- Pausable -------------------------------------------------------------
 
-    def pids(self, test: Any, node: str, role: str | None = None) -> list[int]:
+    def pids(self, test: Test | None, node: str, role: str | None = None) -> list[int]:
         """The running pid of the node's process; for role "leader", only if it leads."""
         role = self._check_role(role)
         found = daemon.pid(self.remote, self.daemon(node))
@@ -252,7 +252,7 @@ class PipelineTarget(daemon.SignalPause):
         """Roles a nemesis may aim at besides a plain node."""
         return ROLES
 
-    def holder(self, test: Any, role: str, rng: Any) -> str | None:
+    def holder(self, test: Test | None, role: str, rng: Any) -> str | None:
         """Who holds a role now. ``home``: the home replica (the coordinator of writes) of
         a key the clients used lately, drawn by ``rng`` (a random node before any)."""
         if role == "leader":
@@ -268,7 +268,7 @@ class PipelineTarget(daemon.SignalPause):
 
     # -- HasLeader ------------------------------------------------------------
 
-    def leader(self, test: Any) -> str | None:
+    def leader(self, test: Test | None) -> str | None:
         """The node that says it leads, with the highest term; None if nobody does."""
         best: tuple[int, str] | None = None
         for node, a in self.addrs.items():
@@ -323,7 +323,7 @@ class PipelineTarget(daemon.SignalPause):
 
     # -- Skewable --------------------------------------------------------------
 
-    def skew_clock(self, test: Any, node: str, seconds: float) -> None:
+    def skew_clock(self, test: Test | None, node: str, seconds: float) -> None:
         """Offset the node's wall clock by ``seconds`` (0: the real clock) by rewriting the
         file its shim or libfaketime reads, in libfaketime's syntax (``+5s``, ``-3s``)."""
         self._write_clock_file(node, seconds)
@@ -370,12 +370,12 @@ class PipelineTarget(daemon.SignalPause):
 
     # -- HasAppFaults ---------------------------------------------------------
 
-    def inject_fault(self, test: Any, node: str, fault: dict[str, Any]) -> None:
+    def inject_fault(self, test: Test | None, node: str, fault: dict[str, Any]) -> None:
         """Arm an application fault (lost-response, slow-response, down, stall, crash) on a node."""
         body = {"secret": self.admin_secret, "count": 1, "seconds": 0.0, **fault}
         self._admin(node, "/admin/fault", body)
 
-    def clear_faults(self, test: Any, node: str) -> None:
+    def clear_faults(self, test: Test | None, node: str) -> None:
         self._admin(node, "/admin/fault/clear", {"secret": self.admin_secret})
 
     def _admin(self, node: str, path: str, body: dict[str, Any]) -> None:
@@ -389,7 +389,7 @@ class PipelineTarget(daemon.SignalPause):
 
     # -- HasLogs --------------------------------------------------------------
 
-    def snapshot(self, test: Any, node: str, dst: Path) -> list[Path]:
+    def snapshot(self, test: Test | None, node: str, dst: Path) -> list[Path]:
         """HasLiveState: the node's final metrics into dst/metrics.json (none from a dead node)."""
         a = self._addr(node)
         dst = Path(dst)
@@ -405,7 +405,7 @@ class PipelineTarget(daemon.SignalPause):
         out.write_text(json.dumps(body, indent=2) + "\n")
         return [out]
 
-    def collect(self, test: Any, node: str, dst: Path) -> list[Path]:
+    def collect(self, test: Test | None, node: str, dst: Path) -> list[Path]:
         """Copy data_dir (logs, ledgers, fence logs), stdout.log and node.json into dst.
 
         Files only, so it works on a stopped node (the runner stops every node

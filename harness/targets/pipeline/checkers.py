@@ -8,12 +8,11 @@ in heavy dependencies (numpy for perf, the linearizability search).
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.core.protocols import Checker
+from harness.spec import TestSpec
 
 
-def pipeline_checkers(test: Any = None, *, grace: float = 5.0) -> dict[str, Checker]:
+def pipeline_checkers(spec: TestSpec | None = None, *, grace: float = 5.0) -> dict[str, Checker]:
     """The ``orders`` workload: effects, fencing, causal order, quorum overlap, signals, perf."""
     from checkers.perf import PerfChecker
     from checkers.pipeline.causal import CausalChecker
@@ -32,7 +31,7 @@ def pipeline_checkers(test: Any = None, *, grace: float = 5.0) -> dict[str, Chec
     }
 
 
-def register_checkers(test: Any = None, *, timeout: float | None = 60.0) -> dict[str, Checker]:
+def register_checkers(spec: TestSpec | None = None, *, timeout: float | None = 60.0) -> dict[str, Checker]:
     """The ``register`` workload: linearizability per key, stale reads (the generic checkers
     any register target can use), quorum overlap as the nodes report it, signals, perf."""
     from checkers.linearizable.checker import LinearizableChecker

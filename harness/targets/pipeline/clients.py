@@ -15,6 +15,7 @@ from typing import Any
 from harness.core.errors import TargetError
 from harness.core.op import Op
 from harness.core.placement import NodeAddr
+from harness.core.protocols import Test
 from target.client import ClientError, Connection, PipelineClient
 
 
@@ -45,7 +46,7 @@ class _PipelineClient:
             a = addrs[node]
             self.api = PipelineClient(Connection(a.address, a.port, timeout=timeout))
 
-    def open(self, test: Any, node: str) -> Any:
+    def open(self, test: Test | None, node: str) -> Any:
         if node not in self.addrs:
             raise TargetError(f"client: unknown node {node!r}; this run has {', '.join(self.addrs)}")
         return type(self)(self.addrs, timeout=self.timeout, node=node)
@@ -69,7 +70,7 @@ class RegisterClient(_PipelineClient):
     ``info``. A read changes nothing, so any read error is ``fail``.
     """
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         key, v = op.value
         node = self.node or "?"
         api = self._api()
@@ -106,7 +107,7 @@ class OrdersClient(_PipelineClient):
 
     LEDGER_SERVICES = ("payment", "inventory", "shipping")
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         node = self.node or "?"
         v = op.value or {}
         if op.f == "read-ledger":

@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.core.errors import TargetError
 from harness.core.placement import NodeAddr
-from harness.core.protocols import Remote
+from harness.core.protocols import Remote, Test
 from harness.targets.pipeline.adapter import PipelineTarget, http_json
 
 Report = Callable[[str], None]
@@ -55,7 +55,7 @@ class RecoveredTarget:
             return None
         return body if status == 200 else None
 
-    def start(self, test: Any, node: str, role: str | None = None) -> None:
+    def start(self, test: Test | None, node: str, role: str | None = None) -> None:
         health = self._answers(node)
         if health is not None:
             self.report(f"{node} already serves (pid {health.get('pid')}); nothing to restart")
@@ -66,18 +66,18 @@ class RecoveredTarget:
         # The runner's format, so tools that stop a run's processes by pid find this one too.
         self.report(f"started {node}: pid {pids[0] if pids else '?'}")
 
-    def pause(self, test: Any, node: str, role: str | None = None) -> dict[str, Any] | None:
+    def pause(self, test: Test | None, node: str, role: str | None = None) -> dict[str, Any] | None:
         return self.pipeline.pause(test, node, role)
 
-    def resume(self, test: Any, node: str, paused: Mapping[str, Any]) -> None:
+    def resume(self, test: Test | None, node: str, paused: Mapping[str, Any]) -> None:
         """Thaw the node's process (the pids recorded, or whatever its pid file names)."""
         self.pipeline.resume(test, node, paused)
 
-    def skew_clock(self, test: Any, node: str, seconds: float) -> None:
+    def skew_clock(self, test: Test | None, node: str, seconds: float) -> None:
         """Rewrite the node's offset file, which its process reads (heal: back to +0s)."""
         self.pipeline.skew_clock(test, node, seconds)
 
-    def clear_faults(self, test: Any, node: str) -> None:
+    def clear_faults(self, test: Test | None, node: str) -> None:
         if self._answers(node) is None:
             self.report(f"{node} is down, so its application faults went with it")
             return

@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.core.op import Op
 from harness.core.placement import NodeAddr
-from harness.core.protocols import Checker
+from harness.core.protocols import Checker, Test
 from harness.generator import on_threads, phases, repeat, until_ok
 from harness.generator.history import FromHistory
 from harness.spec import TestSpec
@@ -75,7 +75,7 @@ class OrdersGen:
 
     SKUS = ("sku-a", "sku-b", "sku-c")
 
-    def op(self, test: Any, ctx: Any) -> tuple[Any, Any]:
+    def op(self, test: Test | None, ctx: Any) -> tuple[Any, Any]:
         rng = draws(self.seed, "orders", self.count)
         roll = rng.random()
         if self.placed == 0 or roll < PLACE:
@@ -92,7 +92,7 @@ class OrdersGen:
         f = "cancel" if roll < CANCEL else "read"
         return next_op(self, {"f": f, "value": {"order_id": oid}}, test, ctx, count=self.count + 1)
 
-    def update(self, test: Any, ctx: Any, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Any, event: Any) -> Any:
         return self
 
 

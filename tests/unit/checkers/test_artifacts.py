@@ -61,31 +61,33 @@ def test_metrics_lines_in_both_shapes_sorted_by_time_failed_scrapes_skipped(tmp_
     assert arts.final_metrics("n1") == {"counters": {"c": 7}}
 
 
-def test_test_info_from_test_json_flat_dict_spec_and_runner_test():
+def test_run_info_reads_a_stored_test_json_and_the_runners_test_alike(tmp_path):
+    """One shape, the Test protocol: from test.json (StoredTest) or the live run."""
+    from harness.core.protocols import Test
+    from harness.core.stored import StoredTest
+    from harness.runner import Test as RunnerTest
+
     runner_json = {
         "workload": "orders",
         "nodes": {"n1": {}, "n2": {}},
+        "options": {"seed": 4},
         "target": {"bugs": ["weak-quorum"], "replication": [5, 3, 2]},
     }
-    info = run_info(runner_json)
+    stored = StoredTest.from_json(runner_json)
+    assert isinstance(stored, Test) and stored.seed == 4
+    info = run_info(stored)
     assert (info.nodes, info.workload, info.bugs, info.replication) == (
-        ["n1", "n2"],
-        "orders",
-        ["weak-quorum"],
-        (5, 3, 2),
-    )
-    flat = run_info({"nodes": ["a"], "replication": {"n": 3, "w": 1, "r": 1}, "bugs": []})
-    assert flat.replication == (3, 1, 1) and flat.nodes == ["a"]
+        ["n1", "n2"], "orders", ["weak-quorum"], (5, 3, 2))
+    (tmp_path / "test.json").write_text(json.dumps(runner_json))
+    assert run_info(None, tmp_path) == info  # seam check RUN_DIR: read from the directory
+
     spec = TestSpec(workload="register", bugs=["naive-retry"], replication=(3, 2, 1))
-    assert run_info(spec).replication == (3, 2, 1) and run_info(spec).bugs == ["naive-retry"]
-
-    class RunnerTest:
-        nodes = ["n1", "n2", "n3"]
-
-    RunnerTest.spec = spec
-    assert run_info(RunnerTest()).nodes == ["n1", "n2", "n3"]
+    live = RunnerTest(spec=spec, nodes=["n1", "n2", "n3"], remote=None, target=None, store=None)  # type: ignore[arg-type]
+    assert isinstance(live, Test)
+    got = run_info(live)
+    assert (got.nodes, got.replication, got.bugs) == (["n1", "n2", "n3"], (3, 2, 1), ["naive-retry"])
     assert run_info(None).replication is None
-    assert run_info({"replication": "bogus"}).replication is None
+    assert run_info(StoredTest(options={"replication": "bogus"})).replication is None
 
 
 def test_order_of_key_handles_the_bug_keys():

@@ -125,7 +125,7 @@ def test_void_compensations_are_not_effects(tmp_path):
         },
     )
     write(n1 / "saga-steps.jsonl", *rows("o", ("saga", "cancel-requested"), ("saga", "cancelled")))
-    result = EffectsChecker().check({}, History([]), tmp_path)
+    result = EffectsChecker().check(None, History([]), tmp_path)
     assert result.valid is True, [a.summary for a in result.anomalies]
     assert result.stats["rows"]["refund"] == 1
 
@@ -138,7 +138,7 @@ def test_ledger_rows_without_history_are_still_reconciled(tmp_path):
         {"seq": 0, "op": "ship", "key": "ship:o", "order_id": "o", "token": 1},
         {"seq": 1, "op": "ship", "key": "ship:o", "order_id": "o", "token": 1},
     )
-    result = EffectsChecker().check({}, History([]), tmp_path)
+    result = EffectsChecker().check(None, History([]), tmp_path)
     assert [a.fingerprint for a in result.anomalies] == ["duplicate-effect/ship"]
     assert result.anomalies[0].details["same_key"] is True and result.anomalies[0].ops == []
 
@@ -177,7 +177,7 @@ def test_a_node_whose_clock_was_set_back_does_not_make_its_orders_look_stalled(t
         Op(2, 60_000_000_000, 1, "invoke", "read", {"order_id": "a"}),
         Op(3, 60_000_000_001, 1, "ok", "read", {"order_id": "a"}),
     ]
-    result = EffectsChecker(grace=5.0).check({}, History(ops), tmp_path)
+    result = EffectsChecker(grace=5.0).check(None, History(ops), tmp_path)
     assert result.valid is True and result.stats["in_flight"] == ["a"]
 
 
@@ -228,7 +228,7 @@ def unstarted_order_run(tmp_path, committed):
     ops = [Op(0, 0, 0, "invoke", "place", {"order_id": "o"}), Op(1, 1_000, 0, "ok", "place", {"order_id": "o"}),
            Op(2, 60_000_000_000, 1, "invoke", "read", {"order_id": "x"}),
            Op(3, 60_000_000_001, 1, "ok", "read", {"order_id": "x"})]
-    return EffectsChecker(grace=5.0).check({}, History(ops), tmp_path)
+    return EffectsChecker(grace=5.0).check(None, History(ops), tmp_path)
 
 
 def test_an_order_whose_event_was_never_consumed_is_a_backlog_warning_not_a_loss(tmp_path):
@@ -256,7 +256,7 @@ def cancel_first_run(tmp_path, *, placed_row):
            Op(2, 2_000, 1, "invoke", "cancel", {"order_id": "o"}), Op(3, 3_000, 1, "ok", "cancel", {"order_id": "o"}),
            Op(4, 60_000_000_000, 1, "invoke", "read", {"order_id": "o"}),
            Op(5, 60_000_000_001, 1, "ok", "read", {"order_id": "o"})]
-    return EffectsChecker(grace=5.0).check({}, History(ops), tmp_path)
+    return EffectsChecker(grace=5.0).check(None, History(ops), tmp_path)
 
 
 def test_a_placed_event_skipped_behind_its_cancel_is_a_lost_effect(tmp_path):
@@ -295,7 +295,7 @@ def settling_run(tmp_path, *, quiet):
         ops += [Op(2 * i, i, i, "invoke", "place", {"order_id": o, "amount": 5, "qty": 1}),
                 Op(2 * i + 1, 10 + i, i, "ok", "place", {"order_id": o, "amount": 5, "qty": 1})]
     ops += quiesce_ops(60_000_000_000, quiet=quiet, index=len(ops))
-    return EffectsChecker(grace=5.0).check({}, History(ops), tmp_path)
+    return EffectsChecker(grace=5.0).check(None, History(ops), tmp_path)
 
 
 def test_an_unsettled_saga_is_reported_unsettled_and_a_terminal_one_missing_its_effect_is_lost(tmp_path):

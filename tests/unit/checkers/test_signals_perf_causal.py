@@ -121,7 +121,7 @@ def test_perf_latency_percentiles_rates_points_and_bands():
         nem(204, 1.5, "invoke", "stop-partition", None, "partition", "stop"),
         nem(205, 1.6, "info", "stop-partition", None, "partition", "stop"),
     ]
-    stats = PerfChecker(max_points=10).check({}, History(ops), None).stats
+    stats = PerfChecker(max_points=10).check(None, History(ops), None).stats
     read = stats["latency"]["read/ok"]
     assert read["count"] == 100 and read["max_ms"] == 100.0
     assert read["p50_ms"] == pytest.approx(50.5) and read["p99_ms"] == pytest.approx(99.01)
@@ -164,7 +164,7 @@ def test_equal_stamps_are_ties_not_inversions(tmp_path):
         }
     )
     (d / "saga-steps.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    result = CausalChecker().check({}, History([]), tmp_path)
+    result = CausalChecker().check(None, History([]), tmp_path)
     assert result.stats["stamp_ties"] == 1
     [a] = (
         result.anomalies
@@ -174,7 +174,7 @@ def test_equal_stamps_are_ties_not_inversions(tmp_path):
 
 def test_causal_without_step_logs_is_unknown(tmp_path):
     (tmp_path / "nodes" / "n1").mkdir(parents=True)
-    result = CausalChecker().check({}, History([]), tmp_path)
+    result = CausalChecker().check(None, History([]), tmp_path)
     assert result.valid == "unknown" and "saga-steps.jsonl" in result.error
 
 
@@ -182,7 +182,7 @@ def test_registry_and_the_workloads_references_resolve():
     from harness.spec import TestSpec
     from harness.targets.pipeline.checkers import pipeline_checkers, register_checkers
 
-    assert list(pipeline_checkers({})) == [
+    assert list(pipeline_checkers()) == [
         "effects",
         "fencing",
         "causal",
@@ -190,11 +190,11 @@ def test_registry_and_the_workloads_references_resolve():
         "signals",
         "perf",
     ]
-    assert list(register_checkers({})) == ["linearizable", "stale-read", "quorum", "signals", "perf"]
+    assert list(register_checkers()) == ["linearizable", "stale-read", "quorum", "signals", "perf"]
     # the workloads compose exactly these
     from harness.targets.pipeline.workloads import WORKLOADS
 
     orders = WORKLOADS["orders"].checker(TestSpec(workload="orders"))
     register = WORKLOADS["register"].checker(TestSpec())
-    assert list(orders.checkers) == list(pipeline_checkers({}))
-    assert list(register.checkers) == list(register_checkers({}))
+    assert list(orders.checkers) == list(pipeline_checkers())
+    assert list(register.checkers) == list(register_checkers())
