@@ -84,7 +84,7 @@ def simulate(txns: list[tuple[list[tuple[str, str]], float, float, float, str]])
     return History(ops)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(txn(), min_size=2, max_size=14))
 def test_in_doubt_transactions_never_make_an_anomaly(txns: Any) -> None:
     result = TxnChecker(TxnOptions(consistency_models=("strict-serializable",))).check(None, simulate(txns), None)
