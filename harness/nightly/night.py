@@ -182,6 +182,7 @@ class Night:
             row.verdict, row.summary = "failed", f"{run_dir}: no test.json"
             return
         row.id, row.verdict, row.fingerprints = rec.id, rec.verdict, rec.fingerprints
+        row.bugs = rec.bugs  # what the run really had (its test.json), not what the plan asked
         row.new = [f for f in rec.fingerprints if f not in known_fps]
         if rec.exit_code is not None:
             row.exit_code = rec.exit_code

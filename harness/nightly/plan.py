@@ -5,8 +5,10 @@ optional ``results``, ``grace``, ``overhead``, a ``[defaults]`` table of
 ``seam test`` options every test gets, and one ``[[test]]`` table per test:
 ``name``, ``count`` (runs of it), ``nemesis`` (the mix: a list of fault sets,
 each ``"partition,pause"`` or ``""`` for none; each run takes one, least
-tried first), ``bugs``, ``nemesis-opt`` and any other ``seam test`` option by
-its long name (``workload``, ``target``, ``time-limit``, ``scenario``, ...).
+tried first), ``nemesis-opt`` and any other ``seam test`` option by its long
+name (``workload``, ``target``, ``time-limit``, ``scenario``, ``bug``, ...).
+A key has one name: ``bug = ["weak-quorum"]``, as ``seam test --bug``; the
+summary shows what each run really had, from its test.json.
 
 Options are checked against ``seam test``'s own, handed in by the command, so
 a typo is one line naming the file and the test before anything runs.
@@ -25,7 +27,9 @@ from harness.core.errors import ConfigError
 #: Options the night sets for every run itself.
 RESERVED = ("seed", "results", "no-progress", "test-count", "replay", "demo", "junit", "name")
 #: Keys of a [[test]] table that are the night's, not `seam test` options.
-OWN_KEYS = ("name", "count", "nemesis", "bugs", "nemesis-opt")
+OWN_KEYS = ("name", "count", "nemesis", "bug", "nemesis-opt")
+#: Keys people write for another one: refused with the right name.
+ALIASES = {"bugs": "bug", "nemesis-opts": "nemesis-opt", "faults": "nemesis"}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h)?$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, None: 1}
 
@@ -125,10 +129,10 @@ def _test(table: Any, defaults: dict[str, Any], known: dict[str, OptionKind], wh
     mix = [mix] if isinstance(mix, str) else mix
     if not isinstance(mix, list) or not mix or not all(isinstance(m, str) for m in mix):
         raise ConfigError(f"{where}: nemesis must be a list of fault sets, e.g. [\"partition\", \"pause,kill\", \"\"]")
-    bugs = table.get("bugs", defaults.get("bugs", []))
+    bugs = table.get("bug", defaults.get("bug", []))
     bugs = [bugs] if isinstance(bugs, str) else bugs
     if not isinstance(bugs, list) or not all(isinstance(b, str) for b in bugs):
-        raise ConfigError(f"{where}: bugs must be a list of bug flags, e.g. [\"weak-quorum\"]")
+        raise ConfigError(f"{where}: bug must be a list of bug flags, e.g. [\"weak-quorum\"]")
     opts = table.get("nemesis-opt", defaults.get("nemesis-opt", []))
     if opts:
         options["nemesis-opt"] = [opts] if isinstance(opts, str) else list(opts)
@@ -143,6 +147,9 @@ def _check_options(options: dict[str, Any], known: dict[str, OptionKind], where:
     for key in options:
         if key in OWN_KEYS:
             continue
+        if key in ALIASES:
+            raise ConfigError(f"{where}: {key!r} is not a plan key; write {ALIASES[key]!r} "
+                              f"(as seam test's --{ALIASES[key]})")
         if key in RESERVED:
             raise ConfigError(f"{where}: {key!r} is set by seam nightly for each run; remove it")
         if key not in known:

@@ -95,7 +95,7 @@ nemesis = ["pause"]
 name = "reg-weak-quorum"
 workload = "register"
 time-limit = {limit}
-bugs = ["weak-quorum"]
+bug = ["weak-quorum"]
 nemesis = ["pause"]
 """
 
@@ -216,7 +216,7 @@ BUG_TEST = """
 [[test]]
 name = "register-weak-quorum"
 workload = "register"
-bugs = ["weak-quorum"]
+bug = ["weak-quorum"]
 nemesis = ["pause"]
 """
 
