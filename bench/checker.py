@@ -189,9 +189,14 @@ class Porcupine:
             self.disagreements.append(f"{where}: {file}: Seam {mine}, Porcupine {theirs.verdict}")
 
     def describe(self, run: Run | None) -> str:
-        if run is None:
+        """Which Go ran Porcupine, or why it was not measured."""
+        if run is not None:
+            return f"{run.go}, GOMAXPROCS={run.gomaxprocs}"
+        if self.driver is None:
             return f"{NOT_MEASURED} ({self.how})"
-        return f"{run.go}, GOMAXPROCS={run.gomaxprocs}"
+        return (
+            f"{NOT_MEASURED} (the driver failed: {self.errors[-1] if self.errors else 'no output'})"
+        )
 
 
 def driver_rows(entries: list[dict]) -> list[dict]:
@@ -361,7 +366,7 @@ def bench_whole_process(repeat: int, porc: Porcupine, corpus_run: Run | None) ->
         f"== 2. oracle corpus, whole process: one `seam check` and one Porcupine driver "
         f"process per group of files (best of {repeat}) =="
     )
-    print(f"porcupine: {porc.describe(corpus_run) if porc.driver else porc.describe(None)}")
+    print(f"porcupine: {porc.describe(corpus_run)}")
     print(
         f"{'group':54} {'files':>5} {'seam wall':>9} {'seam cpu':>9} {'porc wall':>9} {'porc cpu':>9}"
         f" {'cpu ratio':>12} {'peak RSS':>9}  wrong"

@@ -156,3 +156,17 @@ def test_the_driver_output_is_read_file_by_file(checker):
     assert [v.file for v in run.results] == ["a.log", "b.log"]
     assert run.by_file()["b.log"].error == "b.log:2: bad"
     assert (run.go, run.gomaxprocs, run.wall, run.cpu) == ("go1.19.8", 2, 2.5, 2.0)
+
+
+def test_a_driver_that_fails_is_not_measured_and_says_so(checker, tmp_path):
+    broken = tmp_path / "broken-porcupine"
+    broken.write_text("#!/bin/sh\necho 'seam-porcupine: manifest: bad' >&2\nexit 2\n")
+    broken.chmod(0o755)
+    porc = checker.Porcupine(checker.Driver(broken), "fake", 1)
+    run = porc.best([{"file": "x.jsonl", "format": "jsonl", "model": "cas-register"}], tmp_path)
+    assert run is None
+    assert (
+        porc.describe(run)
+        == "not measured (the driver failed: driver exit 2: seam-porcupine: manifest: bad)"
+    )
+    assert checker.ratio(1.0, run and run.wall) == "not measured"
