@@ -88,6 +88,7 @@ NODE_FREE = {
 NETNS_MODULES = {
     "test_cluster", "test_nemesis_crash", "test_nemesis_faults", "test_nemesis_net",
     "test_orders_report_e2e", "test_run_netns", "test_ssh", "test_etcd",
+    "test_redis",
 }
 NETNS_TESTS = {
     "test_timeout_sigterm_on_namespaces_heals_collects_checks_and_leaves_nothing",

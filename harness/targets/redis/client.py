@@ -52,7 +52,7 @@ def connection(host: str, port: int, timeout: float) -> Any:
     from redis.connection import Connection
 
     return Connection(host=host, port=port, socket_timeout=timeout, socket_connect_timeout=timeout,
-                      retry=_no_retry(), lib_name=None, lib_version=None)
+                      retry=_no_retry())
 
 
 def command(host: str, port: int, *args: Any, timeout: float = 1.0) -> Any:
@@ -224,12 +224,10 @@ class RedisSetClient:
         except (RedisError, OSError) as e:
             self._drop()
             return self._done(op, "fail", op.value, served, f"connect: {type(e).__name__}: {e}")
+        if op.f == "read":
+            return self._read(op, conn, addr, served)
         applied = False  # SADD answered: whatever WAIT says, the element is on the primary
         try:
-            if op.f == "read":
-                conn.send_command("SMEMBERS", key)
-                members = conn.read_response()
-                return self._done(op, "ok", [key, sorted(int(_text(m)) for m in members)], served)
             conn.send_command("SADD", key, element)
             conn.read_response()
             applied = True
@@ -243,8 +241,29 @@ class RedisSetClient:
         except (RedisError, OSError) as e:
             self._drop()  # after any error the connection's state is unknown: the next op connects afresh
             # An error reply to SADD means Redis did not run it; a timeout or a reset may come after it ran.
-            definite = op.f == "read" or (not applied and (refused(e) or _is_reply(e)))
+            definite = not applied and (refused(e) or _is_reply(e))
             return self._done(op, "fail" if definite else "info", op.value, served, f"{type(e).__name__}: {e}")
+
+    def _read(self, op: Op, conn: Any, addr: tuple[str, int], served: str) -> Op:
+        """SMEMBERS; a kept-alive connection the server has closed since (a restart) is tried
+        once more on a fresh one: a read changes nothing, so trying again is safe."""
+        from redis.exceptions import ConnectionError, RedisError
+
+        key = op.value[0]
+        for attempt in (1, 2):
+            try:
+                conn.send_command("SMEMBERS", key)
+                members = conn.read_response()
+                return self._done(op, "ok", [key, sorted(int(_text(m)) for m in members)], served)
+            except (RedisError, OSError) as e:
+                self._drop()
+                if attempt == 2 or not isinstance(e, (ConnectionError, ConnectionResetError, BrokenPipeError)):
+                    return self._done(op, "fail", op.value, served, f"{type(e).__name__}: {e}")
+                try:
+                    conn = self._connect(addr)
+                except (RedisError, OSError) as again:
+                    return self._done(op, "fail", op.value, served, f"connect: {type(again).__name__}: {again}")
+        raise AssertionError("unreachable")
 
     def _done(self, op: Op, typ: str, value: Any, served: str | None, error: str | None = None) -> Op:
         extra = {**op.extra, "node": self.node}
