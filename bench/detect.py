@@ -675,10 +675,6 @@ def _write_json(path: str, done: list[Run], cluster: str, mixes: dict[str, list[
     tmp.replace(path)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _redis_table(console: Console, done: list[Run]) -> list[bool]:
     """Redis's rows, and per run what the set checker counted (acknowledged, lost, unknown) and
     the failover it named, read back from each run's results.json."""
@@ -718,3 +714,7 @@ def _redis_counts(run: Run) -> str:
     f = (checkers.get("failover") or {}).get("stats") or {}
     return (f"{run.seed}: {s.get('acknowledged', '?')}/{s.get('lost_acknowledged', '?')}, "
             f"{s.get('info', '?')} of {s.get('attempted', '?')} unknown; {f.get('first', '-')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
