@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.op import INF, History, Op
+from harness.core.protocols import Test
 from harness.core.verdict import Anomaly, CheckResult
 
 NAME = "stale-read"
@@ -169,7 +170,7 @@ class StaleReadChecker:
         self.independent = independent
         self.listed = listed
 
-    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+    def check(self, test: Test | None, history: History, artifacts: Path | None) -> CheckResult:
         by_key = register_calls(history, independent=self.independent)
         stale = [pair for calls in by_key.values() for pair in stale_reads(calls)]
         stale.sort(key=lambda p: p[0].inv)

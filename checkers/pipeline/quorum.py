@@ -29,6 +29,7 @@ from typing import Any
 
 from checkers.pipeline.artifacts import Artifacts
 from harness.core.op import History
+from harness.core.protocols import Test
 from harness.core.verdict import Anomaly, CheckResult
 
 NAME = "quorum"
@@ -119,7 +120,7 @@ class QuorumChecker:
 
     name = NAME
 
-    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+    def check(self, test: Test | None, history: History, artifacts: Path | None) -> CheckResult:
         arts = Artifacts.open(artifacts)
         nodes = arts.nodes()
         reports = [rep for rep in (reported(arts, n) for n in nodes) if rep is not None]

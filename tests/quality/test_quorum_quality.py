@@ -13,15 +13,15 @@ import pytest
 from checkers.compose import compose
 from checkers.pipeline.quorum import QuorumChecker
 from harness.core.op import History
+from harness.core.stored import StoredTest
 from harness.targets.pipeline.checkers import register_checkers
 from tests.quality.fixtures.planted import PlantedRun
 
-#: test.json as the runner writes it for `seam test --bug weak-quorum` (replication as configured)
-WEAK_FLAG = {"workload": "register", "target": {"name": "pipeline", "bugs": ["weak-quorum"],
-                                                "replication": [3, 2, 2]},
-             "options": {"workload": "register", "bugs": ["weak-quorum"]}}
-NO_FLAG = {"workload": "register", "target": {"name": "pipeline", "replication": [3, 2, 2]},
-           "options": {"workload": "register"}}
+#: the test of `seam test --bug weak-quorum` as test.json keeps it (replication as configured)
+WEAK_FLAG = StoredTest.from_json({"workload": "register", "options": {"workload": "register", "bugs": [
+    "weak-quorum"], "replication": [3, 2, 2]}, "target": {"name": "pipeline", "bugs": ["weak-quorum"]}})
+NO_FLAG = StoredTest.from_json({"workload": "register", "options": {"workload": "register",
+                                                                    "replication": [3, 2, 2]}})
 
 
 def report(run: PlantedRun, n: int, w: int, r: int, nodes=None) -> None:
@@ -45,7 +45,7 @@ def errors(result) -> list[str]:
 def test_the_flag_alone_is_no_finding(tmp_path, history):
     run = PlantedRun(tmp_path)
     h = History([]) if history == "empty" else clean_register(run)
-    result = compose(register_checkers(WEAK_FLAG)).check(WEAK_FLAG, h, tmp_path)
+    result = compose(register_checkers()).check(WEAK_FLAG, h, tmp_path)
     assert errors(result) == [] and result.valid is True
     quorum = result.stats["quorum"]["stats"]
     assert quorum["reported"] == {} and quorum["overlap"] is None and "not checked" in quorum["note"]
@@ -57,7 +57,7 @@ def test_nodes_reporting_w1_r1_of_3_are_an_error_whatever_test_json_says(tmp_pat
     report(run, 3, 1, 1)
     h = History([]) if history == "empty" else clean_register(run)
     for test in (WEAK_FLAG, NO_FLAG, None):
-        result = compose(register_checkers(test)).check(test, h, tmp_path)
+        result = compose(register_checkers()).check(test, h, tmp_path)
         assert errors(result) == ["weak-quorum-config"], test
         [a] = result.anomalies
         assert a.summary.startswith("n1, n2, n3 report N=3 W=1 R=1: R + W = 2 <= N = 3")
