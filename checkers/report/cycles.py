@@ -62,7 +62,9 @@ def layout(details: dict[str, Any]) -> tuple[list[int], dict[int, tuple[float, f
     g = nx.DiGraph()
     g.add_nodes_from(ops)
     g.add_edges_from((int(s["from"]), int(s["to"])) for s in details["steps"])
-    pos = nx.circular_layout(g, scale=1.0)  # counterclockwise from the right, in node order
+    # a unit circle holds about 6 circles with room for an arrow between; a longer cycle gets a wider one
+    scale = max(1.0, len(ops) * 0.95 / (2 * 3.14159))
+    pos = nx.circular_layout(g, scale=scale)  # counterclockwise from the right, in node order
     # swap the axes: clockwise from the top, so T1 sits at the top and the cycle reads round
     return ops, {op: (float(pos[op][1]), float(pos[op][0])) for op in ops}
 
@@ -84,7 +86,9 @@ def draw(kind: str, details: dict[str, Any], path: Path) -> Path:
     ops, pos = layout(details)
     names = {op: f"T{i + 1}" for i, op in enumerate(ops)}
     types = {int(t["op"]): str(t.get("type", "")) for t in details.get("txns", []) if isinstance(t, dict)}
-    fig, ax = plt.subplots(figsize=(4.2, 4.2), dpi=DPI)
+    reach = max(max(abs(x), abs(y)) for x, y in pos.values()) + 0.45
+    side = 4.2 * max(1.0, reach / 1.45)
+    fig, ax = plt.subplots(figsize=(side, side), dpi=DPI)
     try:
         for s in details["steps"]:
             a, b = pos[int(s["from"])], pos[int(s["to"])]
@@ -101,8 +105,8 @@ def draw(kind: str, details: dict[str, Any], path: Path) -> Path:
             extra = "" if types.get(op, "ok") == "ok" else f"\n{types[op]}"
             ax.text(x, y, f"{names[op]}\nop {op}{extra}", ha="center", va="center", fontsize=7.5)
         ax.set_title(f"{kind}: {len(ops)} transactions", fontsize=10)
-        ax.set_xlim(-1.45, 1.45)
-        ax.set_ylim(-1.45, 1.45)
+        ax.set_xlim(-reach, reach)
+        ax.set_ylim(-reach, reach)
         ax.set_aspect("equal")
         ax.axis("off")
         fig.tight_layout()
