@@ -99,7 +99,10 @@ def measure(n: int, *, traced: bool = False) -> tuple[float, float, float, str]:
         _, traced_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         peak = traced_peak / 2**20
-    return t1 - t0, t3 - t2, peak, f"{result.valid} {result.stats.get('edges')} edges"
+    split = result.stats.get("seconds") or {}
+    verdict = (f"{result.valid} {result.stats.get('edges')} edges "
+               f"(analysis {split.get('analysis')} s, graph and cycles {split.get('cycles')} s)")
+    return t1 - t0, t3 - t2, peak, verdict
 
 
 def _peak_rss_mib() -> float:
