@@ -37,6 +37,20 @@ class RetryConfig:
     naive_attempts: int = 6
 
 
+#: Inventory consistency modes (``inventory.mode``): see target/stock.py.
+INVENTORY_MODES = ("eventual", "linearizable")
+
+
+@dataclass(frozen=True)
+class InventoryConfig:
+    """Stock per sku (0: unlimited, the behaviour before stock existed), how stock is kept
+    (``mode``), and how often an eventual node pushes its holds to its peers."""
+
+    mode: str = "eventual"
+    stock: int = 0
+    sync_seconds: float = 1.0
+
+
 @dataclass(frozen=True)
 class Config:
     node: str
@@ -56,6 +70,7 @@ class Config:
     # Send to peers from ``host`` (local clusters: each node's own 127.0.0.x, so
     # partition rules that name nodes by address match). Off: the kernel's choice.
     bind_source: bool = False
+    inventory: InventoryConfig = field(default_factory=InventoryConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -192,4 +207,21 @@ def from_dict(raw: Any, *, source: str = "node.json") -> Config:
         if not isinstance(raw["bind_source"], bool):
             raise ConfigInvalid(source, "bind_source", f"expected true or false, got {raw['bind_source']!r}")
         kw["bind_source"] = raw["bind_source"]
+    if "inventory" in raw:
+        kw["inventory"] = _inventory(source, raw["inventory"])
     return Config(**kw)
+
+
+def _inventory(source: str, raw: Any) -> InventoryConfig:
+    """``{"mode": "eventual"|"linearizable", "stock": units per sku, "sync_seconds": s}``."""
+    if not isinstance(raw, dict):
+        raise ConfigInvalid(source, "inventory", f"expected an object, got {raw!r}")
+    unknown = set(raw) - set(InventoryConfig.__dataclass_fields__)
+    if unknown:
+        raise ConfigInvalid(source, f"inventory.{sorted(unknown)[0]}", "unknown key; known: mode, stock, sync_seconds")
+    mode = raw.get("mode", "eventual")
+    if mode not in INVENTORY_MODES:
+        raise ConfigInvalid(source, "inventory.mode", f"expected one of {', '.join(INVENTORY_MODES)}, got {mode!r}")
+    stock = _num(source, "inventory.stock", raw.get("stock", 0), int, 0)
+    sync = _num(source, "inventory.sync_seconds", raw.get("sync_seconds", 1.0), float, 0.01)
+    return InventoryConfig(mode=mode, stock=stock, sync_seconds=sync)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import ConfigError
+from harness.core.options import choice, count
 from harness.core.placement import NodeAddr
 from harness.core.protocols import Remote, Skewable, Target, Test
 from harness.spec import TestSpec
@@ -28,13 +29,29 @@ from harness.targets.pipeline.scenarios import SCENARIOS
 from harness.targets.pipeline.workloads import WORKLOADS
 from target.bugs import KNOWN as BUGS
 
+#: ``--target-opt``: how inventory keeps its stock (target/stock.py), and how much there is.
+OPTIONS = (
+    choice("inventory", ("eventual", "linearizable"), "eventual",
+           "how stock is kept: eventual (each node grants from its own view, pushed to peers "
+           "every second: never waits, can oversell under partitions) or linearizable (one quorum "
+           "record per sku, changed by cas: never oversells, waits or refuses without a quorum)"),
+    count("stock", 0, "units per sku; 0: unlimited (no stock to oversell, as before stock existed)"),
+)
+
+
+def inventory_config(spec: TestSpec) -> dict[str, Any]:
+    """node.json's ``inventory`` section from the target options."""
+    opts = TARGET.resolved_options(spec)
+    return {"mode": opts["inventory"], "stock": opts["stock"]}
+
 
 def make(ctx: MakeContext) -> Target:
     from harness.targets.pipeline.adapter import PipelineTarget
 
     # The clock shim (target/clockshim.py) only when a fault skews clocks: it costs a stat every 50 ms.
     return PipelineTarget(ctx.remote, dict(ctx.addrs), replication=ctx.spec.replication, bugs=ctx.spec.bugs,
-                          seed=ctx.spec.seed, skew=Skewable in ctx.wants)
+                          seed=ctx.spec.seed, skew=Skewable in ctx.wants,
+                          extra_config={"inventory": inventory_config(ctx.spec)})
 
 
 @contextlib.contextmanager
@@ -74,6 +91,7 @@ TARGET = TargetKind(
     workloads=WORKLOADS,
     default_workload="register",
     bugs=BUGS,
+    options=OPTIONS,
     observe=observe,
     recover=recover,
     scenarios=SCENARIOS,

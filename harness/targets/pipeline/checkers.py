@@ -13,19 +13,21 @@ from harness.spec import TestSpec
 
 
 def pipeline_checkers(spec: TestSpec | None = None, *, grace: float = 5.0) -> dict[str, Checker]:
-    """The ``orders`` workload: effects, fencing, causal order, quorum overlap, signals, perf."""
+    """The ``orders`` workload: effects, fencing, causal order, quorum overlap, oversold stock, signals, perf."""
     from checkers.perf import PerfChecker
     from checkers.pipeline.causal import CausalChecker
     from checkers.pipeline.effects import EffectsChecker
     from checkers.pipeline.fencing import FencingChecker
     from checkers.pipeline.quorum import QuorumChecker
     from checkers.pipeline.signals import SignalsChecker
+    from checkers.pipeline.stock import StockChecker
 
     return {
         "effects": EffectsChecker(grace=grace),
         "fencing": FencingChecker(),
         "causal": CausalChecker(),
         "quorum": QuorumChecker(),
+        "stock": StockChecker(),
         "signals": SignalsChecker(),
         "perf": PerfChecker(),
     }
