@@ -24,7 +24,7 @@ from harness.core.errors import UnsupportedError
 from harness.core.op import Op
 from harness.core.protocols import Pausable, Remote, Test
 from nemesis.aim import ANY, aim_value, check_aim, pick_node, target_option
-from nemesis.spec import HEAL_PROCESS, FaultSpec, NemesisContext, Package
+from nemesis.spec import HEAL_PROCESS, FaultSpec, MootEnv, NemesisContext, Package, moot_with_node
 from nemesis.state import Fault, FaultLedger
 
 KIND = "pause"  # the ledger kind
@@ -51,12 +51,17 @@ class PauseNemesis:
             spec = op.value if isinstance(op.value, dict) else {}
             node = pick_node(spec, self.nodes, self.target, test, self.rng)
             role = spec.get("role")
-            fault = Fault(KIND, node, {"role": role})
-            self.ledger.applied(fault)  # first: a crash from here on still heals the node
+            intent = Fault(KIND, node, {"role": role})
+            self.ledger.applied(intent)  # first: a crash from here on still heals the node
             paused = self.target.pause(test, node, role)
             if not paused:
-                self.ledger.healed(fault)
+                self.ledger.healed(intent)
                 return replace(op, type="info", value={"node": node, "role": role, "pids": [], "note": "no process to pause"})
+            # The row, refined with what the target paused (its pids), replaces the intent:
+            # written before the intent is closed, so one of them is always open.
+            fault = Fault(KIND, node, {"role": role, **paused})
+            self.ledger.applied(fault)
+            self.ledger.healed(intent)
             self.paused.append((fault, dict(paused)))
             return replace(op, type="info", value={"node": node, "role": role, **paused})
         if op.f == "stop-pause":
@@ -77,15 +82,12 @@ class PauseNemesis:
         self._resume_all(test)
 
 
-def undo_pause(fault: Fault, remote: Remote, target: Any = None, test: Test | None = None) -> None:
-    """Resume the node of the ledger row: through the target when heal has one (everything
-    of the node: the row is written before the pause, so it names no pids), else SIGCONT
-    of the pids an older run's row names; a pid that is gone needs nothing.
-
-    Never moot: a stopped process stays stopped whatever happened to its run directory.
-    """
+def undo_pause(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+    """Resume the node of the ledger row: through the target when heal has one (what the
+    row says was paused, or, for a row written before the pause, everything of the
+    node), else SIGCONT of the pids the row names; a pid that is gone needs nothing."""
     if isinstance(target, Pausable):
-        target.resume(test, fault.node, {"pids": fault.detail.get("pids") or []})
+        target.resume(test, fault.node, fault.detail)
         return
     for pid in fault.detail.get("pids", []):
         try:
@@ -93,6 +95,12 @@ def undo_pause(fault: Fault, remote: Remote, target: Any = None, test: Test | No
         except Exception:
             if remote.alive(fault.node, int(pid)):
                 raise
+
+
+def moot_pause(fault: Fault, env: MootEnv) -> str | None:
+    """A row naming its pids is undone by number wherever the process is (never moot).
+    A row written before the pause names none: it went with its node's namespace."""
+    return None if fault.detail.get("pids") else moot_with_node(fault, env)
 
 
 def build(ctx: NemesisContext, options: Mapping[str, Any]) -> Package:
@@ -116,6 +124,7 @@ FAULT = FaultSpec(
     ability=Pausable,
     build=build,
     undo=undo_pause,
+    moot=moot_pause,
     colour="#4e79a7",
     options=(target_option(ANY),),
     heal_stage=HEAL_PROCESS,
