@@ -113,9 +113,12 @@ def free_local_addrs(spec: TestSpec, root: str) -> dict[str, NodeAddr]:
 
 
 def check_ports_free(addrs: dict[str, NodeAddr]) -> None:
-    """A port in use means another run (or anything) is there: say which, before starting."""
+    """A port in use means another run (or anything) is there: say which, before starting.
+    Bound as the nodes bind (SO_REUSEADDR), so the sockets of a run that just ended, in
+    TIME_WAIT for a minute, do not refuse the next run of the same --base-port."""
     for a in addrs.values():
         with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind((a.host, a.port))
             except OSError as e:
