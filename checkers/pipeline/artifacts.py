@@ -48,14 +48,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from harness.core.errors import CheckerError
-from harness.core.protocols import Test
-from harness.core.stored import stored_test
 
 SERVICES = ("payment", "inventory", "shipping")
 SRC = "_src"
@@ -63,50 +60,6 @@ SRC = "_src"
 
 class ArtifactError(CheckerError):
     """A collected file is unreadable; the message names the file, the line and the fix."""
-
-
-# ---------------------------------------------------------------------------
-# the test: the runner's, or a stored run's (both the Test protocol)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What the checkers need to know about a run."""
-
-    nodes: list[str] = field(default_factory=list)
-    workload: str | None = None
-    bugs: list[str] = field(default_factory=list)
-    replication: tuple[int, int, int] | None = None
-
-
-def run_info(test: Test | None, artifacts: Path | str | None = None) -> RunInfo:
-    """What ``test`` says of the run; ``seam check`` passes none, and then the run
-    directory's test.json is read when there is one (``StoredTest``). Missing keys stay
-    empty rather than raising: a checker that needs one says so in its result."""
-    if test is None:
-        test = stored_test(artifacts)
-    if test is None:
-        return RunInfo()
-    options = test.options
-    bugs = options.get("bugs") or []
-    return RunInfo(
-        nodes=[str(n) for n in test.nodes],
-        workload=options.get("workload"),
-        bugs=[str(b) for b in bugs] if isinstance(bugs, (list, tuple)) else [],
-        replication=_replication(options.get("replication")),
-    )
-
-
-def _replication(raw: Any) -> tuple[int, int, int] | None:
-    try:
-        if isinstance(raw, dict):
-            return int(raw["n"]), int(raw["w"]), int(raw["r"])
-        if isinstance(raw, (list, tuple)) and len(raw) == 3:
-            n, w, r = raw
-            return int(n), int(w), int(r)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return None
 
 
 # ---------------------------------------------------------------------------

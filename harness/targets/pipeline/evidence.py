@@ -55,7 +55,7 @@ def order_of_op(op: Op) -> str | None:
 CASE_FILES = CaseFiles(
     rows=ROWS,
     whole=("node.json",),
-    whole_for={"signals": ("metrics.json",)},
+    whole_for={"signals": ("metrics.json",), "quorum": ("metrics.json",)},  # the N, W, R nodes report
     keep_keys={"node.json": CONFIG_KEYS},
     newest_row=(STEPS,),
     latest_by_key=(STORE,),

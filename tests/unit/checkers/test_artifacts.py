@@ -12,9 +12,7 @@ from checkers.pipeline.artifacts import (
     clean,
     order_of_key,
     read_jsonl,
-    run_info,
 )
-from harness.spec import TestSpec
 
 
 def test_rows_carry_their_source_and_a_torn_last_line_is_skipped(tmp_path):
@@ -59,35 +57,6 @@ def test_metrics_lines_in_both_shapes_sorted_by_time_failed_scrapes_skipped(tmp_
     assert arts.final_metrics("n1")["counters"] == {"c": 2}
     (d / "metrics.json").write_text(json.dumps({"counters": {"c": 7}}))
     assert arts.final_metrics("n1") == {"counters": {"c": 7}}
-
-
-def test_run_info_reads_a_stored_test_json_and_the_runners_test_alike(tmp_path):
-    """One shape, the Test protocol: from test.json (StoredTest) or the live run."""
-    from harness.core.protocols import Test
-    from harness.core.stored import StoredTest
-    from harness.runner import Test as RunnerTest
-
-    runner_json = {
-        "workload": "orders",
-        "nodes": {"n1": {}, "n2": {}},
-        "options": {"seed": 4},
-        "target": {"bugs": ["weak-quorum"], "replication": [5, 3, 2]},
-    }
-    stored = StoredTest.from_json(runner_json)
-    assert isinstance(stored, Test) and stored.seed == 4
-    info = run_info(stored)
-    assert (info.nodes, info.workload, info.bugs, info.replication) == (
-        ["n1", "n2"], "orders", ["weak-quorum"], (5, 3, 2))
-    (tmp_path / "test.json").write_text(json.dumps(runner_json))
-    assert run_info(None, tmp_path) == info  # seam check RUN_DIR: read from the directory
-
-    spec = TestSpec(workload="register", bugs=["naive-retry"], replication=(3, 2, 1))
-    live = RunnerTest(spec=spec, nodes=["n1", "n2", "n3"], remote=None, target=None, store=None)  # type: ignore[arg-type]
-    assert isinstance(live, Test)
-    got = run_info(live)
-    assert (got.nodes, got.replication, got.bugs) == (["n1", "n2", "n3"], (3, 2, 1), ["naive-retry"])
-    assert run_info(None).replication is None
-    assert run_info(StoredTest(options={"replication": "bogus"})).replication is None
 
 
 def test_order_of_key_handles_the_bug_keys():
