@@ -95,6 +95,7 @@ class Test:
     store: Store
     addrs: dict[str, NodeAddr] = field(default_factory=dict)
     history: list[Op] = field(default_factory=list)
+    epoch_wall: float | None = None  # wall-clock time of the history's time zero
 
     @property
     def seed(self) -> int:
@@ -187,6 +188,7 @@ def _run(plan: Plan, store: Any, ui: Progress, stops: Stops) -> RunOutcome:
     history = History(test.history, source=str(store.history_path))
     result = _check(workload.checker, test, history, store.path)
     stats = _run_stats(ui, elapsed, stops, getattr(ran, "stats", None))
+    stats["epoch_wall"] = test.epoch_wall
     replay = plan.replay.closeness(test.history) if plan.replay is not None else None
     if replay is not None:
         stats["replay"] = replay
@@ -215,6 +217,7 @@ def _interpret(plan: Plan, test: Test, gen: Any, workload: Workload, nemesis: Ne
         return workload.client.open(test, plan.node_for(thread, test.nodes))
 
     epoch_ns = time.monotonic_ns()
+    test.epoch_wall = time.time()  # the same instant by the wall clock: node records say wall times
     # Observers (a metrics scraper) share the history's time zero, so metrics and ops share one axis.
     with plan.observe(test, epoch_ns / 1e9):
         return run_generator(

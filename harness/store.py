@@ -220,7 +220,10 @@ def write_results(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     old = read_json_object(out_dir / RESULTS_JSON)
-    timeline = FaultTimeline(history)  # read once: the case headers and results.json rows both get it
+    ran = run if run is not None else old.get("run")
+    epoch_wall = ran.get("epoch_wall") if isinstance(ran, dict) else None
+    # Read once: the case headers and results.json rows both get it.
+    timeline = FaultTimeline(history, epoch_wall if isinstance(epoch_wall, (int, float)) else None)
     timeline.attribute_all(result.anomalies)  # each case header keeps the faults of its anomaly
     written = _write_anomalies(out_dir, result, history, test, case_files)
     stored = old.get("checkers")

@@ -183,6 +183,7 @@ class FencingChecker:
                 "evidence": source,
             },
             fingerprint=f"stale-fenced-write/{op_of_key(key)}",
+            wall=[float(stale["wall"])] if isinstance(stale.get("wall"), (int, float)) else None,
         )
 
 

@@ -204,22 +204,34 @@ def attribute(spans: Iterable[FaultSpan], start: float, end: float) -> dict[str,
 
 
 class FaultTimeline:
-    """A history's fault spans and op times, read once, to attribute many anomalies."""
+    """A history's fault spans and op times, read once, to attribute many anomalies.
 
-    def __init__(self, ops: Iterable[Op]):
+    ``epoch_wall`` is the wall-clock time (seconds since the epoch) of the history's
+    time zero, when the run recorded it: an anomaly's ``wall`` (when a node did it, by
+    its clock) then counts as well as its ops."""
+
+    def __init__(self, ops: Iterable[Op], epoch_wall: float | None = None):
         ops = list(ops)
         self.spans = fault_spans(ops)
         self.when = {op.index: op.time / NS for op in ops}
+        self.epoch_wall = epoch_wall
+
+    def _times(self, anomaly: Any) -> list[float]:
+        named = anomaly.get("ops") if isinstance(anomaly, dict) else getattr(anomaly, "ops", None)
+        times = [self.when[i] for i in named or [] if isinstance(i, int) and i in self.when]
+        wall = anomaly.get("wall") if isinstance(anomaly, dict) else getattr(anomaly, "wall", None)
+        if self.epoch_wall is not None and isinstance(wall, (list, tuple)):
+            times += [float(w) - self.epoch_wall for w in wall if isinstance(w, (int, float))]
+        return times
 
     def attribute_all(self, anomalies: Iterable[Any]) -> dict[str, int]:
         """Set ``faults`` on every anomaly (an ``Anomaly`` or a results.json row) that names
-        ops (``attribute`` over its ops' span, from the first invoke to the last
-        completion); return how many anomalies happened during each set of faults, e.g.
-        {"partition": 12, "no fault active": 3}."""
+        ops or a wall time (``attribute`` over their span: from the first invoke to the
+        last completion, widened to when a node did it); return how many anomalies
+        happened during each set of faults, e.g. {"partition": 12, "no fault active": 3}."""
         counts: dict[str, int] = {}
         for anomaly in anomalies:
-            named = anomaly.get("ops") if isinstance(anomaly, dict) else getattr(anomaly, "ops", None)
-            times = [self.when[i] for i in named or [] if isinstance(i, int) and i in self.when]
+            times = self._times(anomaly)
             if not times:
                 continue
             found = attribute(self.spans, min(times), max(times))

@@ -57,6 +57,10 @@ class Anomaly:
     history: str | None = None
     severity: str = "error"
     faults: dict[str, Any] | None = None  # which faults were active over its ops (harness.core.faults)
+    #: When the system did it, if a node's own record says ([first, last] wall-clock seconds
+    #: since the epoch, by that node's clock): a stale write a node accepted long after the
+    #: client's call returned is attributed to the faults active then, not during the call.
+    wall: list[float] | None = None
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -78,6 +82,7 @@ class Anomaly:
             "history": self.history,
             "severity": self.severity,
             "faults": plain_copy(self.faults),
+            **({"wall": list(self.wall)} if self.wall else {}),
         }
 
 

@@ -74,6 +74,10 @@ def test_fence_after_write_lets_the_stale_ship_land_as_a_stale_fenced_write(tmp_
     assert "stale-fenced-write" in kinds(results)
     stale = next(a for a in results["anomalies"] if a["kind"] == "stale-fenced-write")
     assert stale["summary"].startswith("shipping@") and "ship:order-" in stale["summary"]
+    # Attributed by when the old leader wrote (its fence row's wall time), not by the
+    # order's client call that returned before the pause: it names the pause and the stall.
+    during = [a["faults"]["during"] for a in results["anomalies"] if a["kind"] == "stale-fenced-write"]
+    assert all("pause" in d and "stall" in d for d in during), during
 
 
 def test_a_clean_orders_run_under_every_fault_at_once_is_valid(tmp_path: Path) -> None:

@@ -77,3 +77,21 @@ def test_results_json_and_the_report_carry_the_attribution(tmp_path):
     assert "1 with no fault active, 1 during partition" in page
     assert "During: no fault active; no fault had begun yet" in page
     assert "During: partition (partition" in page and "the last fault began or ended 2.0 s before" in page
+
+
+def test_a_node_record_after_the_call_returned_is_attributed_by_when_the_node_did_it():
+    """A stale write the old leader made at 8 s for an order placed at 0.1 s: its client
+    ops alone say no fault; its wall time, on the run's clock, says the partition."""
+    from harness.core.faults import FaultTimeline
+
+    epoch = 1_700_000_000.0
+    late = Anomaly("fencing", "stale-fenced-write", "old token", ops=[0, 1], wall=[epoch + 8.0])
+    unknown_clock = Anomaly("fencing", "stale-fenced-write", "old token", ops=[0, 1], wall=[epoch + 8.0])
+    FaultTimeline(run_history(), epoch_wall=epoch).attribute_all([late])
+    FaultTimeline(run_history()).attribute_all([unknown_clock])  # a run that did not record its epoch
+    assert late.faults["during"] == "partition"
+    assert unknown_clock.faults["during"] == "no fault active"
+    row = late.to_json()
+    assert row["wall"] == [epoch + 8.0]
+    FaultTimeline(run_history(), epoch_wall=epoch).attribute_all([row])  # results.json rows too
+    assert row["faults"]["during"] == "partition"
