@@ -187,3 +187,11 @@ def test_a_read_returns_the_sorted_elements_and_any_error_is_a_fail():
     assert done.type == "ok" and done.value == ["s0", [1, 3]]
     c, _ = client_with([ConnectionError("reset")])
     assert c.invoke(None, Op(0, 0, 1, "invoke", "read", ["s0", None])).type == "fail"
+
+
+def test_the_nightly_round_mixes_the_isolated_primary_with_pauses_and_kills_of_the_primary():
+    plan = build_plan(TestSpec(target="redis", workload="set", scenario="nightly-redis"))
+    assert plan.faults == ["partition", "pause", "kill"]
+    steps = [s for s in plan.scenario.round if isinstance(s, tuple)]
+    assert ("pause", "start", {"role": "primary"}) in steps and ("kill", "start", {"role": "primary"}) in steps
+    assert plan.spec.nemesis_options["partition"]["shape"] == "leader-minority"
