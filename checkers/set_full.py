@@ -327,3 +327,54 @@ def _points(fates: list[tuple[str, Fate]]) -> dict[str, Any]:
         rows = lost + rest[::step]
     return {"columns": ["element", "invoked_s", "completed_s", "first_seen_s", "missing_since_s", "outcome"],
             "rows": rows}
+
+
+# --- on call: the runbook entries of this checker's kinds (checkers/runbook.py renders docs/oncall.md) ---
+# stale-read has one entry for every checker that reports it, in checkers/stale_read.py.
+from checkers.runbook import Runbook  # noqa: E402  (kept beside the entries, at the end)
+
+_SET_LOOK = (
+    "`jq '.checkers.set.anomalies[] | {kind, summary, details}' RUN/results.json` and `RUN/graphs/set.png` "
+    "(every element by what became of it; lost in red).",
+    "`jq -c 'select(.index == N)' RUN/history.jsonl` for the add and the reads the anomaly names.",
+    "`jq '.checkers.failover' RUN/results.json` (which node was primary when) and the partitions: "
+    "`jq -c 'select(.process == \"nemesis\")' RUN/history.jsonl`.",
+)
+
+RUNBOOK = (
+    Runbook(
+        name="lost-write",
+        what="Each element added to a set against every later read: acknowledged (or seen), then missing "
+        "from every read of its set from some point on, the final read included.",
+        fires="Any such element. Severity error.",
+        cause="Acknowledged before it was replicated, then thrown away when a replica was promoted over the "
+        "old primary: asynchronous replication behind a failover (seed 002, a delivery guarantee that "
+        "is not a business guarantee; Redis Sentinel under a partition).",
+        look=_SET_LOOK,
+        verify="`seam test --target redis --scenario primary-isolated --cluster netns --seed 7` finds it; "
+        "`--target-opt wait=2 --target-opt min-replicas-to-write=1` narrows the window and "
+        "`--target-opt failover=none --target-opt appendfsync=always --nemesis pause,kill` loses "
+        "nothing (docs/redis.md); no `seam regress` case yet (`seam regress --promote RUN` adds one).",
+    ),
+    Runbook(
+        name="unexpected",
+        what="Elements a read returned that no client ever added, or whose add definitely failed.",
+        fires="Any such element. Severity error.",
+        cause="A definite failure that was not definite: a timed-out add reported as `fail` instead of "
+        "`info`, which then landed (seed 002: a call that timed out may have succeeded).",
+        look=_SET_LOOK,
+        verify="`seam test --target redis --scenario primary-isolated --cluster netns --seed 7` has none; "
+        "no `seam regress` case yet (`seam regress --promote RUN` adds one).",
+    ),
+    Runbook(
+        name="duplicate",
+        what="Reads of a set that list one element more than once.",
+        fires="Any such read. Severity error.",
+        cause="An add applied twice where the structure should have deduplicated it: at-least-once "
+        "delivery without an idempotent receiver (seed 002, 'exactly-once is at-least-once plus "
+        "idempotency').",
+        look=_SET_LOOK,
+        verify="`seam test --target redis --scenario primary-isolated --cluster netns --seed 7` has none; "
+        "no `seam regress` case yet (`seam regress --promote RUN` adds one).",
+    ),
+)

@@ -180,3 +180,30 @@ class StaleReadChecker:
             anomalies=[stale_anomaly(r, w) for r, w in stale[: self.listed]],
             stats={"stale_reads": len(stale), "reads": reads, "keys": len(by_key)},
         )
+
+
+# --- on call: the runbook entry of this checker's kind (checkers/runbook.py renders docs/oncall.md) ---
+from checkers.runbook import Runbook  # noqa: E402  (kept beside the entry, at the end)
+
+RUNBOOK = (
+    Runbook(
+        name="stale-read",
+        what="Reads that returned older state than a write acknowledged before the read began: a register "
+        "read older than such a write (this checker), or a set read missing an element already "
+        "acknowledged and seen (checkers/set_full.py reports the same kind).",
+        fires="Any such read; no threshold. Severity error.",
+        cause="A read served by one replica or a cut-off member: weak quorums (seed 003 snippet 1), etcd "
+        "with `--target-opt reads=serializable` on a partitioned member, a Redis replica read after a "
+        "failover. The seed's 'a read can miss an acknowledged write'.",
+        look=(
+            "`jq '.checkers[\"stale-read\"].anomalies[0] | {summary, ops, details}' RUN/results.json` "
+            "(the read and the write it missed; `.checkers.set` for sets).",
+            "`seam check RUN` re-runs the checkers and prints the explanation; `jq -c 'select(.index == N)' "
+            "RUN/history.jsonl` for each op it names and the node that served it.",
+            "What was wrong at that time: `jq -c 'select(.process == \"nemesis\")' RUN/history.jsonl`, and for "
+            "the pipeline `grep -h 'store: replication' RUN/nodes/*/node.log`.",
+        ),
+        verify="`seam test --workload register --scenario slow-replica --bug weak-quorum --seed 7` is "
+        "INVALID with this kind, without `--bug` VALID; `seam regress regressions/stale-read`.",
+    ),
+)

@@ -184,3 +184,32 @@ def _stats(
         "seconds": round(linear.seconds, 6),
         "explain_seconds": round(explain_seconds, 6),
     }
+
+
+# --- on call: the runbook entry of this checker's kind (checkers/runbook.py renders docs/oncall.md) ---
+from checkers.runbook import Runbook  # noqa: E402  (kept beside the entry, at the end)
+
+RUNBOOK = (
+    Runbook(
+        name="nonlinearizable",
+        what="Whether some order of every client call on a key, respecting real time, explains every "
+        "value the clients saw (a Knossos/Porcupine-style search, key by key).",
+        fires="Any key whose calls admit no such order: one anomaly per key, with the shortest "
+        "sub-history that still fails and the earlier call that rules the failing one out. "
+        "Severity error: the run is INVALID.",
+        cause="A read served by replicas that never overlapped the last write quorum (seed 003 snippet 1: "
+        "N=3, W=1, R=1), or a quorum read that skipped its write-back, which is regular but not "
+        "linearizable (seed 000, the quorum layer).",
+        look=(
+            "`seam check RUN` prints each key's proof in words; `RUN/linear.html` and "
+            "`RUN/graphs/linear-*.png` draw the calls around the failing one.",
+            "`jq '.checkers.linearizable.anomalies[] | {summary, key: .details.key}' RUN/results.json`, "
+            "then `jq '.checkers.quorum.stats' RUN/results.json` for the N, W, R the nodes ran with.",
+            "`grep -h 'store: replication' RUN/nodes/*/node.log` (W and R per node, after any bug flag) "
+            "and `jq '.options.bugs' RUN/test.json`.",
+        ),
+        verify="`seam test --workload register --scenario slow-replica --bug weak-quorum --seed 7` is "
+        "INVALID with this kind and the same command without `--bug` is VALID (likewise "
+        "`--bug no-write-back`); `seam regress regressions/nonlinearizable` still finds every case.",
+    ),
+)

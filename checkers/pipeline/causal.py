@@ -134,3 +134,26 @@ def _inversion(oid: str, chain: list[Step], i: int, ops: list[int]) -> Anomaly:
         },
         fingerprint=f"causal-inversion/{a.step}/{b.step}",
     )
+
+
+# --- on call: the runbook entry of this checker's kind (checkers/runbook.py renders docs/oncall.md) ---
+from checkers.runbook import Runbook  # noqa: E402  (kept beside the entry, at the end)
+
+RUNBOOK = (
+    Runbook(
+        name="causal-inversion",
+        what="Each order's saga steps in stamp (HLC) order against the order the saga requires: reserve "
+        "before charge before ship, a compensation after the step it undoes.",
+        fires="A step stamped before a step it causally follows. Severity error.",
+        cause="Steps ordered by wall clocks across nodes whose clocks disagree (seed 000, 'Payment happened "
+        "before Shipping must be a causal fact'; seed 002, clock skew).",
+        look=(
+            "`jq '.checkers.causal.anomalies[0] | {summary, details}' RUN/results.json`.",
+            "`grep -h ORDER RUN/nodes/*/saga-steps.jsonl` (each step's `ts` and `wall`, node and term).",
+            "The clock faults: `jq -c 'select(.process == \"nemesis\" and (.f | test(\"clock|strobe\")))' "
+            "RUN/history.jsonl`.",
+        ),
+        verify="`seam test --workload orders --scenario wall-clock-order --bug wall-clock-order --seed 7` is "
+        "INVALID with this kind, without `--bug` VALID; `seam regress regressions/causal-inversion`.",
+    ),
+)

@@ -586,3 +586,101 @@ class Balance:
                 )
             )
         return out
+
+
+# --- on call: the runbook entries of this checker's kinds (checkers/runbook.py renders docs/oncall.md) ---
+from checkers.runbook import Runbook  # noqa: E402  (kept beside the entries, at the end)
+
+RUNBOOK = (
+    Runbook(
+        name="lost-effect",
+        what="Every acknowledged client intent (a placed or a cancelled order) against the terminal "
+        "outcome in the service ledgers: charged, reserved and shipped, or refunded and restocked.",
+        fires="An acknowledged order or cancel with no terminal outcome in any ledger once the final "
+        "phase settled (still running: `unsettled`; never consumed: `backlog`). Severity error.",
+        cause="An effect skipped at a seam: the consumer committed its offset before applying the event "
+        "(seed 002, 'crash before committing the offset'), or a paused old leader's step undoing what "
+        "the new leader advanced (seed 000, the leader that pauses).",
+        look=(
+            "`jq '.checkers.effects.anomalies[] | select(.kind == \"lost-effect\") | {summary, "
+            "explained_by}' RUN/results.json`: an `explained_by` points at the anomaly that caused it.",
+            "`grep -h ORDER RUN/nodes/*/saga-steps.jsonl` (the saga's steps, node and term) and "
+            "`jq -c 'select(.order_id == \"ORDER\")' RUN/nodes/*/*.ledger.jsonl` (what each service wrote).",
+            "`grep -h 'events:' RUN/nodes/*/node.log | tail` (offset commits, rejected commits, redeliveries).",
+        ),
+        verify="`seam test --workload orders --scenario commit-before-effect --bug commit-before-effect "
+        "--seed 7` is INVALID with this kind, without `--bug` VALID; `seam regress regressions/lost-effect`.",
+    ),
+    Runbook(
+        name="duplicate-effect",
+        what="How many times each at-most-once effect (charge, refund, shipment, restock) happened per "
+        "order, counted from the ledgers.",
+        fires="A second non-void row of one effect for one order. Severity error.",
+        cause="A retry re-invoking a compensation across a call with no idempotency key: the seed's double "
+        "refund (seed 000, 'compensation races retry'; seed 003 snippet 3).",
+        look=(
+            "`jq '.checkers.effects.anomalies[] | select(.kind == \"duplicate-effect\") | .details.rows' "
+            "RUN/results.json` (both rows and their keys).",
+            "`jq -c 'select(.op == \"refund\" and .order_id == \"ORDER\")' RUN/nodes/*/payment.ledger.jsonl`: "
+            "keys ending in `:call-...` mean no business key was threaded through the retry.",
+            "`grep -h 'outcome unknown' RUN/nodes/*/node.log` (the saga re-sent after a lost response) and "
+            "`grep -h 'duplicate key' RUN/nodes/*/node.log` (what the keys did catch).",
+        ),
+        verify="`seam test --workload orders --scenario lost-response --bug refund-without-key --seed 7` is "
+        "INVALID with this kind, without `--bug` VALID; `seam regress regressions/duplicate-effect`.",
+    ),
+    Runbook(
+        name="conservation",
+        what="Money and stock balance across the ledgers: charged - refunded equals the revenue of shipped "
+        "orders, reserved - restocked equals the stock of shipped orders.",
+        fires="Any order whose money or stock does not balance. Severity error.",
+        cause="A compensation that ran twice or not at all, or a stale leader's write that landed after the "
+        "new leader compensated (seed 000, the leader that pauses; seed 003 snippet 2).",
+        look=(
+            "`jq '.checkers.effects.anomalies[] | select(.kind == \"conservation\") | {summary, details}' "
+            "RUN/results.json`.",
+            "`jq -c 'select(.order_id == \"ORDER\")' RUN/nodes/*/payment.ledger.jsonl "
+            "RUN/nodes/*/inventory.ledger.jsonl RUN/nodes/*/shipping.ledger.jsonl`.",
+            "`grep -h 'rejected token\\|noticed after the write' RUN/nodes/*/node.log` (a fenced or a late "
+            "stale write on that order).",
+        ),
+        verify="`seam test --workload orders --scenario paused-leader --bug fence-after-write --seed 7` is "
+        "INVALID with this kind, without `--bug` VALID; `seam regress regressions/conservation`.",
+    ),
+    Runbook(
+        name="backlog",
+        what="Orders whose events the saga's consumer never reached: the offset was never passed, so the "
+        "event is still there to consume (liveness, not safety).",
+        fires="Any order with an unconsumed event at the end of the final phase. Severity warning: the "
+        "run stays VALID.",
+        cause="The consumer fell behind its producers (seed 000, consumer lag): a leader lost mid-batch, a "
+        "partition that kept the leader from one node's event log, a final phase too short for the load.",
+        look=(
+            "`jq '.checkers.effects.anomalies[] | select(.kind == \"backlog\") | .details' RUN/results.json`.",
+            "`RUN/graphs/signals.png` (consumer_lag) and `jq -c '[.time, .node, .metrics.gauges.consumer_lag]' "
+            "RUN/nodes/*/metrics.jsonl | tail`.",
+            "`grep -h 'events:\\|became leader\\|stepped down' RUN/nodes/*/node.log | tail`.",
+        ),
+        verify="`seam test --workload orders --scenario commit-before-effect --seed 7` ends with no backlog "
+        "and VALID; a warning is never a regression case, so `seam regress regressions/lost-effect` is "
+        "the case that proves the consumer neither skips nor loses events.",
+    ),
+    Runbook(
+        name="unsettled",
+        what="Sagas still running when the final phase gave up waiting for the pipeline to be quiet "
+        "(half the main phase, between 30 and 600 s after the last heal).",
+        fires="Any saga still busy at the end of the quiesce budget; their effects are not judged. "
+        "Severity warning.",
+        cause="A saga stuck behind a fault that outlived the run (no leader, a partition never healed, a "
+        "breaker kept open) or a retry storm still draining (seed 000, retry-budget exhaustion).",
+        look=(
+            "`jq '.checkers.effects.anomalies[] | select(.kind == \"unsettled\") | .details' RUN/results.json` "
+            "(what the leader said on its last poll).",
+            "`jq -c 'select(.f == \"quiesce\")' RUN/history.jsonl | tail -3` (the final phase's polls).",
+            "`grep -h 'saga .*will retry\\|stepping back' RUN/nodes/*/node.log | tail`.",
+        ),
+        verify="`seam test --workload orders --scenario retry-storm --seed 7` settles and is VALID; a warning "
+        "is never a regression case, so `seam regress regressions/retry-amplification` is the case "
+        "that proves retries drain.",
+    ),
+)

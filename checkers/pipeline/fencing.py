@@ -205,3 +205,30 @@ def leader_terms(steps: Iterable[Step]) -> list[dict[str, Any]]:
         for (t, n), (a, b, c) in seen.items()
     ]
     return sorted(out, key=lambda s: (s["first_wall"], str(s["term"])))
+
+
+# --- on call: the runbook entry of this checker's kind (checkers/runbook.py renders docs/oncall.md) ---
+from checkers.runbook import Runbook  # noqa: E402  (kept beside the entry, at the end)
+
+RUNBOOK = (
+    Runbook(
+        name="stale-fenced-write",
+        what="Per resource (the payment, inventory and shipping ledger of each node), whether it accepted a "
+        "fencing token lower than one it had already accepted.",
+        fires="Any accepted write with a lower token than an earlier accepted one, or a row the ledger "
+        "itself marked `late`. Severity error.",
+        cause="The fencing check runs after the write, so a paused old leader wakes and its step lands on "
+        "state the new leader advanced (seed 000, the leader that pauses; seed 003 snippet 2).",
+        look=(
+            "`jq '.checkers.fencing.anomalies[0].details' RUN/results.json` (the stale token, the higher one "
+            "before it, the evidence line).",
+            "`grep -h 'rejected token\\|noticed after the write' RUN/nodes/*/node.log` and "
+            "`jq -c 'select(.late)' RUN/nodes/*/*.fence.jsonl`.",
+            "`grep -h 'became leader\\|stepped down' RUN/nodes/*/node.log` (the terms), and "
+            "`jq '.checkers.fencing.stats' RUN/results.json` (terms over time, every rejected token).",
+        ),
+        verify="`seam test --workload orders --scenario paused-leader --bug fence-after-write --seed 7` is "
+        "INVALID with this kind, without `--bug` VALID with `rejected token` in node.log; "
+        "`seam regress regressions/stale-fenced-write`.",
+    ),
+)

@@ -134,3 +134,25 @@ class QuorumChecker:
             stats["note"] = ("no node reported its replication (gauges " + ", ".join(GAUGES)
                              + " in nodes/*/metrics.json or metrics.jsonl): quorum overlap not checked")
         return CheckResult(valid=not anomalies, anomalies=anomalies, stats=stats)
+
+
+# --- on call: the runbook entry of this checker's kind (checkers/runbook.py renders docs/oncall.md) ---
+from checkers.runbook import Runbook  # noqa: E402  (kept beside the entry, at the end)
+
+RUNBOOK = (
+    Runbook(
+        name="weak-quorum-config",
+        what="R + W > N, from the replication each node reports it really runs with (`store_replicas`, "
+        "`store_write_quorum`, `store_read_quorum` in its metrics), never from test.json or a flag.",
+        fires="Any node reporting R + W <= N. Severity error: the run is INVALID before any read goes wrong.",
+        cause="Quorum sizes lowered for latency (seed 003 snippet 1: N=3, W=1, R=1): a read quorum need not "
+        "overlap the last write quorum, so a read can miss an acknowledged write.",
+        look=(
+            "`jq '.checkers.quorum' RUN/results.json` (each node's N, W, R and the file it was read from).",
+            "`grep -h 'store: replication' RUN/nodes/*/node.log` (the store's start-up line per node).",
+            "`jq '.replication' RUN/nodes/*/node.json` and `jq '.options.bugs' RUN/test.json`.",
+        ),
+        verify="`seam test --workload register --scenario slow-replica --bug weak-quorum --seed 7` is "
+        "INVALID with this kind, without `--bug` VALID; `seam regress regressions/weak-quorum-config`.",
+    ),
+)

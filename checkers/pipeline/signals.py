@@ -424,3 +424,187 @@ def _per_downstream(gauges: dict[str, Any]) -> dict[str, dict[str, float]]:
     first = _labelled(gauges, "retry_first_attempts")
     return {d: {"retries": float(retries[d]), "first_attempts": float(first[d])}
             for d in retries if d in first and _num(retries[d]) and _num(first[d])}
+
+
+# --- on call: the runbook entries of this checker's kinds and signals (checkers/runbook.py) ---
+from checkers.runbook import Runbook  # noqa: E402  (kept beside the entries, at the end)
+
+_T = Thresholds()
+_CROSS = (f"at a scrape between a fault's start and {_T.settle:g} s after its end, having been below it "
+          "before; the report's fault table names the first signal to cross")
+_GRAPH = "`RUN/graphs/signals.png` (dashed: the threshold) and the fault table in `RUN/report.html`"
+
+RUNBOOK = (
+    Runbook(
+        name="retry-amplification",
+        what="Each node's retries per downstream against what its retry budget allows: budget_ratio x first "
+        "attempts + budget_floor, over the whole run and over any window between two scrapes.",
+        fires=f"Retries above that bound (the node's own `retry` config, else ratio {_T.budget_ratio:g}, "
+        f"floor {_T.budget_floor:g}). Severity error.",
+        cause="Retries without budget, jitter or breaker turn a struggling downstream into a retry storm "
+        "(seed 003 snippet 4; seed 000, the retry storm).",
+        look=(
+            "`jq '.checkers.signals.anomalies[] | select(.kind == \"retry-amplification\") | .details' "
+            "RUN/results.json`.",
+            "`RUN/graphs/retries.png` (retries against first attempts, and their ratio).",
+            "`jq '.retry' RUN/nodes/*/node.json` (the budget each node ran with) and "
+            "`grep -h 'retry shed\\|outcome unknown' RUN/nodes/*/node.log | tail`.",
+        ),
+        verify="`seam test --workload orders --scenario retry-storm --bug naive-retry --seed 7` is INVALID "
+        "with this kind, without `--bug` VALID; `seam regress regressions/retry-amplification`.",
+    ),
+    Runbook(
+        name="duplicate-key-alert",
+        what="Duplicate-key hits over the whole run: requests a ledger answered from its idempotency table "
+        "instead of applying them again (the seed's duplicate-effect counter).",
+        fires=f"More than {_T.duplicate_key_alert:g} hits in total. Severity warning: the run stays VALID, "
+        "since a replay answered by its key is the mechanism working.",
+        cause="Something upstream resends effects: a lost response retried (the seed 000 double refund, "
+        "caught by its key), a consumer redelivering (seed 002), a new leader re-sending steps the old "
+        "one started.",
+        look=(
+            "`jq '.checkers.signals.anomalies[] | select(.kind == \"duplicate-key-alert\") | .details' "
+            "RUN/results.json` (hits by node and by service).",
+            "`grep -h 'duplicate key' RUN/nodes/*/node.log | head` (which keys were replayed).",
+            _GRAPH + ": duplicate_key_hits per second against the fault bands.",
+        ),
+        verify="`seam test --workload orders --scenario lost-response --seed 7` raises it and stays VALID; "
+        "the same with `--bug refund-without-key` is INVALID with duplicate-effect instead; "
+        "`seam regress regressions/duplicate-key-alert`.",
+    ),
+    Runbook(
+        name="consumer_lag",
+        signal=True,
+        what="How many events the saga's consumer is behind its producers: gauge `consumer_lag`, the max "
+        "over nodes each second.",
+        fires=f">= {_T.consumer_lag:g} events {_CROSS}.",
+        cause="The consumer stalled or lost its leader: a paused or partitioned leader, a consumer crash "
+        "between effect and offset commit (seed 002), producers outrunning one consumer (seed 000, "
+        "consumer lag).",
+        look=(
+            _GRAPH + ".",
+            "`jq -c '[.time, .node, .metrics.gauges.consumer_lag]' RUN/nodes/*/metrics.jsonl | sort -n | tail`.",
+            "`grep -h 'events:\\|became leader\\|stepped down' RUN/nodes/*/node.log | tail`.",
+        ),
+        verify="`seam test --workload orders --scenario commit-before-effect --seed 7`: lag rises and falls "
+        "back, VALID; with `--bug commit-before-effect` it ends in lost-effect, INVALID; "
+        "`seam regress regressions/lost-effect`.",
+    ),
+    Runbook(
+        name="quorum_write_p99",
+        signal=True,
+        what="p99 latency of the quorum store's writes (histogram `store_write_seconds`), the max over nodes.",
+        fires=f">= {_T.quorum_write_p99:g} s {_CROSS}.",
+        cause="A slow replica dragging the W-th acknowledgement (seed 000: 'a slow third replica drags tail "
+        "latency even when no node is down'), or a partition costing coordinators their quorum. The "
+        "tempting fix, W=1, is seed 003 snippet 1.",
+        look=(
+            _GRAPH + ".",
+            "`jq -c '[.time, .node, .metrics.histograms.store_write_seconds.p99]' RUN/nodes/*/metrics.jsonl "
+            "| sort -n | tail`.",
+            "`grep -hi 'quorum' RUN/nodes/*/node.log | tail` (writes that found no quorum).",
+        ),
+        verify="`seam test --workload register --scenario slow-replica --seed 7` crosses it and stays VALID; "
+        "with `--bug weak-quorum` the p99 stays low and the run is INVALID (a low p99 bought with W=1 is "
+        "the bug); `seam regress regressions/weak-quorum-config`.",
+    ),
+    Runbook(
+        name="quorum_read_p99",
+        signal=True,
+        what="p99 latency of the quorum store's reads with their write-back (histogram "
+        "`store_read_seconds`), the max over nodes.",
+        fires=f">= {_T.quorum_read_p99:g} s {_CROSS}.",
+        cause="A slow or cut-off replica among the R asked, or write-backs waiting on a slow replica; "
+        "lowering R to 1 (seed 003 snippet 1) or skipping write-back trades this signal for stale reads.",
+        look=(
+            _GRAPH + ".",
+            "`jq -c '[.time, .node, .metrics.histograms.store_read_seconds.p99]' RUN/nodes/*/metrics.jsonl "
+            "| sort -n | tail`.",
+            "`grep -h 'store: replication' RUN/nodes/*/node.log` (the R each node reads with).",
+        ),
+        verify="`seam test --workload register --scenario slow-replica --seed 7` VALID; with `--bug "
+        "no-write-back` INVALID (nonlinearizable); `seam regress regressions/nonlinearizable`.",
+    ),
+    Runbook(
+        name="leader_churn",
+        signal=True,
+        what="Elections: the rise of the highest `election_term` over nodes per second.",
+        fires=f">= {_T.leader_churn:g} term change in a second {_CROSS}.",
+        cause="Leases lost to pauses or partitions: each new term bumps the fencing token, and a paused old "
+        "leader is one wake-up from a stale write (seed 000, leader churn and the leader that pauses).",
+        look=(
+            "`grep -h 'became leader\\|stepped down' RUN/nodes/*/node.log`.",
+            "`jq '.checkers.fencing.stats' RUN/results.json` (terms over time, rejected tokens).",
+            _GRAPH + ".",
+        ),
+        verify="`seam test --workload orders --scenario paused-leader --seed 7`: churn fires, `rejected token` "
+        "is in node.log and the run is VALID; with `--bug fence-after-write` INVALID; "
+        "`seam regress regressions/stale-fenced-write`.",
+    ),
+    Runbook(
+        name="retry_budget",
+        signal=True,
+        what="How much of the retry budget is spent: gauge `retry_budget_used_percent{downstream}`, the max "
+        "over nodes and downstreams.",
+        fires=f">= {_T.retry_budget:g} % {_CROSS}.",
+        cause="A downstream failing and its callers retrying (seed 000, retry-budget exhaustion; seed 003 "
+        "snippet 4): near 100 % retries are shed and users see failures while every service is healthy.",
+        look=(
+            "`RUN/graphs/retries.png` and " + _GRAPH + ".",
+            "`jq -c '[.time, .node, (.metrics.gauges | with_entries(select(.key | "
+            "startswith(\"retry_budget_used_percent\"))))]' RUN/nodes/*/metrics.jsonl | tail`.",
+            "`grep -h 'retry shed\\|breaker' RUN/nodes/*/node.log | tail`.",
+        ),
+        verify="`seam test --workload orders --scenario retry-storm --seed 7`: the budget fires, retries stay "
+        "bounded, VALID; with `--bug naive-retry` INVALID (retry-amplification); "
+        "`seam regress regressions/retry-amplification`.",
+    ),
+    Runbook(
+        name="duplicate_key_hits",
+        signal=True,
+        what="Duplicate-key hits per second summed over nodes (counter `duplicate_key_hits`): the rate of the "
+        "duplicate-key alert.",
+        fires=f">= {_T.duplicate_key_hits:g} hit/s {_CROSS}.",
+        cause="Resends during a fault: lost responses retried, a new leader re-sending started steps, a "
+        "consumer redelivering (seed 000's duplicate-effect counter).",
+        look=(
+            _GRAPH + ".",
+            "`grep -h 'duplicate key' RUN/nodes/*/node.log | head`.",
+            "`jq '.checkers.signals.anomalies[] | select(.kind == \"duplicate-key-alert\")' RUN/results.json`.",
+        ),
+        verify="`seam test --workload orders --scenario lost-response --seed 7` VALID with hits; with "
+        "`--bug refund-without-key` no hits on refunds and INVALID (duplicate-effect); "
+        "`seam regress regressions/duplicate-effect`.",
+    ),
+    Runbook(
+        name="retries",
+        signal=True,
+        what="Retries per second summed over nodes (gauge `retry_retries`), drawn against first attempts.",
+        fires="Never by itself: drawn in `RUN/graphs/retries.png`; its bound is the retry-amplification kind.",
+        cause="When it climbs with first attempts flat, callers are retrying a failing downstream (seed 000, "
+        "the retry storm).",
+        look=(
+            "`RUN/graphs/retries.png`.",
+            "`jq -c '[.time, .node, .metrics.gauges.retry_retries]' RUN/nodes/*/metrics.jsonl | tail`.",
+            "`jq '.checkers.signals.anomalies' RUN/results.json` (retry-amplification, if any).",
+        ),
+        verify="`seam test --workload orders --scenario retry-storm --seed 7` against `--bug naive-retry`; "
+        "`seam regress regressions/retry-amplification`.",
+    ),
+    Runbook(
+        name="first_attempts",
+        signal=True,
+        what="First attempts per second summed over nodes (gauge `retry_first_attempts`): the traffic a "
+        "retry budget is a share of.",
+        fires="Never by itself: drawn in `RUN/graphs/retries.png` as the baseline for retries.",
+        cause="A drop with retries still high means callers are retrying instead of serving new work "
+        "(seed 000, the retry storm).",
+        look=(
+            "`RUN/graphs/retries.png`.",
+            "`jq -c '[.time, .node, .metrics.gauges.retry_first_attempts]' RUN/nodes/*/metrics.jsonl | tail`.",
+            "`jq '.checkers.perf.stats' RUN/results.json` (client throughput over the same time).",
+        ),
+        verify="`seam test --workload orders --scenario retry-storm --seed 7` against `--bug naive-retry`; "
+        "`seam regress regressions/retry-amplification`.",
+    ),
+)

@@ -224,3 +224,45 @@ def _plain(v: Any) -> Any:
     if isinstance(v, dict):
         return {(k if isinstance(k, str) else str(k)): _plain(x) for k, x in v.items()}
     return v
+
+
+# --- on call: one family entry for Elle's anomaly names (checkers/runbook.py renders docs/oncall.md) ---
+from checkers.runbook import Runbook  # noqa: E402  (kept beside the entry, at the end)
+
+RUNBOOK = (
+    Runbook(
+        name="transactional anomalies",
+        covers=(
+            "G0", "G0-process", "G0-realtime", "G1", "G1-process", "G1-realtime", "G1a", "G1b", "G1c",
+            "G1c-process", "G1c-realtime", "G2", "G2-item", "G2-item-process", "G2-item-realtime",
+            "G2-process", "G2-realtime", "G-single", "G-single-item", "G-single-item-process",
+            "G-single-item-realtime", "G-single-process", "G-single-realtime", "G-nonadjacent",
+            "G-nonadjacent-item", "G-nonadjacent-item-process", "G-nonadjacent-item-realtime",
+            "G-nonadjacent-process", "G-nonadjacent-realtime", "G-MSR", "G-SI", "G-SIb", "G-cursor",
+            "G-monotonic", "G-update", "GSI", "GSIa", "GSIb", "cycle-search-timeout", "cyclic-versions",
+            "dirty-update", "duplicate-elements", "empty-transaction-graph", "future-read", "garbage",
+            "incompatible-order", "internal", "lost-update", "write-skew",
+        ),
+        what="Whether the committed transactions fit the consistency model asked for: a dependency graph "
+        "(ww, wr, rw, process and realtime edges) searched for cycles, plus the non-cycle anomalies of "
+        "list-append and rw-register histories, by Elle's names.",
+        fires="Any anomaly the model forbids (the isolation level's model, or `consistency-model`); weaker "
+        "ones are listed in stats only. Severity error; `cycle-search-timeout` and "
+        "`empty-transaction-graph` make the verdict unknown.",
+        cause="An isolation level weaker than the code assumes: write skew and G2-item under snapshot "
+        "isolation, lost updates from read-modify-write without a lock; the seed's 'pick a consistency "
+        "model per piece of state' (seed 000) made by default instead of on purpose.",
+        look=(
+            "`seam check RUN` (each anomaly as a short proof: T1 < T2 because ...) and "
+            "`RUN/graphs/cycle-*.png` (one picture per cycle kind).",
+            "`jq '.checkers.txn.stats | {not, also_not, satisfies, found}' RUN/results.json` (the models the "
+            "history violates and may still satisfy).",
+            "`jq -c 'select(.index == N)' RUN/history.jsonl` for each transaction the proof names, and the "
+            "server's log under `RUN/nodes/<node>/` (PostgreSQL: stdout.log).",
+        ),
+        verify="`seam test --target postgres --target-opt isolation=repeatable-read --target-opt "
+        "consistency-model=serializable --seed 7` reports what serializability forbids, and "
+        "`--target-opt isolation=serializable` is VALID (docs/postgres.md); `seam regress` re-checks "
+        "every transactional case alone (harness/regress/txn.py).",
+    ),
+)

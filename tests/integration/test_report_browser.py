@@ -249,3 +249,55 @@ def test_scraper_on_real_nodes_feeds_the_signals_graph(tmp_path: Path) -> None:
     html = render_run(run).read_text()
     assert (run / "graphs" / "signals.png").stat().st_size > 20_000
     assert '<img src="graphs/signals.png"' in html and "VALID" in html
+
+
+# The order a reader meets the groups in, as the browser laid them out (top to bottom).
+ORDER_PROBE = """<!doctype html><html><body>
+<iframe id="f" src="REPORT" width="1200" height="900"></iframe>
+<script>
+document.getElementById("f").onload = () => {
+  const d = document.getElementById("f").contentDocument;
+  const groups = [...d.querySelectorAll("section.group")].map(g => ({
+    kind: g.querySelector(".kind").innerText,
+    top: g.getBoundingClientRect().top,
+    explains: [...g.querySelectorAll("details.consequences li")].map(li => li.innerText)}));
+  const pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.textContent = JSON.stringify({groups, causes: (d.querySelector("#verdict") || {}).innerText});
+  document.body.appendChild(pre);
+};
+</script></body></html>"""
+
+
+def test_the_cause_is_read_first_with_its_consequences_under_it(tmp_path: Path) -> None:
+    """results.json lists the lost-effects first, as a checker may; the page shows the
+    stale-fenced-write that explains them first, with them listed under it."""
+    from harness.core.verdict import link_causes
+    from tests.unit.report.synthetic import history, results_for
+
+    doc = results_for(history())
+    lost = [{"checker": "effects", "kind": "lost-effect", "summary": f"order-{n} charged, never shipped",
+             "ops": [], "details": {"order": f"order-{n}"}, "fingerprint": "lost-effect/ship", "history": None}
+            for n in (7, 8)]
+    stale = {"checker": "fencing", "kind": "stale-fenced-write", "fingerprint": "stale-fenced-write/ship",
+             "summary": "shipping@n3 accepted ship:order-7 with token 4 after accepting token 5",
+             "ops": [], "details": {"order": "order-7"}, "history": None}
+    doc["anomalies"] = [*lost, stale]
+    doc["causes"] = link_causes(doc["anomalies"], [{"cause": "stale-fenced-write", "consequence": "lost-effect",
+                                                    "on": "order"}])
+    results = tmp_path / "results"
+    run = write_run(results, results=doc)
+    render_run(run)
+    (run.parent / "probe.html").write_text(ORDER_PROBE.replace("REPORT", f"{run.name}/report.html"))
+
+    p = chromium(tmp_path / "profile", "--allow-file-access-from-files", "--virtual-time-budget=10000",
+                 "--dump-dom", (run.parent / "probe.html").as_uri())
+
+    m = re.search(r'<pre id="probe">(.*?)</pre>', p.stdout, re.S)
+    assert m, f"the probe did not run; chromium exit {p.returncode}, stderr:\n{p.stderr[-2000:]}"
+    seen = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    groups = sorted(seen["groups"], key=lambda g: g["top"])
+    assert groups[0]["kind"] == "stale-fenced-write", groups
+    assert groups[0]["explains"] == ["order-7 charged, never shipped"], groups[0]
+    # order-8 has no cause: it stays a finding of its own, after the cause.
+    assert [g["kind"] for g in groups].count("lost-effect") == 1
