@@ -82,7 +82,7 @@ class PauseNemesis:
         self._resume_all(test)
 
 
-def undo_pause(fault: Fault, remote: Remote, target: Any = None, test: Any = None) -> None:
+def undo_pause(fault: Fault, remote: Remote, target: Any = None, test: Test | None = None) -> None:
     """Resume the node of the ledger row: through the target when heal has one (what the
     row says was paused, or, for a row written before the pause, everything of the
     node), else SIGCONT of the pids the row names; a pid that is gone needs nothing."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.assemble.nodes import running_as_root
 from harness.core.errors import ConfigError
+from harness.core.protocols import Test
 from harness.spec import TestSpec
 from harness.targets.base import Scenario, TargetKind, WorkloadKind
 
@@ -70,7 +71,7 @@ def scenario_schedule(scenario: Scenario, packages: list[Any]) -> Any:
 
     by_name = {p.name: p for p in packages}
 
-    def one_round(test: Any, ctx: Any) -> list[Any]:
+    def one_round(test: Test | None, ctx: Any) -> list[Any]:
         rng = ctx.rng("scenario-round")
         steps: list[Any] = []
         for step in scenario.round:

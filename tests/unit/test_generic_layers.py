@@ -17,8 +17,8 @@ PIPELINE_FILES = re.compile(
     r"node\.json|saga-steps|\.ledger\.jsonl|\.fence\.jsonl|store\.jsonl|events\.jsonl|target\.node|election\.json"
 )
 GENERIC = ("harness", "nemesis", "checkers")
-#: Known debt, to move out (issue 19): regression capture should ask the target
-#: which node files belong in a case. This list may only shrink.
+#: Known debt: generic modules still naming pipeline files. Empty since regression
+#: capture asks the target (``TargetKind.case_files``); it may only stay empty.
 NOT_YET_MOVED: set[str] = set()
 
 
