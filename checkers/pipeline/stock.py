@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from checkers.pipeline.artifacts import Artifacts
+from checkers.runbook import Runbook
 from harness.core.op import History
 from harness.core.protocols import Test
 from harness.core.verdict import Anomaly, CheckResult
@@ -122,5 +123,29 @@ class StockChecker:
         )
 
 
-#: The on-call entry of this module's kind (checkers/runbook.py renders it).
-RUNBOOK: tuple[Any, ...] = ()
+#: The on-call entry of this module's kind (checkers/runbook.py renders docs/oncall.md).
+RUNBOOK = (
+    Runbook(
+        name="oversell",
+        what="Units of each sku held at once, replaying every node's inventory ledger in wall-clock order "
+        "(a reservation holds from its row until its restock began), against the stock the rows name.",
+        fires="Any moment a sku's held units exceed its stock; the stats count the reservations granted "
+        "past it. Severity error.",
+        cause="Stock kept eventually: each node grants from its own view of the others' holds, so during a "
+        "partition or a pause, or between two syncs, two nodes grant the last units. The seed's "
+        "'pick a consistency model per piece of state' (seed 000) chosen for availability where "
+        "disagreement is deadly (seed 002, consensus spent where two winners are dangerous).",
+        look=(
+            "`jq '.checkers.stock' RUN/results.json` (peak against stock per sku, the rows granted past it).",
+            "`jq -r .outcome RUN/nodes/*/inventory.stock.jsonl | sort | uniq -c` (reserved, out-of-stock, "
+            "unavailable per decision) and `jq -c 'select(.op == \"reserve\")' RUN/nodes/*/inventory.ledger.jsonl`.",
+            "`jq '.inventory' RUN/nodes/*/node.json` (mode and stock each node ran with) and the faults: "
+            "`jq -c 'select(.process == \"nemesis\")' RUN/history.jsonl`.",
+        ),
+        verify="`seam test --workload orders --nemesis partition --target-opt stock=8 --target-opt "
+        "inventory=eventual --seed 7` oversells; the same with `--target-opt inventory=linearizable` is "
+        "VALID, paying in latency and refusals (`python bench/swap.py`, docs/consistency-swap.md). "
+        "The mode is the fix, not a `--bug` flag; no `seam regress` case yet (`seam regress --promote "
+        "RUN` adds one).",
+    ),
+)
