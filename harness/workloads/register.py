@@ -10,6 +10,7 @@ with the ``cas-register`` model, ``independent=True``, judges the history.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,6 +31,18 @@ def draws(seed: int, salt: str, n: int) -> random.Random:
 
 #: How far back a cas looks for the latest value written to its key.
 CAS_LOOKBACK = 64
+
+
+@functools.lru_cache(maxsize=4 * CAS_LOOKBACK)
+def _shape(seed: int, keys: int, ops_per_key: int, n: int) -> tuple[str, str]:
+    """Op ``n``'s key and function. Cached: a cas looks back at the ops before it, and
+    an op the interpreter could not hand out yet (no free process) is asked for again,
+    so without the cache each op's draws were made about ten times (bench/harness.py's
+    profile: the generator was 40% of the interpreter loop's time)."""
+    rng = draws(seed, "register", n)
+    k = f"k{rng.randrange(keys)}-{n // (keys * ops_per_key)}"
+    roll = rng.random()
+    return k, "read" if roll < 0.5 else "write" if roll < 0.8 else "cas"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +70,7 @@ class RegisterGen:
 
     def _shape(self, n: int) -> tuple[str, str]:
         """Op ``n``'s key and function, a function of (seed, n) alone."""
-        rng = draws(self.seed, "register", n)
-        k = f"k{rng.randrange(self.keys)}-{n // (self.keys * self.ops_per_key)}"
-        roll = rng.random()
-        return k, "read" if roll < 0.5 else "write" if roll < 0.8 else "cas"
+        return _shape(self.seed, self.keys, self.ops_per_key, n)
 
     def _latest_write(self, key: str, n: int) -> int | None:
         """The value of the newest write or cas to ``key`` among the ops just before ``n``."""
