@@ -13,19 +13,22 @@ in ``SIGNALS``, has no entry.
     python -m checkers.runbook --write docs/oncall.md   # regenerate
     python -m checkers.runbook --check docs/oncall.md   # exit 1 when it is stale
 
-The report (checkers/report/html.py) copies the entries of the kinds and
-signals a run shows into report.html, so the links work offline.
+The report (checkers/report/html.py, through ``for_results``) copies the
+entries of the kinds and fired signals a run shows into report.html, so the
+links work offline from the run directory.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import pkgutil
 import re
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 #: Packages whose modules never report (the report reads results; this module declares).
 SKIPPED = ("checkers.report", "checkers.runbook")
@@ -114,6 +117,54 @@ def by_kind(found: list[Runbook] | None = None) -> dict[str, Runbook]:
 def by_signal(found: list[Runbook] | None = None) -> dict[str, Runbook]:
     """Signal name -> its entry."""
     return {n: e for e in (entries() if found is None else found) if e.signal for n in e.names}
+
+
+# ---------------------------------------------------------------------------
+# a run's entries, for its report.html
+
+
+def fired_signals(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each signal whose series in results.json reached its threshold at some scrape.
+
+    The signals checker is found by the shape of its stats (``series`` and
+    ``thresholds``), as the report finds it, never by name."""
+    checkers = results.get("checkers")
+    for r in (checkers.values() if isinstance(checkers, dict) else ()):
+        stats = r.get("stats") if isinstance(r, dict) else None
+        if isinstance(stats, dict) and isinstance(stats.get("series"), dict) and isinstance(stats.get("thresholds"), dict):
+            break
+    else:
+        return []
+    out = []
+    for name, series in sorted(stats["series"].items()):
+        limit = stats["thresholds"].get(name)
+        values = [v for v in (series.get("value") or []) if isinstance(v, (int, float)) and math.isfinite(v)]
+        if isinstance(limit, (int, float)) and values and max(values) >= limit:
+            out.append({"name": name, "peak": max(values), "threshold": limit})
+    return out
+
+
+def for_results(results: dict[str, Any], kinds: list[str]) -> dict[str, Any]:
+    """What report.html shows: copies of the entries of ``kinds`` and of every fired signal
+    (``entries``), the anchor of each kind (``kind_anchor``) and signal (``signal_anchor``),
+    and the fired signals with their peak and threshold (``fired``). A kind with no entry
+    gets no link (tests/unit/test_runbook.py keeps that from shipping)."""
+    found = entries()
+    kind_entry, signal_entry = by_kind(found), by_signal(found)
+    fired = fired_signals(results)
+    wanted: list[Runbook] = []
+    for e in [kind_entry[k] for k in kinds if k in kind_entry] + [signal_entry[f["name"]] for f in fired
+                                                                   if f["name"] in signal_entry]:
+        if e not in wanted:
+            wanted.append(e)
+    for f in fired:
+        f["anchor"] = signal_entry[f["name"]].anchor if f["name"] in signal_entry else None
+    return {
+        "entries": [{**asdict(e), "anchor": e.anchor} for e in wanted],
+        "kind_anchor": {k: kind_entry[k].anchor for k in kinds if k in kind_entry},
+        "signal_anchor": {n: e.anchor for n, e in signal_entry.items()},
+        "fired": fired,
+    }
 
 
 # ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from checkers import runbook
 from checkers.report.model import (
     NS,
     Band,
@@ -320,6 +321,12 @@ def _first_signal(fault: dict[str, Any] | None) -> str:
     return text + (f"; then {', '.join(rest)}" if rest else "") + tail
 
 
+def _crossed(fault: dict[str, Any] | None) -> list[str]:
+    """The signals that crossed during one fault, first first (each links to its runbook entry)."""
+    crossed = {k: v for k, v in _obj((fault or {}).get("crossings")).items() if isinstance(v, (int, float))}
+    return sorted(crossed, key=lambda k: (crossed[k], k))
+
+
 def _band_row(b: Band, attributed: dict[int, dict[str, Any]]) -> dict[str, Any]:
     return {
         "kind": b.kind,
@@ -329,6 +336,7 @@ def _band_row(b: Band, attributed: dict[int, dict[str, Any]]) -> dict[str, Any]:
         "length": "" if b.end is None else f"{b.end - b.start:.2f}",
         "value": "" if b.value is None else _compact(b.value, 160),
         "signal": _first_signal(attributed.get(b.op)) if b.op is not None else "",
+        "crossed": _crossed(attributed.get(b.op)) if b.op is not None else [],
     }
 
 
@@ -401,6 +409,7 @@ def view(data: RunData, graphs: list[Path]) -> dict[str, Any]:
         "error": results.get("error"),
         "checkers": _checker_rows(checkers),
         "groups": _groups(anomalies, by_index, pair_of),
+        "oncall": runbook.for_results(results, list(dict.fromkeys(str(a.get("kind", "")) for a in anomalies))),
         "anomalies_during": _during_counts(results),
         "causes": _causes_line(results),
         "faults": [_band_row(b, attributed) for b in data.bands],
