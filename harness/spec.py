@@ -51,7 +51,7 @@ class TestSpec:
     known_hosts: str | None = None
     subnet: str = "10.77.0.0/24"  # netns: the private subnet (documented default of `seam cluster`)
     cluster_prefix: str = "seam"  # netns: names seam-n1.., seam-br0; another prefix runs a second cluster
-    cluster_state: str | None = None  # netns: state directory (default results/.cluster)
+    cluster_state: str | None = None  # netns: state directory (default results/.cluster, or .cluster-<prefix>)
     bugs: list[str] = field(default_factory=list)
     scenario: str | None = None
     results: str = "results"

@@ -9,7 +9,8 @@ import click
 from harness.control.cluster import DEFAULT_PREFIX, DEFAULT_SUBNET, NetnsCluster
 
 _STATE_HELP = (
-    "Where keys, sshd configs and state.json live (default $SEAM_STATE_DIR or results/.cluster)."
+    "Where keys, sshd configs and state.json live (default $SEAM_STATE_DIR or results/.cluster; "
+    "results/.cluster-<prefix> for another --cluster-prefix)."
 )
 _PREFIX_HELP = (
     "Name prefix of everything created (starts with 'seam'); lets clusters run side by side."

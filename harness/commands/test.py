@@ -63,7 +63,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--node-count", type=int, default=5, show_default=True, metavar="N", help="Nodes for local and netns clusters.")
 @click.option("--subnet", default="10.77.0.0/24", show_default=True, metavar="CIDR", help="netns: the cluster's private subnet.")
 @click.option("--cluster-prefix", default="seam", show_default=True, metavar="P", help="netns: name prefix (seam-n1, seam-br0); another prefix runs a second cluster.")
-@click.option("--cluster-state", type=click.Path(file_okay=False), default=None, metavar="DIR", help="netns: the cluster's state directory (default results/.cluster).")
+@click.option("--cluster-state", type=click.Path(file_okay=False), default=None, metavar="DIR", help="netns: the cluster's state directory (default results/.cluster; results/.cluster-<prefix> for another --cluster-prefix).")
 @click.option("--nodes", default=None, metavar="A,B,...", help="Node names (local/netns) or SSH hosts (ssh).")
 @click.option("--nodes-file", type=click.Path(dir_okay=False), default=None, metavar="F", help="SSH hosts, one per line ('#' comments).")
 @click.option("--username", default=None, metavar="U", help="SSH user (default root).")

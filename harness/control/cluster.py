@@ -60,9 +60,12 @@ NODE_HOST_BASE = 10
 _PREFIX_RE = re.compile(r"^seam[a-z0-9]{0,6}$")
 
 
-def default_state_dir() -> Path:
-    """``$SEAM_STATE_DIR`` or ``results/.cluster`` under the current directory."""
-    return Path(os.environ.get("SEAM_STATE_DIR") or Path("results") / ".cluster")
+def default_state_dir(prefix: str = DEFAULT_PREFIX) -> Path:
+    """``$SEAM_STATE_DIR`` or ``results/.cluster`` under the current directory; for another
+    prefix a directory of its own beside it (``results/.cluster-seamx``), so two clusters
+    started from one directory never read (and tear down) each other's state."""
+    base = Path(os.environ.get("SEAM_STATE_DIR") or Path("results") / ".cluster")
+    return base if prefix == DEFAULT_PREFIX else base.with_name(f"{base.name}-{prefix}")
 
 
 @dataclass(frozen=True)
@@ -103,14 +106,14 @@ class NetnsCluster:
         self.nodes = nodes
         self.ssh = ssh
         self.state_dir = Path(
-            state_dir if state_dir is not None else default_state_dir()
+            state_dir if state_dir is not None else default_state_dir(prefix)
         ).absolute()
         self.bridge = f"{prefix}-br0"
 
     @classmethod
     def from_state(cls, state_dir: Path | None = None, prefix: str | None = None) -> NetnsCluster:
         """The cluster recorded in ``state_dir`` (for down and status), or the defaults."""
-        state_dir = Path(state_dir if state_dir is not None else default_state_dir())
+        state_dir = Path(state_dir if state_dir is not None else default_state_dir(prefix or DEFAULT_PREFIX))
         try:
             state = json.loads((state_dir / "state.json").read_text())
         except (OSError, ValueError):
@@ -197,6 +200,13 @@ class NetnsCluster:
             check_subnet_free(
                 self.network, {self.bridge, f"{(old or {}).get('prefix', self.prefix)}-br0"}
             )
+            theirs = str((old or {}).get("prefix") or self.prefix)
+            if theirs != self.prefix and any(re.fullmatch(rf"{theirs}-n\d+", ns) for ns in namespaces()):
+                raise ClusterError(
+                    f"{self.state_file} records the running cluster {theirs!r}, not {self.prefix!r}; "
+                    f"fix: give this cluster a state directory of its own (--cluster-state), or "
+                    f"`seam cluster down --cluster-prefix {theirs}` first"
+                )
             if old and (old.get("prefix") != self.prefix or old.get("subnet") != str(self.network)):
                 log.info(
                     "cluster config changed (%s %s); removing the old one",
