@@ -187,6 +187,7 @@ def test_registry_and_the_workloads_references_resolve():
         "fencing",
         "causal",
         "quorum",
+        "stock",
         "signals",
         "perf",
     ]
