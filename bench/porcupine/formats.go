@@ -32,33 +32,63 @@ func readEntries(path, format string) ([]entry, error) {
 
 // readJSONL reads Seam's JSONL: one op per line; null is a real value, and
 // "unknown": true marks an output nobody saw. A process that is not an
-// integer (the nemesis) is not a client.
+// integer (the nemesis) is not a client. The names of types and functions
+// are shared between entries, not one string per line.
 func readJSONL(path string, data []byte) ([]entry, error) {
 	entries := make([]entry, 0, bytes.Count(data, []byte{'\n'})+1)
-	for n, line := range bytes.Split(data, []byte{'\n'}) {
+	names := map[string]string{}
+	name := func(b []byte) string {
+		if s, ok := names[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		names[s] = s
+		return s
+	}
+	var e entry
+	r := &jsonReader{}
+	field := func(key []byte) error {
+		switch string(key) {
+		case "type", "f":
+			r.space()
+			b, escaped, err := r.raw()
+			if err != nil || escaped {
+				return fmt.Errorf("%s must be a plain string", key)
+			}
+			if key[0] == 't' {
+				e.typ = name(b)
+			} else {
+				e.f = name(b)
+			}
+			return nil
+		}
+		v, err := r.value()
+		switch string(key) {
+		case "process":
+			e.process, e.client = v.(int64)
+		case "value":
+			e.value = v
+		case "unknown":
+			e.unknown = v == true
+		}
+		return err
+	}
+	for n, start := 1, 0; start < len(data); n++ {
+		end := bytes.IndexByte(data[start:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += start
+		}
+		line := data[start:end]
+		start = end + 1
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		e := entry{line: n + 1}
-		r := &jsonReader{s: line}
-		err := r.object(func(key string) error {
-			v, err := r.value()
-			switch key {
-			case "process":
-				e.process, e.client = v.(int64)
-			case "type":
-				e.typ, _ = v.(string)
-			case "f":
-				e.f, _ = v.(string)
-			case "value":
-				e.value = v
-			case "unknown":
-				e.unknown = v == true
-			}
-			return err
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", path, n+1, err)
+		e = entry{line: n}
+		r.s, r.i = line, 0
+		if err := r.object(field); err != nil {
+			return nil, fmt.Errorf("%s:%d: %v", path, n, err)
 		}
 		entries = append(entries, e)
 	}

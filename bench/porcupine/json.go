@@ -36,8 +36,9 @@ func (r *jsonReader) expect(c byte) error {
 	return nil
 }
 
-// object calls field for each key, with the reader at the key's value.
-func (r *jsonReader) object(field func(key string) error) error {
+// object calls field for each key (its raw bytes, escapes left in), with
+// the reader at the key's value.
+func (r *jsonReader) object(field func(key []byte) error) error {
 	if err := r.expect('{'); err != nil {
 		return err
 	}
@@ -48,7 +49,7 @@ func (r *jsonReader) object(field func(key string) error) error {
 	}
 	for {
 		r.space()
-		key, err := r.str()
+		key, _, err := r.raw()
 		if err != nil {
 			return err
 		}
@@ -67,11 +68,13 @@ func (r *jsonReader) object(field func(key string) error) error {
 	}
 }
 
-func (r *jsonReader) str() (string, error) {
+// raw reads a string and returns its bytes between the quotes, unconverted,
+// and whether it holds an escape.
+func (r *jsonReader) raw() ([]byte, bool, error) {
 	if r.i >= len(r.s) || r.s[r.i] != '"' {
-		return "", fmt.Errorf("expected a string at byte %d", r.i)
+		return nil, false, fmt.Errorf("expected a string at byte %d", r.i)
 	}
-	start := r.i
+	start := r.i + 1
 	escaped := false
 	for r.i++; r.i < len(r.s); r.i++ {
 		switch r.s[r.i] {
@@ -80,13 +83,18 @@ func (r *jsonReader) str() (string, error) {
 			r.i++
 		case '"':
 			r.i++
-			if !escaped {
-				return string(r.s[start+1 : r.i-1]), nil
-			}
-			return strconv.Unquote(string(r.s[start:r.i]))
+			return r.s[start : r.i-1], escaped, nil
 		}
 	}
-	return "", fmt.Errorf("unterminated string")
+	return nil, false, fmt.Errorf("unterminated string")
+}
+
+func (r *jsonReader) str() (string, error) {
+	b, escaped, err := r.raw()
+	if err != nil || !escaped {
+		return string(b), err
+	}
+	return strconv.Unquote(`"` + string(b) + `"`)
 }
 
 func (r *jsonReader) value() (any, error) {
@@ -120,9 +128,9 @@ func (r *jsonReader) value() (any, error) {
 		}
 	case c == '{':
 		m := map[string]any{}
-		err := r.object(func(key string) error {
+		err := r.object(func(key []byte) error {
 			v, err := r.value()
-			m[key] = v
+			m[string(key)] = v
 			return err
 		})
 		return m, err

@@ -108,7 +108,7 @@ func newModel(name string, initial any, keyed bool) (porcupine.Model, error) {
 // checker must still place somewhere, takes effect where it can and is a
 // no-op elsewhere, so "it never happened" stays possible.
 func registerStep(state, in, out any) (bool, any) {
-	i, o := in.(*input), out.(output)
+	i, o := in.(*input), out.(*output)
 	switch i.f {
 	case "read":
 		return o.unknown || o.value == state, state
@@ -133,7 +133,7 @@ func registerStep(state, in, out any) (bool, any) {
 
 // kvStep: one key's string; a get of nil reads as "" (nothing stored yet).
 func kvStep(state, in, out any) (bool, any) {
-	i, o, s := in.(*input), out.(output), state.(string)
+	i, o, s := in.(*input), out.(*output), state.(string)
 	switch i.f {
 	case "get":
 		want := o.value
