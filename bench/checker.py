@@ -30,8 +30,8 @@ compared file by file, and every disagreement is printed and counted.
       crashed writes;
    d. kv, 100,000 ops over 1,000 keys x 5 processes, 20% crashed appends.
    Each should finish under 60 s and 2 GiB. The driver gives up on a file
-   after ``--porcupine-timeout`` seconds (verdict unknown; the ratio is then
-   an upper bound).
+   after ``--porcupine-timeout`` seconds or past ``--porcupine-max-heap`` MiB
+   of Go heap (verdict unknown; the ratio is then an upper bound).
 
 Generated histories come from a simulated linearizable object, so they are
 valid: the hard case, where the search must run to the end.
@@ -804,9 +804,18 @@ def main() -> None:
         metavar="S",
         help="the driver gives up on a file after S seconds (verdict unknown)",
     )
+    parser.add_argument(
+        "--porcupine-max-heap",
+        type=int,
+        default=4096,
+        metavar="MIB",
+        help="the driver gives up (verdict unknown) once Go's heap passes MIB; 0 = never",
+    )
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
-    driver, how = locate(args.porcupine_src, args.porcupine_driver, args.porcupine_timeout)
+    driver, how = locate(
+        args.porcupine_src, args.porcupine_driver, args.porcupine_timeout, args.porcupine_max_heap
+    )
     print(f"porcupine: {how}" if driver else f"porcupine: {NOT_MEASURED}: {how}")
     porc = Porcupine(driver, how, args.repeat)
     headline: dict[str, str] = {}

@@ -24,7 +24,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -74,10 +74,17 @@ class Driver:
 
     binary: Path
     timeout_s: float = 60.0
-    runs: list[Run] = field(default_factory=list)
+    max_heap_mib: int = 4096  # Porcupine's search can eat gigabytes a minute; the machine is shared
 
     def command(self, manifest: Path) -> list[str]:
-        return [str(self.binary), "-timeout", f"{self.timeout_s:g}s", str(manifest)]
+        return [
+            str(self.binary),
+            "-timeout",
+            f"{self.timeout_s:g}s",
+            "-max-heap-mib",
+            str(self.max_heap_mib),
+            str(manifest),
+        ]
 
     def check(
         self, rows: list[dict], cwd: Path, scratch: Path, sampler: Sampler | None = None
@@ -145,7 +152,7 @@ def cache_dir() -> Path:
 
 
 def locate(
-    src: str | None, binary: str | None = None, timeout_s: float = 60.0
+    src: str | None, binary: str | None = None, timeout_s: float = 60.0, max_heap_mib: int = 4096
 ) -> tuple[Driver | None, str]:
     """A driver ready to run, or None and why not (with how to get what is missing).
 
@@ -155,7 +162,7 @@ def locate(
         path = Path(binary)
         if not os.access(path, os.X_OK):
             return None, f"--porcupine-driver {binary} is not an executable file"
-        return Driver(path, timeout_s), f"driver {binary}"
+        return Driver(path, timeout_s, max_heap_mib), f"driver {binary}"
     src = src or os.environ.get("PORCUPINE_SRC")
     go = shutil.which("go")
     if not go:
@@ -165,10 +172,13 @@ def locate(
     gomod = Path(src) / "go.mod"
     if not gomod.is_file() or f"module {MODULE}" not in gomod.read_text():
         return None, f"{src} is not Porcupine's source (no go.mod for {MODULE}); {HOW_TO_GET}"
-    return build(go, Path(src).resolve(), cache_dir(), timeout_s)
+    driver, how = build(go, Path(src).resolve(), cache_dir())
+    if driver:
+        driver.timeout_s, driver.max_heap_mib = timeout_s, max_heap_mib
+    return driver, how
 
 
-def build(go: str, src: Path, out: Path, timeout_s: float) -> tuple[Driver | None, str]:
+def build(go: str, src: Path, out: Path) -> tuple[Driver | None, str]:
     """``go build`` the driver against ``src`` with no network; the result lives in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     modfile = out / "go.mod"
@@ -193,7 +203,7 @@ def build(go: str, src: Path, out: Path, timeout_s: float) -> tuple[Driver | Non
             return None, f"`{' '.join(step)}` failed (exit {done.returncode}): {' / '.join(tail)}"
     version = subprocess.run([go, "version"], capture_output=True, text=True).stdout.strip()
     commit = _commit(src)
-    return Driver(binary, timeout_s), f"built with {version} against {src.name}{commit}"
+    return Driver(binary), f"built with {version} against {src.name}{commit}"
 
 
 def _commit(src: Path) -> str:
