@@ -424,30 +424,56 @@ def bench_whole_process(repeat: int, porc: Porcupine, corpus_run: Run | None) ->
         f"ratio seam/porcupine, whole process: {by_wall} by wall time, {by_cpu} by CPU time "
         f"(wall counts other load on this machine); Knossos EDN files alone: {edn} by CPU time"
     )
-    one_wall, one_cpu = bench_one_process(repeat, porc, corpus_run)
+    (one_wall, one_cpu), (fast_wall, fast_cpu) = bench_one_process(repeat, porc, corpus_run)
     return {
         "whole corpus per group, CPU seam/porcupine": by_cpu,
         "whole corpus per group, wall seam/porcupine": by_wall,
         "Knossos EDN files, CPU seam/porcupine": edn,
         "whole corpus in one process, CPU seam/porcupine": one_cpu,
         "whole corpus in one process, wall seam/porcupine": one_wall,
+        "the same with --fail-fast, CPU seam/porcupine": fast_cpu,
+        "the same with --fail-fast, wall seam/porcupine": fast_wall,
     }
 
 
-def bench_one_process(repeat: int, porc: Porcupine, theirs: Run | None) -> tuple[str, str]:
+#: ``seam check`` explains every failing key by default; Porcupine's CheckEvents
+#: stops at the first illegal partition. The second row does the same work as
+#: Porcupine, the first what a user gets by default.
+ONE_PROCESS_ROWS = (
+    ("whole corpus, one process (--manifest)", []),
+    ("  the same with --fail-fast (stops as Porcupine does)", ["--fail-fast"]),
+)
+
+
+def bench_one_process(
+    repeat: int,
+    porc: Porcupine,
+    theirs: Run | None,
+    rows_to_run: tuple[tuple[str, list[str]], ...] = ONE_PROCESS_ROWS,
+) -> list[tuple[str, str]]:
     """The whole corpus as one ``seam check --manifest`` process (each file its model and
-    initial state from the oracle's manifest), next to one driver process on the same
-    files (``theirs``); returns the wall and CPU ratios."""
+    initial state from the oracle's manifest), by default and with ``--fail-fast``, next
+    to one driver process on the same files (``theirs``); returns the (wall, CPU) ratios."""
     rows = []
     for e in decided_entries():
         row = {"file": str(ORACLE / e["file"]), "model": e["model"], "expected": e["expected"]}
         if "initial_state" in e:
             row["initial"] = initial_state(e)
         rows.append(row)
+    out = []
     with tempfile.TemporaryDirectory() as tmp:
         manifest = Path(tmp) / "corpus.json"
         manifest.write_text(json.dumps(rows))
-        runs = [run_seam(["check", "--manifest", str(manifest)], ORACLE) for _ in range(repeat)]
+        for label, extra in rows_to_run:
+            args = ["check", *extra, "--manifest", str(manifest)]
+            runs = [run_seam(args, ORACLE) for _ in range(repeat)]
+            out.append(_one_process_row(label, rows, runs, porc, theirs))
+    return out
+
+
+def _one_process_row(
+    label: str, rows: list[dict], runs: list, porc: Porcupine, theirs: Run | None
+) -> tuple[str, str]:
     wall = min(r[1] for r in runs)
     cpu = min(r[2] for r in runs)
     verdicts = _verdicts(runs[0][0].stdout)
@@ -456,10 +482,10 @@ def bench_one_process(repeat: int, porc: Porcupine, theirs: Run | None) -> tuple
         by_file = theirs.by_file()
         for r in rows:
             name = str(Path(r["file"]).relative_to(ORACLE))
-            porc.compare("2, one process", name, verdicts.get(r["file"]), by_file.get(name))
+            porc.compare(f"2, {label.strip()}", name, verdicts.get(r["file"]), by_file.get(name))
     codes = {r[0].returncode for r in runs}
     print(
-        f"{'whole corpus, one process (--manifest)':54} {len(rows):5} {wall:9.3f} {cpu:9.3f} "
+        f"{label:54} {len(rows):5} {wall:9.3f} {cpu:9.3f} "
         f"{_seconds(theirs and theirs.wall, 9)} {_seconds(theirs and theirs.cpu, 9)} "
         f"{ratio(cpu, theirs and theirs.cpu):>12}  {'':9} {wrong}  (exit {', '.join(map(str, codes))}: "
         f"0 = every file gave its expected verdict)"
