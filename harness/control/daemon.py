@@ -128,12 +128,22 @@ def _is_ours(remote: Remote, daemon: Daemon, found: int) -> bool:
     return _carries(remote, daemon.node, found, daemon.mark)
 
 
+#: How long an empty command line is read again: a process in the middle of its exec has
+#: none for a moment (seen right after spawn returned, 1 start in 200 under load).
+EXEC_GRACE = 1.0
+
+
 def _carries(remote: Remote, node: str, found: int, mark: str) -> bool:
-    """Whether process ``found`` on ``node`` still has ``mark`` in its command line."""
-    r = remote.run(node, ["cat", f"/proc/{found}/cmdline"], timeout=30, check=False)
-    if r.status != 0:  # no /proc (not Linux): trust the pid file
-        return True
-    return mark in r.stdout.replace("\0", " ")
+    """Whether process ``found`` on ``node`` still has ``mark`` in its command line. An empty
+    one is read again for ``EXEC_GRACE`` s (an exec under way); a kernel thread's stays empty."""
+    deadline = time.monotonic() + EXEC_GRACE
+    while True:
+        r = remote.run(node, ["cat", f"/proc/{found}/cmdline"], timeout=30, check=False)
+        if r.status != 0:  # no /proc (not Linux): trust the pid file
+            return True
+        if r.stdout or time.monotonic() > deadline:
+            return mark in r.stdout.replace("\0", " ")
+        time.sleep(0.01)
 
 
 @dataclass(frozen=True)
