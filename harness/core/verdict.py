@@ -82,7 +82,7 @@ class Anomaly:
             "history": self.history,
             "severity": self.severity,
             "faults": plain_copy(self.faults),
-            **({"wall": list(self.wall)} if self.wall else {}),
+            "wall": None if self.wall is None else list(self.wall),
         }
 
 
