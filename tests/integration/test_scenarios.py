@@ -69,8 +69,8 @@ def test_a_paused_leader_is_fenced_and_the_report_shows_the_rejected_token(tmp_p
 
 def test_fence_after_write_lets_the_stale_ship_land_as_a_stale_fenced_write(tmp_path: Path) -> None:
     # Two rounds: a stale ship lands only for a stalled saga cancelled before the new leader resends it.
-    results, _ = seam_test(tmp_path, "--scenario", "paused-leader", "--bug", "fence-after-write",
-                           "--time-limit", "30")
+    results, run = seam_test(tmp_path, "--scenario", "paused-leader", "--bug", "fence-after-write",
+                             "--time-limit", "30")
     assert "stale-fenced-write" in kinds(results)
     stale = next(a for a in results["anomalies"] if a["kind"] == "stale-fenced-write")
     assert stale["summary"].startswith("shipping@") and "ship:order-" in stale["summary"]
@@ -78,6 +78,10 @@ def test_fence_after_write_lets_the_stale_ship_land_as_a_stale_fenced_write(tmp_
     # order's client call that returned before the pause: it names the pause and the stall.
     during = [a["faults"]["during"] for a in results["anomalies"] if a["kind"] == "stale-fenced-write"]
     assert all("pause" in d and "stall" in d for d in during), during
+    # The report links the anomaly to its on-call entry, in a real browser.
+    from tests.integration.runbook_probe import assert_links_to_runbook
+
+    assert_links_to_runbook(run, tmp_path)
 
 
 def test_a_clean_orders_run_under_every_fault_at_once_is_valid(tmp_path: Path) -> None:

@@ -1,30 +1,23 @@
 """A real paused-leader run's report links its stale-fenced-write to the on-call entry, in Chromium.
 
-One ``seam test --scenario paused-leader --bug fence-after-write`` run on a
-local cluster; the report is opened from the run directory alone (file://,
-no server), the link beside the stale-fenced-write group is clicked, and the
-page must land on a copy of that kind's runbook entry. The entry is checked
-against checkers/runbook.py, so a report that links to nothing, or to
-another kind's entry, fails.
+The run is the one tests/integration/test_scenarios.py makes for
+``--scenario paused-leader --bug fence-after-write`` (one run serves both, to
+keep the suite short); the report is opened from the run directory alone
+(file://, no server), the link beside the stale-fenced-write group is
+clicked, and the page must land on a copy of that kind's runbook entry. The
+entry is checked against checkers/runbook.py, so a report that links to
+nothing, or to another kind's entry, fails.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
-
-import pytest
 
 from tests.integration.test_report_browser import chromium
 
 REPO = Path(__file__).resolve().parents[2]
-#: Ports of this test's nodes (away from the default 7100 of other local runs).
-BASE_PORT = 7960
-
-pytestmark = pytest.mark.slow
 
 PROBE = """<!doctype html><html><body>
 <iframe id="f" src="REPORT" width="1200" height="900"></iframe>
@@ -50,21 +43,13 @@ document.getElementById("f").onload = () => {
 </script></body></html>"""
 
 
-def test_stale_fenced_write_links_to_its_runbook_entry(tmp_path: Path) -> None:
+def assert_links_to_runbook(run: Path, tmp_path: Path, kind: str = "stale-fenced-write") -> None:
+    """Open the run's report from its directory alone, click the link beside ``kind``'s group,
+    and land on a copy of that kind's runbook entry (checked against checkers/runbook.py)."""
     from checkers import runbook
 
-    results = tmp_path / "results"
-    r = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "test", "--cluster", "local", "--time-limit", "20",
-         "--base-port", str(BASE_PORT), "--results", str(results), "--no-progress", "--seed", "7",
-         "--scenario", "paused-leader", "--bug", "fence-after-write"],
-        cwd=REPO, capture_output=True, text=True, timeout=400,
-    )
-    assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
-    run = (results / "latest").resolve()
-    kinds = {a["kind"] for a in json.loads((run / "results.json").read_text())["anomalies"]}
-    assert "stale-fenced-write" in kinds, kinds
-    (run.parent / "probe.html").write_text(PROBE.replace("REPORT", f"{run.name}/report.html"))
+    (run.parent / "probe.html").write_text(PROBE.replace("REPORT", f"{run.name}/report.html")
+                                           .replace('"stale-fenced-write"', json.dumps(kind)))
 
     p = chromium(tmp_path / "profile", "--allow-file-access-from-files", "--virtual-time-budget=10000",
                  "--dump-dom", (run.parent / "probe.html").as_uri())
@@ -73,10 +58,10 @@ def test_stale_fenced_write_links_to_its_runbook_entry(tmp_path: Path) -> None:
     assert m, f"the probe did not run; chromium exit {p.returncode}, stderr:\n{p.stderr[-2000:]}"
     seen = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
                       .replace("&gt;", ">"))
-    entry = runbook.by_kind()["stale-fenced-write"]
-    assert seen["group"], "no stale-fenced-write group in the report"
+    entry = runbook.by_kind()[kind]
+    assert seen["group"], f"no {kind} group in the report"
     assert seen["href"] == f"#{entry.anchor}", seen
     assert seen["hash"] == f"#{entry.anchor}", "clicking the link did not navigate to the entry"
     assert seen["entry"] is not None, "the link points at no element of the report"
-    assert "stale-fenced-write" in seen["entry"] and entry.verify.split("`")[1] in seen["entry"], seen["entry"]
+    assert kind in seen["entry"] and entry.verify.split("`")[1] in seen["entry"], seen["entry"]
     assert 0 <= seen["top"] < 100, "the entry was not scrolled into view"
