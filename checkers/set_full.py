@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.op import History, Op
+from harness.core.protocols import Test
 from harness.core.verdict import Anomaly, CheckResult
 
 NAME = "set"
@@ -174,7 +175,7 @@ class SetFullChecker:
 
     name = NAME
 
-    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+    def check(self, test: Test | None, history: History, artifacts: Path | None) -> CheckResult:
         adds, reads, duplicates = collect(history)
         anomalies: list[Anomaly] = []
         fates: list[tuple[str, Fate]] = []

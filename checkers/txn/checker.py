@@ -31,6 +31,7 @@ from checkers.txn.graph import PRIORITY, RW, WR, WW, Edges, component_graph, fre
 from checkers.txn.order import process_edges, realtime_edges
 from checkers.txn.txns import Txn, TxnFormatError, check_mops, transactions
 from harness.core.errors import HistoryError
+from harness.core.protocols import Test
 from harness.core.verdict import Anomaly, CheckResult, Valid
 
 WORKLOADS = {"list-append": frozenset({"append", "r"}), "rw-register": frozenset({"w", "r"})}
@@ -94,7 +95,7 @@ class TxnChecker:
     def __init__(self, options: TxnOptions | None = None):
         self.options = options or TxnOptions()
 
-    def check(self, test: Any, history: Sequence[Any], artifacts: Path | None) -> CheckResult:
+    def check(self, test: Test | None, history: Sequence[Any], artifacts: Path | None) -> CheckResult:
         # The analysis allocates millions of small acyclic objects; the cyclic
         # collector would walk them all again and again (as History.calls says).
         collecting = gc.isenabled()

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.op import NEMESIS, Op
+from harness.core.protocols import Test
 from harness.workloads.register import draws, next_op
 
 __all__ = ["ListAppendGen", "list_append_final_reads"]
@@ -90,10 +91,10 @@ class ListAppendGen:
                 mops.append(["append", k, n * self.max_txn_length + j + 1])
         return {"f": "txn", "value": mops}
 
-    def op(self, test: Any, ctx: Any) -> tuple[Any, Any]:
+    def op(self, test: Test | None, ctx: Any) -> tuple[Any, Any]:
         return next_op(self, self.template(self.count), test, ctx, count=self.count + 1)
 
-    def update(self, test: Any, ctx: Any, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Any, event: Any) -> Any:
         return self
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.op import NEMESIS, Op
+from harness.core.protocols import Test
 from harness.workloads.register import draws, next_op
 
 __all__ = ["SetGen", "set_final_reads", "set_key"]
@@ -64,10 +65,10 @@ class SetGen:
             return {"f": "read", "value": [key, None]}
         return {"f": "add", "value": [key, n]}
 
-    def op(self, test: Any, ctx: Any) -> tuple[Any, Any]:
+    def op(self, test: Test | None, ctx: Any) -> tuple[Any, Any]:
         return next_op(self, self.template(self.count), test, ctx, count=self.count + 1)
 
-    def update(self, test: Any, ctx: Any, event: Any) -> Any:
+    def update(self, test: Test | None, ctx: Any, event: Any) -> Any:
         return self
 
 

@@ -37,7 +37,7 @@ from typing import Any
 from harness.control import daemon
 from harness.core.errors import RemoteError, TargetError, UnsupportedError
 from harness.core.placement import NodeAddr
-from harness.core.protocols import Remote
+from harness.core.protocols import Remote, Test
 
 log = logging.getLogger("seam.targets.postgres")
 
@@ -133,7 +133,7 @@ class PostgresTarget(daemon.SignalPause):
 
     # -- Target ---------------------------------------------------------------
 
-    def setup(self, test: Any, node: str) -> None:
+    def setup(self, test: Test | None, node: str) -> None:
         """A fresh cluster in the node's run directory (initdb), then its postmaster (not
         waiting: wait_ready)."""
         a = self._addr(node)
@@ -154,7 +154,7 @@ class PostgresTarget(daemon.SignalPause):
                             timeout=30)
         self.start(test, node)
 
-    def teardown(self, test: Any, node: str) -> None:
+    def teardown(self, test: Test | None, node: str) -> None:
         """Stop the server and remove its run directory (only one Seam named)."""
         a = self._addr(node)
         self._stop(node)
@@ -177,7 +177,7 @@ class PostgresTarget(daemon.SignalPause):
 
     # -- Killable -------------------------------------------------------------
 
-    def start(self, test: Any, node: str, role: str | None = None) -> None:
+    def start(self, test: Test | None, node: str, role: str | None = None) -> None:
         """Start the postmaster unless it runs (after a kill: crash recovery from its WAL)."""
         node = self._node_for(node, role)
         a = self._addr(node)
@@ -188,7 +188,7 @@ class PostgresTarget(daemon.SignalPause):
                               "(`make install`)?") from None
         log.info("started %s: pid %d, %s:%d", node, pid, a.address, a.port)
 
-    def kill(self, test: Any, node: str, role: str | None = None) -> list[int]:
+    def kill(self, test: Test | None, node: str, role: str | None = None) -> list[int]:
         """SIGKILL the postmaster, then its backends (as a crash of the machine's
         PostgreSQL would: nothing gets to shut down cleanly)."""
         node = self._node_for(node, role)
@@ -208,7 +208,7 @@ class PostgresTarget(daemon.SignalPause):
 
     # -- Pausable, roles ------------------------------------------------------
 
-    def pids(self, test: Any, node: str, role: str | None = None) -> list[int]:
+    def pids(self, test: Test | None, node: str, role: str | None = None) -> list[int]:
         """The postmaster and every backend: pausing the postmaster alone would leave the
         backends serving their clients."""
         node = self._node_for(node, role)
@@ -234,7 +234,7 @@ class PostgresTarget(daemon.SignalPause):
     def roles(self) -> tuple[str, ...]:
         return ROLES
 
-    def holder(self, test: Any, role: str, rng: Any) -> str | None:
+    def holder(self, test: Test | None, role: str, rng: Any) -> str | None:
         if role != PRIMARY:
             raise UnsupportedError(f"postgres has no role {role!r}; roles: {', '.join(ROLES)}")
         return self.primary
@@ -262,6 +262,6 @@ class PostgresTarget(daemon.SignalPause):
             daemon.wait_serving(self.remote, self.daemon(node), f"postgres on {a.address}:{a.port}", ready,
                                 timeout or self.ready_timeout)
 
-    def collect(self, test: Any, node: str, dst: Path) -> list[Path]:
+    def collect(self, test: Test | None, node: str, dst: Path) -> list[Path]:
         """The server's log (stdout.log); the data directory stays behind."""
         return daemon.collect_log(self.remote, self.daemon(node), dst, "postgres.log")

@@ -34,6 +34,7 @@ from typing import Any
 from harness.core.errors import TargetError
 from harness.core.op import Op
 from harness.core.placement import NodeAddr
+from harness.core.protocols import Test
 from harness.targets.postgres.adapter import DBNAME, DBUSER, MARKER, table
 
 #: --target-opt isolation -> the SQL words.
@@ -107,7 +108,7 @@ class PostgresClient:
         self.conn: Any = None
         self.opened = False
 
-    def open(self, test: Any, node: str) -> PostgresClient:
+    def open(self, test: Test | None, node: str) -> PostgresClient:
         if node not in self.addrs or self.primary not in self.addrs:
             raise TargetError(f"client: unknown node {node!r}; this run has {', '.join(self.addrs)}")
         c = PostgresClient(self.addrs, primary=self.primary, isolation=self.isolation, tables=self.tables,
@@ -123,7 +124,7 @@ class PostgresClient:
                 pass
             self.conn = None
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         if not self.opened:
             raise TargetError("postgres client used before open(test, node)")
         if op.f != "txn":

@@ -35,7 +35,7 @@ from typing import Any
 from harness.core.errors import ConfigError
 from harness.core.options import choice, count
 from harness.core.placement import NodeAddr
-from harness.core.protocols import Checker, Remote, Target
+from harness.core.protocols import Checker, Remote, Target, Test
 from harness.spec import TestSpec
 from harness.targets.base import MakeContext, Scenario, TargetKind, Workload, WorkloadKind
 
@@ -157,7 +157,7 @@ def check_spec(spec: TestSpec) -> None:
 
 
 @contextmanager
-def observe(test: Any, addrs: Mapping[str, NodeAddr], run_dir: Path, start: float) -> Iterator[None]:
+def observe(test: Test | None, addrs: Mapping[str, NodeAddr], run_dir: Path, start: float) -> Iterator[None]:
     """Who is primary, twice a second, into nodes/<node>/roles.jsonl (harness.targets.redis.roles)."""
     from harness.targets.redis.adapter import SENTINEL_OFFSET
     from harness.targets.redis.roles import observe as observe_roles

@@ -33,7 +33,7 @@ from harness.control import daemon
 from harness.control.daemon import Daemon
 from harness.core.errors import RemoteError, TargetError, UnsupportedError
 from harness.core.placement import NodeAddr
-from harness.core.protocols import Remote
+from harness.core.protocols import Remote, Test
 
 log = logging.getLogger("seam.targets.redis")
 
@@ -138,7 +138,7 @@ class RedisTarget(daemon.SignalPause):
 
     # -- Target ---------------------------------------------------------------
 
-    def setup(self, test: Any, node: str) -> None:
+    def setup(self, test: Test | None, node: str) -> None:
         """Write the configs into the node's run directory and start its processes (not waiting)."""
         a = self._addr(node)
         self.remote.run(node, ["mkdir", "-p", a.data_dir], timeout=30)
@@ -150,7 +150,7 @@ class RedisTarget(daemon.SignalPause):
     def _write(self, node: str, path: str, text: str) -> None:
         self.remote.run(node, ["sh", "-c", 'cat > "$1"', "sh", path], timeout=30, stdin=text.encode())
 
-    def teardown(self, test: Any, node: str) -> None:
+    def teardown(self, test: Test | None, node: str) -> None:
         """Stop the node's processes and remove its run directory (only one Seam named)."""
         a = self._addr(node)
         daemon.stop_all(self.remote, self.daemons(node))
@@ -163,7 +163,7 @@ class RedisTarget(daemon.SignalPause):
 
     # -- Killable -------------------------------------------------------------
 
-    def start(self, test: Any, node: str, role: str | None = None) -> None:
+    def start(self, test: Test | None, node: str, role: str | None = None) -> None:
         """Start what a kill of ``role`` stopped: the server (role primary) or every process
         of the node (no role). A restarted server reads its config, which Sentinel rewrote on
         a failover, and its AOF."""
@@ -176,7 +176,7 @@ class RedisTarget(daemon.SignalPause):
                                   "redis-sentinel installed (`make install`)?") from None
             log.info("started %s %s: pid %d", node, d.argv[0], pid)
 
-    def kill(self, test: Any, node: str, role: str | None = None) -> list[int]:
+    def kill(self, test: Test | None, node: str, role: str | None = None) -> list[int]:
         """SIGKILL the node's server and Sentinel, or only the server when aimed at the primary
         (nothing if ``node`` does not hold it now)."""
         if role is not None and not self.pids(test, node, role):
@@ -192,7 +192,7 @@ class RedisTarget(daemon.SignalPause):
 
     # -- Pausable, roles ------------------------------------------------------
 
-    def pids(self, test: Any, node: str, role: str | None = None) -> list[int]:
+    def pids(self, test: Test | None, node: str, role: str | None = None) -> list[int]:
         """The node's processes, or its server alone when aimed at the primary and it is the primary."""
         role = self._check_role(role)
         if role == PRIMARY and self.primary() != node:
@@ -203,11 +203,11 @@ class RedisTarget(daemon.SignalPause):
     def roles(self) -> tuple[str, ...]:
         return ROLES
 
-    def holder(self, test: Any, role: str, rng: Any) -> str | None:
+    def holder(self, test: Test | None, role: str, rng: Any) -> str | None:
         self._check_role(role)
         return self.primary()
 
-    def leader(self, test: Any) -> str | None:
+    def leader(self, test: Test | None) -> str | None:
         """The primary: partitions aimed at the leader (isolate-leader, leader-minority) cut it off."""
         return self.primary()
 
@@ -259,7 +259,7 @@ class RedisTarget(daemon.SignalPause):
                                     functools.partial(sentinel_ready, host, port, n - 1),
                                     timeout or self.ready_timeout)
 
-    def collect(self, test: Any, node: str, dst: Path) -> list[Path]:
+    def collect(self, test: Test | None, node: str, dst: Path) -> list[Path]:
         """The server's and the Sentinel's logs; the AOF stays behind."""
         for d in self.daemons(node):
             daemon.collect_log(self.remote, d, dst, Path(d.log).name)

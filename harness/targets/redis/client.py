@@ -31,6 +31,7 @@ from typing import Any
 from harness.core.errors import TargetError
 from harness.core.op import Op
 from harness.core.placement import NodeAddr
+from harness.core.protocols import Test
 
 SERVICE = "seam"
 #: Seconds a Sentinel gets to answer where the primary is.
@@ -144,7 +145,7 @@ class RedisSetClient:
         self._conn: Any = None
         self._conn_to: tuple[str, int] | None = None
 
-    def open(self, test: Any, node: str) -> RedisSetClient:
+    def open(self, test: Test | None, node: str) -> RedisSetClient:
         if node not in self.addrs:
             raise TargetError(f"client: unknown node {node!r}; this run has {', '.join(self.addrs)}")
         return RedisSetClient(self.addrs, timeout=self.timeout, sentinel_offset=self.sentinel_offset,
@@ -207,7 +208,7 @@ class RedisSetClient:
 
     # -- ops ------------------------------------------------------------------
 
-    def invoke(self, test: Any, op: Op) -> Op:
+    def invoke(self, test: Test | None, op: Op) -> Op:
         if self.node is None:
             raise TargetError("redis client used before open(test, node)")
         if op.f not in ("add", "read"):

@@ -23,6 +23,7 @@ from typing import Any
 
 from harness.core.op import History
 from harness.core.placement import NodeAddr
+from harness.core.protocols import Test
 from harness.core.verdict import CheckResult
 
 FILE = "roles.jsonl"
@@ -147,7 +148,7 @@ class RolesChecker:
 
     name = "failover"
 
-    def check(self, test: Any, history: History, artifacts: Path | None) -> CheckResult:
+    def check(self, test: Test | None, history: History, artifacts: Path | None) -> CheckResult:
         rows = load(artifacts)
         if not rows:
             return CheckResult(valid=True, stats={"note": f"no nodes/*/{FILE}: who was primary was not observed"})
