@@ -46,6 +46,19 @@ def require_oracle(path: Path | None = None) -> None:
     pytest.skip(ORACLE_MISSING)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test parametrized over the oracle's files has no parameters without the oracle:
+    pytest would skip it as "got empty parameter set". It skips with the same reason as
+    every other test that needs ../shared instead (on CI those others fail, saying so)."""
+    if (ORACLE / "MANIFEST.json").exists():
+        return
+    for item in items:
+        skip = item.get_closest_marker("skip")
+        reason = str(skip.kwargs.get("reason", "")) if skip is not None else ""
+        if reason.startswith("got empty parameter set"):
+            item.add_marker(pytest.mark.skip(reason=ORACLE_MISSING), append=False)
+
+
 @pytest.fixture
 def oracle_dir() -> Path:
     require_oracle()
