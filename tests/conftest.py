@@ -103,6 +103,9 @@ NETNS_MODULES = {
     "test_orders_report_e2e", "test_run_netns", "test_ssh", "test_etcd",
     "test_redis",
 }
+#: Modules whose tests share a module-scoped server on a fixed address: one worker runs
+#: them all (two workers would each start the module's server on the same port).
+MODULE_SCOPED = {"test_postgres"}
 NETNS_TESTS = {
     "test_timeout_sigterm_on_namespaces_heals_collects_checks_and_leaves_nothing",
     "test_two_nights_on_namespaces_index_junit_and_new_then_known_fingerprints",
@@ -121,6 +124,8 @@ def xdist_scope(nodeid: str) -> str:
         return f"netns:{module}"
     if module in LOOPBACK_MODULES and name not in NODE_FREE:
         return "loopback"
+    if module in MODULE_SCOPED:
+        return f"module:{module}"
     return nodeid
 
 

@@ -61,11 +61,27 @@ _PREFIX_RE = re.compile(r"^seam[a-z0-9]{0,6}$")
 
 
 def default_state_dir(prefix: str = DEFAULT_PREFIX) -> Path:
-    """``$SEAM_STATE_DIR`` or ``results/.cluster`` under the current directory; for another
-    prefix a directory of its own beside it (``results/.cluster-seamx``), so two clusters
-    started from one directory never read (and tear down) each other's state."""
-    base = Path(os.environ.get("SEAM_STATE_DIR") or Path("results") / ".cluster")
+    """``$SEAM_STATE_DIR`` (as given), else ``results/.cluster`` under the current directory,
+    and for another prefix a directory of its own beside it (``results/.cluster-seamx``), so
+    two clusters started from one directory never read (and tear down) each other's state."""
+    given = os.environ.get("SEAM_STATE_DIR")
+    if given:
+        return Path(given)
+    base = Path("results") / ".cluster"
     return base if prefix == DEFAULT_PREFIX else base.with_name(f"{base.name}-{prefix}")
+
+
+def _recorded_state_dir() -> Path:
+    """For ``seam cluster status``/``down`` with no prefix: the default directory, or the one
+    other prefix's directory beside it that records a cluster; several is a ClusterError."""
+    default = default_state_dir()
+    if os.environ.get("SEAM_STATE_DIR") or (default / "state.json").exists():
+        return default
+    others = sorted(p for p in default.parent.glob(f"{default.name}-seam*") if (p / "state.json").exists())
+    if len(others) > 1:
+        names = ", ".join(p.name.split("-", 1)[1] for p in others)
+        raise ClusterError(f"several clusters are recorded beside {default} ({names}); fix: give --prefix")
+    return others[0] if others else default
 
 
 @dataclass(frozen=True)
@@ -113,7 +129,9 @@ class NetnsCluster:
     @classmethod
     def from_state(cls, state_dir: Path | None = None, prefix: str | None = None) -> NetnsCluster:
         """The cluster recorded in ``state_dir`` (for down and status), or the defaults."""
-        state_dir = Path(state_dir if state_dir is not None else default_state_dir(prefix or DEFAULT_PREFIX))
+        if state_dir is None:
+            state_dir = default_state_dir(prefix) if prefix else _recorded_state_dir()
+        state_dir = Path(state_dir)
         try:
             state = json.loads((state_dir / "state.json").read_text())
         except (OSError, ValueError):

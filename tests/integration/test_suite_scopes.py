@@ -35,7 +35,7 @@ def test_every_name_in_the_tables_is_a_collected_test(request: pytest.FixtureReq
     names = {getattr(i, "originalname", i.name) for i in items}
     modules = {Path(str(i.fspath)).stem for i in items}
     assert not (conftest.NODE_FREE | conftest.NETNS_TESTS) - names
-    assert not (conftest.LOOPBACK_MODULES | conftest.NETNS_MODULES) - modules
+    assert not (conftest.LOOPBACK_MODULES | conftest.NETNS_MODULES | conftest.MODULE_SCOPED) - modules
 
 
 def test_scopes_of_node_ids() -> None:
@@ -49,3 +49,5 @@ def test_scopes_of_node_ids() -> None:
     assert scope("tests/integration/test_ssh.py::test_y") == "netns:test_ssh"
     assert scope("tests/integration/minitarget/test_minitarget.py::test_z") == "loopback"
     assert scope("tests/integration/test_pipeline.py::test_w") == "tests/integration/test_pipeline.py::test_w"
+    # a module-scoped server on a fixed port: one worker runs the whole module
+    assert scope("tests/integration/test_postgres.py::test_a") == scope("tests/integration/test_postgres.py::test_b")
