@@ -64,5 +64,5 @@ def assert_links_to_runbook(run: Path, tmp_path: Path, kind: str = "stale-fenced
     assert seen["hash"] == f"#{entry.anchor}", "clicking the link did not navigate to the entry"
     assert seen["entry"] is not None, "the link points at no element of the report"
     assert kind in seen["entry"] and entry.verify.split("`")[1] in seen["entry"], seen["entry"]
-    # In the 900 px frame: at its top, or lower when the page ends before the entry can reach the top.
-    assert 0 <= seen["top"] < 900, f"the entry was not scrolled into view (top {seen['top']})"
+    # In the 900 px frame (sub-pixel: -0.03 was seen): at its top, or lower when the page ends first.
+    assert -1 < seen["top"] < 900, f"the entry was not scrolled into view (top {seen['top']})"
