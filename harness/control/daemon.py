@@ -251,3 +251,20 @@ class SignalPause:
             except RemoteError:
                 if self.remote.alive(node, p):
                     raise  # a pid that is gone needs nothing; a live one that stays stopped does
+
+
+def remove_workdir(remote: Remote, node: str, workdir: str) -> None:
+    """Remove a node's run directory, and the run's parent once its last node is gone
+    (rmdir refuses a non-empty one). Only a directory Seam named (``/seam-``) is ever
+    removed; a failure is logged, since teardown goes on with the other nodes."""
+    import logging
+
+    log = logging.getLogger("seam.targets")
+    if "/seam-" not in workdir:
+        log.warning("teardown %s: leaving %s (not a seam run directory)", node, workdir)
+        return
+    try:
+        remote.run(node, ["rm", "-rf", workdir], timeout=30, check=False)
+        remote.run(node, ["rmdir", "--ignore-fail-on-non-empty", workdir.rsplit("/", 1)[0]], timeout=30, check=False)
+    except RemoteError as e:
+        log.warning("teardown %s: could not remove %s: %s", node, workdir, e)

@@ -120,12 +120,7 @@ class EtcdTarget(daemon.SignalPause):
         """Stop the member and remove its run directory (only one Seam named)."""
         a = self._addr(node)
         daemon.stop(self.remote, self.daemon(node))
-        if "/seam-" not in a.workdir:
-            log.warning("teardown %s: leaving %s (not a seam run directory)", node, a.workdir)
-            return
-        self.remote.run(node, ["rm", "-rf", a.workdir], timeout=30, check=False)
-        self.remote.run(node, ["rmdir", "--ignore-fail-on-non-empty", a.workdir.rsplit("/", 1)[0]], timeout=30,
-                        check=False)
+        daemon.remove_workdir(self.remote, node, a.workdir)
 
     # -- Killable -------------------------------------------------------------
 

@@ -183,15 +183,7 @@ class PipelineTarget(daemon.SignalPause):
         """Stop the node's process and remove its run directory."""
         self.stop(node)
         a = self._addr(node)
-        if "/seam-" not in a.workdir:  # never rm -rf a directory this adapter did not name
-            log.warning("teardown %s: leaving %s (not a seam run directory)", node, a.workdir)
-            return
-        try:
-            self.remote.run(node, ["rm", "-rf", a.workdir], timeout=30, check=False)
-            # The per-run parent too, once its last node is gone (rmdir refuses a non-empty one).
-            self.remote.run(node, ["rmdir", "--ignore-fail-on-non-empty", a.workdir.rsplit("/", 1)[0]], timeout=30, check=False)
-        except RemoteError as e:
-            log.warning("teardown %s: could not remove %s: %s", node, a.workdir, e)
+        daemon.remove_workdir(self.remote, node, a.workdir)
 
     # -- Killable -------------------------------------------------------------
 

@@ -158,12 +158,7 @@ class PostgresTarget(daemon.SignalPause):
         """Stop the server and remove its run directory (only one Seam named)."""
         a = self._addr(node)
         self._stop(node)
-        if "/seam-" not in a.workdir:
-            log.warning("teardown %s: leaving %s (not a seam run directory)", node, a.workdir)
-            return
-        self.remote.run(node, ["rm", "-rf", a.workdir], timeout=30, check=False)
-        self.remote.run(node, ["rmdir", "--ignore-fail-on-non-empty", a.workdir.rsplit("/", 1)[0]], timeout=30,
-                        check=False)
+        daemon.remove_workdir(self.remote, node, a.workdir)
 
     def _stop(self, node: str) -> None:
         """SIGTERM is PostgreSQL's smart shutdown (waits for clients); SIGINT is fast shutdown."""
