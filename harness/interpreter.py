@@ -1,22 +1,33 @@
 """Runs a generator for real: the only threaded code in Seam.
 
-One worker thread per client thread plus one for the nemesis. The calling
-thread runs the main loop alone: it asks the generator for ops, waits until
-their time, hands each to its thread's worker, and records invokes and
-completions in the order it sees them. All generator calls and all
-``record`` calls happen on that one thread, so the generator stays a pure
-value and the history order is the real-time order.
+One worker thread per client thread plus one for the nemesis. The generator,
+the history and the bookkeeping of which thread is free are one state behind
+one lock (``_Run.lock``): every generator call and every ``record`` call
+happens under it, so the generator stays a pure value and the history order
+is the real-time order.
+
+The worker whose op just completed does the bookkeeping itself: under the
+lock it records the completion, asks the generator for every op that is due,
+hands ops for other threads to their workers, and goes straight on with an
+op for its own thread. So the usual op costs no thread hand-off at all; an
+earlier design ran one main loop that every completion had to wake and every
+invoke had to wake a worker from, and on a machine whose cores the system
+under test keeps busy those two wake-ups were most of the harness's share of
+an op's latency (issue 23: 17% of it at 10 clients on the pipeline).
+
+The calling thread keeps what depends on time alone: ops scheduled for later
+(a rate, a delay), op deadlines, ``stop``. It sleeps on a condition of the
+lock until the next of those, capped at ``WAKE_S`` so that ``stop`` is
+noticed promptly; a worker wakes it early when it learns of something sooner.
 
 Rules (DESIGN section 3): a client exception, an op that outlives
 ``op_timeout`` or a completion that makes no sense becomes ``info`` with an
 ``error``, and the process is retired (its thread continues as process +
 concurrency, with a freshly opened client). A client that cannot even be
 reopened answers ``fail``: the op was never sent. Nemesis ops are recorded
-with process ``"nemesis"``; their ``info`` retires nothing.
-
-The loop never polls on a fixed tick: it blocks on the completion queue with
-a timeout equal to the next thing it must do (an op's time, an op deadline),
-capped at ``WAKE_S`` so that ``stop`` is noticed promptly.
+with process ``"nemesis"``; their ``info`` retires nothing. An error from the
+generator or from ``record`` on any thread stops new ops; the ops in flight
+complete or time out, then ``run_generator`` raises it.
 """
 
 from __future__ import annotations
@@ -51,14 +62,17 @@ _STOP: Any = object()
 class Stats:
     """What the run cost, for ``bench/harness.py`` and results.json.
 
-    ``overhead_seconds`` sums, over client ops, the time from the dispatch
-    decision to the recorded completion minus the time inside the client
-    (open, invoke, close): the harness's own share of each op's latency.
-    ``to_worker_seconds`` is the part before the worker started the call
-    (recording the invoke, updating the generator, waking the worker); the
-    rest is after (waking the main loop, recording). ``generator_seconds``
-    and ``record_seconds`` are main-loop time in the generator and in
-    ``record``; ``seconds`` is wall time from the first op's clock start.
+    ``overhead_seconds`` sums, over client ops, the recorded latency (completion
+    time minus invoke time) minus the time inside the client (open, invoke,
+    close): the harness's own share of the latency the history shows.
+    ``to_worker_seconds`` is the part before the worker started the call (an op
+    handed to another thread waits for that thread to wake). A completion is
+    stamped when the call returned, so the wait for the lock after it is not
+    latency; ``waited_seconds`` sums it (the lock, then the bookkeeping), which
+    costs throughput instead. ``generator_seconds`` and ``record_seconds`` are
+    time under the lock in the generator and in ``record``;
+    ``loop_cpu_seconds`` is the CPU all the bookkeeping under the lock used, on
+    every thread; ``seconds`` is wall time from the first op's clock start.
     """
 
     ops: int = 0
@@ -73,6 +87,7 @@ class Stats:
     generator_seconds: float = 0.0
     record_seconds: float = 0.0
     to_worker_seconds: float = 0.0
+    waited_seconds: float = 0.0
     loop_cpu_seconds: float = 0.0
 
     @property
@@ -117,7 +132,6 @@ class _Worker:
 class _InFlight:
     op: Op
     worker: _Worker
-    started_ns: int  # perf_counter_ns at the dispatch decision
     deadline_ns: int  # monotonic_ns
 
 
@@ -148,7 +162,9 @@ def run_generator(
     complete or time out. ``nemesis_timeout`` defaults to max(op_timeout, 60 s).
     ``epoch_ns`` (a ``time.monotonic_ns()`` value) is time zero for op times
     (default: when the clients are open); ``workers`` and ``next_index``
-    continue an earlier run (see ``RunHistory``).
+    continue an earlier run (see ``RunHistory``). ``record`` runs under the lock that
+    every worker needs after its call: it should not let go of the GIL (``RunStore``'s
+    write keeps it), or the whole run waits while another thread has it.
     """
     run = _Run(
         test,
@@ -169,8 +185,8 @@ def run_generator(
 
 
 class _Run:
-    """The state of one ``run_generator`` call; every method runs on the calling thread
-    except ``_serve``, which is the body of each worker."""
+    """The state of one ``run_generator`` call. ``_loop`` runs on the calling thread,
+    ``_serve`` on each worker; every method that touches the state holds ``lock``."""
 
     def __init__(
         self,
@@ -203,10 +219,16 @@ class _Run:
         self.stop = stop
         self.halt = threading.Event()  # wakes sleeping workers when the run ends
         self.epoch_ns = epoch_ns
-        # queue.Queue, not SimpleQueue: CPython's SimpleQueue.get(timeout) waits forever once
+        self.lock = threading.Lock()
+        # An Event, not a SimpleQueue: CPython's SimpleQueue.get(timeout) waits forever once
         # a signal handler runs past its deadline (it retries with a negative timeout), and
-        # this thread waits with a timeout and takes every signal. A SIGHUP hung a run so.
-        self.completions: queue.Queue = queue.Queue()
+        # the calling thread waits with a timeout and takes every signal. A SIGHUP hung a run so.
+        self.wake = threading.Event()
+        self.loop_asleep_until = 0  # monotonic ns the calling thread wakes by itself; 0 = awake
+        self.next_op_ns: int | None = None  # epoch ns of the generator's next scheduled op
+        self.last_time = 0  # epoch ns of the op recorded last
+        self.stopping = False
+        self.failure: BaseException | None = None
         start = {
             t: p for t, p in (workers or {t: t for t in range(concurrency)}).items() if t != NEMESIS
         }
@@ -230,7 +252,6 @@ class _Run:
         wall = time.perf_counter()
         if self.epoch_ns is None:
             self.epoch_ns = time.monotonic_ns()
-        cpu = time.thread_time()
         try:
             self._loop()
         except BaseException:
@@ -241,7 +262,6 @@ class _Run:
             self.halt.set()
             self._stop_workers()
             self.stats.seconds = time.perf_counter() - wall
-            self.stats.loop_cpu_seconds = time.thread_time() - cpu
             self.history.stats = self.stats
             self.history.workers = dict(self.workers_map)
             self.history.next_index = self.index
@@ -286,53 +306,74 @@ class _Run:
 
     # -- the worker side --------------------------------------------------------
     def _serve(self, worker: _Worker, process: Any, ready: queue.SimpleQueue | None) -> None:
-        """Worker body: open (eagerly at start), then invoke ops until told to stop."""
+        """Worker body: open (eagerly at start), then run ops until told to stop.
+
+        After each op it does the bookkeeping itself (``_after``), which may hand it
+        its next op at once; only when it has none does it wait on its inbox.
+        """
         is_nemesis = worker.thread == NEMESIS
-        client = self.nemesis if is_nemesis else None
-        client_process = process
+        session = _Session(self.nemesis if is_nemesis else None, process)
         if ready is not None:
             try:
                 if not is_nemesis:
-                    client = self.client_factory(worker.thread)
-            except BaseException as e:  # reported to the main thread, which raises it
+                    session.client = self.client_factory(worker.thread)
+            except BaseException as e:  # reported to the calling thread, which raises it
                 ready.put((worker.thread, e))
                 return
             ready.put((worker.thread, None))
-        perf = time.perf_counter_ns
-        while True:
-            invoke = worker.inbox.get()
-            if invoke is _STOP:
-                break
-            began = perf()
-            if invoke.type in SPECIAL_TYPES:
-                if invoke.type == "sleep":
-                    self.halt.wait(float(invoke.value or 0))
-                else:
-                    log.info("generator log: %s", invoke.value)
-                self.completions.put((worker, invoke, invoke, began, began))
-                continue
-            if not is_nemesis and (client is None or client_process != invoke.process):
-                _close(client)
-                client = None
-                try:
-                    client = self.client_factory(worker.thread)
-                    client_process = invoke.process
-                except Exception as e:
-                    done: Any = _failed(invoke, f"could not open a client: {_describe(e)}")
-                    self.completions.put((worker, invoke, done, began, perf()))
-                    continue
-            try:
-                done = client.invoke(self.test, invoke)  # type: ignore[union-attr]
-            except Exception as e:
-                done = _crashed(invoke, _describe(e))
-                if not is_nemesis:
-                    _close(client)
-                    client = None
-            self.completions.put((worker, invoke, done, began, perf()))
+        clock = time.monotonic_ns  # the clock op times are on, so a completion keeps its own
+        invoke = worker.inbox.get()
+        while invoke is not _STOP:
+            began = clock()
+            done = self._call(worker, session, invoke, is_nemesis)
+            nxt = self._after(worker, invoke, done, began, clock())
+            invoke = worker.inbox.get() if nxt is None else nxt
         if not is_nemesis:
-            _close(client)
+            _close(session.client)
 
-    # -- the main loop ----------------------------------------------------------
+    def _call(self, worker: _Worker, session: _Session, invoke: Op, is_nemesis: bool) -> Any:
+        """Perform one op on this worker: a special op, or the client's call (reopening it first
+        when the process changed). Returns the client's answer, or a fail/info op."""
+        if invoke.type in SPECIAL_TYPES:
+            if invoke.type == "sleep":
+                self.halt.wait(float(invoke.value or 0))
+            else:
+                log.info("generator log: %s", invoke.value)
+            return invoke
+        if not is_nemesis and (session.client is None or session.process != invoke.process):
+            _close(session.client)
+            session.client = None
+            try:
+                session.client = self.client_factory(worker.thread)
+                session.process = invoke.process
+            except Exception as e:
+                return _failed(invoke, f"could not open a client: {_describe(e)}")
+        try:
+            return session.client.invoke(self.test, invoke)
+        except Exception as e:
+            if not is_nemesis:
+                _close(session.client)
+                session.client = None
+            return _crashed(invoke, _describe(e))
+
+    def _after(self, worker: _Worker, invoke: Op, done: Any, began: int, ended: int) -> Any:
+        """Record the completion and dispatch what is due, under the lock.
+
+        Returns this worker's next op, ``_STOP`` when the worker was abandoned (its op
+        timed out), or None (wait on the inbox).
+        """
+        cpu = time.thread_time_ns()
+        with self.lock:
+            try:
+                nxt = self._pump(own=worker.thread) if self._complete(worker, invoke, done, began, ended) else _STOP
+            except BaseException as e:
+                self._fail(e)
+                nxt = None
+            finally:
+                self.stats.loop_cpu_seconds += (time.thread_time_ns() - cpu) / 1e9
+        return nxt
+
+    # -- the shared state (callers hold the lock) -------------------------------
     def _now(self) -> int:
         return time.monotonic_ns() - self.epoch_ns
 
@@ -341,116 +382,159 @@ class _Run:
             self.free_frozen = frozenset(self.free)
         return Context(now, self.free_frozen, self.workers_map, self.seed, self.step, self.shared)
 
-    def _loop(self) -> None:
+    def _pump(self, own: Any = None) -> Any:
+        """Dispatch every op the generator has due now. An op for thread ``own`` (the caller's
+        own, now free) is returned for the caller to run; the others go to their workers."""
         perf = time.perf_counter_ns
-        stopping = False
-        while True:
-            self._drain(block_s=0.0)
-            self._expire()
-            if not stopping and self.stop.is_set():
-                stopping = True
-                self.halt.set()
-                log.info("stop requested: no new ops; %d in flight", len(self.in_flight))
-            if stopping or self.gen is None:
-                if not self.in_flight:
-                    return
-                self._drain(block_s=self._wait_s(None))
-                continue
+        mine = None
+        # With no thread free the generator can only say "pending": it is not asked (it was,
+        # once per op, for a quarter of the bookkeeping); the next completion asks it.
+        while self.free and not self.stopping and self.gen is not None and self.failure is None:
             now = self._now()
             t0 = perf()
             answer = gen_op(self.gen, self.test, self._context(now))
             self.stats.generator_seconds += (perf() - t0) / 1e9
+            self.next_op_ns = None
             if answer is None:
                 self.gen = None
-                continue
+                break
             template, after = answer
             if template is PENDING:
-                if not self.in_flight:
-                    log.debug("generator pending with nothing in flight; waiting")
-                self._drain(block_s=self._wait_s(None))
-                continue
+                break
             at = template["time"]
             if at > now:
-                self._drain(block_s=self._wait_s(at - now))
-                continue
+                self.next_op_ns = at
+                break
             thread = self.by_process.get(template["process"])
             if thread is None or thread not in self.free:
-                log.warning(
-                    "generator emitted %r for a process that is not free; waiting", template
-                )
-                self._drain(block_s=self._wait_s(None))
-                continue
-            self._dispatch(thread, template, after, t0)
+                log.warning("generator emitted %r for a process that is not free; waiting", template)
+                break
+            invoke = self._dispatch(thread, template, after, handed=thread != own)
+            if thread == own:
+                mine = invoke
+        self._wake_loop_if_needed()
+        return mine
 
-    def _wait_s(self, until_op_ns: int | None) -> float:
-        """How long to block: until the op's time, the next deadline, or WAKE_S."""
-        wait_ns = int(WAKE_S * 1e9)
-        if until_op_ns is not None:
-            wait_ns = min(wait_ns, until_op_ns)
-        if self.in_flight:
-            soonest = min(f.deadline_ns for f in self.in_flight.values())
-            wait_ns = min(wait_ns, soonest - time.monotonic_ns())
-        return max(0.0, wait_ns / 1e9)
-
-    def _dispatch(self, thread: Any, template: dict, after: Any, started: int) -> None:
-        """Hand the op to its worker first, then record it and update the generator.
-
-        Only this thread records, so the completion cannot be recorded before
-        the invoke; handing over first lets the worker start while we record.
-        """
+    def _dispatch(self, thread: Any, template: dict, after: Any, handed: bool) -> Op:
+        """Record the invoke, mark the thread busy and update the generator. A ``handed`` op
+        goes to its worker first, so that the worker starts while this thread records."""
         now = self._now()
         special = template["type"] in SPECIAL_TYPES
         invoke = invoke_op(template, -1 if special else self.index, now)
+        if not special:
+            self.index += 1
         budget = self.nemesis_timeout_ns if thread == NEMESIS else self.op_timeout_ns
         if special and template["type"] == "sleep":
             budget += int(float(template.get("value") or 0) * 1e9)
         worker = self.current[thread]
-        self.in_flight[thread] = _InFlight(invoke, worker, started, time.monotonic_ns() + budget)
-        worker.inbox.put(invoke)
-        if not special:
-            self.index += 1
-            self._record(invoke)
+        deadline = time.monotonic_ns() + budget
+        if handed:
+            self.in_flight[thread] = _InFlight(invoke, worker, deadline)
+            worker.inbox.put(invoke)
+            if not special:
+                self._record(invoke)
         self.free.discard(thread)
         self.free_frozen = None
         self.step += 1
         t0 = time.perf_counter_ns()
         self.gen = gen_update(after, self.test, self._context(now), invoke)
         self.stats.generator_seconds += (time.perf_counter_ns() - t0) / 1e9
+        if not handed:
+            # The caller runs it as soon as the lock is released: its time is now, after the
+            # generator's update, so the recorded latency is the call's and not the bookkeeping's.
+            invoke = Op(invoke.index, self._now(), invoke.process, invoke.type, invoke.f, invoke.value,
+                        invoke.unknown, invoke.extra)  # not dataclasses.replace: a fifth of the cost
+            if not special:
+                self._record(invoke)
+            # in flight once recorded: an invoke whose record failed never runs
+            self.in_flight[thread] = _InFlight(invoke, worker, deadline)
+        if deadline < self.loop_asleep_until:
+            self._wake_loop()
+        return invoke
 
-    def _drain(self, block_s: float) -> None:
-        """Handle every completion waiting; block up to ``block_s`` for the first one."""
-        try:
-            item = (
-                self.completions.get(timeout=block_s)
-                if block_s > 0
-                else self.completions.get_nowait()
-            )
-        except queue.Empty:
+    def _wake_loop_if_needed(self) -> None:
+        """Wake the calling thread when it sleeps past what it must do next: the generator's
+        next scheduled op, or the end of the run."""
+        if not self.loop_asleep_until:
             return
-        while True:
-            self._complete(*item)
-            try:
-                item = self.completions.get_nowait()
-            except queue.Empty:
-                return
+        if self.next_op_ns is not None and self.next_op_ns + self.epoch_ns < self.loop_asleep_until:
+            self._wake_loop()
+        elif (self.stopping or self.gen is None or self.failure is not None) and not self.in_flight:
+            self._wake_loop()
 
-    def _complete(self, worker: _Worker, invoke: Op, done: Any, began: int, ended: int) -> None:
+    def _wake_loop(self) -> None:
+        self.loop_asleep_until = 0
+        self.wake.set()
+
+    def _fail(self, error: BaseException) -> None:
+        """A generator or record error on a worker: no new ops; the calling thread raises it."""
+        if self.failure is None:
+            self.failure = error
+        self.gen = None
+        if self.loop_asleep_until:
+            self._wake_loop()
+
+    # -- the calling thread -----------------------------------------------------
+    def _loop(self) -> None:
+        """Dispatch what is due by time (scheduled ops, deadlines, ``stop``); sleep between."""
+        while True:
+            with self.lock:
+                self.wake.clear()
+                if self.failure is not None:
+                    raise self.failure
+                self._expire()
+                if not self.stopping and self.stop.is_set():
+                    self.stopping = True
+                    self.halt.set()
+                    log.info("stop requested: no new ops; %d in flight", len(self.in_flight))
+                if (self.stopping or self.gen is None) and not self.in_flight:
+                    return
+                cpu = time.thread_time_ns()
+                self._pump()
+                self.stats.loop_cpu_seconds += (time.thread_time_ns() - cpu) / 1e9
+                if self.gen is None and not self.in_flight and self.failure is None:
+                    return
+                wait_s = self._plan_sleep()
+            self.wake.wait(wait_s)
+
+    def _plan_sleep(self) -> float:
+        """How long the calling thread may sleep: until the next op's time, the next deadline,
+        or WAKE_S. A worker that learns of something sooner sets ``wake``."""
+        wait_ns = int(WAKE_S * 1e9)
+        mono = time.monotonic_ns()
+        if self.next_op_ns is not None:
+            wait_ns = min(wait_ns, self.next_op_ns + self.epoch_ns - mono)
+        if self.in_flight:
+            soonest = min(f.deadline_ns for f in self.in_flight.values())
+            wait_ns = min(wait_ns, soonest - mono)
+        wait_ns = max(0, wait_ns)
+        self.loop_asleep_until = mono + wait_ns
+        return wait_ns / 1e9
+
+
+    def _complete(self, worker: _Worker, invoke: Op, done: Any, began: int, ended: int) -> bool:
+        """Record a worker's completion; False when the worker was abandoned (ignored)."""
         flight = self.in_flight.get(worker.thread)
         if flight is None or flight.worker is not worker or flight.op is not invoke:
             log.info("late completion from an abandoned worker ignored: %r", done)
-            return
+            return False
         del self.in_flight[worker.thread]
         if invoke.type in SPECIAL_TYPES:
             self._finish(worker.thread, invoke)
-            return
-        completion = _completion(invoke, done, self.index, self._now())
+            return True
+        # Stamped when the call returned, not when the lock was won; never before the op
+        # recorded last, so times never go backwards in index order (a completion recorded
+        # late only looks longer: the history stays sound).
+        at = max(ended - self.epoch_ns, self.last_time)
+        completion = _completion(invoke, done, self.index, at)
         self._finish(worker.thread, completion)
         if invoke.process != NEMESIS:
             client_ns = ended - began
-            span = time.perf_counter_ns() - flight.started_ns
             self.stats.client_seconds += client_ns / 1e9
-            self.stats.overhead_seconds += max(0, span - client_ns) / 1e9
-            self.stats.to_worker_seconds += max(0, began - flight.started_ns) / 1e9
+            self.stats.overhead_seconds += max(0, at - invoke.time - client_ns) / 1e9
+            self.stats.to_worker_seconds += max(0, began - self.epoch_ns - invoke.time) / 1e9
+            self.stats.waited_seconds += max(0, time.monotonic_ns() - ended) / 1e9
+        return True
 
     def _expire(self) -> None:
         """Ops past their deadline complete as ``info``; their worker is abandoned."""
@@ -501,6 +585,7 @@ class _Run:
         t0 = time.perf_counter_ns()
         self.record_fn(op)
         self.history.append(op)
+        self.last_time = op.time
         self.stats.record_seconds += (time.perf_counter_ns() - t0) / 1e9
 
     def _count(self, op: Op) -> None:
@@ -516,14 +601,28 @@ class _Run:
             self.stats.info += 1
 
     def _drain_after_error(self) -> None:
-        """After a generator or record error: complete what is in flight, then let it raise."""
-        self.gen = None
+        """After a generator or record error: let what is in flight complete or time out."""
         try:
-            while self.in_flight:
-                self._drain(block_s=self._wait_s(None))
-                self._expire()
+            while True:
+                with self.lock:
+                    self.wake.clear()
+                    self.gen = None
+                    self.stopping = True
+                    self._expire()
+                    if not self.in_flight:
+                        break
+                    wait_s = self._plan_sleep()
+                self.wake.wait(wait_s)
         except Exception:
             log.exception("could not complete the ops in flight after an error")
+
+
+@dataclass(eq=False)
+class _Session:
+    """A worker's open client and the process it was opened for."""
+
+    client: Any
+    process: Any
 
 
 def _describe(e: BaseException) -> str:

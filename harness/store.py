@@ -3,8 +3,9 @@
 ``RunStore`` creates ``results/<test>/<YYYYmmddTHHMMSS>/`` and keeps the
 history there as JSON Lines. Why the history is written the way it is:
 
-* every op is one ``os.write`` of one whole line on an ``O_APPEND`` file
-  descriptor, with no user-space buffer in between. A control node killed
+* every op is one ``write(2)`` of one whole line on an ``O_APPEND`` file
+  descriptor, with no user-space buffer in between (made with the GIL held:
+  see ``_libc_write``). A control node killed
   with SIGKILL therefore loses nothing it had recorded: the kernel holds
   every completed write, and there is never half a line from us in the
   page cache. (A power cut can still tear the last line; readers tolerate
@@ -19,14 +20,18 @@ crashed run is the one ``seam check results/latest`` finds.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from errno import EINTR
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from harness.core.errors import ConfigError
 from harness.core.faults import FaultTimeline
@@ -52,6 +57,19 @@ _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def _dumps(row: Any) -> str:
     # default=str keeps an odd value (a tuple key, a Path) from killing the run.
     return json.dumps(row, separators=(", ", ": "), default=str)
+
+
+_LINE_ENCODER = msgspec.json.Encoder(enc_hook=str)
+
+
+def _line(row: Any) -> bytes:
+    """One history line. msgspec, at a tenth of json.dumps's cost: every op pays it twice,
+    under the interpreter's lock. An odd value (a Path, a tuple key) is written as its
+    text; whatever msgspec still refuses goes through json."""
+    try:
+        return _LINE_ENCODER.encode(row) + b"\n"
+    except (TypeError, ValueError, OverflowError):
+        return (_dumps(row) + "\n").encode()
 
 
 def fresh_dir(parent: Path, stamp: str) -> Path | None:
@@ -122,7 +140,7 @@ class RunStore:
 
     def record(self, op: Op) -> None:
         """Append one op as one line, written by one system call (see module doc)."""
-        line = (_dumps(op.to_json()) + "\n").encode()
+        line = _line(op.to_json())
         with self._lock:
             if self._fd is None:
                 raise ValueError(f"{self.history_path}: record after close")
@@ -166,10 +184,43 @@ class RunStore:
 def _write_all(fd: int, data: bytes) -> None:
     # A regular file takes the whole line in one write; the loop only covers
     # a short write (disk full is raised, not looped on).
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+    while data:
+        n = _write(fd, data)
+        data = data[n:]
+
+
+def _libc_write() -> Any:
+    """write(2) called with the GIL held, or None where libc cannot be loaded.
+
+    ``os.write`` lets go of the GIL for the call. The interpreter records under
+    the lock every worker needs after its call, so the writer then waited to get
+    the GIL back from a client thread while everyone waited for the lock: most
+    of the harness's share of an op's latency at 10 clients (issue 23). A write
+    of one line to the page cache takes about a microsecond; holding the GIL for
+    it costs nobody anything.
+    """
+    try:
+        fn = ctypes.PyDLL(None, use_errno=True).write
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+    fn.restype = ctypes.c_ssize_t
+    return fn
+
+
+_LIBC_WRITE = _libc_write()
+
+
+def _write(fd: int, data: bytes) -> int:
+    if _LIBC_WRITE is None:
+        return os.write(fd, data)
+    while True:
+        n = _LIBC_WRITE(fd, data, len(data))
+        if n >= 0:
+            return int(n)
+        errno = ctypes.get_errno()
+        if errno != EINTR:
+            raise OSError(errno, os.strerror(errno))
 
 
 def _replace_symlink(link: Path, target: Path) -> None:

@@ -384,12 +384,20 @@ class _Search:
         if result.valid is not True:
             result.explored = self.explored
             return result
-        by_id = {c.id: c for c in prefix}
+        # The prefix counts calls still open at the cut as crashed, so its order may let one
+        # take effect that in fact completed without it (a cas whose compare failed). The
+        # witness is the longest part of that order that is legal with the real calls.
+        by_id = {c.id: c for c in self.calls}
         state = self.model.init()
+        witness = []
         for i in result.linearization:
-            state = self.model.step(state, by_id[i])[1]
-        self.best, self.best_saved = result.linearization, True
-        return SearchResult(False, None, result.linearization, [read.id], [state], self.explored)
+            ok, after = self.model.step(state, by_id[i])
+            if not ok:
+                break
+            witness.append(i)
+            state = after
+        self.best, self.best_saved = witness, True
+        return SearchResult(False, None, witness, [read.id], [state], self.explored)
 
     def run(self, deadline: float | None, max_configs: int | None) -> SearchResult:
         task = SearchTask(self, max_configs)

@@ -256,3 +256,16 @@ def test_kv_run_of_concurrent_appends_is_cut_by_the_get_that_orders_them() -> No
     )
     result = plain_search(calls, get_model("kv"), max_configs=5000)
     assert result.valid is True, result.reason
+
+
+def test_a_refuted_read_is_explained_by_calls_as_they_really_completed() -> None:
+    """Found by hypothesis: the read of 7 is impossible, and the explanation's prefix (ops
+    invoked before that read) counts the cas 4->2 still open there as crashed, so it may
+    take effect in the prefix. It completed with its compare failed, so the witness must
+    stop before it: write 4 alone, not write 4, cas 4->2, cas 2->5."""
+    model = model_for("etcd-register")
+    history = random_history(random.Random(49337), "etcd-register", 5, crash=8, values=tuple(range(8)))
+    calls = history.calls(observed_failures=model.observed_failures)
+    assert [model.describe_call(c) for c in calls][2] == "cas 4→2 (compare failed)"
+    result = search(calls, model)  # the plain search and the one that refutes at once
+    assert result.valid is False

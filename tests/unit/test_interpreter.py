@@ -124,7 +124,10 @@ def test_an_exception_is_info_with_the_error_and_the_process_is_retired():
         if op.process == 1:
             raise ConnectionResetError("peer went away")
 
-    history, opened = run(clients(limit(20, repeat({"f": "write"}))), concurrency=3, behaviour=boom)
+    # A client that takes a moment, as a real one does: an instant one keeps the GIL, and
+    # thread 0 could run all 20 ops before thread 1 is ever scheduled again.
+    history, opened = run(clients(limit(20, repeat({"f": "write"}))), concurrency=3, behaviour=boom,
+                          latency=0.002)
     well_formed(history)
     crash = next(o for o in history if o.type == "info")
     assert crash.process == 1
@@ -370,6 +373,54 @@ def test_stats_measure_client_time_and_overhead():
         and "overhead_per_op_us" in stats
         and "overhead_fraction" in stats
     )
+
+
+def test_a_busy_client_runs_its_next_op_itself_without_a_hand_off():
+    """The worker whose op completed records it and the next op for its own thread: the
+    calling thread only starts the run. So an op waits for no other thread to wake."""
+    recorder = []
+    run_generator(None, clients(limit(40, repeat({"f": "read"}))), client_factory=lambda t: FakeClient(t, []),
+                  concurrency=1, record=lambda op: recorder.append((op.type, threading.current_thread().name)))
+    assert recorder[0] == ("invoke", threading.current_thread().name)
+    assert {name for _, name in recorder[1:]} == {"seam-worker-0"}
+    assert len(recorder) == 80
+
+
+def test_a_completion_is_stamped_when_its_call_returned_not_when_it_was_recorded():
+    """Process 1's call returns while process 0's record holds the bookkeeping for 150 ms:
+    its recorded latency is still its call's, and times never go backwards."""
+    first = threading.Event()
+
+    def record(op):
+        if op.type == "ok" and op.process == 0 and not first.is_set():
+            first.set()
+            time.sleep(0.15)
+
+    history = run_generator(None, clients(limit(2, repeat({"f": "read"}))),
+                            client_factory=lambda t: FakeClient(t, [], latency=0.01 + 0.01 * t),
+                            concurrency=2, record=record)
+    well_formed(history)
+    invoke, done = [o for o in history if o.process == 1]
+    assert history.index(done) == 3  # recorded after process 0's slow record
+    assert done.time - invoke.time < 100 * MS, (invoke, done)
+    assert history.stats.waited_seconds >= 0.1  # the wait was paid, outside the latency
+
+
+def test_a_record_error_on_a_worker_stops_the_run_and_propagates():
+    seen = []
+
+    def record(op):
+        if len(seen) == 30:
+            raise OSError("disk full")
+        seen.append(op)
+
+    started = time.monotonic()
+    with pytest.raises(OSError, match="disk full"):
+        run_generator(None, clients(repeat({"f": "read"})), client_factory=lambda t: FakeClient(t, [], latency=0.001),
+                      concurrency=3, record=record)
+    assert time.monotonic() - started < 5
+    assert len(seen) == 30
+    assert not [t for t in threading.enumerate() if t.name.startswith("seam-worker")]
 
 
 def test_no_worker_threads_outlive_a_run():
