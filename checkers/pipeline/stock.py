@@ -60,18 +60,27 @@ def _events(arts: Artifacts) -> tuple[list[tuple[float, int, str, int, dict[str,
 
 
 def replay(events: list[tuple[float, int, str, int, dict[str, Any]]], stock: dict[str, int]) -> dict[str, dict[str, Any]]:
-    """Per sku: the peak units held at once, and every reservation granted past the stock."""
+    """Per sku: the peak units held at once, every reservation granted past the stock, and
+    the holds at the first moment it went past (``held_by``: what a regression case keeps)."""
     held: dict[str, int] = {}
-    out: dict[str, dict[str, Any]] = {sku: {"stock": s, "peak": 0, "reservations": 0, "over": []}
+    holders: dict[str, dict[str, dict[str, Any]]] = {}  # sku -> order -> its hold
+    out: dict[str, dict[str, Any]] = {sku: {"stock": s, "peak": 0, "reservations": 0, "over": [], "held_by": []}
                                       for sku, s in stock.items()}
     for _, sign, sku, qty, row in events:
         held[sku] = held.get(sku, 0) + sign * qty
-        if sign < 0 or sku not in out:
+        mine = holders.setdefault(sku, {})
+        if sign < 0:
+            mine.pop(str(row.get("order_id")), None)
+            continue
+        mine[str(row.get("order_id"))] = {"order_id": row.get("order_id"), "node": row.get("node"), "qty": qty}
+        if sku not in out:
             continue
         s = out[sku]
         s["reservations"] += 1
         s["peak"] = max(s["peak"], held[sku])
         if held[sku] > s["stock"]:
+            if not s["over"]:
+                s["held_by"] = sorted(mine.values(), key=lambda h: str(h["order_id"]))
             s["over"].append({"order_id": row.get("order_id"), "node": row.get("node"), "qty": qty,
                               "held_after": held[sku], "wall": row.get("wall"), "source": row.get("source")})
     return out
@@ -118,7 +127,7 @@ class StockChecker:
                     f"{len(over)} reservation(s) granted past the stock (on {', '.join(nodes)})",
             ops=sorted({ops[str(o["order_id"])] for o in over if str(o["order_id"]) in ops})[:SHOWN],
             details={"sku": sku, "stock": s["stock"], "peak": s["peak"], "oversold_reservations": len(over),
-                     "nodes": nodes, "rows": over[:SHOWN]},
+                     "nodes": nodes, "rows": over[:SHOWN], "held_by": s["held_by"]},
             fingerprint="oversell",
         )
 
@@ -145,7 +154,7 @@ RUNBOOK = (
         verify="`seam test --workload orders --nemesis partition --target-opt stock=8 --target-opt "
         "inventory=eventual --seed 7` oversells; the same with `--target-opt inventory=linearizable` is "
         "VALID, paying in latency and refusals (`python bench/swap.py`, docs/consistency-swap.md). "
-        "The mode is the fix, not a `--bug` flag; no `seam regress` case yet (`seam regress --promote "
-        "RUN` adds one).",
+        "The mode is the fix, not a `--bug` flag. `seam regress regressions/oversell` re-checks the "
+        "case kept from an eventual run under partitions (seed 22101): it must stay INVALID.",
     ),
 )

@@ -57,3 +57,18 @@ def test_a_release_counts_from_when_it_began_not_when_its_row_was_written(tmp_pa
 def test_no_stock_in_the_rows_means_nothing_to_check(tmp_path: Path) -> None:
     r = check(run_dir(tmp_path, {"n1": [reserve(f"o{i}", float(i), stock=None) for i in range(9)]}))
     assert r.valid is True and r.stats["limited"] is False and not r.anomalies
+
+
+def test_an_oversell_names_every_hold_at_the_moment_it_went_past_the_stock(tmp_path: Path) -> None:
+    """The rows alone show only the grant past the stock; the holds beside it are what make
+    it one, so a regression case keeps those orders' rows (a focused case, not every row).
+    o0 was released before o3 came: it is not among them."""
+    ledgers = {"n1": [reserve("o0", 0.5), reserve("o1", 1.0), restock("o0", 1.2, released_from=1.1),
+                      reserve("o2", 2.0)],
+               "n2": [reserve("o3", 2.5), reserve("o4", 3.0)]}
+    (a,) = check(run_dir(tmp_path, ledgers)).anomalies
+    assert [(h["order_id"], h["node"]) for h in a.details["held_by"]] == [("o1", "n1"), ("o2", "n1"), ("o3", "n2")]
+    assert [r["order_id"] for r in a.details["rows"]] == ["o3", "o4"]
+    kept = {n: [r for r in rows if r["order_id"] in {"o1", "o2", "o3"}] for n, rows in ledgers.items()}
+    again = check(run_dir(tmp_path / "kept", kept))
+    assert again.valid is False and again.anomalies[0].details["peak"] == 3
