@@ -328,6 +328,10 @@ class Orchestrator:
                 return rec
             new["term"] = self.term
             new["version"] = (rec or {}).get("version", -1) + 1
+            # Again, just before the write: a pause during the quorum read above would
+            # otherwise let a term that lost its lease write after it woke. The store has
+            # no term fence of its own, so a pause between here and the cas still can.
+            self._check_leading(f"saga {order_id}")
             if self.ctx.store.cas(key, rec, new):
                 self._append_step_log(new)
                 return new
