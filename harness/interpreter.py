@@ -480,6 +480,7 @@ class _Run:
         while True:
             with self.lock:
                 self.wake.clear()
+                self.loop_asleep_until = 0  # awake: workers need not wake it
                 if self.failure is not None:
                     raise self.failure
                 self._expire()

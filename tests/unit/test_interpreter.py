@@ -480,3 +480,41 @@ def test_a_signal_handler_that_outlasts_the_loops_wait_does_not_hang_the_run() -
         pytest.fail("the run never ended: the loop's wait hung after a signal")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("ops ") and int(r.stdout.split()[1]) >= 8, r.stdout
+
+
+def test_many_workers_crashing_hanging_and_a_nemesis_at_once_keep_the_history_well_formed():
+    """The bookkeeping moves between threads with every completion: with 20 workers, random
+    latencies, client errors, calls that outlive op_timeout, a nemesis and a stop, every
+    invoke still gets exactly one completion, in order, and no process is used again
+    after it was retired."""
+    import random
+
+    draws = random.Random(23)
+    lock = threading.Lock()
+
+    def chaos(op):
+        with lock:
+            roll, pause = draws.random(), draws.random() * 0.003
+        time.sleep(pause)
+        if roll < 0.03:
+            raise ConnectionResetError("peer went away")
+        if roll < 0.04:
+            time.sleep(0.25)  # past op_timeout: the worker is abandoned, its answer ignored
+        return None
+
+    stop = threading.Event()
+    threading.Timer(1.5, stop.set).start()
+    gen = nemesis(stagger(0.1, repeat({"f": "start"})), clients(repeat({"f": "read"})))
+    history, _ = run(gen, concurrency=20, behaviour=chaos, nemesis_obj=FakeNemesis(), op_timeout=0.1, stop=stop)
+    well_formed(history)
+    by_process: dict = {}
+    for o in history:
+        if o.process != "nemesis":
+            by_process.setdefault(o.process, []).append(o.type)
+    for process, types in by_process.items():
+        assert types[::2] == ["invoke"] * len(types[::2]), (process, types)
+        assert "info" not in types[1::2][:-1], f"process {process} was used after it was retired"
+    assert history.stats.timeouts > 0 and history.stats.info > history.stats.timeouts
+    assert any(o.process == "nemesis" for o in history) and history.stats.ok > 500
+    time.sleep(0.3)  # the abandoned calls end
+    assert not [t for t in threading.enumerate() if t.name.startswith("seam-worker")]
