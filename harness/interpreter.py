@@ -52,7 +52,7 @@ __all__ = ["RunHistory", "Stats", "run_generator"]
 
 log = logging.getLogger("seam.interpreter")
 
-#: Longest the main loop blocks without looking at ``stop`` and the generator.
+#: Longest the calling thread sleeps without looking at ``stop`` and the generator.
 WAKE_S = 0.05
 _COMPLETION_TYPES = frozenset(("ok", "fail", "info"))
 _STOP: Any = object()

@@ -10,9 +10,9 @@ history there as JSON Lines. Why the history is written the way it is:
   every completed write, and there is never half a line from us in the
   page cache. (A power cut can still tear the last line; readers tolerate
   a truncated *last* line, and ``close`` fsyncs.)
-* ``record`` is thread-safe: the interpreter's workers and its main loop
-  may all record, and the file order is the order ``record`` was called,
-  which is the order the control node saw the ops.
+* ``record`` is thread-safe: any of the interpreter's threads may record
+  (it calls ``record`` under its own lock), and the file order is the order
+  ``record`` was called, which is the order the control node saw the ops.
 
 The ``latest`` links are made when the run starts, not when it ends, so a
 crashed run is the one ``seam check results/latest`` finds.
