@@ -32,9 +32,11 @@ Measured on a quiet machine (issue 23), before (one main loop that every
 completion woke and that woke a worker for every invoke, the history written
 with os.write) and after (the completing worker records and runs its next op
 itself, completions stamped at the call's end, the write made with the GIL
-held): 'of lat' 16.7% -> 0.30% at 10 clients and 11.4% -> 1.21% at 50; the
-side-by-side median 21.5% (3 pairs) -> -0.4% (5 pairs) at 10 clients, and
--0.8% -> -14.9% at 50, where the direct clients overload the pipeline.
+held): 'of lat' 16.7% -> 0.30 to 0.32% at 10 clients and 11.4% -> 1.2 to 3.9%
+at 50 (two runs; at 50 it moves with the wait for the lock after each call);
+the side-by-side median 21.5% (3 pairs) -> -0.4 to +4.4% (5 pairs) at 10
+clients, and -0.8% -> -8.8 to -14.9% at 50, where the direct clients overload
+the pipeline.
 """
 
 from __future__ import annotations
