@@ -34,6 +34,7 @@ from harness.core.placement import NodeAddr
 from harness.targets.postgres.adapter import PostgresTarget
 from harness.targets.postgres.client import PostgresClient, connect
 from tests.integration.test_run_local import run_dirs, seam
+from tests.integration.test_targets_tutorial import free_base_port
 
 
 def state(pid: int) -> str:
@@ -218,7 +219,8 @@ def test_seam_test_with_kills_at_serializable_is_valid(tmp_path: Path) -> None:
     results = tmp_path / "results"
     r = seam("test", "--target", "postgres", "--target-opt", "isolation=serializable", "--nemesis", "kill",
              "--nemesis-interval", "2", "--time-limit", "6", "--recovery-time", "1", "--node-count", "1", "--seed", "3",
-             "--results", str(results), "--no-progress", cwd=tmp_path, timeout=120)
+             "--results", str(results), "--no-progress", "--base-port", str(free_base_port(10100)),
+             cwd=tmp_path, timeout=120)
     (run_dir,) = run_dirs(results)
     data = json.loads((run_dir / "results.json").read_text())
     # On failure, say what was found: it failed once on a loaded machine (issue 21's notes).

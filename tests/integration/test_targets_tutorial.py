@@ -58,9 +58,11 @@ def command(kind: str) -> list[str]:
     return argv
 
 
-def free_base_port() -> int:
-    """A hundred whose ports on 127.0.0.11-13 are free, away from the 7100... that runs probe."""
-    for base in range(9100, 10000, 100):
+def free_base_port(first: int = 9100) -> int:
+    """A hundred from ``first`` up whose ports on 127.0.0.11-13 are free, away from the
+    7100... that runs probe. A module that runs beside others picks its own ``first``:
+    two workers probing one range at once can both pick the same hundred."""
+    for base in range(first, first + 900, 100):
         try:
             for i in (1, 2, 3):
                 with socket.socket() as s:
@@ -68,7 +70,7 @@ def free_base_port() -> int:
         except OSError:
             continue
         return base
-    pytest.skip("no free hundred of ports in 9100..9999 on 127.0.0.11-13")
+    pytest.skip(f"no free hundred of ports in {first}..{first + 899} on 127.0.0.11-13")
 
 
 def seam(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
