@@ -12,17 +12,16 @@ nothing, or to another kind's entry, fails.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
-from tests.integration.test_report_browser import chromium
+from tests.integration.test_report_browser import WRITE_PROBE, chromium, probe_output
 
 REPO = Path(__file__).resolve().parents[2]
 
 PROBE = """<!doctype html><html><body>
 <iframe id="f" src="REPORT" width="1200" height="900"></iframe>
 <script>
-document.getElementById("f").onload = () => {
+""" + WRITE_PROBE + """document.getElementById("f").onload = () => {
   const w = document.getElementById("f").contentWindow;
   const d = w.document;
   const group = [...d.querySelectorAll("section.group")].find(g => g.querySelector(".kind").innerText === "stale-fenced-write");
@@ -34,10 +33,7 @@ document.getElementById("f").onload = () => {
     out.hash = w.location.hash;
     out.entry = target ? target.innerText : null;
     out.top = target ? target.getBoundingClientRect().top : null;
-    const pre = document.createElement("pre");
-    pre.id = "probe";
-    pre.textContent = JSON.stringify(out);
-    document.body.appendChild(pre);
+    writeProbe(out);
   }, 300);
 };
 </script></body></html>"""
@@ -54,10 +50,7 @@ def assert_links_to_runbook(run: Path, tmp_path: Path, kind: str = "stale-fenced
     p = chromium(tmp_path / "profile", "--allow-file-access-from-files", "--virtual-time-budget=10000",
                  "--dump-dom", (run.parent / "probe.html").as_uri())
 
-    m = re.search(r'<pre id="probe">(.*?)</pre>', p.stdout, re.S)
-    assert m, f"the probe did not run; chromium exit {p.returncode}, stderr:\n{p.stderr[-2000:]}"
-    seen = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
-                      .replace("&gt;", ">"))
+    seen = probe_output(p)
     entry = runbook.by_kind()[kind]
     assert seen["group"], f"no {kind} group in the report"
     assert seen["href"] == f"#{entry.anchor}", seen

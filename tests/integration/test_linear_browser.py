@@ -10,7 +10,6 @@ linearization points look like in the DOM.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,12 @@ from checkers.linearizable.checker import LinearizableChecker
 from checkers.linearizable.models import get_model
 from checkers.report.linear import render_html
 from harness.formats import load
-from tests.integration.test_report_browser import chromium
+from tests.integration.test_report_browser import WRITE_PROBE, chromium, probe_output
 
 pytestmark = pytest.mark.slow
 
 PROBE = """<script>
-setTimeout(() => {
+""" + WRITE_PROBE + """setTimeout(() => {
   const out = {timelines: []};
   document.querySelectorAll(".scroll[data-failure]").forEach(box => {
     const bar = document.getElementById(box.dataset.failure);
@@ -48,10 +47,7 @@ setTimeout(() => {
       clipped,
     });
   });
-  const pre = document.createElement("pre");
-  pre.id = "probe";
-  pre.textContent = JSON.stringify(out);
-  document.body.appendChild(pre);
+  writeProbe(out);
 }, 300);
 </script>"""
 
@@ -66,9 +62,7 @@ def _probe(page: Path, tmp_path: Path, width: int) -> dict[str, Any]:
         "--dump-dom",
         probe.as_uri(),
     )
-    m = re.search(r'<pre id="probe">(.*?)</pre>', p.stdout, re.S)
-    assert m, f"the probe did not run; chromium exit {p.returncode}, stderr:\n{p.stderr[-2000:]}"
-    return json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    return probe_output(p)
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,6 @@ the verdict at the top and graphs that actually loaded.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 from harness.commands.serve import make_server
 from tests.conftest import require_root, require_tool
 from tests.integration import cluster_fixture
-from tests.integration.test_report_browser import PROBE, chromium
+from tests.integration.test_report_browser import PROBE, chromium, probe_output
 from tests.integration.test_run_local import run_dirs, seam, stop_nodes
 
 pytestmark = [pytest.mark.root, pytest.mark.netns, pytest.mark.slow]
@@ -66,9 +65,7 @@ def test_orders_run_with_partitions_and_pauses_renders_a_report_a_browser_shows(
         srv.shutdown()
         srv.server_close()
         thread.join(5)
-    m = re.search(r'<pre id="probe">(.*?)</pre>', p.stdout, re.S)
-    assert m, f"the probe did not run; chromium exit {p.returncode}, stderr:\n{p.stderr[-2000:]}"
-    seen: dict[str, Any] = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    seen: dict[str, Any] = probe_output(p)
     assert seen["verdict"].startswith(expected), seen["verdict"]
     assert 0 <= seen["visible"] < 300, "the verdict is not at the top of the page"
     loaded = {i["src"]: i["w"] for i in seen["imgs"]}

@@ -7,6 +7,7 @@ updates and sync turned off, and every call is bounded by a timeout.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -51,6 +52,25 @@ def chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+#: The probe pages' way out: ``writeProbe(value)`` puts the value, as JSON, in a
+#: ``<pre id="probe">``, where ``probe_output`` reads it back from chromium's --dump-dom.
+WRITE_PROBE = """function writeProbe(value) {
+  const pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.textContent = JSON.stringify(value);
+  document.body.appendChild(pre);
+}
+"""
+
+
+def probe_output(p: subprocess.CompletedProcess[str]) -> Any:
+    """What a probe page wrote into its ``<pre id="probe">``, read back from chromium's
+    --dump-dom (JSON, with the text escaped as HTML: the dump escapes &, < and >)."""
+    m = re.search(r'<pre id="probe">(.*?)</pre>', p.stdout, re.S)
+    assert m, f"the probe did not run; chromium exit {p.returncode}, stderr:\n{p.stderr[-2000:]}"
+    return json.loads(html.unescape(m.group(1)))
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Path, Path, str]]:
     """(results dir, rendered run, base URL of a seam serve on 127.0.0.1)."""
@@ -73,7 +93,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, Path, str]]:
 PROBE = """<!doctype html><html><body>
 <iframe id="f" src="REPORT" width="1200" height="900"></iframe>
 <script>
-const graph = new Image();
+""" + WRITE_PROBE + """const graph = new Image();
 const seen = {graph: null};
 graph.onload = () => { seen.graph = graph.naturalWidth; };
 graph.onerror = () => { seen.graph = -1; };
@@ -85,10 +105,7 @@ document.getElementById("f").onload = () => {
   setTimeout(() => {
     const out = {verdict: v && v.innerText, visible: v && v.getBoundingClientRect().top, imgs, graph: seen.graph,
                  anomalies: d.querySelectorAll(".anomaly").length};
-    const pre = document.createElement("pre");
-    pre.id = "probe";
-    pre.textContent = JSON.stringify(out);
-    document.body.appendChild(pre);
+    writeProbe(out);
   }, 200);
 };
 </script></body></html>"""
@@ -107,9 +124,7 @@ def test_report_in_chromium_shows_the_verdict_and_loaded_graphs(
     p = chromium(
         tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom", f"{base}/probe.html"
     )
-    m = re.search(r'<pre id="probe">(.*?)</pre>', p.stdout, re.S)
-    assert m, f"the probe did not run; chromium exit {p.returncode}, stderr:\n{p.stderr[-2000:]}"
-    seen: dict[str, Any] = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    seen: dict[str, Any] = probe_output(p)
     assert seen["verdict"].startswith("INVALID")
     assert "2 anomalies found" in seen["verdict"]
     assert 0 <= seen["visible"] < 300, "the verdict is not at the top of the page"
@@ -255,16 +270,13 @@ def test_scraper_on_real_nodes_feeds_the_signals_graph(tmp_path: Path) -> None:
 ORDER_PROBE = """<!doctype html><html><body>
 <iframe id="f" src="REPORT" width="1200" height="900"></iframe>
 <script>
-document.getElementById("f").onload = () => {
+""" + WRITE_PROBE + """document.getElementById("f").onload = () => {
   const d = document.getElementById("f").contentDocument;
   const groups = [...d.querySelectorAll("section.group")].map(g => ({
     kind: g.querySelector(".kind").innerText,
     top: g.getBoundingClientRect().top,
     explains: [...g.querySelectorAll("details.consequences li")].map(li => li.innerText)}));
-  const pre = document.createElement("pre");
-  pre.id = "probe";
-  pre.textContent = JSON.stringify({groups, causes: (d.querySelector("#verdict") || {}).innerText});
-  document.body.appendChild(pre);
+  writeProbe({groups, causes: (d.querySelector("#verdict") || {}).innerText});
 };
 </script></body></html>"""
 
@@ -293,9 +305,7 @@ def test_the_cause_is_read_first_with_its_consequences_under_it(tmp_path: Path) 
     p = chromium(tmp_path / "profile", "--allow-file-access-from-files", "--virtual-time-budget=10000",
                  "--dump-dom", (run.parent / "probe.html").as_uri())
 
-    m = re.search(r'<pre id="probe">(.*?)</pre>', p.stdout, re.S)
-    assert m, f"the probe did not run; chromium exit {p.returncode}, stderr:\n{p.stderr[-2000:]}"
-    seen = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    seen = probe_output(p)
     groups = sorted(seen["groups"], key=lambda g: g["top"])
     assert groups[0]["kind"] == "stale-fenced-write", groups
     assert groups[0]["explains"] == ["order-7 charged, never shipped"], groups[0]
