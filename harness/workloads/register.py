@@ -33,29 +33,16 @@ def draws(seed: int, salt: str, n: int) -> random.Random:
 CAS_LOOKBACK = 64
 
 
-#: Ops whose shapes are drawn together and cached as one block.
-_BLOCK = CAS_LOOKBACK
-
-
+@functools.lru_cache(maxsize=4 * CAS_LOOKBACK)
 def _shape(seed: int, keys: int, ops_per_key: int, n: int) -> tuple[str, str]:
-    """Op ``n``'s key and function: its block's entry."""
-    return _block(seed, keys, ops_per_key, n // _BLOCK)[n % _BLOCK]
-
-
-@functools.lru_cache(maxsize=8)
-def _block(seed: int, keys: int, ops_per_key: int, block: int) -> tuple[tuple[str, str], ...]:
-    """The shapes of ops ``block * _BLOCK`` up to the next block, each from its own draws.
-
-    Cached by block, not by op: a cas looks back at up to CAS_LOOKBACK ops before it,
-    and an op cache was looked up that many times per cas (bench/harness.py's profile:
-    the lookups were a tenth of the interpreter's bookkeeping)."""
-    shapes = []
-    for n in range(block * _BLOCK, (block + 1) * _BLOCK):
-        rng = draws(seed, "register", n)
-        k = f"k{rng.randrange(keys)}-{n // (keys * ops_per_key)}"
-        roll = rng.random()
-        shapes.append((k, "read" if roll < 0.5 else "write" if roll < 0.8 else "cas"))
-    return tuple(shapes)
+    """Op ``n``'s key and function. Cached: a cas looks back at the ops before it, and
+    an op the interpreter could not hand out yet (no free process) is asked for again,
+    so without the cache each op's draws were made about ten times (bench/harness.py's
+    profile: the generator was 40% of the interpreter loop's time)."""
+    rng = draws(seed, "register", n)
+    k = f"k{rng.randrange(keys)}-{n // (keys * ops_per_key)}"
+    roll = rng.random()
+    return k, "read" if roll < 0.5 else "write" if roll < 0.8 else "cas"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +74,10 @@ class RegisterGen:
 
     def _latest_write(self, key: str, n: int) -> int | None:
         """The value of the newest write or cas to ``key`` among the ops just before ``n``."""
-        lowest = max(0, n - CAS_LOOKBACK)
-        for block in range((n - 1) // _BLOCK, lowest // _BLOCK - 1, -1):
-            shapes = _block(self.seed, self.keys, self.ops_per_key, block)
-            first = block * _BLOCK
-            for m in range(min(n - 1, first + _BLOCK - 1), max(lowest, first) - 1, -1):
-                k, f = shapes[m - first]
-                if k == key and f != "read":
-                    return m
+        for m in range(n - 1, max(-1, n - 1 - CAS_LOOKBACK), -1):
+            k, f = self._shape(m)
+            if k == key and f != "read":
+                return m
         return None
 
     def template(self, n: int) -> dict[str, Any]:
@@ -107,11 +90,7 @@ class RegisterGen:
         return {"f": "cas", "value": [k, [expected, n]]}
 
     def op(self, test: Test | None, ctx: Any) -> tuple[Any, Any]:
-        filled, _ = gen_op(self.template(self.count), test, ctx)  # type: ignore[misc]
-        if filled is PENDING:
-            return PENDING, self
-        # Not dataclasses.replace, which costs five times as much, once per op.
-        return filled, RegisterGen(self.seed, self.keys, self.ops_per_key, self.count + 1)
+        return next_op(self, self.template(self.count), test, ctx, count=self.count + 1)
 
     def update(self, test: Test | None, ctx: Any, event: Any) -> Any:
         return self
