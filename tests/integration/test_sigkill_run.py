@@ -95,7 +95,9 @@ def test_the_next_run_heals_a_pause_left_by_a_killed_run(results: Path, tmp_path
         paused: list = []
         while time.monotonic() < deadline and not paused:
             for ledger in results.glob("register/*/nemesis.jsonl"):
-                paused = [f for f in outstanding(ledger) if f.kind == "pause"]
+                # Applied: the row is written before the act and refined with the pids after it;
+                # a kill between the two leaves a row that names no process yet.
+                paused = [f for f in outstanding(ledger) if f.kind == "pause" and f.detail.get("pids")]
             time.sleep(0.05)
         assert paused, "no pause was applied within 60 s"
         proc.send_signal(signal.SIGKILL)
